@@ -1,0 +1,155 @@
+/**
+ * Consoles a virtual module can be reached on: standard I/O, a TCP port
+ * (one client at a time) and a serial pseudo-terminal.
+ *
+ * @module
+ */
+
+import type { VirtualModule } from "./module.ts";
+
+/** A running console. */
+export interface Console {
+  /** Where it is: `stdio`, `tcp:HOST:PORT` or the pty's `/dev/pts/N` path. */
+  readonly address: string;
+  /** Stops the console (the module itself stays open). */
+  close(): Promise<void>;
+}
+
+/** Writes every byte, looping over partial writes. */
+export async function writeAll(
+  writer: { write(p: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await writer.write(bytes.subarray(written));
+  }
+}
+
+/** Feeds a byte stream to the module, waiting whenever the module asks. */
+async function feed(
+  module: VirtualModule,
+  readable: ReadableStream<Uint8Array>,
+): Promise<void> {
+  const reader = readable.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      await module.receive(value);
+    }
+  } catch {
+    // The console went away mid-read.
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** Serves the module on standard input and output until stdin ends. */
+export function serveStdio(module: VirtualModule): Console & {
+  /** Settles when stdin has ended. */
+  done: Promise<void>;
+} {
+  module.attach((bytes) => writeAll(Deno.stdout, bytes));
+  const done = feed(module, Deno.stdin.readable).then(() =>
+    module.output.flushed()
+  );
+  return {
+    address: "stdio",
+    done,
+    close: async () => {
+      module.detach();
+      await Promise.resolve();
+    },
+  };
+}
+
+/** Options for {@linkcode serveTcp}. */
+export interface TcpConsoleOptions {
+  /** Address to listen on (default 127.0.0.1: loopback only). */
+  hostname?: string;
+  /** Port (0: any free port). */
+  port: number;
+}
+
+const BUSY = new TextEncoder().encode(
+  "atsock: console busy: another client is connected\r\n",
+);
+
+/**
+ * Serves the module on a TCP port. One client at a time: a second client is
+ * told the console is busy and closed, and the first keeps the console.
+ */
+export function serveTcp(
+  module: VirtualModule,
+  options: TcpConsoleOptions,
+): Console & {
+  /** The port actually listened on. */
+  port: number;
+  /** Whether a client holds the console. */
+  readonly busy: boolean;
+} {
+  const listener = Deno.listen({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port,
+  });
+  const addr = listener.addr as Deno.NetAddr;
+  let current: Deno.TcpConn | undefined;
+  const sessions = new Set<Promise<void>>();
+
+  const session = async (conn: Deno.TcpConn) => {
+    current = conn;
+    conn.setNoDelay(true);
+    module.attach((bytes) => writeAll(conn, bytes));
+    await feed(module, conn.readable);
+    if (current === conn) {
+      current = undefined;
+      module.detach();
+    }
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        if (current) {
+          writeAll(conn, BUSY).catch(() => {}).finally(() => {
+            try {
+              conn.close();
+            } catch { /* gone */ }
+          });
+          continue;
+        }
+        const run = session(conn);
+        sessions.add(run);
+        run.finally(() => sessions.delete(run));
+      }
+    } catch { /* listener closed */ }
+  })();
+
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return {
+    address: `tcp:${host}:${addr.port}`,
+    port: addr.port,
+    get busy() {
+      return current !== undefined;
+    },
+    close: async () => {
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      if (current) {
+        try {
+          current.close();
+        } catch { /* closed */ }
+      }
+      module.detach();
+      await accepting;
+      await Promise.allSettled([...sessions]);
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The link table: 20 link ids and the lwIP-style socket numbers behind
+ * them, both allocated lowest-free-first as the firmware does.
+ *
+ * @module
+ */
+
+import { LINK_COUNT } from "@atsock/protocol";
+
+/** Lowest-free allocator for small non-negative numbers. */
+export class LowestFree {
+  #used = new Set<number>();
+  #limit: number;
+
+  /** Numbers 0..limit-1 (Infinity: unbounded). */
+  constructor(limit = Infinity) {
+    this.#limit = limit;
+  }
+
+  /** Takes the lowest free number, or `undefined` when all are taken. */
+  take(): number | undefined {
+    for (let n = 0; n < this.#limit; n++) {
+      if (!this.#used.has(n)) {
+        this.#used.add(n);
+        return n;
+      }
+    }
+    return undefined;
+  }
+
+  /** Takes a given number; false if it is already taken or out of range. */
+  claim(n: number): boolean {
+    if (n < 0 || n >= this.#limit || this.#used.has(n)) return false;
+    this.#used.add(n);
+    return true;
+  }
+
+  /** Frees a number (no-op when it was free). */
+  release(n: number): void {
+    this.#used.delete(n);
+  }
+
+  /** Whether a number is taken. */
+  has(n: number): boolean {
+    return this.#used.has(n);
+  }
+
+  /** How many numbers are taken. */
+  get size(): number {
+    return this.#used.size;
+  }
+}
+
+/** A table of `LINK_COUNT` slots holding links of type `T`. */
+export class LinkTable<T> {
+  #slots: (T | undefined)[] = new Array(LINK_COUNT).fill(undefined);
+
+  /** The link on `id`, if any. */
+  get(id: number): T | undefined {
+    return this.#slots[id];
+  }
+
+  /** Puts a link on a free id; false if the id is in use. */
+  put(id: number, link: T): boolean {
+    if (this.#slots[id] !== undefined) return false;
+    this.#slots[id] = link;
+    return true;
+  }
+
+  /** The lowest free id, or `undefined` when the table is full. */
+  lowestFree(): number | undefined {
+    const id = this.#slots.indexOf(undefined);
+    return id < 0 ? undefined : id;
+  }
+
+  /** Frees an id. */
+  remove(id: number): void {
+    this.#slots[id] = undefined;
+  }
+
+  /** Every link with its id, in id order. */
+  *entries(): IterableIterator<[number, T]> {
+    for (let id = 0; id < LINK_COUNT; id++) {
+      const link = this.#slots[id];
+      if (link !== undefined) yield [id, link];
+    }
+  }
+
+  /** How many ids are in use. */
+  get size(): number {
+    return this.#slots.filter((link) => link !== undefined).length;
+  }
+}

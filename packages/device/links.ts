@@ -1,0 +1,421 @@
+/**
+ * The links behind link ids: TCP (and TLS) byte streams, TCP listeners and
+ * UDP sockets, each with the firmware's receive behaviour: `auto_rcv=1`
+ * prints DATA lines as data arrives (holding the peer back while the
+ * console is slow), `auto_rcv=0` keeps at most a TCP window or six
+ * datagrams for `AT+SKTREAD`.
+ *
+ * @module
+ */
+
+import type { Socket as UdpSocket } from "node:dgram";
+import {
+  type Endpoint,
+  formatData,
+  type LinkRole,
+  type LinkState,
+  READ_WAIT_MS,
+  TCP_WINDOW,
+  UDP_QUEUE_DATAGRAMS,
+} from "@atsock/protocol";
+import type { ConsoleOutput } from "./output.ts";
+import type { LowestFree } from "./link_table.ts";
+
+const ANY: Endpoint = { ip: "0.0.0.0", port: 0 };
+
+/** What links share with their module. */
+export interface LinkContext {
+  /** The console output, for DATA lines. */
+  output: ConsoleOutput;
+  /** lwIP-style socket numbers. */
+  fds: LowestFree;
+}
+
+/** What `AT+SKTREAD` gets from a link. */
+export type ReadResult =
+  | { data: Uint8Array; sender?: Endpoint }
+  | "closed";
+
+/** Why a send failed (answered `ERROR: 2`). */
+export class SendError extends Error {
+  /** Creates a send error. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "SendError";
+  }
+}
+
+/** Common state of every link. */
+export abstract class Link {
+  /** The link id. */
+  readonly id: number;
+  /** server, client or seed. */
+  abstract readonly role: LinkRole;
+  /** tcp, udp or tls. */
+  abstract readonly protocol: "tcp" | "udp" | "tls";
+  /** Whether received data is printed as DATA lines. */
+  readonly autoReceive: boolean;
+  /** The lwIP-style socket number, -1 once the socket has gone. */
+  fd: number;
+  protected readonly context: LinkContext;
+
+  /** Creates a link and takes a socket number for it. */
+  constructor(id: number, autoReceive: boolean, context: LinkContext) {
+    this.id = id;
+    this.autoReceive = autoReceive;
+    this.context = context;
+    this.fd = context.fds.take() ?? -1;
+  }
+
+  /** The line `AT+SKTSTATE` prints for this link. */
+  abstract state(): LinkState;
+
+  /** Frees the socket number: the socket is gone but the id stays in use. */
+  protected gone(): void {
+    if (this.fd >= 0) this.context.fds.release(this.fd);
+    this.fd = -1;
+  }
+
+  /** Closes the socket and frees its number (SKTDEL). */
+  abstract close(): void;
+}
+
+/** A connected byte stream: a TCP or TLS client or seed. */
+export class StreamLink extends Link {
+  /** client or seed. */
+  readonly role: "client" | "seed";
+  /** tcp or tls. */
+  readonly protocol: "tcp" | "tls";
+  /** The remote peer. */
+  readonly peer: Endpoint;
+  /** The server link id, for seeds. */
+  readonly serverId: number | undefined;
+  #conn: Deno.Conn;
+  #buffer: Uint8Array[] = [];
+  #buffered = 0;
+  #eof = false;
+  #closed = false;
+  #dataWaiters: (() => void)[] = [];
+  #roomWaiters: (() => void)[] = [];
+  #writing: Promise<void> = Promise.resolve();
+  /** Settles when the receive loop has ended. */
+  readonly done: Promise<void>;
+
+  /** Wraps a connected socket and starts receiving. */
+  constructor(
+    id: number,
+    options: {
+      role: "client" | "seed";
+      protocol: "tcp" | "tls";
+      conn: Deno.Conn;
+      peer: Endpoint;
+      autoReceive: boolean;
+      serverId?: number;
+    },
+    context: LinkContext,
+  ) {
+    super(id, options.autoReceive, context);
+    this.role = options.role;
+    this.protocol = options.protocol;
+    this.#conn = options.conn;
+    this.peer = options.peer;
+    this.serverId = options.serverId;
+    this.done = this.#receive();
+  }
+
+  /** The underlying connection (for socket options). */
+  get conn(): Deno.Conn {
+    return this.#conn;
+  }
+
+  /** Bytes held for `AT+SKTREAD`. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  state(): LinkState {
+    return {
+      linkId: this.id,
+      role: this.role,
+      protocol: this.protocol === "tls" ? "ssl" : "tcp",
+      source: ANY,
+      destination: this.peer,
+      socketFd: this.fd,
+    };
+  }
+
+  async #receive(): Promise<void> {
+    const chunk = new Uint8Array(16 * 1024);
+    try {
+      while (!this.#closed) {
+        let room = chunk.length;
+        if (!this.autoReceive) {
+          // Hold the peer back once a window is buffered, as lwIP does.
+          while (this.#buffered >= TCP_WINDOW && !this.#closed) {
+            await new Promise<void>((resolve) =>
+              this.#roomWaiters.push(resolve)
+            );
+          }
+          room = Math.min(room, TCP_WINDOW - this.#buffered);
+        } else {
+          await this.context.output.waitForRoom();
+        }
+        if (this.#closed) break;
+        const n = await this.#conn.read(chunk.subarray(0, room));
+        if (n === null) break;
+        const data = chunk.slice(0, n);
+        if (this.autoReceive) {
+          this.context.output.unsolicited(formatData(this.id, data));
+        } else {
+          this.#buffer.push(data);
+          this.#buffered += n;
+          this.#notifyData();
+        }
+      }
+    } catch {
+      // Reset, or closed under the read: the peer is gone either way.
+    }
+    this.#eof = true;
+    this.#notifyData();
+    if (!this.#closed) {
+      try {
+        this.#conn.close();
+      } catch { /* already closed */ }
+      this.gone();
+    }
+  }
+
+  #notifyData(): void {
+    for (const resolve of this.#dataWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Reads up to `size` buffered bytes, waiting about 20 ms when none are
+   * there. `"closed"` once the peer has gone and everything was read.
+   */
+  async read(size: number): Promise<ReadResult> {
+    if (this.#buffered === 0 && !this.#eof) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#dataWaiters.push(resolve);
+        timer = setTimeout(resolve, READ_WAIT_MS);
+      });
+      clearTimeout(timer);
+    }
+    if (this.#buffered === 0) {
+      return this.#eof ? "closed" : { data: new Uint8Array() };
+    }
+    const out = new Uint8Array(Math.min(size, this.#buffered));
+    let filled = 0;
+    while (filled < out.length) {
+      const head = this.#buffer[0];
+      const take = Math.min(head.length, out.length - filled);
+      out.set(head.subarray(0, take), filled);
+      filled += take;
+      if (take === head.length) this.#buffer.shift();
+      else this.#buffer[0] = head.subarray(take);
+    }
+    this.#buffered -= filled;
+    for (const resolve of this.#roomWaiters.splice(0)) resolve();
+    return { data: out };
+  }
+
+  /** Sends all bytes, in order with earlier sends; throws {@linkcode SendError}. */
+  send(data: Uint8Array, timeoutMs = 0): Promise<void> {
+    const run = this.#writing.then(() => this.#write(data, timeoutMs));
+    this.#writing = run.catch(() => {});
+    return run;
+  }
+
+  async #write(data: Uint8Array, timeoutMs: number): Promise<void> {
+    if (this.fd < 0 || this.#closed) {
+      throw new SendError("the peer has gone");
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = timeoutMs > 0
+      ? new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new SendError(`send timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      })
+      : undefined;
+    try {
+      let written = 0;
+      while (written < data.length) {
+        const write = this.#conn.write(data.subarray(written));
+        written += deadline
+          ? await Promise.race([write, deadline])
+          : await write;
+      }
+    } catch (e) {
+      throw e instanceof SendError ? e : new SendError(String(e), { cause: e });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed by the receive loop */ }
+    this.gone();
+    this.#notifyData();
+    for (const resolve of this.#roomWaiters.splice(0)) resolve();
+  }
+}
+
+/** A TCP listener: its accepted connections become seeds. */
+export class ListenerLink extends Link {
+  /** Always server. */
+  readonly role = "server" as const;
+  /** tcp or tls. */
+  readonly protocol: "tcp" | "tls";
+  /** The address this server reports as its own. */
+  readonly address: Endpoint;
+  /** Ids of this server's seeds. */
+  readonly seeds: Set<number> = new Set();
+  #close: () => void;
+  #closed = false;
+
+  /** Wraps a listener; `close` stops it. Accepting is the module's job. */
+  constructor(
+    id: number,
+    options: {
+      protocol: "tcp" | "tls";
+      address: Endpoint;
+      autoReceive: boolean;
+      close: () => void;
+    },
+    context: LinkContext,
+  ) {
+    super(id, options.autoReceive, context);
+    this.protocol = options.protocol;
+    this.address = options.address;
+    this.#close = options.close;
+  }
+
+  state(): LinkState {
+    return {
+      linkId: this.id,
+      role: "server",
+      protocol: this.protocol === "tls" ? "ssl" : "tcp",
+      source: this.address,
+      destination: ANY,
+      socketFd: this.fd,
+    };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#close();
+    } catch { /* already closed */ }
+    this.gone();
+  }
+}
+
+/** A UDP socket: a server (any peer, sends need a destination) or a client. */
+export class UdpLink extends Link {
+  /** server or client. */
+  readonly role: "server" | "client";
+  /** Always udp. */
+  readonly protocol = "udp" as const;
+  /** The module's own address (servers) or the destination (clients). */
+  readonly address: Endpoint;
+  /** Datagrams dropped because the queue was full or the console too slow. */
+  dropped = 0;
+  #socket: UdpSocket;
+  #queue: { data: Uint8Array; sender: Endpoint }[] = [];
+  #waiters: (() => void)[] = [];
+  #closed = false;
+
+  /** Wraps a bound dgram socket and starts receiving. */
+  constructor(
+    id: number,
+    options: {
+      role: "server" | "client";
+      socket: UdpSocket;
+      address: Endpoint;
+      autoReceive: boolean;
+    },
+    context: LinkContext,
+  ) {
+    super(id, options.autoReceive, context);
+    this.role = options.role;
+    this.#socket = options.socket;
+    this.address = options.address;
+    this.#socket.on("message", (msg, rinfo) => {
+      const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)
+        .slice();
+      const sender = { ip: rinfo.address, port: rinfo.port };
+      if (this.autoReceive) {
+        // UDP cannot hold a peer back: past the console's high water, drop.
+        if (this.context.output.buffered >= 256 * 1024) this.dropped++;
+        else this.context.output.unsolicited(formatData(this.id, data, sender));
+      } else if (this.#queue.length >= UDP_QUEUE_DATAGRAMS) {
+        this.dropped++;
+      } else {
+        this.#queue.push({ data, sender });
+        for (const resolve of this.#waiters.splice(0)) resolve();
+      }
+    });
+    this.#socket.on("error", () => {});
+  }
+
+  /** Datagrams held for `AT+SKTREAD`. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  state(): LinkState {
+    return {
+      linkId: this.id,
+      role: this.role,
+      protocol: "udp",
+      source: this.role === "server" ? this.address : ANY,
+      destination: this.role === "server" ? ANY : this.address,
+      socketFd: this.fd,
+    };
+  }
+
+  /** Reads one datagram (cut to `size`), waiting about 20 ms when none is there. */
+  async read(size: number): Promise<ReadResult> {
+    if (this.#queue.length === 0 && !this.#closed) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        timer = setTimeout(resolve, READ_WAIT_MS);
+      });
+      clearTimeout(timer);
+    }
+    const next = this.#queue.shift();
+    if (!next) return { data: new Uint8Array() };
+    return { data: next.data.subarray(0, size), sender: next.sender };
+  }
+
+  /** Sends one datagram to `destination` (servers) or the link's peer (clients). */
+  send(data: Uint8Array, destination?: Endpoint): Promise<void> {
+    const to = destination ?? this.address;
+    if (this.#closed) return Promise.reject(new SendError("socket closed"));
+    return new Promise((resolve, reject) => {
+      this.#socket.send(data, to.port, to.ip, (error) => {
+        if (error) reject(new SendError(error.message, { cause: error }));
+        else resolve();
+      });
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#socket.close();
+    } catch { /* already closed */ }
+    this.gone();
+    for (const resolve of this.#waiters.splice(0)) resolve();
+  }
+}

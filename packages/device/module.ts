@@ -1,0 +1,703 @@
+/**
+ * The virtual module: reads AT command lines from a console and acts on
+ * real sockets as the Ameba firmware does. Parsing and formatting come from
+ * `@atsock/protocol`; this file holds the state and the I/O.
+ *
+ * @module
+ */
+
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { lookup } from "node:dns/promises";
+import {
+  ATCMD_READY,
+  AtError,
+  type ClientRequest,
+  CommandFramer,
+  type CommandName,
+  commandNameOf,
+  type ConsoleEvent,
+  DEFAULT_CONFIG,
+  type Endpoint,
+  formatConnectEvent,
+  formatError,
+  formatQuery,
+  formatRead,
+  formatState,
+  isIPv4,
+  type LinkState,
+  OK,
+  parseCommandLine,
+  type ReadRequest,
+  type Request,
+  type SendRawRequest,
+  type SendRequest,
+  type ServerRequest,
+  type SocketConfig,
+  TT_ABORT_SILENCE_MS,
+  TT_PROMPT,
+} from "@atsock/protocol";
+import { LinkTable, LowestFree } from "./link_table.ts";
+import {
+  type Link,
+  type LinkContext,
+  ListenerLink,
+  SendError,
+  StreamLink,
+  UdpLink,
+} from "./links.ts";
+import { ConsoleOutput, type ConsoleSink } from "./output.ts";
+
+/** Manual Test Mode (a person on a terminal) or Host Control Mode (a host MCU). */
+export type ConsoleMode = "manual" | "host";
+
+/** Options for {@linkcode createModule}. */
+export interface ModuleOptions {
+  /** Console mode (default `manual`, as the default firmware build). */
+  mode?: ConsoleMode;
+  /** Local address servers listen on (default `127.0.0.1`). */
+  bindAddress?: string;
+  /** The address the module reports as its own (default: the bind address, or the first external IPv4 address when binding to 0.0.0.0). */
+  ip?: string;
+  /** Pace console output at this baud rate (default: unpaced). */
+  baud?: number;
+  /** How long a TCP connect may take before `ERROR: 2` (default 10000 ms). */
+  connectTimeoutMs?: number;
+  /** Called with a one-line notice for the operator (stderr in the CLI). Never gets key material. */
+  log?: (message: string) => void;
+}
+
+/** A failure the module answers with `ERROR: <code>`. */
+class CommandFailure extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+const ECHO_CRLF = new Uint8Array([13, 10]);
+const INPUT_HIGH_WATER = 64 * 1024;
+
+/**
+ * One virtual Ameba module: its link table, its global socket options and
+ * its console. Feed console input with {@linkcode VirtualModule.receive};
+ * attach the console's writer with {@linkcode VirtualModule.attach}.
+ */
+export class VirtualModule {
+  /** The console mode. */
+  readonly mode: ConsoleMode;
+  /** The console output (ordered, paced, back-pressured). */
+  readonly output: ConsoleOutput;
+  /** The address the module reports as its own. */
+  readonly ip: string;
+  #bindAddress: string;
+  #connectTimeout: number;
+  #log: (message: string) => void;
+  #config: SocketConfig = { ...DEFAULT_CONFIG };
+  #links = new LinkTable<Link>();
+  #fds = new LowestFree();
+  #context: LinkContext;
+  #framer = new CommandFramer();
+  #running = false;
+  #closed = false;
+  #echoSkipLf = false;
+  #inputWaiters: (() => void)[] = [];
+  #raw: RawTransfer | undefined;
+  #abortTimer: ReturnType<typeof setTimeout> | undefined;
+  #pendingWork: Set<Promise<unknown>> = new Set();
+
+  /** Creates a module; see {@linkcode createModule}. */
+  constructor(options: ModuleOptions = {}) {
+    this.mode = options.mode ?? "manual";
+    this.#bindAddress = options.bindAddress ?? "127.0.0.1";
+    this.ip = options.ip ?? reportedAddress(this.#bindAddress);
+    this.#connectTimeout = options.connectTimeoutMs ?? 10000;
+    this.#log = options.log ?? (() => {});
+    this.output = new ConsoleOutput({ baud: options.baud });
+    this.#context = { output: this.output, fds: this.#fds };
+  }
+
+  /** The current global socket options. */
+  get config(): Readonly<SocketConfig> {
+    return { ...this.#config };
+  }
+
+  /** What `AT+SKTSTATE` would list, in its order. */
+  state(): LinkState[] {
+    const out: LinkState[] = [];
+    for (const [, link] of this.#links.entries()) {
+      if (link.role === "seed") continue;
+      out.push(link.state());
+      if (link instanceof ListenerLink) {
+        for (const seedId of [...link.seeds].sort((a, b) => a - b)) {
+          const seed = this.#links.get(seedId);
+          if (seed) out.push(seed.state());
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The link on an id (for tests and tools). */
+  link(id: number): Link | undefined {
+    return this.#links.get(id);
+  }
+
+  /** Bytes of console input not yet processed. */
+  get inputBuffered(): number {
+    return this.#framer.buffered;
+  }
+
+  /**
+   * Attaches a console's writer (replacing any other). In Host Control Mode
+   * the module announces itself with `ATCMD READY`, as after power-up.
+   */
+  attach(sink: ConsoleSink): void {
+    this.output.attach(sink);
+    if (this.mode === "host") this.output.unsolicited(ATCMD_READY);
+  }
+
+  /** Detaches the console: output is discarded, as a UART with nothing on it. */
+  detach(): void {
+    this.output.attach(undefined);
+  }
+
+  /**
+   * Takes bytes typed or sent on the console. Resolves when the module is
+   * ready for more, so a console that awaits it never makes input pile up.
+   */
+  receive(bytes: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.mode === "manual" && !this.#framer.raw) this.#echo(bytes);
+    this.#framer.push(bytes.slice());
+    if (this.#abortTimer) {
+      clearTimeout(this.#abortTimer);
+      this.#abortTimer = undefined;
+    }
+    this.#kick();
+    if (this.#framer.buffered < INPUT_HIGH_WATER) return Promise.resolve();
+    return new Promise((resolve) => this.#inputWaiters.push(resolve));
+  }
+
+  /** Closes every socket and stops the console output. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#abortTimer);
+    for (const [id] of this.#links.entries()) this.#delete(id);
+    this.output.close();
+    for (const resolve of this.#inputWaiters.splice(0)) resolve();
+    await Promise.allSettled([...this.#pendingWork]);
+  }
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#pendingWork.add(work);
+    work.finally(() => this.#pendingWork.delete(work)).catch(() => {});
+    return work;
+  }
+
+  #echo(bytes: Uint8Array): void {
+    // Echo as a terminal shell does: CR or LF ends the line with CR LF.
+    const parts: Uint8Array[] = [];
+    let start = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      const byte = bytes[i];
+      if (byte !== 13 && byte !== 10) {
+        this.#echoSkipLf = false;
+        continue;
+      }
+      if (i > start) parts.push(bytes.slice(start, i));
+      if (byte === 13 || !this.#echoSkipLf) parts.push(ECHO_CRLF);
+      this.#echoSkipLf = byte === 13;
+      start = i + 1;
+    }
+    if (start < bytes.length) parts.push(bytes.slice(start));
+    for (const part of parts) this.output.unsolicited(part);
+  }
+
+  #kick(): void {
+    if (this.#running || this.#closed) return;
+    this.#running = true;
+    this.#track(this.#process());
+  }
+
+  async #process(): Promise<void> {
+    try {
+      for (
+        let event = this.#framer.next();
+        event;
+        event = this.#framer.next()
+      ) {
+        await this.#handle(event);
+        if (this.#closed) return;
+        if (this.#framer.buffered < INPUT_HIGH_WATER) {
+          for (const resolve of this.#inputWaiters.splice(0)) resolve();
+        }
+      }
+    } finally {
+      this.#running = false;
+      for (const resolve of this.#inputWaiters.splice(0)) resolve();
+    }
+  }
+
+  async #handle(event: ConsoleEvent): Promise<void> {
+    switch (event.type) {
+      case "line":
+        return await this.#command(event.line);
+      case "overlong":
+        this.#log(
+          `console: line of ${event.length} bytes rejected (buffer is 2000)`,
+        );
+        this.output.beginAnswer();
+        this.output.answer(formatError(1));
+        this.output.endAnswer();
+        return;
+      case "raw":
+        return await this.#raw?.data(event.data);
+      case "raw-end":
+        return this.#finishRaw();
+      case "abort-pending":
+        this.#abortTimer = setTimeout(() => {
+          this.#abortTimer = undefined;
+          if (!this.#framer.raw) return;
+          const left = this.#framer.abortRaw();
+          this.#log(`SKTSENDRAW aborted with <<<, ${left} bytes not sent`);
+          this.#finishRaw(4);
+          this.#kick();
+        }, TT_ABORT_SILENCE_MS);
+        return;
+    }
+  }
+
+  async #command(line: Uint8Array): Promise<void> {
+    const name = commandNameOf(line);
+    if (name === undefined && line.length <= 2000) return; // Unknown: silence.
+    this.output.beginAnswer();
+    let answered = false;
+    try {
+      if (name === "SKTSENDRAW" && this.mode === "manual") {
+        throw new CommandFailure(4, "AT+SKTSENDRAW needs Host Control Mode");
+      }
+      const parsed = parseCommandLine(line);
+      if (parsed.kind === "unknown") return;
+      if (parsed.kind === "error") throw parsed.error;
+      const result = await this.#execute(parsed.request);
+      if (result === "raw") {
+        answered = true; // The answer ends with the raw transfer.
+        return;
+      }
+      this.output.answer(result);
+    } catch (e) {
+      const code = e instanceof CommandFailure || e instanceof AtError
+        ? e.code
+        : 1;
+      if (e instanceof CommandFailure) {
+        this.#log(`AT+${name}: ERROR: ${code}: ${e.message}`);
+      } else if (!(e instanceof AtError)) {
+        this.#log(`AT+${name}: unexpected: ${e}`);
+      }
+      this.output.answer(formatError(code));
+    } finally {
+      if (!answered) this.output.endAnswer();
+    }
+  }
+
+  #execute(request: Request): Promise<Uint8Array | "raw"> | Uint8Array | "raw" {
+    switch (request.command) {
+      case "SKTCFG":
+        this.#config = { ...request.config };
+        return OK;
+      case "SKTQUERY":
+        return formatQuery(this.#config);
+      case "SKTSTATE":
+        return formatState(this.state());
+      case "SKTDEL":
+        if (!this.#links.get(request.linkId)) {
+          throw new CommandFailure(1, `link ${request.linkId} is not in use`);
+        }
+        this.#delete(request.linkId);
+        return OK;
+      case "SKTSERVER":
+        return this.#server(request);
+      case "SKTCLIENT":
+        return this.#client(request);
+      case "SKTSEND":
+        return this.#send(request);
+      case "SKTREAD":
+        return this.#read(request);
+      case "SKTSENDRAW":
+        return this.#sendRaw(request);
+    }
+  }
+
+  #free(id: number, command: CommandName): void {
+    if (this.#links.get(id)) {
+      throw new CommandFailure(
+        1,
+        `AT+${command}: link ${id} is already in use`,
+      );
+    }
+  }
+
+  #delete(id: number): void {
+    const link = this.#links.get(id);
+    if (!link) return;
+    if (link instanceof ListenerLink) {
+      for (const seed of link.seeds) this.#delete(seed);
+    }
+    if (link instanceof StreamLink && link.serverId !== undefined) {
+      const server = this.#links.get(link.serverId);
+      if (server instanceof ListenerLink) server.seeds.delete(id);
+    }
+    link.close();
+    this.#links.remove(id);
+  }
+
+  async #server(request: ServerRequest): Promise<Uint8Array> {
+    this.#free(request.linkId, "SKTSERVER");
+    if (request.type >= 2) {
+      throw new CommandFailure(
+        6,
+        "TLS servers need a certificate store (--certs)",
+      );
+    }
+    const address: Endpoint = { ip: this.ip, port: request.port };
+    if (request.type === 0) {
+      const socket = await this.#bindUdp(request.port, 4);
+      const link = new UdpLink(request.linkId, {
+        role: "server",
+        socket,
+        address,
+        autoReceive: request.autoReceive,
+      }, this.#context);
+      this.#links.put(request.linkId, link);
+      return OK;
+    }
+    let listener: Deno.TcpListener;
+    try {
+      listener = Deno.listen({
+        hostname: this.#bindAddress,
+        port: request.port,
+        transport: "tcp",
+      });
+    } catch (e) {
+      throw new CommandFailure(
+        2,
+        `listen on port ${request.port}: ${message(e)}`,
+      );
+    }
+    const link = new ListenerLink(request.linkId, {
+      protocol: "tcp",
+      address,
+      autoReceive: request.autoReceive,
+      close: () => listener.close(),
+    }, this.#context);
+    this.#links.put(request.linkId, link);
+    this.#track(this.#accept(link, listener));
+    return OK;
+  }
+
+  async #accept(
+    server: ListenerLink,
+    listener: Deno.TcpListener,
+  ): Promise<void> {
+    const keepAlive = this.#config.keepAlive;
+    try {
+      for await (const conn of listener) {
+        const id = this.#links.lowestFree();
+        if (id === undefined || this.#closed) {
+          // No free link id: accepted and closed at once, silently.
+          conn.close();
+          continue;
+        }
+        if (keepAlive) conn.setKeepAlive(true);
+        const remote = conn.remoteAddr as Deno.NetAddr;
+        const peer = { ip: unmapIPv4(remote.hostname), port: remote.port };
+        const seed = new StreamLink(id, {
+          role: "seed",
+          protocol: "tcp",
+          conn,
+          peer,
+          autoReceive: server.autoReceive,
+          serverId: server.id,
+        }, this.#context);
+        this.#links.put(id, seed);
+        server.seeds.add(id);
+        this.#track(seed.done);
+        this.output.unsolicited(formatConnectEvent({
+          linkId: id,
+          protocol: "tcp",
+          peer,
+          serverId: server.id,
+        }));
+      }
+    } catch {
+      // The listener was closed by SKTDEL.
+    }
+  }
+
+  async #resolve(host: string): Promise<string> {
+    if (isIPv4(host)) return host;
+    const { address } = await lookup(host, { family: 4 });
+    return address;
+  }
+
+  async #bindUdp(port: number, code: number): Promise<UdpSocket> {
+    const socket = createSocket("udp4");
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind(
+          { port, address: this.#bindAddress, exclusive: true },
+          () => {
+            socket.off("error", reject);
+            resolve();
+          },
+        );
+      });
+    } catch (e) {
+      try {
+        socket.close();
+      } catch { /* never bound */ }
+      throw new CommandFailure(code, `bind UDP port ${port}: ${message(e)}`);
+    }
+    return socket;
+  }
+
+  async #client(request: ClientRequest): Promise<Uint8Array> {
+    this.#free(request.linkId, "SKTCLIENT");
+    if (request.type >= 2) {
+      throw new CommandFailure(
+        6,
+        "TLS clients need a certificate store (--certs)",
+      );
+    }
+    const code = request.type === 0 ? 4 : 2;
+    let ip: string;
+    try {
+      ip = await this.#resolve(request.host);
+    } catch (e) {
+      throw new CommandFailure(code, `resolve ${request.host}: ${message(e)}`);
+    }
+    this.#free(request.linkId, "SKTCLIENT"); // May have been taken meanwhile.
+    const peer = { ip, port: request.port };
+    if (request.type === 0) {
+      const socket = await this.#bindUdp(request.localPort!, 4);
+      this.#links.put(
+        request.linkId,
+        new UdpLink(request.linkId, {
+          role: "client",
+          socket,
+          address: peer,
+          autoReceive: request.autoReceive,
+        }, this.#context),
+      );
+      return OK;
+    }
+    let conn: Deno.TcpConn;
+    try {
+      conn = await withTimeout(
+        Deno.connect({ hostname: ip, port: request.port, transport: "tcp" }),
+        this.#connectTimeout,
+        (late) => late.close(),
+      );
+    } catch (e) {
+      throw new CommandFailure(
+        2,
+        `connect to ${ip}:${request.port}: ${message(e)}`,
+      );
+    }
+    if (this.#links.get(request.linkId) || this.#closed) {
+      conn.close();
+      throw new CommandFailure(1, `link ${request.linkId} was taken meanwhile`);
+    }
+    if (this.#config.noDelay) conn.setNoDelay(true);
+    if (this.#config.keepAlive) conn.setKeepAlive(true);
+    const link = new StreamLink(request.linkId, {
+      role: "client",
+      protocol: "tcp",
+      conn,
+      peer,
+      autoReceive: request.autoReceive,
+    }, this.#context);
+    this.#links.put(request.linkId, link);
+    this.#track(link.done);
+    return OK;
+  }
+
+  #sendable(
+    id: number,
+    destination: Endpoint | undefined,
+    command: CommandName,
+  ): StreamLink | UdpLink {
+    const link = this.#links.get(id);
+    if (!link) throw new CommandFailure(1, `link ${id} is not in use`);
+    if (link instanceof ListenerLink) {
+      throw new CommandFailure(
+        1,
+        `link ${id} is a listening server: send on a seed`,
+      );
+    }
+    const udpServer = link instanceof UdpLink && link.role === "server";
+    if (udpServer && !destination) {
+      throw new CommandFailure(
+        1,
+        `link ${id} is a UDP server: give dst_ip and dst_port`,
+      );
+    }
+    if (!udpServer && destination) {
+      throw new CommandFailure(
+        1,
+        `AT+${command}: dst_ip/dst_port are for UDP servers only`,
+      );
+    }
+    return link as StreamLink | UdpLink;
+  }
+
+  async #send(request: SendRequest): Promise<Uint8Array> {
+    const link = this.#sendable(request.linkId, request.destination, "SKTSEND");
+    try {
+      if (link instanceof UdpLink) {
+        await link.send(request.data, request.destination);
+      } else await link.send(request.data, this.#config.sendTimeout);
+    } catch (e) {
+      if (e instanceof SendError) throw new CommandFailure(2, e.message);
+      throw e;
+    }
+    return OK;
+  }
+
+  async #read(request: ReadRequest): Promise<Uint8Array> {
+    const link = this.#links.get(request.linkId);
+    if (!link) {
+      throw new CommandFailure(1, `link ${request.linkId} is not in use`);
+    }
+    if (link instanceof ListenerLink) {
+      throw new CommandFailure(
+        1,
+        `link ${request.linkId} is a listening server: read a seed`,
+      );
+    }
+    const result = await (link as StreamLink | UdpLink).read(request.size);
+    if (result === "closed") {
+      throw new CommandFailure(
+        4,
+        `link ${request.linkId}: the peer has closed and all data was read`,
+      );
+    }
+    return formatRead(request.linkId, result.data, result.sender);
+  }
+
+  #sendRaw(request: SendRawRequest): "raw" {
+    const link = this.#sendable(
+      request.linkId,
+      request.destination,
+      "SKTSENDRAW",
+    );
+    this.#raw = new RawTransfer(
+      link,
+      request.destination,
+      this.#config.sendTimeout,
+    );
+    this.output.answer(TT_PROMPT);
+    this.#framer.startRaw(request.size);
+    return "raw";
+  }
+
+  async #finishRaw(abortCode?: number): Promise<void> {
+    const raw = this.#raw;
+    this.#raw = undefined;
+    const failed = raw ? await raw.finish() : undefined;
+    const code = abortCode ?? (failed ? 2 : 0);
+    if (failed) this.#log(`AT+SKTSENDRAW: ERROR: 2: ${failed}`);
+    this.output.answer(code ? formatError(code) : OK);
+    this.output.endAnswer();
+  }
+}
+
+/** One `AT+SKTSENDRAW` payload on its way to a link. */
+class RawTransfer {
+  #failure: string | undefined;
+  #pending: Promise<void> = Promise.resolve();
+  constructor(
+    readonly link: StreamLink | UdpLink,
+    readonly destination: Endpoint | undefined,
+    readonly timeoutMs: number,
+  ) {}
+
+  /** Sends a piece (UDP: one datagram per piece); waits so input is held back. */
+  async data(bytes: Uint8Array): Promise<void> {
+    if (this.#failure) return;
+    const copy = bytes.slice();
+    try {
+      if (this.link instanceof UdpLink) {
+        await this.link.send(copy, this.destination);
+      } else await this.link.send(copy, this.timeoutMs);
+    } catch (e) {
+      this.#failure = message(e);
+    }
+  }
+
+  /** The failure, if any, once everything was sent. */
+  async finish(): Promise<string | undefined> {
+    await this.#pending;
+    return this.#failure;
+  }
+}
+
+/**
+ * Creates a virtual module. Many can run side by side in one process, each
+ * with its own link table, options and console.
+ *
+ * @example
+ * ```ts ignore
+ * import { createModule } from "@atsock/device";
+ * const module = createModule({ mode: "host" });
+ * module.attach(async (bytes) => void (await Deno.stdout.write(bytes)));
+ * await module.receive(new TextEncoder().encode("AT+SKTQUERY\r\n"));
+ * await module.close();
+ * ```
+ */
+export function createModule(options: ModuleOptions = {}): VirtualModule {
+  return new VirtualModule(options);
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function unmapIPv4(ip: string): string {
+  return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+}
+
+function reportedAddress(bind: string): string {
+  if (bind !== "0.0.0.0") return bind;
+  try {
+    const external = Deno.networkInterfaces().find((i) =>
+      i.family === "IPv4" && !i.address.startsWith("127.")
+    );
+    if (external) return external.address;
+  } catch { /* no --allow-sys: fall back */ }
+  return "127.0.0.1";
+}
+
+async function withTimeout<T>(
+  work: Promise<T>,
+  ms: number,
+  dispose: (late: T) => void,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new Error(`timed out after ${ms} ms`));
+        }, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (timedOut) work.then(dispose, () => {});
+  }
+}

@@ -1,0 +1,288 @@
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { encode } from "@atsock/protocol";
+import { freePort, Harness, readExactly, tcpPeer } from "./test_util.ts";
+
+Deno.test("SKTQUERY and SKTCFG answer byte for byte as the reference shows", async () => {
+  const h = await Harness.start();
+  try {
+    const query = await h.command("AT+SKTQUERY");
+    assert.equal(
+      query.text,
+      "AT+SKTQUERY\r\n" + // Manual Test Mode echoes what is typed.
+        "\r\nGlobal SOCKET configuration:\r\nso_sndtimeo: 0\r\nso_rcvtimeo: 0\r\n" +
+        "tcp_nodelay: 0\r\nso_keepalive: 0\r\ntcp_keepidle: 0\r\n" +
+        "tcp_keepintvl: 0\r\ntcp_keepcnt: 0\r\n\r\nOK\r\n",
+    );
+    const cfg = await h.command("AT+SKTCFG=2000,2000,,1,60,10,3");
+    assert.equal(cfg.text, "AT+SKTCFG=2000,2000,,1,60,10,3\r\n\r\nOK\r\n");
+    const after = await h.command("AT+SKTQUERY");
+    assert.match(
+      after.text,
+      /so_sndtimeo: 2000\r\nso_rcvtimeo: 2000\r\ntcp_nodelay: 0\r\nso_keepalive: 1\r\ntcp_keepidle: 60\r\ntcp_keepintvl: 10\r\ntcp_keepcnt: 3\r\n/,
+    );
+    // Every call replaces all seven values.
+    assert.equal(await h.code("AT+SKTCFG=5"), 0);
+    assert.deepEqual(h.module.config, {
+      sendTimeout: 5,
+      receiveTimeout: 0,
+      noDelay: false,
+      keepAlive: false,
+      keepIdle: 0,
+      keepInterval: 0,
+      keepCount: 0,
+    });
+    assert.equal(await h.code("AT+SKTCFG=,,,,7201"), 1);
+    assert.equal(await h.code("AT+SKTQUERY=1"), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("host mode: ATCMD READY, no echo; unknown lines get nothing", async () => {
+  const h = await Harness.start({ mode: "host" });
+  try {
+    await h.next((e) => e.type === "ready");
+    await h.write("AT+NOPE\r\nhello\r\n");
+    const state = await h.command("AT+SKTSTATE");
+    assert.equal(state.text, "\r\nOK\r\n");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("overlong line: ERROR: 1 and the next command still works", async () => {
+  const h = await Harness.start({ mode: "host" });
+  try {
+    await h.next((e) => e.type === "ready");
+    await h.write("AT+SKTSEND=0,5000,,," + "x".repeat(5000) + "\r\n");
+    const { event } = await h.next((e) => e.type === "error");
+    assert.deepEqual(event, { type: "error", code: 1 });
+    assert.equal((await h.command("AT+SKTSTATE")).final.type, "ok");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("TCP server: seeds, connect events, SKTREAD, SKTSEND, peer close, SKTDEL", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const port = freePort();
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port + 1},0`), 1); // id in use
+    const a = await Deno.connect({ hostname: "127.0.0.1", port });
+    const { event } = await h.next((e) => e.type === "connect");
+    const localA = (a.localAddr as Deno.NetAddr).port;
+    assert.deepEqual(event, {
+      type: "connect",
+      linkId: 1,
+      protocol: "tcp",
+      peer: { ip: "127.0.0.1", port: localA },
+      serverId: 0,
+    });
+    const b = await Deno.connect({ hostname: "127.0.0.1", port });
+    const second = await h.next((e) => e.type === "connect");
+    assert.equal((second.event as { linkId: number }).linkId, 2);
+
+    const state = await h.command("AT+SKTSTATE");
+    assert.equal(
+      state.text,
+      `link_id:0,server,tcp,src_address:127.0.0.1,src_port:${port},dst_address:0.0.0.0,dst_port:0,socket_fd:0\r\n` +
+        `link_id:1,seed,tcp,src_address:0.0.0.0,src_port:0,dst_address:127.0.0.1,dst_port:${localA},socket_fd:1\r\n` +
+        `link_id:2,seed,tcp,src_address:0.0.0.0,src_port:0,dst_address:127.0.0.1,dst_port:${
+          (b.localAddr as Deno.NetAddr).port
+        },socket_fd:2\r\n` +
+        "\r\nOK\r\n",
+    );
+
+    // SKTREAD with nothing: empty after ~20 ms.
+    assert.equal(
+      (await h.command("AT+SKTREAD=1,10")).text,
+      "+SKTREAD:1,0,\r\nOK\r\n",
+    );
+    await a.write(encode("Hello!"));
+    let read;
+    for (let i = 0; i < 50; i++) {
+      read = await h.command("AT+SKTREAD=1,10");
+      if (!read.text.startsWith("+SKTREAD:1,0,")) break;
+    }
+    assert.equal(read!.text, "+SKTREAD:1,6,Hello!\r\nOK\r\n");
+
+    // SKTSEND to the seed, with escapes.
+    assert.equal(await h.code("AT+SKTSEND=2,5,,,a\\,b\\\\c"), 0);
+    assert.equal(new TextDecoder().decode(await readExactly(b, 5)), "a,b\\c");
+    // Sending on the listening server is a parameter error.
+    assert.equal(await h.code("AT+SKTSEND=0,1,,,x"), 1);
+    // Reading a listening server too.
+    assert.equal(await h.code("AT+SKTREAD=0,1"), 1);
+    // dst fields are for UDP servers only.
+    assert.equal(await h.code("AT+SKTSEND=2,1,127.0.0.1,80,x"), 1);
+
+    // Peer closes with data queued: data still readable, then ERROR: 4.
+    await a.write(encode("bye"));
+    a.close();
+    let closedState = "";
+    for (let i = 0; i < 100 && !closedState.includes("socket_fd:-1"); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      closedState = (await h.command("AT+SKTSTATE")).text;
+    }
+    assert.match(closedState, /link_id:1,seed,tcp,.*socket_fd:-1\r\n/);
+    assert.equal(
+      (await h.command("AT+SKTREAD=1,10")).text,
+      "+SKTREAD:1,3,bye\r\nOK\r\n",
+    );
+    assert.equal(await h.code("AT+SKTREAD=1,10"), 4);
+    assert.equal(await h.code("AT+SKTSEND=1,1,,,x"), 2);
+    assert.equal(await h.code("AT+SKTSERVER=1,1,,1,0"), 1); // a gone link keeps its id
+
+    // Deleting the server deletes its seeds.
+    assert.equal(await h.code("AT+SKTDEL=0"), 0);
+    assert.equal((await h.command("AT+SKTSTATE")).text, "\r\nOK\r\n");
+    assert.equal(await h.code("AT+SKTDEL=0"), 1);
+    assert.equal(await b.read(new Uint8Array(1)), null); // seed closed
+    b.close();
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("TCP client with auto_rcv: DATA lines carry binary payloads exactly", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  try {
+    await h.next((e) => e.type === "ready");
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=3,1,,127.0.0.1,${peer.port},,1`),
+      0,
+    );
+    const conn = await accepted;
+    const payload = new Uint8Array(256).map((_, i) => i);
+    await conn.write(payload);
+    const got: number[] = [];
+    while (got.length < 256) {
+      const { event } = await h.next((e) => e.type === "data");
+      if (event.type === "data") {
+        assert.equal(event.linkId, 3);
+        got.push(...event.data);
+      }
+    }
+    assert.deepEqual(got, [...payload]);
+    const state = await h.command("AT+SKTSTATE");
+    assert.equal(
+      state.text,
+      `link_id:3,client,tcp,src_address:0.0.0.0,src_port:0,dst_address:127.0.0.1,dst_port:${peer.port},socket_fd:0\r\n\r\nOK\r\n`,
+    );
+    assert.equal(await h.code("AT+SKTDEL=3"), 0);
+    conn.close();
+  } finally {
+    peer.close();
+    await h.close();
+  }
+});
+
+Deno.test("TCP client failures: refused, bad host, id in use", async () => {
+  const h = await Harness.start({ mode: "host" });
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${freePort()},,0`),
+      2,
+    );
+    assert.equal(
+      await h.code("AT+SKTCLIENT=0,1,,no-such-host.invalid,80,,0"),
+      2,
+    );
+    assert.equal(
+      await h.code("AT+SKTCLIENT=0,0,,no-such-host.invalid,80,5000,0"),
+      4,
+    );
+    const port = freePort();
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    assert.equal(await h.code(`AT+SKTSERVER=1,1,,${port},0`), 2); // port in use
+    assert.equal(await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${port},,0`), 1);
+    assert.equal(await h.code("AT+SKTSEND=5,1,,,x"), 1);
+    assert.equal(await h.code("AT+SKTREAD=5,1"), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("UDP server and client: SKTSEND with destination, SKTREAD sender, DATA lines", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const serverPort = freePort();
+  const peer = createSocket("udp4");
+  await new Promise<void>((r) => peer.bind(0, "127.0.0.1", () => r()));
+  const peerPort = peer.address().port;
+  const received: { msg: Uint8Array; port: number }[] = [];
+  peer.on(
+    "message",
+    (msg, rinfo) =>
+      received.push({ msg: new Uint8Array(msg), port: rinfo.port }),
+  );
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code(`AT+SKTSERVER=2,0,,${serverPort},0`), 0);
+    assert.equal(
+      await h.code(`AT+SKTSEND=2,10,127.0.0.1,${peerPort},Lwip_Test!`),
+      0,
+    );
+    assert.equal(await h.code("AT+SKTSEND=2,1,,,x"), 1); // UDP server needs a destination
+    for (let i = 0; i < 100 && received.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(new TextDecoder().decode(received[0].msg), "Lwip_Test!");
+    assert.equal(received[0].port, serverPort);
+
+    peer.send(encode("12345"), serverPort, "127.0.0.1");
+    let read;
+    for (let i = 0; i < 50; i++) {
+      read = await h.command("AT+SKTREAD=2,10");
+      if (!read.text.startsWith("+SKTREAD:2,0,")) break;
+    }
+    assert.equal(
+      read!.text,
+      `+SKTREAD:2,5,127.0.0.1,${peerPort},12345\r\nOK\r\n`,
+    );
+
+    // Beyond 6 datagrams, auto_rcv=0 drops.
+    for (let i = 0; i < 10; i++) {
+      peer.send(encode(`d${i}`), serverPort, "127.0.0.1");
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const texts: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await h.command("AT+SKTREAD=2,10");
+      const m = /^\+SKTREAD:2,2,127\.0\.0\.1,\d+,(d\d)\r\n/.exec(r.text);
+      if (m) texts.push(m[1]);
+    }
+    assert.deepEqual(texts, ["d0", "d1", "d2", "d3", "d4", "d5"]);
+
+    // A UDP client with auto_rcv=1.
+    const localPort = freePort();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=4,0,,127.0.0.1,${peerPort},${localPort},1`),
+      0,
+    );
+    assert.equal(await h.code("AT+SKTSEND=4,2,,,hi"), 0);
+    peer.send(new Uint8Array([0, 13, 10, 255]), localPort, "127.0.0.1");
+    const { event } = await h.next((e) => e.type === "data");
+    assert.deepEqual(event, {
+      type: "data",
+      linkId: 4,
+      data: new Uint8Array([0, 13, 10, 255]),
+      sender: { ip: "127.0.0.1", port: peerPort },
+    });
+    const state = await h.command("AT+SKTSTATE");
+    assert.equal(
+      state.text,
+      `link_id:2,server,udp,src_address:127.0.0.1,src_port:${serverPort},dst_address:0.0.0.0,dst_port:0,socket_fd:0\r\n` +
+        `link_id:4,client,udp,src_address:0.0.0.0,src_port:0,dst_address:127.0.0.1,dst_port:${peerPort},socket_fd:1\r\n\r\nOK\r\n`,
+    );
+    assert.equal(await h.code(`AT+SKTSERVER=5,0,,${serverPort},0`), 4); // port in use
+  } finally {
+    peer.close();
+    await h.close();
+  }
+});

@@ -1,0 +1,192 @@
+/**
+ * Test harness: a virtual module on a TCP console on loopback, driven by a
+ * real TCP client that parses the output with the protocol package.
+ *
+ * @module
+ */
+
+import { concat, type ModuleEvent, OutputParser } from "@atsock/protocol";
+import {
+  createModule,
+  type ModuleOptions,
+  type VirtualModule,
+} from "./module.ts";
+import { serveTcp, writeAll } from "./consoles.ts";
+
+const encoder = new TextEncoder();
+const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
+
+/** An answer: every event up to and including the final result. */
+export interface Answer {
+  /** Events before the final result (information lines, reads, URCs). */
+  events: ModuleEvent[];
+  /** The final result. */
+  final: ModuleEvent;
+  /** The exact bytes of the answer. */
+  bytes: Uint8Array;
+  /** The bytes as text (latin1). */
+  text: string;
+}
+
+/** A module with a TCP console and a client on it. */
+export class Harness {
+  readonly module: VirtualModule;
+  readonly conn: Deno.TcpConn;
+  readonly console: ReturnType<typeof serveTcp>;
+  readonly parser = new OutputParser();
+  #events: ModuleEvent[] = [];
+  #waiters: (() => void)[] = [];
+  #bytes: Uint8Array[] = [];
+  #reading: Promise<void>;
+  /** Every byte the console has printed. */
+  totalBytes = 0;
+
+  private constructor(
+    module: VirtualModule,
+    console: ReturnType<typeof serveTcp>,
+    conn: Deno.TcpConn,
+  ) {
+    this.module = module;
+    this.console = console;
+    this.conn = conn;
+    this.#reading = this.#read();
+  }
+
+  /** Starts a module and connects to its console. */
+  static async start(options: ModuleOptions = {}): Promise<Harness> {
+    const module = createModule(options);
+    const console = serveTcp(module, { port: 0 });
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: console.port,
+    });
+    return new Harness(module, console, conn);
+  }
+
+  async #read(): Promise<void> {
+    const buf = new Uint8Array(65536);
+    try {
+      while (true) {
+        const n = await this.conn.read(buf);
+        if (n === null) break;
+        const chunk = buf.slice(0, n);
+        this.#bytes.push(chunk);
+        this.totalBytes += n;
+        this.#events.push(...this.parser.push(chunk));
+        for (const resolve of this.#waiters.splice(0)) resolve();
+      }
+    } catch { /* closed */ }
+    for (const resolve of this.#waiters.splice(0)) resolve();
+  }
+
+  /** Sends raw bytes on the console. */
+  async write(bytes: Uint8Array | string): Promise<void> {
+    await writeAll(
+      this.conn,
+      typeof bytes === "string" ? encoder.encode(bytes) : bytes,
+    );
+  }
+
+  /** Waits until an event matches (consuming events up to it), or throws after `ms`. */
+  async next(
+    match: (e: ModuleEvent) => boolean = () => true,
+    ms = 5000,
+  ): Promise<{ event: ModuleEvent; before: ModuleEvent[] }> {
+    const deadline = Date.now() + ms;
+    while (true) {
+      const i = this.#events.findIndex(match);
+      if (i >= 0) {
+        const before = this.#events.splice(0, i + 1);
+        return { event: before.pop()!, before };
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `no matching event within ${ms} ms; have ${
+            JSON.stringify(this.#events)
+          }`,
+        );
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  /** Events received and not yet consumed. */
+  pending(): ModuleEvent[] {
+    return this.#events.splice(0);
+  }
+
+  /** Sends a command line (CR LF added) and waits for its final result. */
+  async command(line: string | Uint8Array, ms = 5000): Promise<Answer> {
+    const start = this.totalBytes;
+    await this.write(
+      typeof line === "string"
+        ? line + "\r\n"
+        : concat([line, encoder.encode("\r\n")]),
+    );
+    const { event, before } = await this.next(
+      (e) => e.type === "ok" || e.type === "error",
+      ms,
+    );
+    const bytes = concat(this.#bytes).subarray(start);
+    return { events: before, final: event, bytes, text: latin1(bytes) };
+  }
+
+  /** Sends a command and asserts-free returns the error code, or 0 for OK. */
+  async code(line: string, ms?: number): Promise<number> {
+    const answer = await this.command(line, ms);
+    return answer.final.type === "error" ? answer.final.code : 0;
+  }
+
+  /** Closes the client, the console and the module. */
+  async close(): Promise<void> {
+    try {
+      this.conn.close();
+    } catch { /* closed */ }
+    await this.#reading;
+    await this.console.close();
+    await this.module.close();
+  }
+}
+
+/** A TCP peer server on loopback that records what it receives. */
+export function tcpPeer(): {
+  port: number;
+  accept(): Promise<Deno.TcpConn>;
+  close(): void;
+} {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    accept: () => listener.accept(),
+    close: () => listener.close(),
+  };
+}
+
+/** Reads exactly `n` bytes from a connection (or fewer if it closes). */
+export async function readExactly(
+  conn: Deno.Conn,
+  n: number,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let filled = 0;
+  while (filled < n) {
+    const got = await conn.read(out.subarray(filled));
+    if (got === null) return out.subarray(0, filled);
+    filled += got;
+  }
+  return out;
+}
+
+/** A free port on loopback (bound and released). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}

@@ -1,0 +1,316 @@
+/**
+ * The module's side of the UART: a streaming, binary-safe framer that turns
+ * whatever chunks arrive from the host into command lines, and in
+ * transparent transmission passes exactly N raw bytes through.
+ *
+ * It is pull-based: `push` bytes, then call `next` until it returns
+ * `undefined`. Between two calls the caller may switch to raw mode, so the
+ * bytes that follow an `AT+SKTSENDRAW` line in the same chunk are raw.
+ *
+ * @module
+ */
+
+import { MAX_LINE_LENGTH } from "./constants.ts";
+
+const CR = 0x0d;
+const LF = 0x0a;
+const LT = 0x3c;
+
+/** What the framer yields. */
+export type ConsoleEvent =
+  | {
+    /** A complete command line, without its CR/LF. Empty lines are skipped. */
+    type: "line";
+    /** The line's bytes (may be a view of pushed bytes: do not reuse a pushed buffer). */
+    line: Uint8Array;
+  }
+  | {
+    /**
+     * A line longer than the command buffer. Its bytes were dropped up to
+     * the next line end, so the next command is read normally.
+     */
+    type: "overlong";
+    /** The whole line's length in bytes. */
+    length: number;
+    /** Its first bytes, enough to name the command. */
+    head: Uint8Array;
+  }
+  | {
+    /** Raw bytes of transparent transmission, in order. */
+    type: "raw";
+    /** The bytes (a view; copy to keep beyond the next `push`). */
+    data: Uint8Array;
+  }
+  | {
+    /** All the raw bytes asked for by {@linkcode CommandFramer.startRaw} were given. */
+    type: "raw-end";
+  }
+  | {
+    /**
+     * The raw bytes so far end in `<<<`, which the framer holds back. If no
+     * byte follows within the abort silence, call `abortRaw`.
+     */
+    type: "abort-pending";
+  };
+
+/** Options for {@linkcode CommandFramer}. */
+export interface CommandFramerOptions {
+  /** Longest accepted line in bytes (default 2000). */
+  maxLineLength?: number;
+}
+
+/**
+ * Streaming framer for bytes going from a host to a module.
+ *
+ * @example
+ * ```ts
+ * import { CommandFramer, encode } from "@atsock/protocol";
+ * const framer = new CommandFramer();
+ * framer.push(encode("AT+SKTSTA"));
+ * framer.push(encode("TE\r\n"));
+ * framer.next(); // { type: "line", line: <AT+SKTSTATE> }
+ * ```
+ */
+export class CommandFramer {
+  #max: number;
+  #chunks: Uint8Array[] = [];
+  #line: Uint8Array;
+  #lineLength = 0;
+  #overlongLength = -1;
+  #skipLf = false;
+  #rawRemaining = 0;
+  #held = 0;
+  #abortSignalled = false;
+
+  /** Creates a framer in line mode. */
+  constructor(options: CommandFramerOptions = {}) {
+    this.#max = options.maxLineLength ?? MAX_LINE_LENGTH;
+    this.#line = new Uint8Array(Math.min(this.#max, 256));
+  }
+
+  /** Whether the framer is passing raw bytes through. */
+  get raw(): boolean {
+    return this.#rawRemaining > 0;
+  }
+
+  /** Raw bytes still expected (including any held-back `<`). */
+  get rawRemaining(): number {
+    return this.#rawRemaining;
+  }
+
+  /** Bytes pushed but not yet turned into events, plus a partial line. */
+  get buffered(): number {
+    let n = this.#lineLength + this.#held;
+    for (const chunk of this.#chunks) n += chunk.length;
+    return n;
+  }
+
+  /** Adds bytes from the host. The framer keeps a reference until they are consumed. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length > 0) this.#chunks.push(chunk);
+  }
+
+  /**
+   * Switches to raw mode: the next `size` bytes are yielded as `raw` events,
+   * then `raw-end`, then line mode resumes.
+   */
+  startRaw(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 1) {
+      throw new RangeError(`raw size must be a positive integer, got ${size}`);
+    }
+    if (this.#lineLength > 0 || this.#overlongLength >= 0) {
+      throw new Error("cannot start raw mode in the middle of a line");
+    }
+    this.#rawRemaining = size;
+    this.#held = 0;
+    this.#abortSignalled = false;
+  }
+
+  /**
+   * Ends raw mode early (the host's `<<<` abort): the held-back `<<<` is
+   * discarded and line mode resumes. Returns how many announced bytes were
+   * never yielded.
+   */
+  abortRaw(): number {
+    const left = this.#rawRemaining;
+    this.#rawRemaining = 0;
+    this.#held = 0;
+    this.#abortSignalled = false;
+    return left;
+  }
+
+  /** The next event, or `undefined` when more bytes are needed. */
+  next(): ConsoleEvent | undefined {
+    if (this.#pendingEnd) {
+      this.#pendingEnd = false;
+      return { type: "raw-end" };
+    }
+    while (true) {
+      if (this.#rawRemaining > 0) {
+        const event = this.#nextRaw();
+        if (event !== null) return event;
+        continue;
+      }
+      const chunk = this.#chunks[0];
+      if (chunk === undefined) return undefined;
+      let start = 0;
+      if (this.#skipLf) {
+        this.#skipLf = false;
+        if (chunk[0] === LF) start = 1;
+      }
+      const end = findLineEnd(chunk, start);
+      if (end < 0) {
+        this.#append(chunk.subarray(start));
+        this.#chunks.shift();
+        continue;
+      }
+      if (chunk[end] === CR) this.#skipLf = true;
+      if (this.#lineLength === 0 && this.#overlongLength < 0) {
+        // The whole line is in this chunk: hand out a view, no copy.
+        const length = end - start;
+        const line = chunk.subarray(start, end);
+        if (end + 1 < chunk.length) this.#chunks[0] = chunk.subarray(end + 1);
+        else this.#chunks.shift();
+        if (length === 0) continue;
+        if (length <= this.#max) return { type: "line", line };
+        this.#append(line);
+        const event = this.#finishLine();
+        if (event !== undefined) return event;
+        continue;
+      }
+      this.#append(chunk.subarray(start, end));
+      if (end + 1 < chunk.length) this.#chunks[0] = chunk.subarray(end + 1);
+      else this.#chunks.shift();
+      const event = this.#finishLine();
+      if (event !== undefined) return event;
+    }
+  }
+
+  /** One raw step: an event, or null to loop again. */
+  #nextRaw(): ConsoleEvent | null | undefined {
+    let chunk = this.#chunks[0];
+    if (chunk !== undefined && this.#skipLf) {
+      this.#skipLf = false;
+      if (chunk[0] === LF) {
+        chunk = chunk.subarray(1);
+        if (chunk.length === 0) this.#chunks.shift();
+        else this.#chunks[0] = chunk;
+        return null;
+      }
+    }
+    if (chunk === undefined) {
+      if (this.#held === 3 && !this.#abortSignalled) {
+        this.#abortSignalled = true;
+        return { type: "abort-pending" };
+      }
+      return undefined;
+    }
+    this.#abortSignalled = false;
+    const want = this.#rawRemaining - this.#held;
+    const take = Math.min(want, chunk.length);
+    const piece = chunk.subarray(0, take);
+    if (take < chunk.length) this.#chunks[0] = chunk.subarray(take);
+    else this.#chunks.shift();
+    const held = this.#held;
+    if (take === want) {
+      // The payload is complete: held bytes are data after all.
+      this.#rawRemaining = 0;
+      this.#held = 0;
+      if (held > 0 || piece.length > 0) {
+        this.#pendingEnd = true;
+        return { type: "raw", data: prependLt(held, piece) };
+      }
+      return { type: "raw-end" };
+    }
+    // Hold back a trailing run of up to three `<`: it may be an abort.
+    let run = 0;
+    while (
+      run < piece.length && run < 3 && piece[piece.length - 1 - run] === LT
+    ) run++;
+    let newHeld: number;
+    let out: Uint8Array;
+    if (run === piece.length) {
+      // The whole piece is `<`: it extends the held run.
+      const total = held + run;
+      newHeld = Math.min(total, 3);
+      out = ltBytes(total - newHeld);
+    } else {
+      newHeld = run;
+      out = prependLt(held, piece.subarray(0, piece.length - run));
+    }
+    this.#held = newHeld;
+    this.#rawRemaining -= out.length;
+    if (out.length > 0) return { type: "raw", data: out };
+    return null;
+  }
+
+  #pendingEnd = false;
+  #head: Uint8Array = new Uint8Array();
+
+  #append(bytes: Uint8Array): void {
+    if (this.#overlongLength >= 0) {
+      this.#overlongLength += bytes.length;
+      return;
+    }
+    const length = this.#lineLength + bytes.length;
+    if (length > this.#max) {
+      const head = new Uint8Array(Math.min(32, length));
+      head.set(this.#line.subarray(0, Math.min(this.#lineLength, head.length)));
+      if (this.#lineLength < head.length) {
+        head.set(
+          bytes.subarray(0, head.length - this.#lineLength),
+          this.#lineLength,
+        );
+      }
+      this.#head = head;
+      this.#overlongLength = length;
+      return;
+    }
+    if (length > this.#line.length) {
+      const grown = new Uint8Array(
+        Math.min(this.#max, Math.max(length, this.#line.length * 2)),
+      );
+      grown.set(this.#line.subarray(0, this.#lineLength));
+      this.#line = grown;
+    }
+    this.#line.set(bytes, this.#lineLength);
+    this.#lineLength = length;
+  }
+
+  #finishLine(): ConsoleEvent | undefined {
+    if (this.#overlongLength >= 0) {
+      const event: ConsoleEvent = {
+        type: "overlong",
+        length: this.#overlongLength,
+        head: this.#head,
+      };
+      this.#overlongLength = -1;
+      this.#lineLength = 0;
+      return event;
+    }
+    if (this.#lineLength === 0) return undefined;
+    const line = this.#line.slice(0, this.#lineLength);
+    this.#lineLength = 0;
+    return { type: "line", line };
+  }
+}
+
+function findLineEnd(chunk: Uint8Array, from: number): number {
+  const cr = chunk.indexOf(CR, from);
+  const lf = chunk.indexOf(LF, from);
+  if (cr < 0) return lf;
+  if (lf < 0) return cr;
+  return Math.min(cr, lf);
+}
+
+function ltBytes(count: number): Uint8Array {
+  return new Uint8Array(count).fill(LT);
+}
+
+function prependLt(count: number, bytes: Uint8Array): Uint8Array {
+  if (count === 0) return bytes;
+  const out = new Uint8Array(count + bytes.length);
+  out.fill(LT, 0, count);
+  out.set(bytes, count);
+  return out;
+}

@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { CommandFramer, type ConsoleEvent, encode } from "./mod.ts";
+
+type Plain =
+  | { type: "line"; text: string }
+  | { type: "overlong"; length: number }
+  | { type: "raw"; text: string }
+  | { type: "raw-end" }
+  | { type: "abort-pending" };
+
+const latin1 = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
+
+/**
+ * Feeds chunks, entering raw mode after lines of the form `RAW <n>` as a
+ * device does after `AT+SKTSENDRAW`, and merges adjacent raw events.
+ */
+function run(chunks: Uint8Array[], maxLineLength?: number): Plain[] {
+  const framer = new CommandFramer({ maxLineLength });
+  const out: Plain[] = [];
+  const add = (event: ConsoleEvent) => {
+    switch (event.type) {
+      case "line": {
+        const text = latin1(event.line);
+        out.push({ type: "line", text });
+        const m = /^RAW (\d+)$/.exec(text);
+        if (m) framer.startRaw(Number(m[1]));
+        break;
+      }
+      case "overlong":
+        out.push({ type: "overlong", length: event.length });
+        break;
+      case "raw": {
+        const last = out.at(-1);
+        if (last?.type === "raw") last.text += latin1(event.data);
+        else out.push({ type: "raw", text: latin1(event.data) });
+        break;
+      }
+      case "abort-pending":
+        break; // Timing decides; without silence the bytes are data.
+      default:
+        out.push({ type: event.type });
+    }
+  };
+  for (const chunk of chunks) {
+    framer.push(chunk);
+    for (let e = framer.next(); e; e = framer.next()) add(e);
+  }
+  return out;
+}
+
+function splits(bytes: Uint8Array): Uint8Array[][] {
+  const all: Uint8Array[][] = [[bytes]];
+  for (let i = 1; i < bytes.length; i++) {
+    all.push([bytes.subarray(0, i), bytes.subarray(i)]);
+  }
+  all.push([...bytes].map((b) => Uint8Array.of(b)));
+  return all;
+}
+
+Deno.test("lines end with CR LF, lone CR or lone LF; empty lines vanish", () => {
+  const input = encode("AT+A\r\nAT+B\rAT+C\nAT+D\r\r\n\nAT+E\r\n");
+  const expected = ["AT+A", "AT+B", "AT+C", "AT+D", "AT+E"].map((text) => ({
+    type: "line",
+    text,
+  }));
+  for (const chunks of splits(input)) assert.deepEqual(run(chunks), expected);
+});
+
+Deno.test("an overlong line is reported once and the next command survives", () => {
+  const input = encode("A".repeat(30) + "\r\nAT+OK\r\n");
+  for (const chunks of splits(input)) {
+    assert.deepEqual(run(chunks, 20), [
+      { type: "overlong", length: 30 },
+      { type: "line", text: "AT+OK" },
+    ]);
+  }
+  const framer = new CommandFramer({ maxLineLength: 10 });
+  framer.push(encode("AT+SKTSEND=1,2,3,4,5,6,7"));
+  framer.push(encode("\r"));
+  const event = framer.next();
+  assert.equal(event?.type, "overlong");
+  if (event?.type === "overlong") {
+    assert.equal(latin1(event.head), "AT+SKTSEND=1,2,3,4,5,6,7");
+  }
+  assert.ok(framer.buffered <= 10);
+});
+
+Deno.test("memory stays bounded on an endless line", () => {
+  const framer = new CommandFramer();
+  const chunk = new Uint8Array(65536).fill(65);
+  for (let i = 0; i < 64; i++) {
+    framer.push(chunk);
+    assert.equal(framer.next(), undefined);
+    assert.ok(framer.buffered <= 2000);
+  }
+});
+
+Deno.test("raw mode passes exactly N bytes of any value, then lines again", () => {
+  const payload = new Uint8Array(300).map((_, i) => i & 0xff);
+  const input = new Uint8Array([
+    ...encode("RAW 300\r\n"),
+    ...payload,
+    ...encode("AT+NEXT\r\n"),
+  ]);
+  const expected: Plain[] = [
+    { type: "line", text: "RAW 300" },
+    { type: "raw", text: latin1(payload) },
+    { type: "raw-end" },
+    { type: "line", text: "AT+NEXT" },
+  ];
+  for (const chunks of splits(input)) assert.deepEqual(run(chunks), expected);
+});
+
+Deno.test("a raw payload ending in <<< is data when it completes the count", () => {
+  const input = encode("RAW 5\r\nab<<<AT+X\r\n");
+  for (const chunks of splits(input)) {
+    assert.deepEqual(run(chunks), [
+      { type: "line", text: "RAW 5" },
+      { type: "raw", text: "ab<<<" },
+      { type: "raw-end" },
+      { type: "line", text: "AT+X" },
+    ]);
+  }
+});
+
+Deno.test("<<< is held back, signalled, and either aborted or released", () => {
+  const framer = new CommandFramer();
+  framer.push(encode("RAW 100\r\nhello<"));
+  assert.equal(framer.next()?.type, "line");
+  framer.startRaw(100);
+  const first = framer.next();
+  assert.equal(first?.type, "raw");
+  if (first?.type === "raw") assert.equal(latin1(first.data), "hello");
+  assert.equal(framer.next(), undefined);
+  framer.push(encode("<"));
+  assert.equal(framer.next(), undefined);
+  framer.push(encode("<"));
+  assert.deepEqual(framer.next(), { type: "abort-pending" });
+  assert.equal(framer.next(), undefined);
+  // More bytes: the <<< was data.
+  framer.push(encode("x"));
+  const released = framer.next();
+  assert.equal(released?.type, "raw");
+  if (released?.type === "raw") assert.equal(latin1(released.data), "<<<x");
+  assert.equal(framer.rawRemaining, 100 - 9);
+  framer.push(encode("<<<"));
+  assert.deepEqual(framer.next(), { type: "abort-pending" });
+  assert.equal(framer.abortRaw(), 91);
+  assert.equal(framer.raw, false);
+  framer.push(encode("AT+AFTER\r\n"));
+  const after = framer.next();
+  assert.equal(after?.type, "line");
+  if (after?.type === "line") assert.equal(latin1(after.line), "AT+AFTER");
+});
+
+Deno.test("a run of more than three < keeps only the last three back", () => {
+  const framer = new CommandFramer();
+  framer.startRaw(50);
+  framer.push(encode("a<<<<<"));
+  const event = framer.next();
+  assert.equal(event?.type, "raw");
+  if (event?.type === "raw") assert.equal(latin1(event.data), "a<<");
+  assert.deepEqual(framer.next(), { type: "abort-pending" });
+});
+
+Deno.test("the same events however the input is chunked (property)", () => {
+  const piece = fc.oneof(
+    fc.constantFrom(
+      "AT+SKTSTATE\r\n",
+      "AT+X\r",
+      "\n",
+      "RAW 7\r\n",
+      "<<<",
+      "\r\n",
+    ),
+    fc.string({ maxLength: 30 }),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(piece, { maxLength: 20 }),
+      fc.array(fc.integer({ min: 1, max: 17 }), {
+        minLength: 1,
+        maxLength: 10,
+      }),
+      (pieces, sizes) => {
+        const input = encode(pieces.join(""));
+        const whole = run([input], 64);
+        const chunks: Uint8Array[] = [];
+        for (let i = 0, k = 0; i < input.length; k++) {
+          const size = sizes[k % sizes.length];
+          chunks.push(input.subarray(i, i + size));
+          i += size;
+        }
+        assert.deepEqual(run(chunks, 64), whole);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});

@@ -1,0 +1,37 @@
+/**
+ * Limits of the Ameba firmware that the grammar depends on.
+ *
+ * @module
+ */
+
+/** Number of link ids (MEMP_NUM_NETCONN in the lwIP configuration): ids are 0..19. */
+export const LINK_COUNT = 20;
+
+/** Longest command line in bytes, without its line end (UART_LOG_CMD_BUFLEN). */
+export const MAX_LINE_LENGTH = 2000;
+
+/** Lowest and highest certificate suite index. */
+export const CERT_INDEX_MIN = 1;
+/** Highest certificate suite index. */
+export const CERT_INDEX_MAX = 10;
+
+/** Longest host name accepted by `AT+SKTCLIENT`. */
+export const MAX_HOST_LENGTH = 255;
+
+/** Size of the module's transparent-transmission buffer (80 KiB). */
+export const TT_BUFFER_SIZE = 80 * 1024;
+
+/** Silence after `<<<` that aborts transparent transmission, in milliseconds. */
+export const TT_ABORT_SILENCE_MS = 30;
+
+/** How long `AT+SKTREAD` waits for data, in milliseconds. */
+export const READ_WAIT_MS = 20;
+
+/** Bytes an `auto_rcv=0` TCP link holds before the peer is held back (one lwIP TCP window). */
+export const TCP_WINDOW = 7300;
+
+/** Datagrams an `auto_rcv=0` UDP link holds before further ones are dropped. */
+export const UDP_QUEUE_DATAGRAMS = 6;
+
+/** The default AT UART speed of a real module. */
+export const DEFAULT_BAUD = 38400;

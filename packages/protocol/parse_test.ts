@@ -1,0 +1,284 @@
+import assert from "node:assert/strict";
+import {
+  atoi,
+  encode,
+  MAX_LINE_LENGTH,
+  parseCommandLine,
+  type Request,
+  splitFields,
+} from "./mod.ts";
+
+function request(line: string): Request {
+  const parsed = parseCommandLine(encode(line));
+  if (parsed.kind !== "request") {
+    assert.fail(`${line}: expected a request, got ${JSON.stringify(parsed)}`);
+  }
+  return parsed.request;
+}
+
+function errorCode(line: string | Uint8Array): number {
+  const parsed = parseCommandLine(
+    typeof line === "string" ? encode(line) : line,
+  );
+  if (parsed.kind !== "error") {
+    assert.fail(`${line}: expected an error, got ${parsed.kind}`);
+  }
+  return parsed.error.code;
+}
+
+Deno.test("reference examples parse to typed requests", () => {
+  assert.deepEqual(request("AT+SKTCFG=2000,2000,,1,60,10,3"), {
+    command: "SKTCFG",
+    config: {
+      sendTimeout: 2000,
+      receiveTimeout: 2000,
+      noDelay: false,
+      keepAlive: true,
+      keepIdle: 60,
+      keepInterval: 10,
+      keepCount: 3,
+    },
+  });
+  assert.deepEqual(request("AT+SKTQUERY"), { command: "SKTQUERY" });
+  assert.deepEqual(request("AT+SKTSERVER=1,1,,1234,1"), {
+    command: "SKTSERVER",
+    linkId: 1,
+    type: 1,
+    port: 1234,
+    autoReceive: true,
+  });
+  assert.deepEqual(request("AT+SKTSERVER=2,0,,4321,0"), {
+    command: "SKTSERVER",
+    linkId: 2,
+    type: 0,
+    port: 4321,
+    autoReceive: false,
+  });
+  assert.deepEqual(request("AT+SKTSERVER=0,3,1,4433,1"), {
+    command: "SKTSERVER",
+    linkId: 0,
+    type: 3,
+    certIndex: 1,
+    port: 4433,
+    autoReceive: true,
+  });
+  assert.deepEqual(request("AT+SKTCLIENT=1,1,,192.168.0.100,6666,,1"), {
+    command: "SKTCLIENT",
+    linkId: 1,
+    type: 1,
+    host: "192.168.0.100",
+    port: 6666,
+    autoReceive: true,
+  });
+  assert.deepEqual(request("AT+SKTCLIENT=0,0,,192.168.1.10,6666,12345,1"), {
+    command: "SKTCLIENT",
+    linkId: 0,
+    type: 0,
+    host: "192.168.1.10",
+    port: 6666,
+    localPort: 12345,
+    autoReceive: true,
+  });
+  assert.deepEqual(request("AT+SKTCLIENT=5,2,,192.168.1.10,4433,,1"), {
+    command: "SKTCLIENT",
+    linkId: 5,
+    type: 2,
+    host: "192.168.1.10",
+    port: 4433,
+    autoReceive: true,
+  });
+  assert.deepEqual(request("AT+SKTSEND=0,6,,,Hello!"), {
+    command: "SKTSEND",
+    linkId: 0,
+    data: encode("Hello!"),
+  });
+  assert.deepEqual(request("AT+SKTSEND=3,10,192.168.1.101,61409,Lwip_Test!"), {
+    command: "SKTSEND",
+    linkId: 3,
+    data: encode("Lwip_Test!"),
+    destination: { ip: "192.168.1.101", port: 61409 },
+  });
+  assert.deepEqual(request("AT+SKTSEND=2,5,,,12345"), {
+    command: "SKTSEND",
+    linkId: 2,
+    data: encode("12345"),
+  });
+  assert.deepEqual(request("AT+SKTREAD=1,10"), {
+    command: "SKTREAD",
+    linkId: 1,
+    size: 10,
+  });
+  assert.deepEqual(request("AT+SKTSENDRAW=0,6"), {
+    command: "SKTSENDRAW",
+    linkId: 0,
+    size: 6,
+  });
+  assert.deepEqual(request("AT+SKTSENDRAW=3,10,192.168.0.103,61468"), {
+    command: "SKTSENDRAW",
+    linkId: 3,
+    size: 10,
+    destination: { ip: "192.168.0.103", port: 61468 },
+  });
+  assert.deepEqual(request("AT+SKTSTATE"), { command: "SKTSTATE" });
+  assert.deepEqual(request("AT+SKTDEL=0"), { command: "SKTDEL", linkId: 0 });
+});
+
+Deno.test("numbers are read like C atoi", () => {
+  const n = (s: string) => atoi(encode(s));
+  assert.equal(n(""), 0);
+  assert.equal(n("12abc"), 12);
+  assert.equal(n("  +7"), 7);
+  assert.equal(n("-3"), -3);
+  assert.equal(n("abc"), 0);
+  assert.equal(n("99999999999999"), 2147483647);
+  assert.equal(n("-99999999999999"), -2147483648);
+  assert.deepEqual(request("AT+SKTDEL=5x"), { command: "SKTDEL", linkId: 5 });
+  assert.deepEqual(request("AT+SKTDEL="), { command: "SKTDEL", linkId: 0 });
+  assert.equal(
+    (request("AT+SKTCFG=1000ms") as { config: { sendTimeout: number } }).config
+      .sendTimeout,
+    1000,
+  );
+});
+
+Deno.test("fields split on unescaped commas and keep empty fields", () => {
+  const texts = (s: string) =>
+    splitFields(encode(s)).map((f) => new TextDecoder().decode(f));
+  assert.deepEqual(texts("2000,,1"), ["2000", "", "1"]);
+  assert.deepEqual(texts(""), [""]);
+  assert.deepEqual(texts("a\\,b,c"), ["a,b", "c"]);
+  assert.deepEqual(texts("a\\\\,b"), ["a\\", "b"]);
+  assert.deepEqual(texts("a\\nb\\"), ["a\\nb\\"]);
+});
+
+Deno.test("SKTSEND data_size counts unescaped bytes exactly", () => {
+  assert.deepEqual(request("AT+SKTSEND=0,3,,,a\\,b"), {
+    command: "SKTSEND",
+    linkId: 0,
+    data: encode("a,b"),
+  });
+  assert.deepEqual(request("AT+SKTSEND=0,1,,,\\\\"), {
+    command: "SKTSEND",
+    linkId: 0,
+    data: encode("\\"),
+  });
+  assert.equal(errorCode("AT+SKTSEND=0,4,,,a\\,b"), 1);
+  assert.equal(errorCode("AT+SKTSEND=0,2,,,a\\,b"), 1);
+  assert.equal(errorCode("AT+SKTSEND=0,3,,,a,b"), 1); // raw comma: 6 fields
+  const binary = new Uint8Array([
+    ...encode("AT+SKTSEND=0,3,,,"),
+    0,
+    255,
+    7,
+  ]);
+  const parsed = parseCommandLine(binary);
+  assert.equal(parsed.kind, "request");
+  if (parsed.kind === "request" && parsed.request.command === "SKTSEND") {
+    assert.deepEqual([...parsed.request.data], [0, 255, 7]);
+  }
+});
+
+Deno.test("every parameter error gives ERROR: 1 with a detail", () => {
+  const cases = [
+    "AT+SKTCFG",
+    "AT+SKTCFG=1,2,3,4,5,6,7,8",
+    "AT+SKTCFG=-1",
+    "AT+SKTCFG=,-1",
+    "AT+SKTCFG=,,2",
+    "AT+SKTCFG=,,,2",
+    "AT+SKTCFG=,,,,7201",
+    "AT+SKTCFG=,,,,,76",
+    "AT+SKTCFG=,,,,,,11",
+    "AT+SKTQUERY=",
+    "AT+SKTQUERY=1",
+    "AT+SKTSERVER=1,1,1234,1",
+    "AT+SKTSERVER=20,1,,1234,1",
+    "AT+SKTSERVER=-1,1,,1234,1",
+    "AT+SKTSERVER=1,4,,1234,1",
+    "AT+SKTSERVER=1,2,,1234,1",
+    "AT+SKTSERVER=1,3,11,1234,1",
+    "AT+SKTSERVER=1,1,,0,1",
+    "AT+SKTSERVER=1,1,,65536,1",
+    "AT+SKTSERVER=1,1,,1234,2",
+    "AT+SKTCLIENT=1,1,,host,80,1",
+    "AT+SKTCLIENT=1,6,,host,80,,1",
+    "AT+SKTCLIENT=1,3,,host,80,,1",
+    "AT+SKTCLIENT=1,5,0,host,80,,1",
+    "AT+SKTCLIENT=1,1,,,80,,1",
+    `AT+SKTCLIENT=1,1,,${"h".repeat(256)},80,,1`,
+    "AT+SKTCLIENT=1,1,,host,0,,1",
+    "AT+SKTCLIENT=1,0,,host,80,,1",
+    "AT+SKTCLIENT=1,0,,host,80,70000,1",
+    "AT+SKTCLIENT=1,1,,host,80,,3",
+    "AT+SKTSEND=0,6,,Hello!",
+    "AT+SKTSEND=0,0,,,",
+    "AT+SKTSEND=21,1,,,a",
+    "AT+SKTSEND=0,1,1.2.3,80,a",
+    "AT+SKTSEND=0,1,1.2.3.4,,a",
+    "AT+SKTSEND=0,1,,80,a",
+    "AT+SKTSEND=0,1,1.2.3.256,80,a",
+    "AT+SKTREAD=1",
+    "AT+SKTREAD=1,0",
+    "AT+SKTREAD=1,10,1",
+    "AT+SKTREAD=20,10",
+    "AT+SKTSENDRAW=0",
+    "AT+SKTSENDRAW=0,0",
+    "AT+SKTSENDRAW=0,5,1.2.3.4",
+    "AT+SKTSENDRAW=0,5,1.2.3.4,0",
+    "AT+SKTDEL",
+    "AT+SKTDEL=1,2",
+    "AT+SKTDEL=20",
+  ];
+  for (const line of cases) {
+    const parsed = parseCommandLine(encode(line));
+    assert.equal(parsed.kind, "error", line);
+    if (parsed.kind === "error") {
+      assert.equal(parsed.error.code, 1, line);
+      assert.equal(parsed.error.meaning.length > 0, true);
+      assert.ok(parsed.error.detail, `${line} has a detail`);
+      assert.equal(`AT+${parsed.error.command}`, line.split("=")[0]);
+    }
+  }
+});
+
+Deno.test("cert index and source port are ignored where the type needs none", () => {
+  assert.deepEqual(request("AT+SKTSERVER=1,1,7,1234,0"), {
+    command: "SKTSERVER",
+    linkId: 1,
+    type: 1,
+    port: 1234,
+    autoReceive: false,
+  });
+  assert.deepEqual(request("AT+SKTCLIENT=1,2,99,h,1,99999,0"), {
+    command: "SKTCLIENT",
+    linkId: 1,
+    type: 2,
+    host: "h",
+    port: 1,
+    autoReceive: false,
+  });
+});
+
+Deno.test("SKTSTATE ignores parameters; unknown lines get no answer", () => {
+  assert.deepEqual(request("AT+SKTSTATE=1,2"), { command: "SKTSTATE" });
+  for (
+    const line of ["AT", "AT+GMR", "at+sktstate", "AT+SKTSTATE ", "hello", ""]
+  ) {
+    assert.equal(parseCommandLine(encode(line)).kind, "unknown", line);
+  }
+});
+
+Deno.test("overlong lines are ERROR: 1, even unknown ones; 2000 bytes is fine", () => {
+  const data = "x".repeat(MAX_LINE_LENGTH - "AT+SKTSEND=0,1979,,,".length);
+  const fit = `AT+SKTSEND=0,${data.length},,,${data}`;
+  assert.equal(fit.length, MAX_LINE_LENGTH);
+  assert.equal(parseCommandLine(encode(fit)).kind, "request");
+  assert.equal(errorCode(fit + "x"), 1);
+  assert.equal(errorCode("x".repeat(MAX_LINE_LENGTH + 1)), 1);
+});
+
+Deno.test("latin1 helpers round-trip every byte value", async () => {
+  const { decodeLatin1, encodeLatin1 } = await import("./bytes.ts");
+  const all = new Uint8Array(256).map((_, i) => i);
+  assert.deepEqual(encodeLatin1(decodeLatin1(all)), all);
+});
