@@ -66,6 +66,20 @@ export interface ModuleOptions {
   log?: (message: string) => void;
 }
 
+/** Memory a module holds, from {@linkcode VirtualModule.stats}. */
+export interface ModuleStats {
+  /** Link ids in use. */
+  links: number;
+  /** Bytes queued for the console (answers, held unsolicited lines). */
+  consoleOutput: number;
+  /** Console bytes received and not yet processed. */
+  consoleInput: number;
+  /** Bytes held on TCP links for `AT+SKTREAD`. */
+  received: number;
+  /** Datagrams held on UDP links for `AT+SKTREAD`. */
+  datagrams: number;
+}
+
 /** A failure the module answers with `ERROR: <code>`. */
 class CommandFailure extends Error {
   constructor(readonly code: number, message: string) {
@@ -136,9 +150,21 @@ export class VirtualModule {
     return out;
   }
 
-  /** The link on an id (for tests and tools). */
-  link(id: number): Link | undefined {
-    return this.#links.get(id);
+  /** Bytes the module holds in memory, for watching that they stay bounded. */
+  stats(): ModuleStats {
+    let received = 0;
+    let datagrams = 0;
+    for (const [, link] of this.#links.entries()) {
+      if (link instanceof StreamLink) received += link.buffered;
+      if (link instanceof UdpLink) datagrams += link.queued;
+    }
+    return {
+      links: this.#links.size,
+      consoleOutput: this.output.buffered,
+      consoleInput: this.#framer.buffered,
+      received,
+      datagrams,
+    };
   }
 
   /** Bytes of console input not yet processed. */

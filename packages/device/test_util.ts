@@ -38,6 +38,19 @@ export class Harness {
   #waiters: (() => void)[] = [];
   #bytes: Uint8Array[] = [];
   #reading: Promise<void>;
+  #resumed: Promise<void> = Promise.resolve();
+  #resume: () => void = () => {};
+
+  /** Stops reading the console (a slow host), until {@linkcode resume}. */
+  pause(): void {
+    this.#resumed = new Promise((resolve) => (this.#resume = resolve));
+  }
+
+  /** Reads the console again. */
+  resume(): void {
+    this.#resume();
+  }
+
   /** Every byte the console has printed. */
   totalBytes = 0;
 
@@ -67,6 +80,7 @@ export class Harness {
     const buf = new Uint8Array(65536);
     try {
       while (true) {
+        await this.#resumed;
         const n = await this.conn.read(buf);
         if (n === null) break;
         const chunk = buf.slice(0, n);
@@ -123,7 +137,7 @@ export class Harness {
 
   /** Sends a command line (CR LF added) and waits for its final result. */
   async command(line: string | Uint8Array, ms = 5000): Promise<Answer> {
-    const start = this.totalBytes;
+    this.#bytes = []; // Keep only this answer's bytes.
     await this.write(
       typeof line === "string"
         ? line + "\r\n"
@@ -133,7 +147,7 @@ export class Harness {
       (e) => e.type === "ok" || e.type === "error",
       ms,
     );
-    const bytes = concat(this.#bytes).subarray(start);
+    const bytes = concat(this.#bytes);
     return { events: before, final: event, bytes, text: latin1(bytes) };
   }
 
@@ -148,6 +162,7 @@ export class Harness {
     try {
       this.conn.close();
     } catch { /* closed */ }
+    this.resume();
     await this.#reading;
     await this.console.close();
     await this.module.close();

@@ -7,7 +7,6 @@
 import {
   CommandFramer,
   concat,
-  encode,
   formatData,
   formatRequest,
   OK,

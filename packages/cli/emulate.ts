@@ -1,0 +1,189 @@
+/**
+ * `atsock emulate`: the virtual module on a console.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  type Console,
+  createModule,
+  serveStdio,
+  serveTcp,
+  type VirtualModule,
+} from "@atsock/device";
+import { UsageError } from "./usage.ts";
+
+/** Parsed options of `atsock emulate`. */
+export interface EmulateOptions {
+  /** `stdio`, `pty` or a TCP address. */
+  console:
+    | { kind: "stdio" }
+    | { kind: "pty" }
+    | { kind: "tcp"; hostname: string; port: number };
+  /** Console mode. */
+  mode: "manual" | "host";
+  /** Baud rate for pacing (0: unpaced). */
+  baud: number;
+  /** The reported IP address, when given. */
+  ip?: string;
+  /** Address the module's servers bind to. */
+  bind: string;
+  /** Certificate directory, when given. */
+  certs?: string;
+}
+
+/** Help text of `atsock emulate`. */
+export const EMULATE_HELP = `atsock emulate: run a virtual Ameba module
+
+Usage:
+  atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
+                 [--baud N] [--ip ADDR] [--bind ADDR] [--certs DIR]
+
+Options:
+  --console   where the module's UART is (default stdio):
+                stdio            standard input and output
+                tcp:HOST:PORT    a TCP console, one client at a time
+                                 (HOST defaults to 127.0.0.1: tcp::3333)
+                pty              a serial pseudo-terminal; its /dev/pts/N
+                                 path is printed (open it with tio, picocom,
+                                 minicom, socat or your host firmware)
+  --mode      manual (default: echoes, no AT+SKTSENDRAW) or host
+              (Host Control Mode: ATCMD READY, no echo, AT+SKTSENDRAW)
+  --baud      pace console output like a UART at N baud (default: unpaced)
+  --ip        the address the module reports as its own
+              (default: the --bind address)
+  --bind      address the module's servers listen on (default 127.0.0.1)
+  --certs     certificate directory for TLS (CERT/server_cert_1.crt, ...)
+  -h, --help  this help
+
+Examples:
+  atsock emulate                              # stdio, Manual Test Mode
+  atsock emulate --console tcp:127.0.0.1:3333 --mode host
+  atsock emulate --console pty --baud 115200
+`;
+
+/** Parses `atsock emulate` arguments; throws {@linkcode UsageError}. */
+export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        console: { type: "string", default: "stdio" },
+        mode: { type: "string", default: "manual" },
+        baud: { type: "string" },
+        ip: { type: "string" },
+        bind: { type: "string", default: "127.0.0.1" },
+        certs: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  if (values.help) return "help";
+  const mode = values.mode;
+  if (mode !== "manual" && mode !== "host") {
+    throw new UsageError(`--mode must be manual or host, not "${mode}"`);
+  }
+  let baud = 0;
+  if (values.baud !== undefined) {
+    baud = Number(values.baud);
+    if (!Number.isInteger(baud) || baud < 300 || baud > 4000000) {
+      throw new UsageError(
+        `--baud must be a whole number from 300 to 4000000, not "${values.baud}"`,
+      );
+    }
+  }
+  return {
+    console: parseConsole(values.console!),
+    mode,
+    baud,
+    ip: values.ip,
+    bind: values.bind!,
+    certs: values.certs,
+  };
+}
+
+function parseConsole(text: string): EmulateOptions["console"] {
+  if (text === "stdio" || text === "pty") return { kind: text };
+  const m = /^tcp:(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
+  if (!m) {
+    throw new UsageError(
+      `--console must be stdio, pty or tcp:HOST:PORT, not "${text}"`,
+    );
+  }
+  const port = Number(m[3]);
+  if (port > 65535) throw new UsageError(`console port ${port} is above 65535`);
+  return { kind: "tcp", hostname: m[1] ?? (m[2] || "127.0.0.1"), port };
+}
+
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
+
+/** Runs the emulator until stdin ends (stdio) or SIGINT/SIGTERM. */
+export async function emulate(options: EmulateOptions): Promise<number> {
+  const log = (message: string) => console.error(`atsock: ${message}`);
+  const module: VirtualModule = createModule({
+    mode: options.mode,
+    baud: options.baud || undefined,
+    ip: options.ip,
+    bindAddress: options.bind,
+    log,
+  });
+  let con: Console & { done?: Promise<void> };
+  switch (options.console.kind) {
+    case "stdio":
+      con = serveStdio(module);
+      break;
+    case "tcp":
+      if (!LOOPBACK.test(options.console.hostname)) {
+        log(
+          `warning: the console listens on ${options.console.hostname}, not loopback: anyone who can reach it controls the module`,
+        );
+      }
+      con = serveTcp(module, options.console);
+      break;
+    case "pty": {
+      const { servePty } = await import("@atsock/device/pty-console");
+      con = servePty(module);
+      break;
+    }
+  }
+  const banner = [
+    `virtual module on ${con.address}`,
+    `mode ${
+      options.mode === "host" ? "Host Control Mode" : "Manual Test Mode"
+    }`,
+    options.baud ? `${options.baud} baud` : "unpaced",
+    `servers bind ${options.bind}, report ip ${module.ip}`,
+    options.certs ? `certs ${options.certs}` : "no cert directory",
+  ];
+  log(banner.join(", "));
+  log(
+    `permissions: net ${permission("net")}, read ${permission("read")}, ffi ${
+      permission("ffi")
+    }`,
+  );
+
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  await Promise.race([stopped, con.done ?? new Promise(() => {})]);
+  for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  await con.close();
+  await module.close();
+  log("closed every socket");
+  return 0;
+}
+
+function permission(name: "net" | "read" | "ffi"): string {
+  try {
+    return Deno.permissions.querySync({ name }).state;
+  } catch {
+    return "unknown";
+  }
+}

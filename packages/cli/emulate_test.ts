@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { parseEmulateArgs, UsageError } from "./mod.ts";
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+function atsock(
+  args: string[],
+  permissions = [
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    "--allow-ffi",
+    "--allow-sys",
+  ],
+) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, MAIN, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+  }).spawn();
+}
+
+Deno.test("emulate arguments: defaults, tcp forms, errors", () => {
+  assert.deepEqual(parseEmulateArgs([]), {
+    console: { kind: "stdio" },
+    mode: "manual",
+    baud: 0,
+    ip: undefined,
+    bind: "127.0.0.1",
+    certs: undefined,
+  });
+  const tcp = parseEmulateArgs([
+    "--console",
+    "tcp::3333",
+    "--mode",
+    "host",
+    "--baud",
+    "115200",
+  ]);
+  assert.ok(tcp !== "help");
+  assert.deepEqual(tcp.console, {
+    kind: "tcp",
+    hostname: "127.0.0.1",
+    port: 3333,
+  });
+  const v6 = parseEmulateArgs(["--console", "tcp:[::1]:4000"]);
+  assert.ok(v6 !== "help");
+  assert.deepEqual(v6.console, { kind: "tcp", hostname: "::1", port: 4000 });
+  assert.equal(parseEmulateArgs(["--help"]), "help");
+  for (
+    const bad of [
+      ["--console", "serial"],
+      ["--console", "tcp:1.2.3.4"],
+      ["--console", "tcp::70000"],
+      ["--mode", "auto"],
+      ["--baud", "fast"],
+      ["--bogus"],
+      ["extra"],
+    ]
+  ) {
+    assert.throws(() => parseEmulateArgs(bad), UsageError, bad.join(" "));
+  }
+});
+
+Deno.test("atsock emulate on stdio answers and exits when stdin ends", async () => {
+  const child = atsock(["emulate", "--mode", "host"]);
+  const writer = child.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode("AT+SKTQUERY\r\nAT+SKTDEL=3\r\n"),
+  );
+  await writer.close();
+  const out = await child.output();
+  assert.equal(out.code, 0);
+  assert.equal(
+    decoder.decode(out.stdout),
+    "ATCMD READY\r\n\r\nGlobal SOCKET configuration:\r\nso_sndtimeo: 0\r\nso_rcvtimeo: 0\r\n" +
+      "tcp_nodelay: 0\r\nso_keepalive: 0\r\ntcp_keepidle: 0\r\ntcp_keepintvl: 0\r\n" +
+      "tcp_keepcnt: 0\r\n\r\nOK\r\n\r\nERROR: 1\r\n",
+  );
+  const err = decoder.decode(out.stderr);
+  assert.match(err, /virtual module on stdio, mode Host Control Mode/);
+  assert.match(err, /AT\+SKTDEL: ERROR: 1: link 3 is not in use/);
+});
+
+Deno.test("atsock emulate on a TCP console; SIGTERM closes every socket", async () => {
+  const child = atsock(["emulate", "--console", "tcp:127.0.0.1:0"]);
+  // The banner names the port actually bound.
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
+  while (!/on tcp:127\.0\.0\.1:(\d+)/.test(err)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += value;
+  }
+  const port = Number(/on tcp:127\.0\.0\.1:(\d+)/.exec(err)![1]);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode("AT+SKTSTATE\r\n"));
+  const buf = new Uint8Array(100);
+  let text = "";
+  while (!text.endsWith("OK\r\n")) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += decoder.decode(buf.subarray(0, n));
+  }
+  assert.equal(text, "AT+SKTSTATE\r\n\r\nOK\r\n");
+  // A second client is told the console is busy.
+  const second = await Deno.connect({ hostname: "127.0.0.1", port });
+  const n = await second.read(buf);
+  assert.match(decoder.decode(buf.subarray(0, n ?? 0)), /console busy/);
+  second.close();
+  child.kill("SIGTERM");
+  const status = await child.status;
+  assert.equal(status.code, 0);
+  conn.close();
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += value;
+  }
+  assert.match(err, /closed every socket/);
+  await child.stdin.close().catch(() => {});
+  await child.stdout.cancel();
+});
+
+Deno.test("bad arguments: one line, exit status 2, no stack trace", async () => {
+  const child = atsock(["emulate", "--mode", "auto"]);
+  await child.stdin.close();
+  const out = await child.output();
+  assert.equal(out.code, 2);
+  const err = decoder.decode(out.stderr);
+  assert.equal(
+    err,
+    'atsock: --mode must be manual or host, not "auto" (see atsock emulate --help)\n',
+  );
+});
+
+Deno.test("a denied permission is one line naming the problem", async () => {
+  const child = atsock(["emulate", "--console", "tcp:127.0.0.1:0"], [
+    "--allow-env",
+  ]);
+  await child.stdin.close();
+  const out = await child.output();
+  assert.equal(out.code, 1);
+  const err = decoder.decode(out.stderr);
+  assert.match(err, /^atsock: permission denied: .*--allow-net/m);
+  assert.doesNotMatch(err, /at .*\.ts:\d+/);
+});

@@ -1,0 +1,51 @@
+/**
+ * A virtual Realtek Ameba module for the Socket AT commands: it reads
+ * command lines from a console (standard I/O, a TCP port or a serial pty)
+ * and acts on real TCP and UDP sockets exactly as the firmware does, so host
+ * firmware can be developed and tested without hardware.
+ *
+ * Many modules can run in one process, each with its own link table,
+ * options and console.
+ *
+ * @example Run a module on a TCP console on loopback
+ * ```ts ignore
+ * import { createModule, serveTcp } from "@atsock/device";
+ *
+ * const module = createModule({ mode: "host" });
+ * const console = serveTcp(module, { port: 3333 });
+ * // nc 127.0.0.1 3333, then type AT+SKTQUERY
+ * Deno.addSignalListener("SIGINT", async () => {
+ *   await console.close();
+ *   await module.close();
+ * });
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type ConsoleMode,
+  createModule,
+  type ModuleOptions,
+  type ModuleStats,
+  VirtualModule,
+} from "./module.ts";
+export {
+  type Console,
+  serveStdio,
+  serveTcp,
+  type TcpConsoleOptions,
+  writeAll,
+} from "./consoles.ts";
+export {
+  ConsoleOutput,
+  type ConsoleOutputOptions,
+  type ConsoleSink,
+} from "./output.ts";
+export type {
+  Endpoint,
+  LinkRole,
+  LinkState,
+  SocketConfig,
+  StateProtocol,
+} from "@atsock/protocol";

@@ -1,0 +1,39 @@
+/**
+ * The serial console: a pseudo-terminal whose slave path (`/dev/pts/N`)
+ * tio, picocom, minicom, socat or host firmware under test can open as if it
+ * were the module's UART. Needs `--allow-ffi` (Linux).
+ *
+ * @module
+ */
+
+import type { Console } from "./consoles.ts";
+import type { VirtualModule } from "./module.ts";
+import { openPty } from "./tty.ts";
+
+/** Serves the module on a new pseudo-terminal; `address` is its slave path. */
+export function servePty(module: VirtualModule): Console {
+  const pty = openPty();
+  module.attach((bytes) => pty.write(bytes));
+  const reading = (async () => {
+    const reader = pty.readable.getReader();
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        await module.receive(value);
+      }
+    } catch {
+      /* closed */
+    } finally {
+      reader.releaseLock();
+    }
+  })();
+  return {
+    address: pty.path,
+    close: async () => {
+      module.detach();
+      await pty.close();
+      await reading;
+    },
+  };
+}
