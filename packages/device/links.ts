@@ -10,6 +10,7 @@
 
 import type { Socket as UdpSocket } from "node:dgram";
 import {
+  encodeLatin1,
   type Endpoint,
   formatData,
   type LinkRole,
@@ -22,6 +23,12 @@ import type { ConsoleOutput } from "./output.ts";
 import type { LowestFree } from "./link_table.ts";
 
 const ANY: Endpoint = { ip: "0.0.0.0", port: 0 };
+const CRLF = new Uint8Array([13, 10]);
+
+/** Room before an auto-receive read for the longest DATA header. */
+const HEADER_ROOM = 32;
+/** Bytes an auto-receive link reads at once. */
+const AUTO_READ = 64 * 1024;
 
 /** What links share with their module. */
 export interface LinkContext {
@@ -148,29 +155,36 @@ export class StreamLink extends Link {
     const chunk = new Uint8Array(16 * 1024);
     try {
       while (!this.#closed) {
-        let room = chunk.length;
-        if (!this.autoReceive) {
-          // Hold the peer back once a window is buffered, as lwIP does.
-          while (this.#buffered >= TCP_WINDOW && !this.#closed) {
-            await new Promise<void>((resolve) =>
-              this.#roomWaiters.push(resolve)
-            );
-          }
-          room = Math.min(room, TCP_WINDOW - this.#buffered);
-        } else {
+        if (this.autoReceive) {
           await this.context.output.waitForRoom();
+          if (this.#closed) break;
+          // Read straight into the middle of the DATA line's buffer, then
+          // put the header before it and CR LF after: no copy of the data.
+          const line = new Uint8Array(HEADER_ROOM + AUTO_READ + 2);
+          const n = await this.#conn.read(
+            line.subarray(HEADER_ROOM, HEADER_ROOM + AUTO_READ),
+          );
+          if (n === null) break;
+          const header = encodeLatin1(`[$][SKT][DATA][${this.id}][${n}]:`);
+          const start = HEADER_ROOM - header.length;
+          line.set(header, start);
+          line.set(CRLF, HEADER_ROOM + n);
+          this.context.output.unsolicited(
+            line.subarray(start, HEADER_ROOM + n + 2),
+          );
+          continue;
+        }
+        // Hold the peer back once a window is buffered, as lwIP does.
+        while (this.#buffered >= TCP_WINDOW && !this.#closed) {
+          await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
         }
         if (this.#closed) break;
+        const room = Math.min(chunk.length, TCP_WINDOW - this.#buffered);
         const n = await this.#conn.read(chunk.subarray(0, room));
         if (n === null) break;
-        const data = chunk.slice(0, n);
-        if (this.autoReceive) {
-          this.context.output.unsolicited(formatData(this.id, data));
-        } else {
-          this.#buffer.push(data);
-          this.#buffered += n;
-          this.#notifyData();
-        }
+        this.#buffer.push(chunk.slice(0, n));
+        this.#buffered += n;
+        this.#notifyData();
       }
     } catch {
       // Reset, or closed under the read: the peer is gone either way.

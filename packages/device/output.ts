@@ -9,6 +9,9 @@
  * @module
  */
 
+/** Small queued pieces are joined into writes of up to this many bytes. */
+const JOIN_LIMIT = 16 * 1024;
+
 /** Where console bytes go: a console's writer. It must write every byte. */
 export type ConsoleSink = (bytes: Uint8Array) => Promise<void>;
 
@@ -25,6 +28,7 @@ export class ConsoleOutput {
   #sink: ConsoleSink | undefined;
   #queue: Uint8Array[] = [];
   #queued = 0;
+  #inFlight = 0;
   #held: Uint8Array[] = [];
   #heldBytes = 0;
   #answering = 0;
@@ -38,7 +42,9 @@ export class ConsoleOutput {
 
   /** Creates an output with no console attached (bytes are discarded until one is). */
   constructor(options: ConsoleOutputOptions = {}) {
-    this.#bytesPerSecond = options.baud ? options.baud / 10 : 0;
+    // 10 bits a byte (8N1), with 0.5% to spare so that timer jitter never
+    // lets a receiver see more than the line rate.
+    this.#bytesPerSecond = options.baud ? options.baud / 10 * 0.995 : 0;
     this.#highWater = options.highWater ?? 64 * 1024;
   }
 
@@ -55,7 +61,7 @@ export class ConsoleOutput {
 
   /** Bytes waiting to be written, including unsolicited lines held back by an answer. */
   get buffered(): number {
-    return this.#queued + this.#heldBytes;
+    return this.#queued + this.#heldBytes + this.#inFlight;
   }
 
   /** Starts a command's answer: unsolicited lines are held until {@linkcode endAnswer}. */
@@ -79,12 +85,18 @@ export class ConsoleOutput {
     this.#enqueue(bytes);
   }
 
-  /** Writes an unsolicited line (or an echo): held while an answer is in progress. */
-  unsolicited(bytes: Uint8Array): void {
-    if (this.#answering > 0) {
-      this.#held.push(bytes);
-      this.#heldBytes += bytes.length;
-    } else this.#enqueue(bytes);
+  /**
+   * Writes an unsolicited line (or an echo), given whole or as parts that
+   * stay together: held while an answer is in progress.
+   */
+  unsolicited(bytes: Uint8Array | readonly Uint8Array[]): void {
+    const parts = bytes instanceof Uint8Array ? [bytes] : bytes;
+    for (const part of parts) {
+      if (this.#answering > 0) {
+        this.#held.push(part);
+        this.#heldBytes += part.length;
+      } else this.#enqueue(part);
+    }
   }
 
   /** Resolves when the queue is below the high-water mark (at once if it is). */
@@ -146,17 +158,31 @@ export class ConsoleOutput {
             this.#queue[0] = bytes.subarray(limit);
             bytes = bytes.subarray(0, limit);
           } else this.#queue.shift();
-        } else if (this.#queue.length > 1) {
-          bytes = joinAll(this.#queue);
-          this.#queue = [];
-        } else this.#queue.shift();
+        } else {
+          // Write a large piece as it is; join runs of small ones.
+          let count = 0;
+          let size = 0;
+          while (
+            count < this.#queue.length &&
+            (count === 0 || size + this.#queue[count].length <= JOIN_LIMIT)
+          ) {
+            size += this.#queue[count].length;
+            count++;
+          }
+          bytes = count === 1
+            ? this.#queue[0]
+            : joinAll(this.#queue.slice(0, count));
+          this.#queue.splice(0, count);
+        }
         this.#queued -= bytes.length;
+        this.#inFlight = bytes.length;
         try {
           await sink(bytes);
         } catch {
           // The console went away; its owner detaches it. Drop what was queued.
           if (this.#sink === sink) this.#sink = undefined;
         }
+        this.#inFlight = 0;
         this.#wake();
       }
     } finally {

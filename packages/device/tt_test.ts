@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { createSocket } from "node:dgram";
+import { encode } from "@atsock/protocol";
+import { freePort, Harness, readExactly, tcpPeer } from "./test_util.ts";
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+Deno.test("Manual Test Mode: echo (CR alone too), and SKTSENDRAW is ERROR: 4", async () => {
+  const h = await Harness.start();
+  try {
+    await h.write("AT+SKTSTATE\r");
+    const { event } = await h.next((e) => e.type === "ok");
+    assert.deepEqual(event, { type: "ok" });
+    const raw = await h.command("AT+SKTSENDRAW=0,6");
+    assert.equal(raw.text, "AT+SKTSENDRAW=0,6\r\n\r\nERROR: 4\r\n");
+    // Even a malformed SKTSENDRAW is refused for the mode first.
+    assert.equal(await h.code("AT+SKTSENDRAW=99"), 4);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("SKTSENDRAW on TCP: prompt, exact raw bytes of any value, OK", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  try {
+    await h.next((e) => e.type === "ready");
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0`),
+      0,
+    );
+    const conn = await accepted;
+    await h.write("AT+SKTSENDRAW=0,6\r\n");
+    await h.next((e) => e.type === "prompt");
+    await h.write("Hello!");
+    assert.deepEqual(
+      (await h.next((e) => e.type === "ok" || e.type === "error")).event,
+      { type: "ok" },
+    );
+    assert.equal(
+      new TextDecoder().decode(await readExactly(conn, 6)),
+      "Hello!",
+    );
+
+    // 1 MiB of every byte value including CR, LF, commas and "<<<", sent in odd chunks.
+    const size = 1024 * 1024;
+    const data = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 9)) & 0xff);
+    data.set(encode("<<<"), 1000);
+    await h.write(`AT+SKTSENDRAW=0,${size}\r\n`);
+    await h.next((e) => e.type === "prompt");
+    const receiving = readExactly(conn, size);
+    for (let i = 0, k = 1; i < size; k = (k * 31 + 7) % 4099 + 1) {
+      await h.write(data.subarray(i, i + k));
+      i += k;
+    }
+    assert.deepEqual(
+      (await h.next((e) => e.type === "ok" || e.type === "error", 20000)).event,
+      { type: "ok" },
+    );
+    assert.equal(sha(await receiving), sha(data));
+    // The console is back to commands.
+    assert.equal(await h.code("AT+SKTDEL=0"), 0);
+    conn.close();
+  } finally {
+    peer.close();
+    await h.close();
+  }
+});
+
+Deno.test("SKTSENDRAW abort: <<< then 30 ms of silence", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  try {
+    await h.next((e) => e.type === "ready");
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=1,1,,127.0.0.1,${peer.port},,0`),
+      0,
+    );
+    const conn = await accepted;
+    await h.write("AT+SKTSENDRAW=1,100\r\n");
+    await h.next((e) => e.type === "prompt");
+    await h.write("abc");
+    for (const byte of "<<<") {
+      await h.write(byte);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const { event } = await h.next((e) =>
+      e.type === "ok" || e.type === "error"
+    );
+    assert.deepEqual(event, { type: "error", code: 4 });
+    // What came before the abort was sent; the <<< was not.
+    assert.equal(new TextDecoder().decode(await readExactly(conn, 3)), "abc");
+    assert.equal(await h.code("AT+SKTSEND=1,2,,,ok"), 0);
+    assert.equal(new TextDecoder().decode(await readExactly(conn, 2)), "ok");
+    conn.close();
+  } finally {
+    peer.close();
+    await h.close();
+  }
+});
+
+Deno.test("SKTSENDRAW errors and UDP destinations", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const udp = createSocket("udp4");
+  await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+  const got: string[] = [];
+  udp.on("message", (m) => got.push(new TextDecoder().decode(m)));
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code("AT+SKTSENDRAW=0,5"), 1); // no such link
+    const port = freePort();
+    assert.equal(await h.code(`AT+SKTSERVER=3,0,,${port},0`), 0);
+    assert.equal(await h.code("AT+SKTSENDRAW=3,5"), 1); // UDP server needs ip, port
+    await h.write(`AT+SKTSENDRAW=3,10,127.0.0.1,${udp.address().port}\r\n`);
+    await h.next((e) => e.type === "prompt");
+    await h.write("Lwip_Test!");
+    assert.deepEqual(
+      (await h.next((e) => e.type === "ok" || e.type === "error")).event,
+      { type: "ok" },
+    );
+    for (let i = 0; i < 100 && got.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(got, ["Lwip_Test!"]);
+  } finally {
+    udp.close();
+    await h.close();
+  }
+});
+
+Deno.test("--ip sets the address servers report", async () => {
+  const h = await Harness.start({ mode: "host", ip: "192.168.0.109" });
+  try {
+    const port = freePort();
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    const state = await h.command("AT+SKTSTATE");
+    assert.equal(
+      state.text,
+      `link_id:0,server,tcp,src_address:192.168.0.109,src_port:${port},dst_address:0.0.0.0,dst_port:0,socket_fd:0\r\n\r\nOK\r\n`,
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("20 modules side by side keep their own link tables", async () => {
+  const modules = await Promise.all(
+    Array.from({ length: 20 }, () => Harness.start({ mode: "host" })),
+  );
+  try {
+    const ports = modules.map(() => freePort());
+    for (const [i, h] of modules.entries()) {
+      assert.equal(await h.code(`AT+SKTSERVER=${i % 20},1,,${ports[i]},0`), 0);
+      assert.equal(await h.code(`AT+SKTCFG=${i}`), 0);
+    }
+    for (const [i, h] of modules.entries()) {
+      const state = await h.command("AT+SKTSTATE");
+      const lines = state.text.split("\r\n").filter((l) =>
+        l.startsWith("link_id")
+      );
+      assert.deepEqual(lines.length, 1);
+      assert.match(
+        lines[0],
+        new RegExp(
+          `^link_id:${i},server,tcp,src_address:127\\.0\\.0\\.1,src_port:${
+            ports[i]
+          },`,
+        ),
+      );
+      assert.equal(h.module.config.sendTimeout, i);
+    }
+  } finally {
+    await Promise.all(modules.map((h) => h.close()));
+  }
+});

@@ -1,0 +1,364 @@
+/**
+ * Measures the virtual module against baselines taken in the same run
+ * (these machines are noisy). Loopback only; every loop is bounded.
+ *
+ *   deno run -A tools/measure_device.ts [roundtrip|autorcv|baud|memory|all]
+ *
+ * Prints a Markdown table row per measure, for docs/benchmarks.md.
+ */
+
+import { createModule, serveTcp, type VirtualModule } from "@atsock/device";
+
+const encoder = new TextEncoder();
+
+function listen() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return { listener, port: (listener.addr as Deno.NetAddr).port };
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let n = 0;
+  while (n < data.length) n += await conn.write(data.subarray(n));
+}
+
+/** Reads until `done(total, chunk)` says so; returns the bytes counted. */
+async function readUntil(
+  conn: Deno.Conn,
+  done: (total: number, chunk: Uint8Array) => boolean,
+): Promise<number> {
+  const buf = new Uint8Array(256 * 1024);
+  let total = 0;
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) return total;
+    total += n;
+    if (done(total, buf.subarray(0, n))) return total;
+  }
+}
+
+/** Runs `atsock emulate` in its own process on a TCP console. */
+async function startEmulator() {
+  const port = (() => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const p = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return p;
+  })();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      new URL("../packages/cli/main.ts", import.meta.url).pathname,
+      "emulate",
+      "--mode",
+      "host",
+      "--console",
+      `tcp:127.0.0.1:${port}`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let conn: Deno.TcpConn | undefined;
+  for (let i = 0; i < 200 && !conn; i++) {
+    try {
+      conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    } catch {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  if (!conn) throw new Error("the emulator did not start");
+  conn.setNoDelay(true);
+  await readUntil(conn, (total) => total >= 13);
+  return {
+    conn,
+    close: async () => {
+      conn.close();
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+async function startModule(baud?: number) {
+  const module = createModule({ mode: "host", baud });
+  const console = serveTcp(module, { port: 0 });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: console.port,
+  });
+  conn.setNoDelay(true);
+  // Swallow ATCMD READY.
+  await readUntil(conn, (total) => total >= 13);
+  return {
+    module,
+    conn,
+    close: async () => {
+      conn.close();
+      await console.close();
+      await module.close();
+    },
+  };
+}
+
+function endsWith(chunk: Uint8Array, text: string): boolean {
+  const tail = chunk.subarray(chunk.length - text.length);
+  return new TextDecoder().decode(tail) === text;
+}
+
+async function roundtrip(): Promise<string> {
+  const N = 2000;
+  // Baseline: a raw Deno TCP echo round trip with the same 13 + ~180 bytes.
+  const { listener, port } = listen();
+  (async () => {
+    for await (const c of listener) {
+      c.setNoDelay(true);
+      const buf = new Uint8Array(4096);
+      let n;
+      while ((n = await c.read(buf)) !== null) {
+        // Answer with as many bytes as an SKTQUERY answer has.
+        await writeAll(c, new Uint8Array(183).fill(n > 0 ? 65 : 66));
+      }
+      c.close();
+    }
+  })();
+  const echo = await Deno.connect({ hostname: "127.0.0.1", port });
+  echo.setNoDelay(true);
+  const query = encoder.encode("AT+SKTQUERY\r\n");
+  const timeEcho = async () => {
+    const t = performance.now();
+    for (let i = 0; i < N; i++) {
+      await writeAll(echo, query);
+      await readUntil(echo, (total) => total >= 183);
+    }
+    return (performance.now() - t) / N;
+  };
+  const m = await startModule();
+  const timeModule = async () => {
+    const t = performance.now();
+    for (let i = 0; i < N; i++) {
+      await writeAll(m.conn, query);
+      await readUntil(m.conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
+    }
+    return (performance.now() - t) / N;
+  };
+  // Interleave to share the noise.
+  const e1 = await timeEcho(), m1 = await timeModule();
+  const e2 = await timeEcho(), m2 = await timeModule();
+  const base = (e1 + e2) / 2, ours = (m1 + m2) / 2;
+  echo.close();
+  listener.close();
+  await m.close();
+  return `| AT+SKTQUERY round trip over the TCP console | ${
+    (ours * 1000).toFixed(0)
+  } µs | raw TCP echo round trip ${(base * 1000).toFixed(0)} µs | ${
+    (ours / base).toFixed(2)
+  }x the baseline's time (target ≤ 2x) |`;
+}
+
+async function autorcv(): Promise<string> {
+  const SIZE = 32 * 1024 * 1024;
+  const data = new Uint8Array(SIZE).map((_, i) => (i * 131) & 0xff);
+  const viaModule = async (): Promise<number> => {
+    // The module runs in its own process (the CLI), as a user runs it.
+    const m = await startEmulator();
+    const peer = listen();
+    const accepted = peer.listener.accept();
+    await writeAll(
+      m.conn,
+      encoder.encode(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,1\r\n`),
+    );
+    await readUntil(m.conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
+    const conn = await accepted;
+    let t = performance.now();
+    const sending = writeAll(conn, data);
+    // Count payload bytes with a minimal DATA-line skipper (headers are
+    // ASCII, payloads skipped by length), as light as the baseline's reader.
+    let payload = 0;
+    let skip = 0; // payload bytes (plus CR LF) still to skip
+    let header = "";
+    const buf = new Uint8Array(256 * 1024);
+    while (payload < SIZE) {
+      const n = await m.conn.read(buf);
+      if (n === null) break;
+      let i = 0;
+      while (i < n) {
+        if (skip > 0) {
+          const take = Math.min(skip, n - i);
+          skip -= take;
+          i += take;
+          continue;
+        }
+        const byte = buf[i++];
+        header += String.fromCharCode(byte);
+        if (byte === 0x3a) {
+          const len = Number(/\[(\d+)\]:$/.exec(header)?.[1] ?? 0);
+          payload += len;
+          skip = len + 2;
+          header = "";
+        }
+      }
+    }
+    const moduleSeconds = (performance.now() - t) / 1000;
+    await sending;
+    conn.close();
+    peer.listener.close();
+    await m.close();
+
+    return moduleSeconds;
+  };
+  const viaSocat = async (): Promise<number> => {
+    // Baseline: socat relaying the same bytes from a peer to a reader.
+    const sink = listen();
+    const relayPort = (() => {
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const p = (l.addr as Deno.NetAddr).port;
+      l.close();
+      return p;
+    })();
+    const socat = new Deno.Command("socat", {
+      args: [
+        "-b",
+        "65536",
+        `TCP-LISTEN:${relayPort},bind=127.0.0.1,reuseaddr`,
+        `TCP:127.0.0.1:${sink.port}`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let src: Deno.TcpConn | undefined;
+    for (let i = 0; i < 100 && !src; i++) {
+      try {
+        src = await Deno.connect({ hostname: "127.0.0.1", port: relayPort });
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const dst = await sink.listener.accept();
+    const t = performance.now();
+    const sending2 = writeAll(src!, data);
+    await readUntil(dst, (total) => total >= SIZE);
+    const socatSeconds = (performance.now() - t) / 1000;
+    await sending2;
+    src!.close();
+    dst.close();
+    sink.listener.close();
+    socat.kill();
+    await socat.status;
+    return socatSeconds;
+  };
+  // Alternate, three rounds each, and take the best of each (least noise).
+  const mine: number[] = [], theirs: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    mine.push(await viaModule());
+    theirs.push(await viaSocat());
+  }
+  const moduleSeconds = Math.min(...mine), socatSeconds = Math.min(...theirs);
+  const ours = SIZE / moduleSeconds / 1e6, base = SIZE / socatSeconds / 1e6;
+  return `| auto_rcv delivery, TCP peer to console as DATA lines (32 MiB) | ${
+    ours.toFixed(0)
+  } MB/s | socat relay ${base.toFixed(0)} MB/s | ${
+    (ours / base).toFixed(2)
+  }x (target ≥ 0.5x) |`;
+}
+
+async function baud(): Promise<string> {
+  const BAUD = 115200;
+  const m = await startModule(BAUD);
+  const peer = listen();
+  const accepted = peer.listener.accept();
+  await writeAll(
+    m.conn,
+    encoder.encode(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,1\r\n`),
+  );
+  await readUntil(m.conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
+  const conn = await accepted;
+  const SIZE = 3 * 11520; // about three seconds of line time
+  await writeAll(conn, new Uint8Array(SIZE).fill(0x55));
+  // Rate = bytes after the first read / time from the first read to the last.
+  const buf = new Uint8Array(65536);
+  let total = 0;
+  let counted = 0;
+  let first = 0;
+  let lastAt = 0;
+  const expected = SIZE + Math.ceil(SIZE / 16384) * 30; // payload + DATA headers (approx.)
+  while (total < expected - 200) {
+    const n = await m.conn.read(buf);
+    if (n === null) break;
+    total += n;
+    if (first === 0) first = performance.now();
+    else counted += n;
+    lastAt = performance.now();
+  }
+  const rate = counted / ((lastAt - first) / 1000);
+  conn.close();
+  peer.listener.close();
+  await m.close();
+  return `| paced console at 115200 baud | ${
+    rate.toFixed(0)
+  } bytes/s | line rate 11520 bytes/s | ${
+    (rate / 11520 * 100).toFixed(1)
+  }% (target 95% to 100%) |`;
+}
+
+async function memory(): Promise<string> {
+  const before = Deno.memoryUsage().rss;
+  const peer = listen();
+  const peerConns: Deno.Conn[] = [];
+  (async () => {
+    for await (const c of peer.listener) peerConns.push(c);
+  })();
+  const modules: {
+    module: VirtualModule;
+    close: () => Promise<void>;
+    conn: Deno.TcpConn;
+  }[] = [];
+  for (let i = 0; i < 20; i++) {
+    const m = await startModule();
+    modules.push(m);
+    for (let id = 0; id < 20; id++) {
+      await writeAll(
+        m.conn,
+        encoder.encode(
+          `AT+SKTCLIENT=${id},1,,127.0.0.1,${peer.port},,${id % 2}\r\n`,
+        ),
+      );
+      await readUntil(m.conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
+    }
+  }
+  // Some traffic on every link so buffers are in use.
+  await Promise.all(
+    peerConns.map((c) => writeAll(c, new Uint8Array(4096).fill(1))),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const links = modules.reduce((n, m) => n + m.module.stats().links, 0);
+  const during = Deno.memoryUsage().rss;
+  for (const c of peerConns) c.close();
+  for (const m of modules) await m.close();
+  peer.listener.close();
+  return `| 20 modules x 20 links in one process (${links} links) | ${
+    (during / 1e6).toFixed(0)
+  } MB resident | same process before: ${(before / 1e6).toFixed(0)} MB | +${
+    ((during - before) / 1e6).toFixed(0)
+  } MB (target total < 200 MB) |`;
+}
+
+const which = Deno.args[0] ?? "all";
+const measures: Record<string, () => Promise<string>> = {
+  roundtrip,
+  autorcv,
+  baud,
+  memory,
+};
+console.log("| measure | atsock | baseline (same run) | ratio |");
+console.log("| --- | --- | --- | --- |");
+for (const [name, run] of Object.entries(measures)) {
+  if (which === name) console.log(await run());
+  if (which !== "all") continue;
+  // Each measure in a fresh process, so none inherits another's memory.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(import.meta.url).pathname, name],
+    stderr: "inherit",
+  }).output();
+  console.log(new TextDecoder().decode(out.stdout).split("\n")[2]);
+}
