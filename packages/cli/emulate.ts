@@ -131,6 +131,7 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     baud: options.baud || undefined,
     ip: options.ip,
     bindAddress: options.bind,
+    certs: options.certs,
     log,
   });
   let con: Console & { done?: Promise<void> };

@@ -21,6 +21,7 @@ import {
 } from "@atsock/protocol";
 import type { ConsoleOutput } from "./output.ts";
 import type { LowestFree } from "./link_table.ts";
+import type { ByteConn } from "./node_conn.ts";
 
 const ANY: Endpoint = { ip: "0.0.0.0", port: 0 };
 const CRLF = new Uint8Array([13, 10]);
@@ -97,7 +98,7 @@ export class StreamLink extends Link {
   readonly peer: Endpoint;
   /** The server link id, for seeds. */
   readonly serverId: number | undefined;
-  #conn: Deno.Conn;
+  #conn: ByteConn;
   #buffer: Uint8Array[] = [];
   #buffered = 0;
   #eof = false;
@@ -114,7 +115,7 @@ export class StreamLink extends Link {
     options: {
       role: "client" | "seed";
       protocol: "tcp" | "tls";
-      conn: Deno.Conn;
+      conn: ByteConn;
       peer: Endpoint;
       autoReceive: boolean;
       serverId?: number;
@@ -130,8 +131,8 @@ export class StreamLink extends Link {
     this.done = this.#receive();
   }
 
-  /** The underlying connection (for socket options). */
-  get conn(): Deno.Conn {
+  /** The underlying connection. */
+  get conn(): ByteConn {
     return this.#conn;
   }
 

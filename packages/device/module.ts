@@ -46,6 +46,14 @@ import {
   UdpLink,
 } from "./links.ts";
 import { ConsoleOutput, type ConsoleSink } from "./output.ts";
+import type { ByteConn } from "./node_conn.ts";
+import {
+  CertStore,
+  connectTls,
+  listenTls,
+  needsFor,
+  TlsFailure,
+} from "./tls.ts";
 
 /** Manual Test Mode (a person on a terminal) or Host Control Mode (a host MCU). */
 export type ConsoleMode = "manual" | "host";
@@ -62,6 +70,8 @@ export interface ModuleOptions {
   baud?: number;
   /** How long a TCP connect may take before `ERROR: 2` (default 10000 ms). */
   connectTimeoutMs?: number;
+  /** Certificate directory holding `CERT/<side>_<ca|cert|key>_<i>.*` (TLS types). */
+  certs?: string;
   /** Called with a one-line notice for the operator (stderr in the CLI). Never gets key material. */
   log?: (message: string) => void;
 }
@@ -104,6 +114,7 @@ export class VirtualModule {
   readonly ip: string;
   #bindAddress: string;
   #connectTimeout: number;
+  #certs: CertStore;
   #log: (message: string) => void;
   #config: SocketConfig = { ...DEFAULT_CONFIG };
   #links = new LinkTable<Link>();
@@ -124,6 +135,7 @@ export class VirtualModule {
     this.#bindAddress = options.bindAddress ?? "127.0.0.1";
     this.ip = options.ip ?? reportedAddress(this.#bindAddress);
     this.#connectTimeout = options.connectTimeoutMs ?? 10000;
+    this.#certs = new CertStore(options.certs);
     this.#log = options.log ?? (() => {});
     this.output = new ConsoleOutput({ baud: options.baud });
     this.#context = { output: this.output, fds: this.#fds };
@@ -379,12 +391,7 @@ export class VirtualModule {
 
   async #server(request: ServerRequest): Promise<Uint8Array> {
     this.#free(request.linkId, "SKTSERVER");
-    if (request.type >= 2) {
-      throw new CommandFailure(
-        6,
-        "TLS servers need a certificate store (--certs)",
-      );
-    }
+    if (request.type >= 2) return await this.#tlsServer(request);
     const address: Endpoint = { ip: this.ip, port: request.port };
     if (request.type === 0) {
       const socket = await this.#bindUdp(request.port, 4);
@@ -428,36 +435,132 @@ export class VirtualModule {
     const keepAlive = this.#config.keepAlive;
     try {
       for await (const conn of listener) {
-        const id = this.#links.lowestFree();
-        if (id === undefined || this.#closed) {
-          // No free link id: accepted and closed at once, silently.
-          conn.close();
-          continue;
-        }
         if (keepAlive) conn.setKeepAlive(true);
         const remote = conn.remoteAddr as Deno.NetAddr;
-        const peer = { ip: unmapIPv4(remote.hostname), port: remote.port };
-        const seed = new StreamLink(id, {
-          role: "seed",
-          protocol: "tcp",
-          conn,
-          peer,
-          autoReceive: server.autoReceive,
-          serverId: server.id,
-        }, this.#context);
-        this.#links.put(id, seed);
-        server.seeds.add(id);
-        this.#track(seed.done);
-        this.output.unsolicited(formatConnectEvent({
-          linkId: id,
-          protocol: "tcp",
-          peer,
-          serverId: server.id,
-        }));
+        this.#addSeed(server, conn, {
+          ip: unmapIPv4(remote.hostname),
+          port: remote.port,
+        });
       }
     } catch {
       // The listener was closed by SKTDEL.
     }
+  }
+
+  /** Makes an accepted connection a seed on the lowest free id, or refuses it silently. */
+  #addSeed(server: ListenerLink, conn: ByteConn, peer: Endpoint): void {
+    const id = this.#links.lowestFree();
+    if (id === undefined || this.#closed || !this.#links.get(server.id)) {
+      // No free link id: accepted and closed at once, silently.
+      conn.close();
+      return;
+    }
+    const seed = new StreamLink(id, {
+      role: "seed",
+      protocol: server.protocol,
+      conn,
+      peer: { ip: unmapIPv4(peer.ip), port: peer.port },
+      autoReceive: server.autoReceive,
+      serverId: server.id,
+    }, this.#context);
+    this.#links.put(id, seed);
+    server.seeds.add(id);
+    this.#track(seed.done);
+    this.output.unsolicited(formatConnectEvent({
+      linkId: id,
+      protocol: server.protocol,
+      peer: seed.peer,
+      serverId: server.id,
+    }));
+  }
+
+  async #tlsServer(request: ServerRequest): Promise<Uint8Array> {
+    const type = request.type as 2 | 3;
+    const suite = await this.#suite("server", request.certIndex!, type);
+    let link: ListenerLink | undefined;
+    let listener;
+    try {
+      listener = await listenTls({
+        hostname: this.#bindAddress,
+        port: request.port,
+        type,
+        suite,
+      }, (conn, peer) => {
+        if (link) this.#addSeed(link, conn, peer);
+        else conn.close();
+      });
+    } catch (e) {
+      throw new CommandFailure(
+        11,
+        `bind TLS port ${request.port}: ${message(e)}`,
+      );
+    }
+    if (this.#links.get(request.linkId) || this.#closed) {
+      listener.close();
+      throw new CommandFailure(1, `link ${request.linkId} was taken meanwhile`);
+    }
+    link = new ListenerLink(request.linkId, {
+      protocol: "tls",
+      address: { ip: this.ip, port: request.port },
+      autoReceive: request.autoReceive,
+      close: () => listener.close(),
+    }, this.#context);
+    this.#links.put(request.linkId, link);
+    return OK;
+  }
+
+  async #suite(
+    side: "server" | "client",
+    index: number | undefined,
+    type: number,
+  ) {
+    const needs = needsFor(side, type);
+    if (!needs.ca && !needs.cert) return {};
+    try {
+      return await this.#certs.load(side, index!, needs);
+    } catch (e) {
+      if (e instanceof TlsFailure) throw new CommandFailure(e.code, e.message);
+      throw e;
+    }
+  }
+
+  async #tlsClient(request: ClientRequest): Promise<Uint8Array> {
+    const type = request.type as 2 | 3 | 4 | 5;
+    const suite = await this.#suite("client", request.certIndex, type);
+    let ip: string;
+    try {
+      ip = await this.#resolve(request.host);
+    } catch (e) {
+      throw new CommandFailure(13, `resolve ${request.host}: ${message(e)}`);
+    }
+    let conn: ByteConn;
+    try {
+      conn = await connectTls({
+        ip,
+        host: request.host,
+        port: request.port,
+        type,
+        suite,
+        timeoutMs: this.#connectTimeout,
+      });
+    } catch (e) {
+      if (e instanceof TlsFailure) throw new CommandFailure(e.code, e.message);
+      throw new CommandFailure(14, message(e));
+    }
+    if (this.#links.get(request.linkId) || this.#closed) {
+      conn.close();
+      throw new CommandFailure(1, `link ${request.linkId} was taken meanwhile`);
+    }
+    const link = new StreamLink(request.linkId, {
+      role: "client",
+      protocol: "tls",
+      conn,
+      peer: { ip, port: request.port },
+      autoReceive: request.autoReceive,
+    }, this.#context);
+    this.#links.put(request.linkId, link);
+    this.#track(link.done);
+    return OK;
   }
 
   async #resolve(host: string): Promise<string> {
@@ -490,12 +593,7 @@ export class VirtualModule {
 
   async #client(request: ClientRequest): Promise<Uint8Array> {
     this.#free(request.linkId, "SKTCLIENT");
-    if (request.type >= 2) {
-      throw new CommandFailure(
-        6,
-        "TLS clients need a certificate store (--certs)",
-      );
-    }
+    if (request.type >= 2) return await this.#tlsClient(request);
     const code = request.type === 0 ? 4 : 2;
     let ip: string;
     try {

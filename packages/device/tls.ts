@@ -1,0 +1,280 @@
+/**
+ * TLS for the virtual module: the certificate store laid out as on a real
+ * module's flash, and TLS servers and clients of every connection type,
+ * with verification really enforced (through `node:tls`, because
+ * `Deno.listenTls` cannot demand client certificates and `Deno.connectTls`
+ * cannot skip verification, which types 2 and 4 need).
+ *
+ * @module
+ */
+
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { connect as netConnect, type Socket } from "node:net";
+import {
+  connect as tlsConnect,
+  createServer,
+  type Server,
+  type TLSSocket,
+} from "node:tls";
+import { type ByteConn, nodeConn } from "./node_conn.ts";
+
+/** A TLS setup failure with the code the command answers. */
+export class TlsFailure extends Error {
+  /** The `ERROR: <n>` code. */
+  readonly code: number;
+  /** Creates a failure (the message never holds key material). */
+  constructor(code: number, message: string) {
+    super(message);
+    this.name = "TlsFailure";
+    this.code = code;
+  }
+}
+
+/** The PEM texts one connection needs. */
+export interface Suite {
+  /** CA to verify the peer with. */
+  ca?: string;
+  /** Own certificate. */
+  cert?: string;
+  /** Own private key (never logged). */
+  key?: string;
+}
+
+/** Which files a side needs: `ca`, `cert` (with its key). */
+export interface SuiteNeeds {
+  /** The CA file. */
+  ca: boolean;
+  /** The certificate and key files. */
+  cert: boolean;
+}
+
+/**
+ * The module's certificate store: `DIR/CERT/<side>_<ca|cert|key>_<i>.*`.
+ * File names are built from a side and a number 1..10 only, so AT input can
+ * never name a path outside the directory.
+ */
+export class CertStore {
+  readonly #dir: string | undefined;
+
+  /** A store on `dir` (undefined: no store, every TLS type needing files fails with 6). */
+  constructor(dir: string | undefined) {
+    this.#dir = dir;
+  }
+
+  /** Loads and checks what a connection needs; throws {@linkcode TlsFailure} 6, 9 or 10. */
+  async load(
+    side: "server" | "client",
+    index: number,
+    needs: SuiteNeeds,
+  ): Promise<Suite> {
+    if (!Number.isInteger(index) || index < 1 || index > 10) {
+      throw new TlsFailure(1, `cert index ${index} is outside 1..10`);
+    }
+    const suite: Suite = {};
+    if (needs.ca) suite.ca = await this.#read(side, "ca", index, "crt");
+    if (needs.cert) {
+      suite.cert = await this.#read(side, "cert", index, "crt");
+      suite.key = await this.#read(side, "key", index, "key");
+    }
+    let certificate: X509Certificate | undefined;
+    for (
+      const [name, pem] of [["ca", suite.ca], ["cert", suite.cert]] as const
+    ) {
+      if (pem === undefined) continue;
+      try {
+        const parsed = new X509Certificate(pem);
+        if (name === "cert") certificate = parsed;
+      } catch {
+        throw new TlsFailure(
+          9,
+          `CERT/${side}_${name}_${index}.crt does not parse as an X.509 certificate`,
+        );
+      }
+    }
+    if (suite.key !== undefined && certificate) {
+      let key;
+      try {
+        key = createPrivateKey(suite.key);
+      } catch {
+        // Say which file, never what is in it.
+        throw new TlsFailure(
+          9,
+          `CERT/${side}_key_${index}.key does not parse as a private key`,
+        );
+      }
+      if (!certificate.checkPrivateKey(key)) {
+        throw new TlsFailure(
+          10,
+          `CERT/${side}_key_${index}.key does not match CERT/${side}_cert_${index}.crt`,
+        );
+      }
+    }
+    return suite;
+  }
+
+  async #read(
+    side: string,
+    kind: string,
+    index: number,
+    ext: string,
+  ): Promise<string> {
+    const name = `CERT/${side}_${kind}_${index}.${ext}`;
+    if (this.#dir === undefined) {
+      throw new TlsFailure(
+        6,
+        `${name}: no certificate directory (start the emulator with --certs DIR)`,
+      );
+    }
+    try {
+      return await Deno.readTextFile(`${this.#dir}/${name}`);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new TlsFailure(6, `${name} is missing`);
+      }
+      if (
+        e instanceof Deno.errors.NotCapable ||
+        e instanceof Deno.errors.PermissionDenied
+      ) {
+        throw new TlsFailure(
+          6,
+          `${name} cannot be read: grant --allow-read for the cert directory`,
+        );
+      }
+      if (e instanceof TypeError) {
+        throw new TlsFailure(9, `${name} is not text`);
+      }
+      throw new TlsFailure(6, `${name} cannot be read (${(e as Error).name})`);
+    }
+  }
+}
+
+/** What each TLS connection type needs from the store. */
+export function needsFor(side: "server" | "client", type: number): SuiteNeeds {
+  if (side === "server") return { ca: type === 3, cert: true };
+  return { ca: type === 3 || type === 5, cert: type === 4 || type === 5 };
+}
+
+/** A TLS listener whose accepted, verified connections are handed out. */
+export interface TlsListener {
+  /** Closes the listener. */
+  close(): void;
+}
+
+/**
+ * Listens for TLS clients. Type 3 requires a client certificate signed by
+ * the suite's CA: a client without one fails the handshake and is never
+ * handed out.
+ */
+export async function listenTls(
+  options: { hostname: string; port: number; type: 2 | 3; suite: Suite },
+  onConnection: (conn: ByteConn, peer: { ip: string; port: number }) => void,
+): Promise<TlsListener> {
+  const server: Server = createServer({
+    cert: options.suite.cert,
+    key: options.suite.key,
+    ca: options.type === 3 ? options.suite.ca : undefined,
+    requestCert: options.type === 3,
+    rejectUnauthorized: options.type === 3,
+    maxVersion: "TLSv1.2",
+  });
+  server.on("secureConnection", (socket: TLSSocket) => {
+    if (options.type === 3 && !socket.authorized) {
+      socket.destroy();
+      return;
+    }
+    onConnection(nodeConn(socket), {
+      ip: socket.remoteAddress ?? "0.0.0.0",
+      port: socket.remotePort ?? 0,
+    });
+  });
+  server.on("tlsClientError", () => {/* a failed handshake: no seed */});
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return { close: () => server.close() };
+}
+
+/**
+ * Connects as a TLS client: a failed TCP connect is 13, a failed handshake
+ * or verification 14. Types 2 and 4 do not verify the server; 3 and 5
+ * verify it against the suite's CA (and its name or address).
+ */
+export async function connectTls(
+  options: {
+    ip: string;
+    host: string;
+    port: number;
+    type: 2 | 3 | 4 | 5;
+    suite: Suite;
+    timeoutMs: number;
+  },
+): Promise<ByteConn> {
+  const tcp: Socket = await new Promise((resolve, reject) => {
+    const socket = netConnect({ host: options.ip, port: options.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new TlsFailure(
+          13,
+          `connect to ${options.ip}:${options.port}: timed out`,
+        ),
+      );
+    }, options.timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("error", (e) => {
+      clearTimeout(timer);
+      reject(
+        new TlsFailure(
+          13,
+          `connect to ${options.ip}:${options.port}: ${e.message}`,
+        ),
+      );
+    });
+  });
+  const verify = options.type === 3 || options.type === 5;
+  const secure: TLSSocket = await new Promise((resolve, reject) => {
+    const socket = tlsConnect({
+      socket: tcp,
+      servername: isIp(options.host) ? undefined : options.host,
+      host: options.host,
+      ca: verify ? options.suite.ca : undefined,
+      cert: options.suite.cert,
+      key: options.suite.key,
+      rejectUnauthorized: verify,
+      maxVersion: "TLSv1.2",
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new TlsFailure(14, "handshake timed out"));
+    }, options.timeoutMs);
+    socket.once("secureConnect", () => {
+      clearTimeout(timer);
+      if (verify && !socket.authorized) {
+        socket.destroy();
+        reject(
+          new TlsFailure(
+            14,
+            `server certificate refused: ${socket.authorizationError}`,
+          ),
+        );
+      } else resolve(socket);
+    });
+    socket.once("error", (e) => {
+      clearTimeout(timer);
+      tcp.destroy();
+      reject(new TlsFailure(14, `handshake: ${e.message}`));
+    });
+  });
+  return nodeConn(secure);
+}
+
+function isIp(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
+}
