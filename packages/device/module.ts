@@ -23,8 +23,10 @@ import {
   formatQuery,
   formatRead,
   formatState,
+  HIGH_WATERMARK,
   isIPv4,
   type LinkState,
+  LOW_WATERMARK,
   OK,
   parseCommandLine,
   type ReadRequest,
@@ -34,6 +36,7 @@ import {
   type ServerRequest,
   type SocketConfig,
   TT_ABORT_SILENCE_MS,
+  TT_BUFFER_SIZE,
   TT_PROMPT,
 } from "@atsock/protocol";
 import { LinkTable, LowestFree } from "./link_table.ts";
@@ -297,6 +300,7 @@ export class VirtualModule {
           this.#abortTimer = undefined;
           if (!this.#framer.raw) return;
           const left = this.#framer.abortRaw();
+          this.#raw?.discard();
           this.#log(`SKTSENDRAW aborted with <<<, ${left} bytes not sent`);
           this.#finishRaw(4);
           this.#kick();
@@ -720,6 +724,7 @@ export class VirtualModule {
       link,
       request.destination,
       this.#config.sendTimeout,
+      this.output,
     );
     this.output.answer(TT_PROMPT);
     this.#framer.startRaw(request.size);
@@ -737,34 +742,127 @@ export class VirtualModule {
   }
 }
 
-/** One `AT+SKTSENDRAW` payload on its way to a link. */
+/** Largest UDP datagram `AT+SKTSENDRAW` sends (an Ethernet frame's payload). */
+export const TT_UDP_DATAGRAM = 1472;
+
+/**
+ * One `AT+SKTSENDRAW` payload on its way to a link, through the module's
+ * 80 KiB TT buffer: when the network is slower than the console and the
+ * buffer fills, `[$][TT]:High Watermark` goes out and console input waits;
+ * once it has drained to half, `[$][TT]:Low Watermark`.
+ */
 class RawTransfer {
   #failure: string | undefined;
-  #pending: Promise<void> = Promise.resolve();
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #high = false;
+  #sending: Promise<void> = Promise.resolve();
+  #running = false;
+  #drained: (() => void)[] = [];
+  #udpPending: Uint8Array[] = [];
+  #udpPendingBytes = 0;
+
   constructor(
     readonly link: StreamLink | UdpLink,
     readonly destination: Endpoint | undefined,
     readonly timeoutMs: number,
+    readonly output: ConsoleOutput,
   ) {}
 
-  /** Sends a piece (UDP: one datagram per piece); waits so input is held back. */
+  /** Takes console bytes into the TT buffer; waits while the buffer is full. */
   async data(bytes: Uint8Array): Promise<void> {
-    if (this.#failure) return;
-    const copy = bytes.slice();
-    try {
-      if (this.link instanceof UdpLink) {
-        await this.link.send(copy, this.destination);
-      } else await this.link.send(copy, this.timeoutMs);
-    } catch (e) {
-      this.#failure = message(e);
+    if (this.#failure) return; // Keep consuming the announced bytes.
+    if (this.link instanceof UdpLink) return this.#udp(bytes);
+    this.#push(bytes.slice());
+    while (this.#queued >= TT_BUFFER_SIZE && !this.#failure) {
+      await new Promise<void>((resolve) => this.#drained.push(resolve));
     }
   }
 
-  /** The failure, if any, once everything was sent. */
+  /** UDP: cut the payload into datagrams of at most 1472 bytes, in order. */
+  async #udp(bytes: Uint8Array): Promise<void> {
+    this.#udpPending.push(bytes.slice());
+    this.#udpPendingBytes += bytes.length;
+    while (this.#udpPendingBytes >= TT_UDP_DATAGRAM) {
+      const all = joinParts(this.#udpPending);
+      this.#push(all.subarray(0, TT_UDP_DATAGRAM));
+      const rest = all.subarray(TT_UDP_DATAGRAM);
+      this.#udpPending = rest.length ? [rest] : [];
+      this.#udpPendingBytes = rest.length;
+      while (this.#queued >= TT_BUFFER_SIZE && !this.#failure) {
+        await new Promise<void>((resolve) => this.#drained.push(resolve));
+      }
+    }
+  }
+
+  #push(bytes: Uint8Array): void {
+    this.#queue.push(bytes);
+    this.#queued += bytes.length;
+    if (this.#queued >= TT_BUFFER_SIZE && !this.#high) {
+      this.#high = true;
+      this.output.answer(HIGH_WATERMARK);
+    }
+    if (!this.#running) {
+      // Set synchronously: a chunk pushed while the loop ends is never stranded.
+      this.#running = true;
+      this.#sending = this.#send();
+    }
+  }
+
+  async #send(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const chunk = this.#queue.shift()!;
+      if (!this.#failure) {
+        try {
+          if (this.link instanceof UdpLink) {
+            await this.link.send(chunk, this.destination);
+          } else await this.link.send(chunk, this.timeoutMs);
+        } catch (e) {
+          this.#failure = message(e);
+        }
+      }
+      this.#queued -= chunk.length;
+      if (this.#high && this.#queued <= TT_BUFFER_SIZE / 2) {
+        this.#high = false;
+        this.output.answer(LOW_WATERMARK);
+      }
+      if (this.#queued < TT_BUFFER_SIZE || this.#failure) {
+        for (const resolve of this.#drained.splice(0)) resolve();
+      }
+    }
+    // Cleared in the same step as the last emptiness check (no await between).
+    this.#running = false;
+  }
+
+  /** Sends what is left and returns the failure, if any. */
   async finish(): Promise<string | undefined> {
-    await this.#pending;
+    if (this.#udpPendingBytes > 0) {
+      this.#push(joinParts(this.#udpPending));
+      this.#udpPending = [];
+      this.#udpPendingBytes = 0;
+    }
+    while (this.#running) await this.#sending;
     return this.#failure;
   }
+
+  /** Drops what is still buffered (abort). */
+  discard(): void {
+    this.#udpPending = [];
+    this.#udpPendingBytes = 0;
+  }
+}
+
+function joinParts(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
 /**
