@@ -148,3 +148,95 @@ Deno.test("a denied permission is one line naming the problem", async () => {
   assert.match(err, /^atsock: permission denied: .*--allow-net/m);
   assert.doesNotMatch(err, /at .*\.ts:\d+/);
 });
+
+Deno.test("atsock emulate on a pty: the banner names the path, a serial client talks to it", async () => {
+  const { openSerial } = await import("@atsock/device/tty");
+  const child = atsock([
+    "emulate",
+    "--console",
+    "pty",
+    "--mode",
+    "host",
+    "--baud",
+    "115200",
+  ]);
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
+  while (!/on (\/dev\/pts\/\d+)/.test(err)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += value;
+  }
+  const path = /on (\/dev\/pts\/\d+)/.exec(err)![1];
+  assert.match(err, /115200 baud/);
+  const port = openSerial(path, { baud: 115200 });
+  try {
+    await port.write(new TextEncoder().encode("AT+SKTQUERY\r\n"));
+    const r = port.readable.getReader();
+    let text = "";
+    while (!text.endsWith("\r\nOK\r\n")) {
+      const { value, done } = await r.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    r.releaseLock();
+    // ATCMD READY went out before the client opened the pty; the answer follows.
+    assert.match(
+      text,
+      /Global SOCKET configuration:\r\nso_sndtimeo: 0\r\n[\s\S]*\r\nOK\r\n$/,
+    );
+  } finally {
+    await port.close();
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    await reader.cancel();
+    await child.stdin.close().catch(() => {});
+    await child.stdout.cancel();
+  }
+});
+
+Deno.test({
+  name: "socat can drive the pty console",
+  ignore: !(await new Deno.Command("sh", {
+    args: ["-c", "command -v socat"],
+    stdout: "null",
+  }).output()).success,
+  fn: async () => {
+    const child = atsock(["emulate", "--console", "pty"]);
+    const reader = child.stderr.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let err = "";
+    while (!/on (\/dev\/pts\/\d+)/.test(err)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += value;
+    }
+    const path = /on (\/dev\/pts\/\d+)/.exec(err)![1];
+    const socat = new Deno.Command("socat", {
+      args: ["-T1", "-", `${path},raw,echo=0`],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const w = socat.stdin.getWriter();
+    await w.write(new TextEncoder().encode("AT+SKTSTATE\r\n"));
+    const r = socat.stdout.getReader();
+    let text = "";
+    while (!text.endsWith("OK\r\n")) {
+      const { value, done } = await r.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    assert.equal(text, "AT+SKTSTATE\r\n\r\nOK\r\n"); // Manual Test Mode echoes
+    await w.close();
+    r.releaseLock();
+    await socat.stdout.cancel();
+    socat.kill();
+    await socat.status;
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel();
+    await child.stdin.close().catch(() => {});
+    await child.stdout.cancel();
+  },
+});

@@ -99,7 +99,10 @@ export function linkStreams(
           controller.close();
         },
       },
-    { highWaterMark: highWater, size: (chunk) => chunk.length },
+    // Polling reads only when asked: no SKTREAD runs ahead of the reader.
+    readMode === "auto"
+      ? { highWaterMark: highWater, size: (chunk) => chunk.length }
+      : { highWaterMark: 0 },
   );
 
   const writable = new WritableStream<Uint8Array>({

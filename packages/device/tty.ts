@@ -1,0 +1,370 @@
+/**
+ * Serial devices and pseudo-terminals through libc (Deno FFI, Linux):
+ * a pty whose slave path tio, picocom, minicom, socat or host firmware can
+ * open as the virtual module's UART, and real tty devices opened raw at a
+ * baud rate, 8N1. Blocking calls (`poll`, `read`) run off the main thread
+ * (`nonblocking` FFI symbols), with a short poll timeout so that closing is
+ * noticed at once and no thread stays blocked.
+ *
+ * @module
+ */
+
+const O_RDWR = 0o2;
+const O_NOCTTY = 0o400;
+const O_NONBLOCK = 0o4000;
+const POLLIN = 0x1;
+const POLLOUT = 0x4;
+const TCSANOW = 0;
+const TIOCEXCL = 0x540c;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EAGAIN = 11;
+const EINTR = 4;
+const CSIZE = 0o60;
+const CS8 = 0o60;
+const PARENB = 0o400;
+const CSTOPB = 0o100;
+const CLOCAL = 0o4000;
+const CREAD = 0o200;
+const CRTSCTS = 0o20000000000;
+const TERMIOS_SIZE = 60;
+const POLL_MS = 50;
+
+const BAUD: Record<number, number> = {
+  1200: 0o11,
+  2400: 0o13,
+  4800: 0o14,
+  9600: 0o15,
+  19200: 0o16,
+  38400: 0o17,
+  57600: 0o10001,
+  115200: 0o10002,
+  230400: 0o10003,
+  460800: 0o10004,
+  500000: 0o10005,
+  576000: 0o10006,
+  921600: 0o10007,
+  1000000: 0o10010,
+  1152000: 0o10011,
+  1500000: 0o10012,
+  2000000: 0o10013,
+  2500000: 0o10014,
+  3000000: 0o10015,
+  3500000: 0o10016,
+  4000000: 0o10017,
+};
+
+const SYMBOLS = {
+  posix_openpt: { parameters: ["i32"], result: "i32" },
+  grantpt: { parameters: ["i32"], result: "i32" },
+  unlockpt: { parameters: ["i32"], result: "i32" },
+  ptsname: { parameters: ["i32"], result: "pointer" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  read: {
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
+  poll: {
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  tcgetattr: { parameters: ["i32", "buffer"], result: "i32" },
+  tcsetattr: { parameters: ["i32", "i32", "buffer"], result: "i32" },
+  cfmakeraw: { parameters: ["buffer"], result: "void" },
+  cfsetispeed: { parameters: ["buffer", "u32"], result: "i32" },
+  cfsetospeed: { parameters: ["buffer", "u32"], result: "i32" },
+  cfgetospeed: { parameters: ["buffer"], result: "u32" },
+  ioctl: { parameters: ["i32", "u64"], result: "i32" },
+  flock: { parameters: ["i32", "i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+let libc: Libc | undefined;
+
+function lib(): Libc {
+  libc ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  return libc;
+}
+
+function errno(): number {
+  const p = lib().__errno_location();
+  return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
+}
+
+function cString(text: string): Uint8Array<ArrayBuffer> {
+  const bytes = new TextEncoder().encode(text);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/** Why opening a serial device failed. */
+export type SerialErrorKind =
+  | "not-found"
+  | "busy"
+  | "permission"
+  | "not-a-tty"
+  | "other";
+
+/** Opening a serial device failed; `kind` says why in a word. */
+export class SerialError extends Error {
+  /** not-found, busy, permission, not-a-tty or other. */
+  readonly kind: SerialErrorKind;
+  /** The C errno. */
+  readonly errno: number;
+  /** The device path. */
+  readonly path: string;
+
+  /** Creates the error with a message a technician can act on. */
+  constructor(kind: SerialErrorKind, path: string, code: number) {
+    const what: Record<SerialErrorKind, string> = {
+      "not-found":
+        "no such device (is the cable plugged in? check ls /dev/tty*)",
+      busy:
+        "the device is in use by another program (close it, or check with fuser)",
+      permission:
+        "permission denied (add yourself to the dialout group, or grant --allow-read/--allow-write)",
+      "not-a-tty": "not a serial device",
+      other: `cannot be opened (errno ${code})`,
+    };
+    super(`${path}: ${what[kind]}`);
+    this.name = "SerialError";
+    this.kind = kind;
+    this.errno = code;
+    this.path = path;
+  }
+}
+
+/** A byte stream over a file descriptor of a tty or pty. */
+class TtyStream {
+  readonly readable: ReadableStream<Uint8Array>;
+  #fd: number;
+  #closed = false;
+  #inFlight: Promise<unknown> = Promise.resolve();
+  #extraFds: number[];
+
+  constructor(fd: number, extraFds: number[] = []) {
+    this.#fd = fd;
+    this.#extraFds = extraFds;
+    const buf = new Uint8Array(64 * 1024);
+    this.readable = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        while (!this.#closed) {
+          const ready = await this.#poll(POLLIN);
+          if (this.#closed) break;
+          if (!ready) continue;
+          const op = lib().read(this.#fd, buf, BigInt(buf.length));
+          this.#inFlight = op;
+          const n = Number(await op);
+          if (this.#closed) break;
+          if (n > 0) {
+            controller.enqueue(buf.slice(0, n));
+            return;
+          }
+          // 0 or -1 (EAGAIN, or EIO while no client has the slave open): wait a little.
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        controller.close();
+      },
+      cancel: () => this.close(),
+    });
+  }
+
+  /** Polls off the main thread; true when ready. */
+  async #poll(events: number): Promise<boolean> {
+    const fds = new Uint8Array(8);
+    const view = new DataView(fds.buffer);
+    view.setInt32(0, this.#fd, true);
+    view.setInt16(4, events, true);
+    const op = lib().poll(fds, 1n, POLL_MS);
+    this.#inFlight = op;
+    const r = await op;
+    return r > 0 && (view.getInt16(6, true) & events) !== 0;
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    let offset = 0;
+    const copy = data.slice();
+    while (offset < copy.length) {
+      if (this.#closed) throw new Deno.errors.BadResource("tty is closed");
+      const n = Number(
+        lib().write(
+          this.#fd,
+          copy.subarray(offset),
+          BigInt(copy.length - offset),
+        ),
+      );
+      if (n > 0) {
+        offset += n;
+        continue;
+      }
+      const code = errno();
+      if (n < 0 && code !== EAGAIN && code !== EINTR) {
+        throw new Error(`write failed (errno ${code})`);
+      }
+      await this.#poll(POLLOUT);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Let an in-flight poll or read finish (at most one poll interval)
+    // before the descriptor is closed and possibly reused.
+    await this.#inFlight.catch(() => {});
+    lib().close(this.#fd);
+    for (const fd of this.#extraFds) lib().close(fd);
+  }
+}
+
+/** A pseudo-terminal master whose slave path clients open. */
+export interface Pty {
+  /** The slave path, e.g. `/dev/pts/7`. */
+  readonly path: string;
+  /** Bytes written by whoever has the slave open; ends only on close. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Writes every byte to the master. */
+  write(data: Uint8Array): Promise<void>;
+  /** Closes the pty; the readable ends. Idempotent. */
+  close(): Promise<void>;
+}
+
+function rawTermios(fd: number, baud?: number, rtscts = false): void {
+  const t = new Uint8Array(TERMIOS_SIZE);
+  if (lib().tcgetattr(fd, t) !== 0) {
+    throw new Error(`tcgetattr failed (errno ${errno()})`);
+  }
+  lib().cfmakeraw(t);
+  const view = new DataView(t.buffer);
+  let cflag = view.getUint32(8, true);
+  cflag = (cflag & ~(CSIZE | PARENB | CSTOPB | CRTSCTS)) | CS8 | CLOCAL | CREAD;
+  if (rtscts) cflag |= CRTSCTS;
+  view.setUint32(8, cflag >>> 0, true);
+  if (baud !== undefined) {
+    lib().cfsetispeed(t, BAUD[baud]);
+    lib().cfsetospeed(t, BAUD[baud]);
+  }
+  if (lib().tcsetattr(fd, TCSANOW, t) !== 0) {
+    throw new Error(`tcsetattr failed (errno ${errno()})`);
+  }
+}
+
+/** Opens a new pseudo-terminal (Linux, needs `--allow-ffi`). */
+export function openPty(): Pty {
+  const c = lib();
+  const master = c.posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
+  if (master < 0) throw new Error(`posix_openpt failed (errno ${errno()})`);
+  if (c.grantpt(master) !== 0 || c.unlockpt(master) !== 0) {
+    const code = errno();
+    c.close(master);
+    throw new Error(`grantpt/unlockpt failed (errno ${code})`);
+  }
+  const name = c.ptsname(master);
+  if (!name) {
+    c.close(master);
+    throw new Error(`ptsname failed (errno ${errno()})`);
+  }
+  const path = new Deno.UnsafePointerView(name).getCString();
+  // Keep a slave open ourselves: the master never sees EIO between clients,
+  // and the slave starts raw (no echo, no CR/LF translation).
+  const slave = c.open(cString(path), O_RDWR | O_NOCTTY | O_NONBLOCK, 0);
+  if (slave < 0) {
+    c.close(master);
+    throw new Error(`open ${path} failed (errno ${errno()})`);
+  }
+  rawTermios(slave);
+  const stream = new TtyStream(master, [slave]);
+  return {
+    path,
+    readable: stream.readable,
+    write: (data) => stream.write(data),
+    close: () => stream.close(),
+  };
+}
+
+/** Options for {@linkcode openSerial}. */
+export interface SerialOptions {
+  /** Baud rate (default 38400, the module's default). */
+  baud?: number;
+  /** RTS/CTS hardware flow control (default off). */
+  rtscts?: boolean;
+}
+
+/** An open serial device. */
+export interface SerialPort {
+  /** The device path. */
+  readonly path: string;
+  /** Bytes from the device. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Writes every byte. */
+  write(data: Uint8Array): Promise<void>;
+  /** Closes the device. Idempotent. */
+  close(): Promise<void>;
+  /** The output speed in force, read back from the device. */
+  readonly baud: number;
+}
+
+/**
+ * Opens a tty device raw, 8N1, at a baud rate, exclusively (a second opener
+ * gets `busy`). Throws {@linkcode SerialError} or a `RangeError` for an
+ * unknown baud rate.
+ */
+export function openSerial(
+  path: string,
+  options: SerialOptions = {},
+): SerialPort {
+  const baud = options.baud ?? 38400;
+  if (BAUD[baud] === undefined) {
+    throw new RangeError(
+      `baud ${baud} is not one of ${Object.keys(BAUD).join(", ")}`,
+    );
+  }
+  const c = lib();
+  const fd = c.open(cString(path), O_RDWR | O_NOCTTY | O_NONBLOCK, 0);
+  if (fd < 0) {
+    const code = errno();
+    const kind: SerialErrorKind = code === 2
+      ? "not-found"
+      : code === 13 || code === 1
+      ? "permission"
+      : code === 16
+      ? "busy"
+      : "other";
+    throw new SerialError(kind, path, code);
+  }
+  const fail = (kind: SerialErrorKind, code: number): never => {
+    c.close(fd);
+    throw new SerialError(kind, path, code);
+  };
+  const probe = new Uint8Array(TERMIOS_SIZE);
+  if (c.tcgetattr(fd, probe) !== 0) fail("not-a-tty", errno());
+  // flock also stops root, whom TIOCEXCL does not.
+  if (c.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+    fail(errno() === EAGAIN ? "busy" : "other", errno());
+  }
+  c.ioctl(fd, BigInt(TIOCEXCL));
+  try {
+    rawTermios(fd, baud, options.rtscts ?? false);
+  } catch {
+    fail("other", errno());
+  }
+  const t = new Uint8Array(TERMIOS_SIZE);
+  c.tcgetattr(fd, t);
+  const speed = c.cfgetospeed(t);
+  const actual = Number(
+    Object.entries(BAUD).find(([, v]) => v === speed)?.[0] ?? 0,
+  );
+  const stream = new TtyStream(fd);
+  return {
+    path,
+    baud: actual,
+    readable: stream.readable,
+    write: (data) => stream.write(data),
+    close: () => stream.close(),
+  };
+}
