@@ -51,6 +51,13 @@ import {
 import { ConsoleOutput, type ConsoleSink } from "./output.ts";
 import type { ByteConn } from "./node_conn.ts";
 import {
+  findSocketFd,
+  setSocketOptions,
+  type SocketKey,
+  type SocketOptions,
+  socketOptionsSupported,
+} from "./sockopt.ts";
+import {
   CertStore,
   connectTls,
   listenTls,
@@ -370,6 +377,77 @@ export class VirtualModule {
     }
   }
 
+  #warnedOptions = false;
+
+  /**
+   * Applies AT+SKTCFG options to a host socket, as BEHAVIOUR.md says which
+   * socket takes which. Without FFI (or off Linux) only what Deno offers
+   * (nodelay, keepalive) is applied, with one warning.
+   */
+  #applyOptions(key: SocketKey, which: "all" | "timeouts"): void {
+    const c = this.#config;
+    const options: SocketOptions = {
+      sendTimeoutMs: c.sendTimeout,
+      receiveTimeoutMs: c.receiveTimeout,
+    };
+    if (which === "all") {
+      Object.assign(options, {
+        noDelay: c.noDelay,
+        keepAlive: c.keepAlive,
+        keepIdle: c.keepIdle,
+        keepInterval: c.keepInterval,
+        keepCount: c.keepCount,
+      });
+    }
+    const custom = c.sendTimeout || c.receiveTimeout ||
+      (which === "all" &&
+        (c.noDelay || c.keepAlive || c.keepIdle || c.keepInterval ||
+          c.keepCount));
+    if (!custom) return;
+    if (!socketOptionsSupported()) {
+      if (!this.#warnedOptions) {
+        this.#warnedOptions = true;
+        this.#log(
+          "warning: AT+SKTCFG timeouts and keepalive timers are not applied to host sockets: grant --allow-ffi and --allow-read=/proc (Linux)",
+        );
+      }
+      return;
+    }
+    const fd = findSocketFd(key);
+    if (fd === undefined) {
+      this.#log(
+        `warning: socket ${key.transport} ${key.local.hostname}:${key.local.port} not found in /proc: options not applied`,
+      );
+      return;
+    }
+    try {
+      setSocketOptions(fd, options);
+    } catch (e) {
+      this.#log(`warning: ${message(e)}`);
+    }
+  }
+
+  #resetSeedOptions(conn: Deno.TcpConn, keepAlive: boolean): void {
+    if (!socketOptionsSupported()) return;
+    const fd = findSocketFd({
+      transport: "tcp",
+      local: conn.localAddr as Deno.NetAddr,
+      remote: conn.remoteAddr as Deno.NetAddr,
+    });
+    if (fd === undefined) return;
+    try {
+      setSocketOptions(fd, {
+        noDelay: false,
+        sendTimeoutMs: 0,
+        receiveTimeoutMs: 0,
+        keepAlive,
+        ...osKeepaliveDefaults(),
+      });
+    } catch (e) {
+      this.#log(`warning: ${message(e)}`);
+    }
+  }
+
   #free(id: number, command: CommandName): void {
     if (this.#links.get(id)) {
       throw new CommandFailure(
@@ -421,6 +499,10 @@ export class VirtualModule {
         `listen on port ${request.port}: ${message(e)}`,
       );
     }
+    this.#applyOptions({
+      transport: "tcp",
+      local: listener.addr as Deno.NetAddr,
+    }, "all");
     const link = new ListenerLink(request.linkId, {
       protocol: "tcp",
       address,
@@ -436,10 +518,17 @@ export class VirtualModule {
     server: ListenerLink,
     listener: Deno.TcpListener,
   ): Promise<void> {
-    const keepAlive = this.#config.keepAlive;
+    const config = { ...this.#config };
+    const keepAlive = config.keepAlive;
+    // Linux copies a listener's options to accepted sockets; lwIP seeds
+    // inherit only keepalive, so put the rest back to the defaults.
+    const inherited = config.noDelay || config.sendTimeout ||
+      config.receiveTimeout || config.keepIdle || config.keepInterval ||
+      config.keepCount;
     try {
       for await (const conn of listener) {
         if (keepAlive) conn.setKeepAlive(true);
+        if (inherited) this.#resetSeedOptions(conn, keepAlive);
         const remote = conn.remoteAddr as Deno.NetAddr;
         this.#addSeed(server, conn, {
           ip: unmapIPv4(remote.hostname),
@@ -592,6 +681,11 @@ export class VirtualModule {
       } catch { /* never bound */ }
       throw new CommandFailure(code, `bind UDP port ${port}: ${message(e)}`);
     }
+    const local = socket.address();
+    this.#applyOptions({
+      transport: "udp",
+      local: { hostname: local.address, port: local.port },
+    }, "timeouts");
     return socket;
   }
 
@@ -639,6 +733,11 @@ export class VirtualModule {
     }
     if (this.#config.noDelay) conn.setNoDelay(true);
     if (this.#config.keepAlive) conn.setKeepAlive(true);
+    this.#applyOptions({
+      transport: "tcp",
+      local: conn.localAddr as Deno.NetAddr,
+      remote: conn.remoteAddr as Deno.NetAddr,
+    }, "all");
     const link = new StreamLink(request.linkId, {
       role: "client",
       protocol: "tcp",
@@ -880,6 +979,33 @@ function joinParts(parts: Uint8Array[]): Uint8Array {
  */
 export function createModule(options: ModuleOptions = {}): VirtualModule {
   return new VirtualModule(options);
+}
+
+let keepaliveDefaults:
+  | { keepIdle: number; keepInterval: number; keepCount: number }
+  | undefined;
+
+/** The kernel's keepalive defaults (what a socket has until told otherwise). */
+function osKeepaliveDefaults(): {
+  keepIdle: number;
+  keepInterval: number;
+  keepCount: number;
+} {
+  const read = (name: string, fallback: number) => {
+    try {
+      return Number(
+        Deno.readTextFileSync(`/proc/sys/net/ipv4/${name}`).trim(),
+      ) || fallback;
+    } catch {
+      return fallback;
+    }
+  };
+  keepaliveDefaults ??= {
+    keepIdle: read("tcp_keepalive_time", 7200),
+    keepInterval: read("tcp_keepalive_intvl", 75),
+    keepCount: read("tcp_keepalive_probes", 9),
+  };
+  return keepaliveDefaults;
 }
 
 function message(e: unknown): string {

@@ -43,3 +43,8 @@ export {
 export { type HostLink, type LinkStreamOptions, linkStreams } from "./link.ts";
 export { AtError } from "@atsock/protocol";
 export type * from "@atsock/protocol";
+export {
+  openSerialTransport,
+  SerialError,
+  type SerialOptions,
+} from "./serial.ts";
