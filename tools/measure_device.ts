@@ -170,7 +170,7 @@ async function autorcv(): Promise<string> {
     );
     await readUntil(m.conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
     const conn = await accepted;
-    let t = performance.now();
+    const t = performance.now();
     const sending = writeAll(conn, data);
     // Count payload bytes with a minimal DATA-line skipper (headers are
     // ASCII, payloads skipped by length), as light as the baseline's reader.

@@ -18,7 +18,7 @@ import { AtDriver, connectTcp, linkStreams } from "@atsock/host";
 
 const encoder = new TextEncoder();
 
-async function emulator() {
+function emulator() {
   const module = createModule({ mode: "host" });
   const console = serveTcp(module, { port: 0 });
   return {

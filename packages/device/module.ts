@@ -408,7 +408,7 @@ export class VirtualModule {
       if (!this.#warnedOptions) {
         this.#warnedOptions = true;
         this.#log(
-          "warning: AT+SKTCFG timeouts and keepalive timers are not applied to host sockets: grant --allow-ffi and --allow-read=/proc (Linux)",
+          "warning: AT+SKTCFG timeouts and keepalive timers are not applied to host sockets: grant --allow-ffi (Linux)",
         );
       }
       return;
@@ -570,7 +570,7 @@ export class VirtualModule {
   async #tlsServer(request: ServerRequest): Promise<Uint8Array> {
     const type = request.type as 2 | 3;
     const suite = await this.#suite("server", request.certIndex!, type);
-    let link: ListenerLink | undefined;
+    const server: { link?: ListenerLink } = {};
     let listener;
     try {
       listener = await listenTls({
@@ -579,7 +579,7 @@ export class VirtualModule {
         type,
         suite,
       }, (conn, peer) => {
-        if (link) this.#addSeed(link, conn, peer);
+        if (server.link) this.#addSeed(server.link, conn, peer);
         else conn.close();
       });
     } catch (e) {
@@ -592,12 +592,13 @@ export class VirtualModule {
       listener.close();
       throw new CommandFailure(1, `link ${request.linkId} was taken meanwhile`);
     }
-    link = new ListenerLink(request.linkId, {
+    const link = new ListenerLink(request.linkId, {
       protocol: "tls",
       address: { ip: this.ip, port: request.port },
       autoReceive: request.autoReceive,
       close: () => listener.close(),
     }, this.#context);
+    server.link = link;
     this.#links.put(request.linkId, link);
     return OK;
   }

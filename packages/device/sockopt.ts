@@ -1,10 +1,9 @@
 /**
  * Socket options on the host-OS sockets behind Deno TCP connections and
  * listeners and `node:dgram` UDP sockets. Deno does not expose file
- * descriptors, so the descriptor is found through /proc (the socket's
- * addresses in /proc/net/{tcp,udp}[6] give its inode; /proc/self/fd/N links
- * to `socket:[inode]`), then libc `setsockopt`/`getsockopt` are called
- * through FFI. Linux only; needs `--allow-read=/proc` and `--allow-ffi`.
+ * descriptors, so the descriptor is found by asking each open one for its
+ * type and addresses, then libc `setsockopt`/`getsockopt` are called
+ * through FFI. Linux only; needs `--allow-ffi`.
  *
  * @module
  */
@@ -59,6 +58,8 @@ const SYMBOLS = {
     parameters: ["i32", "i32", "i32", "buffer", "buffer"],
     result: "i32",
   },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -73,17 +74,13 @@ function errno(): number {
   return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
 }
 
-/** Whether options can be applied here (Linux, FFI and /proc allowed). Never throws. */
+/** Whether options can be applied here (Linux with FFI allowed). Never throws. */
 export function socketOptionsSupported(): boolean {
   try {
     if (Deno.build.os !== "linux") return false;
     if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
       return false;
     }
-    if (
-      Deno.permissions.querySync({ name: "read", path: "/proc" }).state !==
-        "granted"
-    ) return false;
     lib();
     return true;
   } catch {
@@ -91,45 +88,37 @@ export function socketOptionsSupported(): boolean {
   }
 }
 
-/** /proc/net hex address ("0100007F:1F90") to [ip, port]. */
-function parseProcAddress(text: string): [string, number] {
-  const [hex, portHex] = text.split(":");
-  const port = parseInt(portHex, 16);
-  if (hex.length === 8) {
-    const n = parseInt(hex, 16);
-    return [
-      [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join("."),
-      port,
-    ];
-  }
-  // IPv6: four 32-bit words, each little-endian.
-  const bytes: number[] = [];
-  for (let w = 0; w < 4; w++) {
-    const word = parseInt(hex.slice(w * 8, w * 8 + 8), 16);
-    bytes.push(
-      word & 255,
-      (word >>> 8) & 255,
-      (word >>> 16) & 255,
-      word >>> 24,
-    );
-  }
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SO_TYPE = 3;
+const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+
+/** A sockaddr (IPv4 or IPv6) to [ip, port]; undefined for other families. */
+function readSockaddr(buf: Uint8Array): [string, number] | undefined {
+  const view = new DataView(buf.buffer);
+  const family = view.getUint16(0, true);
+  const port = view.getUint16(2, false);
+  if (family === AF_INET) return [[...buf.subarray(4, 8)].join("."), port];
+  if (family !== AF_INET6) return undefined;
+  const bytes = buf.subarray(8, 24);
   if (
-    bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 255 &&
+    bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 255 &&
     bytes[11] === 255
   ) {
-    return [bytes.slice(12).join("."), port]; // IPv4-mapped
+    return [[...bytes.subarray(12)].join("."), port]; // IPv4-mapped
   }
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) {
     groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
   }
-  return [normalizeV6(groups.join(":")), port];
+  return [groups.join(":"), port];
 }
 
-function normalizeV6(ip: string): string {
-  // Compare IPv6 addresses in full form.
-  if (!ip.includes(":")) return ip;
-  const [head, tail] = ip.split("::");
+function normalize(ip: string): string {
+  const plain = ip.replace(/^::ffff:/, "");
+  if (!plain.includes(":")) return plain;
+  const [head, tail] = plain.split("::");
   const h = head ? head.split(":") : [];
   const t = tail !== undefined ? (tail ? tail.split(":") : []) : [];
   const fill = tail !== undefined
@@ -140,48 +129,50 @@ function normalizeV6(ip: string): string {
   );
 }
 
-function sameHost(a: string, b: string): boolean {
-  const strip = (ip: string) => ip.replace(/^::ffff:/, "");
-  return normalizeV6(strip(a)) === normalizeV6(strip(b));
+function address(fd: number, peer: boolean): [string, number] | undefined {
+  const buf = new Uint8Array(128);
+  const len = new Uint8Array(4);
+  new DataView(len.buffer).setUint32(0, 128, true);
+  const call = peer ? lib().getpeername : lib().getsockname;
+  if (call(fd, buf, len) !== 0) return undefined;
+  return readSockaddr(buf);
 }
 
-/** The fd of this process's socket with that key, or undefined. */
+/**
+ * The fd of this process's socket with that key, or undefined. It asks
+ * each open descriptor for its type and addresses (`getsockopt(SO_TYPE)`,
+ * `getsockname`, `getpeername`), so it needs only `--allow-ffi` (Deno
+ * wants `--allow-all` for /proc/net).
+ */
 export function findSocketFd(key: SocketKey): number | undefined {
-  const inodes = new Set<string>();
-  for (const family of ["", "6"]) {
-    let table: string;
+  const want = key.transport === "tcp" ? SOCK_STREAM : SOCK_DGRAM;
+  const local = normalize(key.local.hostname);
+  const remote = key.remote ? normalize(key.remote.hostname) : undefined;
+  let misses = 0;
+  for (let fd = 0; fd < 65536 && misses < 1024; fd++) {
+    let type: number;
     try {
-      table = Deno.readTextFileSync(`/proc/net/${key.transport}${family}`);
+      type = getInt(fd, SOL_SOCKET, SO_TYPE);
     } catch {
+      misses++; // not a socket, or not open
       continue;
     }
-    for (const line of table.split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 10) continue;
-      const [localIp, localPort] = parseProcAddress(cols[1]);
-      const [remoteIp, remotePort] = parseProcAddress(cols[2]);
-      if (localPort !== key.local.port) continue;
-      const wildcard = localIp === "0.0.0.0" || localIp === "0:0:0:0:0:0:0:0";
+    misses = 0;
+    if (type !== want) continue;
+    const mine = address(fd, false);
+    if (!mine || mine[1] !== key.local.port) continue;
+    const wildcard = mine[0] === "0.0.0.0" || mine[0] === "0:0:0:0:0:0:0:0";
+    if (
+      normalize(mine[0]) !== local &&
+      !(wildcard && (local === "0.0.0.0" || local === "0:0:0:0:0:0:0:0"))
+    ) continue;
+    const peer = address(fd, true);
+    if (key.remote) {
       if (
-        !sameHost(localIp, key.local.hostname) &&
-        !(wildcard && ["0.0.0.0", "::"].includes(key.local.hostname))
+        !peer || peer[1] !== key.remote.port || normalize(peer[0]) !== remote
       ) continue;
-      if (key.remote) {
-        if (
-          remotePort !== key.remote.port ||
-          !sameHost(remoteIp, key.remote.hostname)
-        ) continue;
-      } else if (key.transport === "tcp" && cols[3] !== "0A") continue; // LISTEN
-      inodes.add(cols[9]);
-    }
-  }
-  if (inodes.size === 0) return undefined;
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      const target = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
-      const m = /^socket:\[(\d+)\]$/.exec(target);
-      if (m && inodes.has(m[1])) return Number(entry.name);
-    } catch { /* closed meanwhile */ }
+    } else if (peer) continue; // a listener or unconnected UDP socket has no peer
+    return fd;
   }
   return undefined;
 }

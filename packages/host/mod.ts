@@ -46,5 +46,6 @@ export type * from "@atsock/protocol";
 export {
   openSerialTransport,
   SerialError,
+  type SerialErrorKind,
   type SerialOptions,
 } from "./serial.ts";

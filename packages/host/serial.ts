@@ -9,7 +9,11 @@
 import { openSerial, type SerialOptions } from "@atsock/device/tty";
 import type { Transport } from "./transport.ts";
 
-export { SerialError, type SerialOptions } from "@atsock/device/tty";
+export {
+  SerialError,
+  type SerialErrorKind,
+  type SerialOptions,
+} from "@atsock/device/tty";
 
 /**
  * Opens a serial device as a transport. Throws `SerialError` with `kind`
