@@ -156,6 +156,49 @@ async function roundtrip(): Promise<string> {
   }x the baseline's time (target ≤ 2x) |`;
 }
 
+/** Seconds for socat to relay `data` from a TCP peer to a TCP reader. */
+async function relayViaSocat(data: Uint8Array): Promise<number> {
+  const SIZE = data.length;
+  // Baseline: socat relaying the same bytes from a peer to a reader.
+  const sink = listen();
+  const relayPort = (() => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const p = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return p;
+  })();
+  const socat = new Deno.Command("socat", {
+    args: [
+      "-b",
+      "65536",
+      `TCP-LISTEN:${relayPort},bind=127.0.0.1,reuseaddr`,
+      `TCP:127.0.0.1:${sink.port}`,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let src: Deno.TcpConn | undefined;
+  for (let i = 0; i < 100 && !src; i++) {
+    try {
+      src = await Deno.connect({ hostname: "127.0.0.1", port: relayPort });
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  const dst = await sink.listener.accept();
+  const t = performance.now();
+  const sending2 = writeAll(src!, data);
+  await readUntil(dst, (total) => total >= SIZE);
+  const socatSeconds = (performance.now() - t) / 1000;
+  await sending2;
+  src!.close();
+  dst.close();
+  sink.listener.close();
+  socat.kill();
+  await socat.status;
+  return socatSeconds;
+}
+
 async function autorcv(): Promise<string> {
   const SIZE = 32 * 1024 * 1024;
   const data = new Uint8Array(SIZE).map((_, i) => (i * 131) & 0xff);
@@ -207,46 +250,7 @@ async function autorcv(): Promise<string> {
 
     return moduleSeconds;
   };
-  const viaSocat = async (): Promise<number> => {
-    // Baseline: socat relaying the same bytes from a peer to a reader.
-    const sink = listen();
-    const relayPort = (() => {
-      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const p = (l.addr as Deno.NetAddr).port;
-      l.close();
-      return p;
-    })();
-    const socat = new Deno.Command("socat", {
-      args: [
-        "-b",
-        "65536",
-        `TCP-LISTEN:${relayPort},bind=127.0.0.1,reuseaddr`,
-        `TCP:127.0.0.1:${sink.port}`,
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    let src: Deno.TcpConn | undefined;
-    for (let i = 0; i < 100 && !src; i++) {
-      try {
-        src = await Deno.connect({ hostname: "127.0.0.1", port: relayPort });
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-    const dst = await sink.listener.accept();
-    const t = performance.now();
-    const sending2 = writeAll(src!, data);
-    await readUntil(dst, (total) => total >= SIZE);
-    const socatSeconds = (performance.now() - t) / 1000;
-    await sending2;
-    src!.close();
-    dst.close();
-    sink.listener.close();
-    socat.kill();
-    await socat.status;
-    return socatSeconds;
-  };
+  const viaSocat = () => relayViaSocat(data);
   // Alternate, three rounds each, and take the best of each (least noise).
   const mine: number[] = [], theirs: number[] = [];
   for (let round = 0; round < 3; round++) {
@@ -343,12 +347,157 @@ async function memory(): Promise<string> {
   } MB (target total < 200 MB) |`;
 }
 
+async function tt(): Promise<string> {
+  const SIZE = 32 * 1024 * 1024;
+  const data = new Uint8Array(SIZE).map((_, i) => (i * 131) & 0xff);
+  const viaModule = async (): Promise<number> => {
+    const m = await startEmulator();
+    const peer = listen();
+    const accepted = peer.listener.accept();
+    await writeAll(
+      m.conn,
+      encoder.encode(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0\r\n`),
+    );
+    await readUntil(m.conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
+    const conn = await accepted;
+    const t = performance.now();
+    await writeAll(m.conn, encoder.encode(`AT+SKTSENDRAW=0,${SIZE}\r\n`));
+    await readUntil(m.conn, (_, chunk) => endsWith(chunk, ">>>\r\n"));
+    const draining = readUntil(conn, (total) => total >= SIZE);
+    // Watermark lines come back meanwhile: drain the console too.
+    const console = readUntil(
+      m.conn,
+      (_, chunk) => endsWith(chunk, "\r\nOK\r\n"),
+    );
+    await writeAll(m.conn, data);
+    await draining;
+    const seconds = (performance.now() - t) / 1000;
+    await console;
+    conn.close();
+    peer.listener.close();
+    await m.close();
+    return seconds;
+  };
+  const mine: number[] = [], theirs: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    mine.push(await viaModule());
+    theirs.push(await relayViaSocat(data));
+  }
+  const ours = SIZE / Math.min(...mine) / 1e6;
+  const base = SIZE / Math.min(...theirs) / 1e6;
+  return `| TT (SKTSENDRAW) from the TCP console to a TCP peer, 32 MiB | ${
+    ours.toFixed(0)
+  } MB/s | socat relay ${base.toFixed(0)} MB/s | ${
+    (ours / base).toFixed(2)
+  }x (target ≥ 0.5x) |`;
+}
+
+async function tls(): Promise<string> {
+  const { makePki } = await import("./make_pki.ts");
+  const tlsMod = await import("node:tls");
+  const dir = await Deno.makeTempDir({ prefix: "atsock-measure-" });
+  await makePki(dir, { suites: [1] });
+  const pem = (f: string) => Deno.readTextFileSync(`${dir}/CERT/${f}`);
+  const SIZE = 1024 * 1024;
+  const data = new Uint8Array(SIZE).fill(0x5a);
+  // A node:tls server that demands a client certificate, and counts bytes.
+  let onBytes: (() => void) | undefined;
+  let received = 0;
+  const server = tlsMod.createServer({
+    cert: pem("server_cert_1.crt"),
+    key: pem("server_key_1.key"),
+    ca: pem("server_ca_1.crt"),
+    requestCert: true,
+    rejectUnauthorized: true,
+  }, (socket) => {
+    socket.on("data", (d: Uint8Array) => {
+      received += d.length;
+      if (received >= SIZE) onBytes?.();
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  const arrived = () => new Promise<void>((r) => (onBytes = r));
+
+  const module = createModule({ mode: "host", certs: dir });
+  const con = serveTcp(module, { port: 0 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: con.port });
+  conn.setNoDelay(true);
+  await readUntil(conn, (total) => total >= 13);
+  let id = 0;
+  const viaModule = async () => {
+    received = 0;
+    const done = arrived();
+    const t = performance.now();
+    await writeAll(
+      conn,
+      encoder.encode(`AT+SKTCLIENT=${id},5,1,127.0.0.1,${port},,0\r\n`),
+    );
+    await readUntil(conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
+    await writeAll(conn, encoder.encode(`AT+SKTSENDRAW=${id},${SIZE}\r\n`));
+    await readUntil(conn, (_, chunk) => endsWith(chunk, ">>>\r\n"));
+    const answered = readUntil(
+      conn,
+      (_, chunk) => endsWith(chunk, "\r\nOK\r\n"),
+    );
+    await writeAll(conn, data);
+    await done;
+    const seconds = (performance.now() - t) / 1000;
+    await answered;
+    await writeAll(conn, encoder.encode(`AT+SKTDEL=${id}\r\n`));
+    await readUntil(conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
+    id = (id + 1) % 20;
+    return seconds;
+  };
+  const viaNode = async () => {
+    received = 0;
+    const done = arrived();
+    const t = performance.now();
+    const socket = tlsMod.connect({
+      host: "127.0.0.1",
+      port,
+      ca: pem("client_ca_1.crt"),
+      cert: pem("client_cert_1.crt"),
+      key: pem("client_key_1.key"),
+      maxVersion: "TLSv1.2",
+    });
+    await new Promise<void>((r, j) => {
+      socket.once("secureConnect", () => r());
+      socket.once("error", j);
+    });
+    socket.write(data);
+    await done;
+    const seconds = (performance.now() - t) / 1000;
+    socket.destroy();
+    return seconds;
+  };
+  const mine: number[] = [], theirs: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    mine.push(await viaModule());
+    theirs.push(await viaNode());
+  }
+  conn.close();
+  await con.close();
+  await module.close();
+  server.close();
+  await Deno.remove(dir, { recursive: true });
+  const ours = Math.min(...mine), base = Math.min(...theirs);
+  return `| TLS type 5 handshake + 1 MiB through the module (SKTCLIENT + SKTSENDRAW) | ${
+    (ours * 1000).toFixed(1)
+  } ms | plain node:tls client, same certificates: ${
+    (base * 1000).toFixed(1)
+  } ms | ${(base / ours).toFixed(2)}x the baseline's speed (target ≥ 0.5x) |`;
+}
+
 const which = Deno.args[0] ?? "all";
 const measures: Record<string, () => Promise<string>> = {
   roundtrip,
   autorcv,
   baud,
   memory,
+  tt,
+  tls,
 };
 console.log("| measure | atsock | baseline (same run) | ratio |");
 console.log("| --- | --- | --- | --- |");

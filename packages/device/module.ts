@@ -209,13 +209,15 @@ export class VirtualModule {
   }
 
   /**
-   * Takes bytes typed or sent on the console. Resolves when the module is
-   * ready for more, so a console that awaits it never makes input pile up.
+   * Takes bytes typed or sent on the console; the module keeps them, so the
+   * caller must not reuse the buffer (every console here reads into a fresh
+   * one). Resolves when the module is ready for more, so a console that
+   * awaits it never makes input pile up.
    */
   receive(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.resolve();
     if (this.mode === "manual" && !this.#framer.raw) this.#echo(bytes);
-    this.#framer.push(bytes.slice());
+    this.#framer.push(bytes);
     if (this.#abortTimer) {
       clearTimeout(this.#abortTimer);
       this.#abortTimer = undefined;
@@ -873,7 +875,7 @@ class RawTransfer {
   async data(bytes: Uint8Array): Promise<void> {
     if (this.#failure) return; // Keep consuming the announced bytes.
     if (this.link instanceof UdpLink) return this.#udp(bytes);
-    this.#push(bytes.slice());
+    this.#push(bytes);
     while (this.#queued >= TT_BUFFER_SIZE && !this.#failure) {
       await new Promise<void>((resolve) => this.#drained.push(resolve));
     }
@@ -881,7 +883,7 @@ class RawTransfer {
 
   /** UDP: cut the payload into datagrams of at most 1472 bytes, in order. */
   async #udp(bytes: Uint8Array): Promise<void> {
-    this.#udpPending.push(bytes.slice());
+    this.#udpPending.push(bytes);
     this.#udpPendingBytes += bytes.length;
     while (this.#udpPendingBytes >= TT_UDP_DATAGRAM) {
       const all = joinParts(this.#udpPending);

@@ -286,3 +286,67 @@ Deno.test("UDP server and client: SKTSEND with destination, SKTREAD sender, DATA
     await h.close();
   }
 });
+
+Deno.test("a peer that resets mid-transfer: buffered data stays readable, the module stays usable", async () => {
+  const net = await import("node:net");
+  const h = await Harness.start({ mode: "host" });
+  const port = freePort();
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    const client = net.connect(port, "127.0.0.1");
+    await new Promise((r) => client.once("connect", r));
+    await h.next((e) => e.type === "connect");
+    client.write(new Uint8Array(5000).fill(0x41));
+    for (let i = 0; i < 200 && h.module.stats().received < 5000; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(h.module.stats().received, 5000);
+    (client as unknown as { resetAndDestroy(): void }).resetAndDestroy();
+    let state = "";
+    for (let i = 0; i < 100 && !state.includes("socket_fd:-1"); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      state = (await h.command("AT+SKTSTATE")).text;
+    }
+    assert.match(state, /link_id:1,seed,tcp,[^\r]*socket_fd:-1\r\n/);
+    const read = await h.command("AT+SKTREAD=1,8000");
+    assert.match(read.text, /^\+SKTREAD:1,5000,A{5000}\r\nOK\r\n$/);
+    assert.equal(await h.code("AT+SKTREAD=1,10"), 4);
+    assert.equal(await h.code("AT+SKTSEND=1,1,,,x"), 2);
+
+    // auto_rcv=1 client whose peer resets in the middle of a blast.
+    const server = net.createServer((socket) => {
+      socket.write(new Uint8Array(256 * 1024).fill(0x42));
+      setTimeout(
+        () =>
+          (socket as unknown as { resetAndDestroy(): void }).resetAndDestroy(),
+        20,
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const blastPort = (server.address() as { port: number }).port;
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=5,1,,127.0.0.1,${blastPort},,1`),
+      0,
+    );
+    await h.next((e) => e.type === "data" && e.linkId === 5);
+    state = "";
+    for (
+      let i = 0;
+      i < 100 && !/link_id:5,[^\r]*socket_fd:-1/.test(state);
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+      state = (await h.command("AT+SKTSTATE")).text;
+    }
+    assert.match(state, /link_id:5,client,tcp,[^\r]*socket_fd:-1\r\n/);
+    server.close();
+    // Still usable: delete both and start again on the same ids.
+    assert.equal(await h.code("AT+SKTDEL=0"), 0);
+    assert.equal(await h.code("AT+SKTDEL=5"), 0);
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    assert.equal(h.module.stats().links, 1);
+  } finally {
+    await h.close();
+  }
+});

@@ -292,6 +292,53 @@ Deno.test({
   }
 });
 
+Deno.test({
+  name:
+    "TT over TLS: 10 MiB through SKTSENDRAW on a type 5 link, checksum equal",
+  ignore: !hasOpenssl,
+}, async () => {
+  const { createHash } = await import("node:crypto");
+  const h = await Harness.start({ mode: "host", certs: await pki() });
+  const server = await peerServer(1, true);
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,5,1,127.0.0.1,${server.port},,0`),
+      0,
+    );
+    const socket = await server.connected;
+    const size = 10 * 1024 * 1024;
+    const data = new Uint8Array(size).map((_, i) => (i * 2246822519) >>> 24);
+    const hash = createHash("sha256");
+    let received = 0;
+    const done = new Promise<void>((resolve) =>
+      socket.on("data", (d: Uint8Array) => {
+        hash.update(d);
+        received += d.length;
+        if (received >= size) resolve();
+      })
+    );
+    await h.write(`AT+SKTSENDRAW=0,${size}\r\n`);
+    await h.next((e) => e.type === "prompt");
+    for (let i = 0; i < size; i += 100_000) {
+      await h.write(data.subarray(i, i + 100_000));
+    }
+    const { event } = await h.next(
+      (e) => e.type === "ok" || e.type === "error",
+      30000,
+    );
+    assert.deepEqual(event, { type: "ok" });
+    await done;
+    assert.equal(
+      hash.digest("hex"),
+      createHash("sha256").update(data).digest("hex"),
+    );
+  } finally {
+    server.close();
+    await h.close();
+  }
+});
+
 Deno.test({ name: "remove the test PKI", ignore: !hasOpenssl }, async () => {
   if (dir) await Deno.remove(dir, { recursive: true });
 });
