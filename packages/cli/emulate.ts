@@ -12,6 +12,7 @@ import {
   serveTcp,
   type VirtualModule,
 } from "@atsock/device";
+import type { Subcommand } from "./command.ts";
 import { UsageError } from "./usage.ts";
 
 /** Parsed options of `atsock emulate`. */
@@ -188,3 +189,18 @@ function permission(name: "net" | "read" | "ffi"): string {
     return "unknown";
   }
 }
+
+/** `atsock emulate`. */
+export const emulateCommand: Subcommand = {
+  name: "emulate",
+  summary: "run a virtual module on stdio, a TCP console or a pty",
+  help: EMULATE_HELP,
+  async run(args) {
+    const options = parseEmulateArgs(args);
+    if (options === "help") {
+      console.log(EMULATE_HELP);
+      return 0;
+    }
+    return await emulate(options);
+  },
+};

@@ -1,7 +1,7 @@
 /**
- * The `atsock` command line: the virtual module (`emulate`) today, with the
- * host-side subcommands to come. `main` runs it with the given arguments and
- * returns the exit status.
+ * The `atsock` command line: the virtual module and the host-side tools for
+ * people at a bench with a module on a cable. `main` runs it with the given
+ * arguments and returns the exit status.
  *
  * @example
  * ```ts ignore
@@ -12,66 +12,79 @@
  * @module
  */
 
-import { emulate, EMULATE_HELP, parseEmulateArgs } from "./emulate.ts";
+import type { Subcommand } from "./command.ts";
+import { emulateCommand } from "./emulate.ts";
 import { UsageError } from "./usage.ts";
 
+export type { Subcommand } from "./command.ts";
 export { type EmulateOptions, parseEmulateArgs } from "./emulate.ts";
 export { UsageError } from "./usage.ts";
 
+/** Every subcommand, in the order the help lists them. */
+export const SUBCOMMANDS: readonly Subcommand[] = [
+  emulateCommand,
+];
+
 /** Top-level help. */
-export const HELP = `atsock: Socket AT commands of Realtek Ameba modules
+export function help(): string {
+  const width = Math.max(...SUBCOMMANDS.map((c) => c.name.length));
+  return `atsock: Socket AT commands of Realtek Ameba modules
 
 Usage:
-  atsock emulate [options]    run a virtual module (see atsock emulate --help)
-  atsock --help
+${
+    SUBCOMMANDS.map((c) => `  atsock ${c.name.padEnd(width)}  ${c.summary}`)
+      .join("\n")
+  }
+  atsock <command> --help    options and examples of one command
 
-Permissions: see README.md; each task grants only what its subcommand needs.
+Permissions: each deno task grants only what its subcommand needs; a denied
+permission is reported with the flag to add (see README.md).
 `;
+}
 
 /** Runs the CLI; returns the exit status (0 ok, 1 failure, 2 usage). */
 export async function main(args: string[]): Promise<number> {
-  const [command, ...rest] = args;
+  const [name, ...rest] = args;
   try {
-    switch (command) {
-      case undefined:
-      case "-h":
-      case "--help":
-      case "help":
-        console.log(HELP);
-        return command === undefined ? 2 : 0;
-      case "emulate": {
-        const options = parseEmulateArgs(rest);
-        if (options === "help") {
-          console.log(EMULATE_HELP);
-          return 0;
-        }
-        return await emulate(options);
-      }
-      default:
-        throw new UsageError(`unknown command "${command}"`);
-    }
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(
-        `atsock: ${e.message} (see atsock ${
-          command && command !== "help" ? command + " " : ""
-        }--help)`,
-      );
-      return 2;
-    }
     if (
-      e instanceof Deno.errors.NotCapable ||
-      e instanceof Deno.errors.PermissionDenied
+      name === undefined || name === "-h" || name === "--help" ||
+      name === "help"
     ) {
-      console.error(`atsock: permission denied: ${firstLine(e.message)}`);
-      return 1;
+      const about = name === "help" && rest[0] !== undefined
+        ? SUBCOMMANDS.find((c) => c.name === rest[0])
+        : undefined;
+      console.log(about ? about.help : help());
+      return name === undefined ? 2 : 0;
     }
-    if (e instanceof Deno.errors.AddrInUse) {
-      console.error(`atsock: address in use: ${firstLine(e.message)}`);
-      return 1;
-    }
-    throw e;
+    const command = SUBCOMMANDS.find((c) => c.name === name);
+    if (!command) throw new UsageError(`unknown command "${name}"`);
+    return await command.run(rest);
+  } catch (e) {
+    return report(e, name);
   }
+}
+
+/** Turns an error that escaped a subcommand into one line on stderr and an exit status. */
+function report(e: unknown, name: string | undefined): number {
+  if (e instanceof UsageError) {
+    const known = SUBCOMMANDS.some((c) => c.name === name);
+    console.error(
+      `atsock: ${e.message} (see atsock ${known ? name + " " : ""}--help)`,
+    );
+    return 2;
+  }
+  if (
+    e instanceof Deno.errors.NotCapable ||
+    e instanceof Deno.errors.PermissionDenied
+  ) {
+    console.error(`atsock: permission denied: ${firstLine(e.message)}`);
+    return 1;
+  }
+  if (e instanceof Deno.errors.AddrInUse) {
+    console.error(`atsock: address in use: ${firstLine(e.message)}`);
+    return 1;
+  }
+  throw e;
 }
 
 function firstLine(text: string): string {
