@@ -379,7 +379,7 @@ async function tt(): Promise<string> {
     return seconds;
   };
   const mine: number[] = [], theirs: number[] = [];
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 5; round++) {
     mine.push(await viaModule());
     theirs.push(await relayViaSocat(data));
   }

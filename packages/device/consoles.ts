@@ -26,22 +26,32 @@ export async function writeAll(
   }
 }
 
-/** Feeds a byte stream to the module, waiting whenever the module asks. */
+/** Smallest and largest console read: small for typed lines, large for TT bursts. */
+const MIN_READ = 4 * 1024;
+const MAX_READ = 256 * 1024;
+
+/**
+ * Feeds a reader's bytes to the module, waiting whenever the module asks.
+ * Each read goes into a fresh buffer (the module keeps what it is given),
+ * sized to the traffic: it doubles while reads fill it (a transparent
+ * transmission burst) and shrinks back when they do not (typed lines).
+ */
 async function feed(
   module: VirtualModule,
-  readable: ReadableStream<Uint8Array>,
+  source: { read(p: Uint8Array): Promise<number | null> },
 ): Promise<void> {
-  const reader = readable.getReader();
+  let size = MIN_READ;
   try {
     while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      await module.receive(value);
+      const buffer = new Uint8Array(size);
+      const n = await source.read(buffer);
+      if (n === null) break;
+      if (n === size) size = Math.min(size * 2, MAX_READ);
+      else if (n < size / 4) size = Math.max(size / 2, MIN_READ);
+      await module.receive(buffer.subarray(0, n));
     }
   } catch {
     // The console went away mid-read.
-  } finally {
-    reader.releaseLock();
   }
 }
 
@@ -51,9 +61,7 @@ export function serveStdio(module: VirtualModule): Console & {
   done: Promise<void>;
 } {
   module.attach((bytes) => writeAll(Deno.stdout, bytes));
-  const done = feed(module, Deno.stdin.readable).then(() =>
-    module.output.flushed()
-  );
+  const done = feed(module, Deno.stdin).then(() => module.output.flushed());
   return {
     address: "stdio",
     done,
@@ -101,7 +109,7 @@ export function serveTcp(
     current = conn;
     conn.setNoDelay(true);
     module.attach((bytes) => writeAll(conn, bytes));
-    await feed(module, conn.readable);
+    await feed(module, conn);
     if (current === conn) {
       current = undefined;
       module.detach();

@@ -78,8 +78,10 @@ export function nodeConn(socket: Socket): ByteConn {
       if (ended || socket.destroyed) {
         return Promise.reject(failure ?? new Error("connection closed"));
       }
+      // The callback comes once the bytes are handed on, so `p` is free
+      // again when the promise settles, as with `Deno.Conn.write`.
       return new Promise((resolve, reject) => {
-        socket.write(p.slice(), (error?: Error | null) => {
+        socket.write(p, (error?: Error | null) => {
           if (error) reject(error);
           else resolve(p.length);
         });

@@ -12,7 +12,9 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { connect as netConnect, type Socket } from "node:net";
 import {
   connect as tlsConnect,
+  createSecureContext,
   createServer,
+  type SecureContext,
   type Server,
   type TLSSocket,
 } from "node:tls";
@@ -55,6 +57,8 @@ export interface SuiteNeeds {
  */
 export class CertStore {
   readonly #dir: string | undefined;
+  /** Suites already checked, by their exact file contents (the files are read every time). */
+  readonly #checked = new Map<string, Suite>();
 
   /** A store on `dir` (undefined: no store, every TLS type needing files fails with 6). */
   constructor(dir: string | undefined) {
@@ -76,6 +80,20 @@ export class CertStore {
       suite.cert = await this.#read(side, "cert", index, "crt");
       suite.key = await this.#read(side, "key", index, "key");
     }
+    // Parsing and matching cost more than reading: do them once per content.
+    const identity = [side, index, suite.ca, suite.cert, suite.key].join("\0");
+    const known = this.#checked.get(identity);
+    if (known) return known;
+    this.#check(side, index, suite);
+    if (this.#checked.size >= CHECKED_LIMIT) {
+      this.#checked.delete(this.#checked.keys().next().value!);
+    }
+    this.#checked.set(identity, suite);
+    return suite;
+  }
+
+  /** Parses the certificates and matches the key; throws {@linkcode TlsFailure} 9 or 10. */
+  #check(side: string, index: number, suite: Suite): void {
     let certificate: X509Certificate | undefined;
     for (
       const [name, pem] of [["ca", suite.ca], ["cert", suite.cert]] as const
@@ -109,7 +127,6 @@ export class CertStore {
         );
       }
     }
-    return suite;
   }
 
   async #read(
@@ -146,6 +163,26 @@ export class CertStore {
       throw new TlsFailure(6, `${name} cannot be read (${(e as Error).name})`);
     }
   }
+}
+
+/** How many checked suites a store remembers. */
+const CHECKED_LIMIT = 64;
+
+/** Client contexts built from a checked suite (the suite object is the cache key). */
+const clientContexts = new WeakMap<Suite, SecureContext>();
+
+function clientContext(suite: Suite): SecureContext {
+  let context = clientContexts.get(suite);
+  if (!context) {
+    context = createSecureContext({
+      ca: suite.ca,
+      cert: suite.cert,
+      key: suite.key,
+      maxVersion: "TLSv1.2",
+    });
+    clientContexts.set(suite, context);
+  }
+  return context;
 }
 
 /** What each TLS connection type needs from the store. */
@@ -244,11 +281,9 @@ export async function connectTls(
       socket: tcp,
       servername: isIp(options.host) ? undefined : options.host,
       host: options.host,
-      ca: verify ? options.suite.ca : undefined,
-      cert: options.suite.cert,
-      key: options.suite.key,
+      // The suite holds a CA only for the verifying types (3 and 5).
+      secureContext: clientContext(options.suite),
       rejectUnauthorized: verify,
-      maxVersion: "TLSv1.2",
     });
     const timer = setTimeout(() => {
       socket.destroy();

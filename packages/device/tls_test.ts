@@ -277,6 +277,13 @@ Deno.test({
     assert.equal(await h.code(`AT+SKTSERVER=0,2,3,${freePort()},1`), 9);
     assert.equal(await h.code(`AT+SKTSERVER=0,2,4,${freePort()},1`), 10);
     assert.equal(await h.code(`AT+SKTSERVER=0,2,1,${freePort()},1`), 0);
+    // Checked suites are remembered by content, never by name: a file
+    // changed on "flash" is read and checked again.
+    await Deno.copyFile(
+      `${base}/CERT/server_key_2.key`,
+      `${broken}/CERT/server_key_1.key`,
+    );
+    assert.equal(await h.code(`AT+SKTSERVER=2,2,1,${freePort()},1`), 10);
     assert.equal(await h.code(`AT+SKTCLIENT=1,3,1,127.0.0.1,1,,1`), 6);
     assert.equal(await nocerts.code(`AT+SKTCLIENT=1,4,1,127.0.0.1,1,,1`), 6);
     const key = await Deno.readTextFile(`${base}/CERT/server_key_2.key`);
