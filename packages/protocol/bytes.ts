@@ -18,6 +18,14 @@ export function encode(text: string): Uint8Array {
  */
 export function decodeLatin1(bytes: Uint8Array): string {
   // TextDecoder("latin1") is windows-1252, which remaps 0x80..0x9f.
+  if (bytes.length <= 16) {
+    // Short names and numbers: a loop beats spreading into a call.
+    let short = "";
+    for (let i = 0; i < bytes.length; i++) {
+      short += String.fromCharCode(bytes[i]);
+    }
+    return short;
+  }
   let text = "";
   for (let i = 0; i < bytes.length; i += 8192) {
     text += String.fromCharCode(...bytes.subarray(i, i + 8192));
@@ -63,4 +71,28 @@ export function startsWithAscii(
     if (bytes[offset + i] !== prefix.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/** Requests up to this size are carved from a shared slab (see {@linkcode allocate}). */
+const SLAB_LIMIT = 4096;
+const SLAB_SIZE = 64 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/**
+ * A new zero-filled byte array of `size` bytes that the caller owns. Small
+ * ones are views of a shared 64 KiB slab that is only ever carved forward
+ * (never handed out twice), because one native allocation per small array
+ * costs more than parsing the line it holds; a slab is freed once no view
+ * of it is left.
+ */
+export function allocate(size: number): Uint8Array {
+  if (size > SLAB_LIMIT) return new Uint8Array(size);
+  if (slabUsed + size > slab.length) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += (size + 7) & ~7;
+  return out;
 }

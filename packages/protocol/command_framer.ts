@@ -10,6 +10,7 @@
  * @module
  */
 
+import { allocate } from "./bytes.ts";
 import { MAX_LINE_LENGTH } from "./constants.ts";
 
 const CR = 0x0d;
@@ -289,7 +290,8 @@ export class CommandFramer {
       return event;
     }
     if (this.#lineLength === 0) return undefined;
-    const line = this.#line.slice(0, this.#lineLength);
+    const line = allocate(this.#lineLength);
+    line.set(this.#line.subarray(0, this.#lineLength));
     this.#lineLength = 0;
     return { type: "line", line };
   }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { allocate } from "./bytes.ts";
+
 const COMMA = 0x2c;
 const BACKSLASH = 0x5c;
 
@@ -28,7 +30,7 @@ export function splitFields(params: Uint8Array): Uint8Array[] {
     return fields;
   }
   // Unescape into one buffer; fields are views of it.
-  const out = new Uint8Array(params.length);
+  const out = allocate(params.length);
   let length = 0;
   let fieldStart = 0;
   const n = params.length;

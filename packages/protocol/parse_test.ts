@@ -282,3 +282,26 @@ Deno.test("latin1 helpers round-trip every byte value", async () => {
   const all = new Uint8Array(256).map((_, i) => i);
   assert.deepEqual(encodeLatin1(decodeLatin1(all)), all);
 });
+
+Deno.test("allocate hands out zeroed arrays that never share bytes", async () => {
+  const { allocate, decodeLatin1 } = await import("./bytes.ts");
+  assert.equal(decodeLatin1(encode("AT+SKT")), "AT+SKT"); // short path
+  const arrays = [1, 7, 8, 100, 4096, 4097, 3000, 3000, 60000, 5].map((n) =>
+    allocate(n)
+  );
+  for (const [i, a] of arrays.entries()) {
+    assert.ok(a.every((b) => b === 0), `array ${i} is zeroed`);
+    a.fill(i + 1);
+  }
+  for (const [i, a] of arrays.entries()) {
+    assert.ok(a.every((b) => b === i + 1), `array ${i} kept its bytes`);
+  }
+  // Parsed data is the caller's: a later parse never changes it.
+  const first = parseCommandLine(encode("AT+SKTSEND=0,3,,,a\\,b"));
+  assert.ok(first.kind === "request" && first.request.command === "SKTSEND");
+  const kept = first.request.data.slice();
+  for (let i = 0; i < 200; i++) {
+    parseCommandLine(encode(`AT+SKTSEND=0,3,,,${i % 10}\\,z`));
+  }
+  assert.deepEqual(first.request.data, kept);
+});

@@ -123,3 +123,36 @@ Deno.bench({
     if (n !== 1000) throw new Error(`expected 1000 events, got ${n}`);
   },
 });
+
+// The realistic mix the issue names: one UART session's traffic, both
+// directions (SKTSEND lines with data going in, DATA lines with binary
+// payloads coming out), each side parsed fully by its own parser.
+Deno.bench({
+  name: "naive TextDecoder + split (both directions)",
+  group: "uart-session-mix",
+  baseline: true,
+  fn: () => {
+    naive(commands);
+    naive(output);
+  },
+});
+
+Deno.bench({
+  name: "CommandFramer + parseCommandLine and OutputParser",
+  group: "uart-session-mix",
+  fn: () => {
+    const framer = new CommandFramer();
+    let n = 0;
+    for (const chunk of commands) {
+      framer.push(chunk);
+      for (let e = framer.next(); e; e = framer.next()) {
+        if (e.type === "line" && parseCommandLine(e.line).kind === "request") {
+          n++;
+        }
+      }
+    }
+    const parser = new OutputParser();
+    for (const chunk of output) n += parser.push(chunk).length;
+    if (n !== 1050 + 1000) throw new Error(`expected 2050 items, got ${n}`);
+  },
+});
