@@ -21,7 +21,7 @@ Deno.test("Manual Test Mode: echo (CR alone too), and SKTSENDRAW is ERROR: 4", a
   }
 });
 
-Deno.test("SKTSENDRAW on TCP: prompt, exact raw bytes of any value, OK", async () => {
+Deno.test("SKTSENDRAW on TCP: prompt, exact bytes, 10 MiB of random bytes in odd chunks with checksum, OK", async () => {
   const h = await Harness.start({ mode: "host" });
   const peer = tcpPeer();
   try {
@@ -44,14 +44,19 @@ Deno.test("SKTSENDRAW on TCP: prompt, exact raw bytes of any value, OK", async (
       "Hello!",
     );
 
-    // 1 MiB of every byte value including CR, LF, commas and "<<<", sent in odd chunks.
-    const size = 1024 * 1024;
-    const data = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 9)) & 0xff);
+    // 10 MiB of random bytes (every value, CR, LF, commas and "<<<"
+    // included), sent in odd chunk sizes.
+    const size = 10 * 1024 * 1024;
+    const data = new Uint8Array(size);
+    for (let i = 0; i < size; i += 65536) {
+      crypto.getRandomValues(data.subarray(i, i + 65536));
+    }
     data.set(encode("<<<"), 1000);
+    data.set(encode("\r\n<<<"), size - 5000);
     await h.write(`AT+SKTSENDRAW=0,${size}\r\n`);
     await h.next((e) => e.type === "prompt");
     const receiving = readExactly(conn, size);
-    for (let i = 0, k = 1; i < size; k = (k * 31 + 7) % 4099 + 1) {
+    for (let i = 0, k = 1; i < size; k = (k * 31 + 7) % 16411 + 1) {
       await h.write(data.subarray(i, i + k));
       i += k;
     }
