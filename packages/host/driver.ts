@@ -82,6 +82,13 @@ type Pending = {
   onPrompt?: () => void;
 };
 
+/**
+ * Bytes written between two looks at the watermarks in `AT+SKTSENDRAW`: a
+ * quarter of the module's 80 KiB TT buffer, so a High Watermark is obeyed
+ * long before the buffer could overflow.
+ */
+const RAW_PIECE = 20 * 1024;
+
 /** Payload size that fits one `AT+SKTSEND` line in the worst case of escaping. */
 const SEND_CHUNK = 900;
 
@@ -537,13 +544,13 @@ export class AtDriver extends EventTarget {
       await Promise.race([prompt, answer]);
       let sent = 0;
       const push = async (chunk: Uint8Array) => {
-        for (let i = 0; i < chunk.length; i += 16 * 1024) {
+        for (let i = 0; i < chunk.length; i += RAW_PIECE) {
           while (this.#raw.paused && !this.#closed) {
             await new Promise<void>((resolve) =>
               this.#raw.resume.push(resolve)
             );
           }
-          const piece = chunk.subarray(i, i + 16 * 1024);
+          const piece = chunk.subarray(i, i + RAW_PIECE);
           await this.#transport.write(piece);
           sent += piece.length;
           options.onProgress?.(sent, size);
