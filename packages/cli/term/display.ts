@@ -219,7 +219,7 @@ export function unescapePayload(text: string): Uint8Array {
  * ```ts
  * import { hexDump } from "./display.ts";
  * hexDump(new TextEncoder().encode("Hi\n"));
- * // ["0000  48 69 0a                                         |Hi.|"]
+ * // ["0000  48 69 0a                                          |Hi.|"]
  * ```
  */
 export function hexDump(bytes: Uint8Array): string[] {
@@ -235,7 +235,7 @@ export function hexDump(bytes: Uint8Array): string[] {
     lines.push(
       `${offset.toString(16).padStart(4, "0")}  ${
         (left + (right ? "  " + right : "")).padEnd(48)
-      } |${ascii}|`,
+      }  |${ascii}|`,
     );
   }
   return lines;
