@@ -95,9 +95,9 @@ in turn once the previous one is answered; the command exits when input
 ends and the last answer came (status 0; 1 if an answer timed out or the
 connection closed).
 
-Permissions: --allow-net for tcp:, --allow-ffi --allow-read --allow-write
-for a serial device, --allow-write=FILE for --log, --allow-read=PATH for
-:sendfile.
+Permissions: --allow-net for tcp: (narrow it: --allow-net=127.0.0.1),
+--allow-ffi for a serial device (libc opens it), --allow-write=FILE for
+--log, --allow-read=PATH for :sendfile.
 
 Examples:
   atsock term /dev/ttyUSB0
@@ -406,14 +406,28 @@ class Shell {
     // Let what the module prints on connection (ATCMD READY) come first, so
     // it is not taken for a restart while the first command is in flight.
     await this.#settle(STARTUP_QUIET_MS, STARTUP_MAX_MS);
+    // Killed or hung up: end cleanly (the console leaves raw mode).
+    const signals: [Deno.Signal, number][] = [["SIGTERM", 143], [
+      "SIGHUP",
+      129,
+    ]];
+    const stops = signals.map(([signal, status]) => {
+      const stop = () => this.#end(status);
+      Deno.addSignalListener(signal, stop);
+      return () => Deno.removeSignalListener(signal, stop);
+    });
     let status: number;
-    if (this.#interactive) {
-      status = await this.#runInteractive();
-    } else {
-      console.error(
-        `atsock: connected to ${this.#transport.name}; reading commands from standard input`,
-      );
-      status = await this.#runScript();
+    try {
+      if (this.#interactive) {
+        status = await this.#runInteractive();
+      } else {
+        console.error(
+          `atsock: connected to ${this.#transport.name}; reading commands from standard input`,
+        );
+        status = await this.#runScript();
+      }
+    } finally {
+      for (const remove of stops) remove();
     }
     this.#over = true;
     this.#logOnly({ kind: "note", text: "session ended" });
@@ -446,7 +460,9 @@ class Shell {
     }
   }
 
+  /** Ends the session (the first reason's status wins over a later 0). */
   #end(status: number): void {
+    this.#over = true;
     this.#status = Math.max(this.#status, status);
     this.#finish(this.#status);
   }

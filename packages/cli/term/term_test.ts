@@ -13,7 +13,7 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 const NET = ["--allow-net=127.0.0.1"];
-const SERIAL = ["--allow-ffi", "--allow-read", "--allow-write"];
+const SERIAL = ["--allow-ffi"];
 
 function has(tool: string): boolean {
   return new Deno.Command("sh", {
@@ -61,9 +61,12 @@ async function emulator(mode: "manual" | "host", console = "tcp:127.0.0.1:0") {
     err += value;
   }
   const address = banner.exec(err)![1];
+  let stopped = false;
   return {
     address,
     async stop() {
+      if (stopped) return;
+      stopped = true;
       child.kill("SIGTERM");
       await child.status;
       await reader.cancel();
@@ -111,7 +114,7 @@ class Tmux {
     return decoder.decode(out.stdout);
   }
 
-  /** Starts `command` (argv) in a 120x40 window; its exit status is printed after it. */
+  /** Starts `command` (argv) in a 120x40 window; its exit status and the console mode are printed after it. */
   start(command: string[]): void {
     const quoted = command.map((a) => `'${a.replaceAll("'", `'\\''`)}'`);
     this.#tmux(
@@ -121,7 +124,10 @@ class Tmux {
       "120",
       "-y",
       "40",
-      `${quoted.join(" ")}; echo "EXIT $?"; sleep 60`,
+      // After it: its status, and whether the console is back in canonical
+      // mode ("icanon", not "-icanon"): raw mode was undone.
+      `${quoted.join(" ")}; echo "EXIT $?"; ` +
+        `stty -a | tr ' ;' '\\n\\n' | grep -xE -e '-?icanon'; sleep 60`,
     );
   }
 
@@ -489,7 +495,7 @@ Deno.test({
 
       // Ctrl-D on an empty line leaves cleanly.
       tmux.send("key:C-d");
-      await tmux.waitFor(/^EXIT 0$/m);
+      await tmux.waitFor(/^EXIT 0\nicanon\s*$/m);
 
       const text = await Deno.readTextFile(log);
       const entries = text.trimEnd().split("\n").map((l) =>
@@ -579,11 +585,43 @@ Deno.test({
       tmux.send("key:C-c");
       await tmux.waitFor(/# Ctrl-C again or Ctrl-D to quit/);
       tmux.send("key:C-c");
-      await tmux.waitFor(/^EXIT 0$/m);
+      await tmux.waitFor(/^EXIT 0\nicanon\s*$/m);
     } finally {
       tmux.kill();
       await module.stop();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "interactive through tmux: the module going away is one line, exit 1, console restored",
+  ignore: !has("tmux"),
+  fn: async () => {
+    const module = await emulator("manual");
+    const tmux = new Tmux();
+    try {
+      tmux.start([
+        Deno.execPath(),
+        "run",
+        ...NET,
+        MAIN,
+        "term",
+        module.address,
+      ]);
+      await tmux.waitFor(/# connected to/);
+      tmux.send("AT+SKT");
+      await tmux.waitFor(/^> AT\+SKT\s*$/m);
+      await module.stop();
+      const screen = await tmux.waitFor(/^EXIT 1\nicanon\s*$/m);
+      assert.match(
+        screen,
+        /^# tcp:127\.0\.0\.1:\d+: the connection closed\s*\nEXIT 1$/m,
+      );
+    } finally {
+      tmux.kill();
+      await module.stop();
     }
   },
 });
