@@ -118,6 +118,24 @@ const ESCAPES: Readonly<Record<number, string>> = {
   0x5c: "\\\\",
 };
 
+/** Each byte value as escaped text, and as hex and as a hex dump's ASCII column. */
+const ESCAPED: readonly string[] = Array.from(
+  { length: 256 },
+  (_, byte) =>
+    ESCAPES[byte] ??
+      (byte >= 0x20 && byte <= 0x7e
+        ? String.fromCharCode(byte)
+        : "\\x" + byte.toString(16).padStart(2, "0")),
+);
+const HEX: readonly string[] = Array.from(
+  { length: 256 },
+  (_, byte) => byte.toString(16).padStart(2, "0"),
+);
+const DUMP_ASCII: readonly string[] = Array.from(
+  { length: 256 },
+  (_, byte) => byte >= 0x20 && byte <= 0x7e ? String.fromCharCode(byte) : ".",
+);
+
 /**
  * Bytes as printable text: ASCII 0x20..0x7e as is (a backslash doubled),
  * `\r` `\n` `\t`, and `\xNN` for everything else, so no byte from the
@@ -131,12 +149,7 @@ const ESCAPES: Readonly<Record<number, string>> = {
  */
 export function escapeBytes(bytes: Uint8Array): string {
   let out = "";
-  for (const byte of bytes) {
-    const named = ESCAPES[byte];
-    if (named) out += named;
-    else if (byte >= 0x20 && byte <= 0x7e) out += String.fromCharCode(byte);
-    else out += "\\x" + byte.toString(16).padStart(2, "0");
-  }
+  for (let i = 0; i < bytes.length; i++) out += ESCAPED[bytes[i]];
   return out;
 }
 
@@ -225,17 +238,16 @@ export function unescapePayload(text: string): Uint8Array {
 export function hexDump(bytes: Uint8Array): string[] {
   const lines: string[] = [];
   for (let offset = 0; offset < bytes.length; offset += 16) {
-    const row = bytes.subarray(offset, offset + 16);
-    const hex = [...row].map((b) => b.toString(16).padStart(2, "0"));
-    const left = hex.slice(0, 8).join(" ");
-    const right = hex.slice(8).join(" ");
-    const ascii = [...row].map((b) =>
-      b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : "."
-    ).join("");
+    const end = Math.min(offset + 16, bytes.length);
+    let hex = "";
+    let ascii = "";
+    for (let i = offset; i < end; i++) {
+      hex += (i === offset ? "" : i === offset + 8 ? "  " : " ") +
+        HEX[bytes[i]];
+      ascii += DUMP_ASCII[bytes[i]];
+    }
     lines.push(
-      `${offset.toString(16).padStart(4, "0")}  ${
-        (left + (right ? "  " + right : "")).padEnd(48)
-      }  |${ascii}|`,
+      `${offset.toString(16).padStart(4, "0")}  ${hex.padEnd(48)}  |${ascii}|`,
     );
   }
   return lines;

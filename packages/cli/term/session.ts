@@ -88,7 +88,8 @@ export interface DisplaySettings {
 }
 
 interface Pending {
-  command: CommandName;
+  /** The command, or undefined for a line too long for the module's buffer. */
+  command: CommandName | undefined;
   line: string;
   parsed: ParsedLine;
 }
@@ -247,15 +248,16 @@ export class TermSession {
       this.#echoes.push(text);
       if (this.#echoes.length > MAX_ECHOES) this.#echoes.shift();
     }
+    // One of the nine commands, or an overlong line: an answer will come.
     const parsed = parseCommandLine(bytes.subarray(0, bytes.length - 2));
-    const command = parsed.kind === "unknown" ? undefined : parsed.command;
-    if (command !== undefined) {
-      this.#pending.push({ command, line: text, parsed });
+    const answered = parsed.kind !== "unknown";
+    if (answered) {
+      this.#pending.push({ command: parsed.command, line: text, parsed });
     }
     actions.push({
       type: "send",
       bytes,
-      expect: command === undefined ? "nothing" : "answer",
+      expect: answered ? "answer" : "nothing",
     });
     return actions;
   }
@@ -344,7 +346,7 @@ export class TermSession {
             "keys: Left/Right, Home/End, Ctrl-A/E, Ctrl-U/K/W, Up/Down history, Tab completes command names (twice: the choices; on a full name: its syntax)",
           ),
           note(
-            "after >>>: type the payload (\\r \\n \\t \\\\ \\xNN escapes; a line end is not sent unless typed as \\r\\n)",
+            "after >>>: type the payload (\\r \\n \\t \\\\ \\xNN escapes; a line end is not sent unless typed as \\r\\n; \\x3a for a leading colon)",
           ),
         ];
       case ":quit":
@@ -497,10 +499,21 @@ export class TermSession {
 
 /** The hint after an `ERROR: <n>`: the reference's meaning for the command in flight, and why when known. */
 export function hintFor(
-  pending: { command: CommandName; parsed: ParsedLine } | undefined,
+  pending:
+    | { command: CommandName | undefined; parsed: ParsedLine }
+    | undefined,
   code: number,
 ): string | undefined {
   if (!pending) return undefined;
+  if (pending.command === undefined) {
+    // A line longer than the command buffer, whatever it named.
+    const error = pending.parsed.kind === "error"
+      ? pending.parsed.error
+      : undefined;
+    return error && error.code === code
+      ? `${error.meaning} (${error.detail})`
+      : undefined;
+  }
   const name = `AT+${pending.command}`;
   const meaning = errorMeaning(pending.command, code);
   if (meaning === undefined) {

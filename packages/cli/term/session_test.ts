@@ -84,6 +84,13 @@ Deno.test("session: ERROR gets the meaning for the command in flight, with the r
   assert.deepEqual(receive(session, "\r\nERROR: 1\r\n"), [
     "show:error:ERROR: 1",
   ]);
+  // A line longer than the module's buffer is answered ERROR: 1 too.
+  assert.deepEqual(brief(session.submit("x".repeat(2001))).slice(1), [
+    `send:${"x".repeat(2001)}\r\n:answer`,
+  ]);
+  assert.deepEqual(receive(session, "\r\nERROR: 1\r\n"), [
+    "show:error:ERROR: 1 -> Parameter error (line of 2001 bytes exceeds the 2000-byte command buffer)",
+  ]);
 });
 
 Deno.test("session: unsolicited lines and binary data are shown apart from answers", () => {

@@ -87,7 +87,8 @@ Local commands:
 
 After AT+SKTSENDRAW=<link_id>,<size> the module answers >>> and the prompt
 counts the bytes left: type them (escapes \\r \\n \\t \\\\ \\xNN; Enter sends
-no line end) or use :sendfile. More than announced is refused; sending
+no line end; a line starting with ":" is a local command, so write \\x3a for
+a leading colon) or use :sendfile. More than announced is refused; sending
 pauses between [$][TT]:High Watermark and Low Watermark.
 
 Not a terminal: with standard input from a pipe or file, each line is sent
