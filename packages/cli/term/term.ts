@@ -350,7 +350,9 @@ export async function term(options: TermOptions): Promise<number> {
     return await shell.run();
   } finally {
     await transport.close();
-    log?.close();
+    try {
+      log?.close();
+    } catch { /* closed already, after a write error */ }
   }
 }
 
@@ -371,6 +373,7 @@ class Shell {
   #status = 0;
   #changed: (() => void)[] = [];
   #lastInput = 0;
+  #screenGone = false;
 
   constructor(
     options: TermOptions,
@@ -478,7 +481,30 @@ class Shell {
   }
 
   #logOnly(line: Shown): void {
-    if (this.#log) writeAllSync(this.#log, logLine(line, new Date()) + "\n");
+    if (!this.#log) return;
+    try {
+      writeAllSync(this.#log, logLine(line, new Date()) + "\n");
+    } catch (e) {
+      // Disk full or the like: say so once, and go on without the log.
+      const log = this.#log;
+      this.#log = undefined;
+      log.close();
+      this.#show([{
+        kind: "warning",
+        text: `the log file stopped: ${firstLine(e)}`,
+      }]);
+    }
+  }
+
+  /** Writes to the screen; if it is gone (a closed pipe), the session ends. */
+  #out(text: string): void {
+    if (this.#screenGone) return;
+    try {
+      writeAllSync(Deno.stdout, text);
+    } catch {
+      this.#screenGone = true;
+      this.#end(1);
+    }
   }
 
   #show(lines: Shown[]): void {
@@ -486,13 +512,12 @@ class Shell {
     for (const line of lines) this.#logOnly(line);
     const text = lines.map((line) => this.#style(line));
     if (this.#editor) {
-      writeAllSync(
-        Deno.stdout,
+      this.#out(
         this.#editor.hide() + text.map((t) => t + "\r\n").join("") +
           this.#editor.render(),
       );
     } else {
-      writeAllSync(Deno.stdout, text.map((t) => t + "\n").join(""));
+      this.#out(text.map((t) => t + "\n").join(""));
     }
   }
 
@@ -528,7 +553,7 @@ class Shell {
     flush();
     const prompt = this.#session.prompt;
     if (this.#editor && this.#editor.prompt !== prompt) {
-      writeAllSync(Deno.stdout, this.#editor.setPrompt(prompt));
+      this.#out(this.#editor.setPrompt(prompt));
     }
     return later;
   }
@@ -578,10 +603,7 @@ class Shell {
     Deno.stdin.setRaw(true);
     const resize = () => {
       try {
-        writeAllSync(
-          Deno.stdout,
-          editor.setColumns(Deno.consoleSize().columns),
-        );
+        this.#out(editor.setColumns(Deno.consoleSize().columns));
       } catch { /* not a terminal any more */ }
     };
     Deno.addSignalListener("SIGWINCH", resize);
@@ -592,7 +614,7 @@ class Shell {
           `connected to ${this.#transport.name}; :help for help, Ctrl-D to quit`,
       }]);
       this.#editor = editor;
-      writeAllSync(Deno.stdout, editor.render());
+      this.#out(editor.render());
       this.#readKeys(editor).catch((e) => {
         this.#show([{ kind: "warning", text: `input: ${firstLine(e)}` }]);
         this.#end(1);
@@ -601,7 +623,7 @@ class Shell {
     } finally {
       this.#editor = undefined;
       Deno.removeSignalListener("SIGWINCH", resize);
-      writeAllSync(Deno.stdout, editor.hide());
+      this.#out(editor.hide());
       Deno.stdin.setRaw(false);
     }
   }
@@ -621,7 +643,7 @@ class Shell {
       }
       clearTimeout(flushTimer);
       const out = editor.feed(buf.slice(0, n));
-      writeAllSync(Deno.stdout, out.screen);
+      this.#out(out.screen);
       for (const event of out.events) {
         switch (event.type) {
           case "submit":
@@ -643,7 +665,7 @@ class Shell {
       }
       if (editor.pending > 0) {
         flushTimer = setTimeout(() => {
-          writeAllSync(Deno.stdout, editor.flush().screen);
+          this.#out(editor.flush().screen);
         }, 50);
       }
     }
