@@ -407,19 +407,17 @@ class Shell {
       kind: "note",
       text: `session on ${this.#transport.name} started`,
     });
+    // Killed or hung up: end cleanly (the console leaves raw mode).
+    const stops = ([["SIGTERM", 143], ["SIGHUP", 129]] as const).map(
+      ([signal, status]) => {
+        const stop = () => this.#end(status);
+        Deno.addSignalListener(signal, stop);
+        return () => Deno.removeSignalListener(signal, stop);
+      },
+    );
     // Let what the module prints on connection (ATCMD READY) come first, so
     // it is not taken for a restart while the first command is in flight.
     await this.#settle(STARTUP_QUIET_MS, STARTUP_MAX_MS);
-    // Killed or hung up: end cleanly (the console leaves raw mode).
-    const signals: [Deno.Signal, number][] = [["SIGTERM", 143], [
-      "SIGHUP",
-      129,
-    ]];
-    const stops = signals.map(([signal, status]) => {
-      const stop = () => this.#end(status);
-      Deno.addSignalListener(signal, stop);
-      return () => Deno.removeSignalListener(signal, stop);
-    });
     let status: number;
     try {
       if (this.#interactive) {
@@ -464,7 +462,7 @@ class Shell {
     }
   }
 
-  /** Ends the session (the first reason's status wins over a later 0). */
+  /** Ends the session; its status is the highest of the reasons given. */
   #end(status: number): void {
     this.#over = true;
     this.#status = Math.max(this.#status, status);
@@ -619,7 +617,8 @@ class Shell {
         this.#show([{ kind: "warning", text: `input: ${firstLine(e)}` }]);
         this.#end(1);
       });
-      return await this.#finished;
+      await this.#finished;
+      return this.#status;
     } finally {
       this.#editor = undefined;
       Deno.removeSignalListener("SIGWINCH", resize);
@@ -629,19 +628,31 @@ class Shell {
   }
 
   async #readKeys(editor: LineEditor): Promise<void> {
-    const buf = new Uint8Array(4096);
     let flushTimer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await this.#keyLoop(editor, (timer) => {
+        clearTimeout(flushTimer);
+        flushTimer = timer;
+      });
+    } finally {
+      clearTimeout(flushTimer);
+    }
+  }
+
+  async #keyLoop(
+    editor: LineEditor,
+    setFlushTimer: (timer: ReturnType<typeof setTimeout> | undefined) => void,
+  ): Promise<void> {
+    const buf = new Uint8Array(4096);
+    const over = this.#finished.then(() => "over" as const);
     while (!this.#over) {
-      const n = await Promise.race([
-        Deno.stdin.read(buf),
-        this.#finished.then(() => "over" as const),
-      ]);
+      const n = await Promise.race([Deno.stdin.read(buf), over]);
       if (n === "over" || this.#over) return;
       if (n === null) {
         this.#end(0);
         return;
       }
-      clearTimeout(flushTimer);
+      setFlushTimer(undefined);
       const out = editor.feed(buf.slice(0, n));
       this.#out(out.screen);
       for (const event of out.events) {
@@ -664,9 +675,8 @@ class Shell {
         if (this.#over) return;
       }
       if (editor.pending > 0) {
-        flushTimer = setTimeout(() => {
-          this.#out(editor.flush().screen);
-        }, 50);
+        // A lone Escape: no more bytes will complete it.
+        setFlushTimer(setTimeout(() => this.#out(editor.flush().screen), 50));
       }
     }
   }
@@ -681,7 +691,7 @@ class Shell {
       // Whatever ended the input, let the last writes go out.
       await this.#sender.idle;
       this.#end(0);
-      return await this.#finished;
+      return this.#status;
     } finally {
       Deno.removeSignalListener("SIGINT", stop);
     }
