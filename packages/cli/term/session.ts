@@ -57,10 +57,15 @@ export type SessionAction =
     line: Shown;
   }
   | {
-    /** Read a file and pass its bytes to {@linkcode TermSession.payload}. */
+    /**
+     * Read a file and pass its bytes to {@linkcode TermSession.payload}, or
+     * with `link` to {@linkcode TermSession.sendFile}.
+     */
     type: "read-file";
     /** The path the user gave. */
     path: string;
+    /** `<link_id>[,<dst_ip>,<dst_port>]` when the terminal starts the transfer itself. */
+    link?: string;
   }
   | {
     /** Wait before reading the next line (scripts waiting for data). */
@@ -147,6 +152,10 @@ export const LOCAL_COMMANDS: readonly [string, string][] = [
   [":hex on|off", "show payloads as a hex dump or as escaped text"],
   [":timestamps on|off", "a time in front of every line"],
   [":sendfile PATH", "after >>>: send the file's bytes as the payload"],
+  [
+    ":sendfile ID PATH",
+    "AT+SKTSENDRAW=ID,<the file's size>, then the file (ID,IP,PORT on a UDP server)",
+  ],
   [":abort", "after >>>: abort the transfer (<<< then silence)"],
   [":sleep MS", "wait before the next line (for scripts)"],
 ];
@@ -187,6 +196,8 @@ export class TermSession {
   #hostMode = false;
   #raw: RawState | undefined;
   #paused = false;
+  /** A file to send as soon as `>>>` comes (`:sendfile <link_id> PATH`). */
+  #queued: { bytes: Uint8Array; path: string } | undefined;
 
   /** Creates a session; `display` gives the starting settings. */
   constructor(display: Partial<DisplaySettings> = {}) {
@@ -294,6 +305,24 @@ export class TermSession {
     return actions;
   }
 
+  /**
+   * `:sendfile <link_id>[,<ip>,<port>] PATH` once the file is read: sends
+   * `AT+SKTSENDRAW` with the file's size, and the file after `>>>`.
+   */
+  sendFile(link: string, bytes: Uint8Array, path: string): SessionAction[] {
+    if (bytes.length === 0) {
+      return [warn(`${escapeText(path)} is empty: nothing to send`)];
+    }
+    const [id, ...address] = link.split(",");
+    const actions = this.submit(
+      `AT+SKTSENDRAW=${id},${bytes.length}${
+        address.length ? "," + address.join(",") : ""
+      }`,
+    );
+    this.#queued = { bytes, path };
+    return actions;
+  }
+
   /** Bytes from the module. */
   receive(bytes: Uint8Array): SessionAction[] {
     const actions: SessionAction[] = [];
@@ -363,16 +392,27 @@ export class TermSession {
         this.display[key] = value;
         return [note(`${word.slice(1)} ${value ? "on" : "off"}`)];
       }
-      case ":sendfile":
-        if (!this.inRaw) {
+      case ":sendfile": {
+        if (this.inRaw) {
+          if (arg === "") return [warn(":sendfile needs a file path")];
+          return [{ type: "read-file", path: arg }];
+        }
+        // Outside a transfer: :sendfile <link_id>[,<ip>,<port>] PATH
+        const m = /^(\d+(?:,[\d.]+,\d+)?)\s+(.+)$/.exec(arg);
+        if (!m) {
           return [
             warn(
-              ":sendfile goes after >>> (send AT+SKTSENDRAW=<link_id>,<size> first)",
+              ":sendfile <link_id>[,<dst_ip>,<dst_port>] PATH, or :sendfile PATH after >>>",
             ),
           ];
         }
-        if (arg === "") return [warn(":sendfile needs a file path")];
-        return [{ type: "read-file", path: arg }];
+        if (this.#pending.length > 0) {
+          return [
+            warn(`wait for the answer to ${escapeText(this.#pending[0].line)}`),
+          ];
+        }
+        return [{ type: "read-file", path: m[2], link: m[1] }];
+      }
       case ":abort": {
         const raw = this.#raw;
         if (!raw || raw.aborting) {
@@ -428,7 +468,13 @@ export class TermSession {
             : undefined;
           this.#raw = { remaining: size, total: size, aborting: false };
         }
-        return describeEvent(event, this.display.hex).map(show);
+        const lines = describeEvent(event, this.display.hex).map(show);
+        const queued = this.#queued;
+        this.#queued = undefined;
+        if (queued && this.inRaw) {
+          lines.push(...this.payload(queued.bytes, queued.path));
+        }
+        return lines;
       }
       case "ready": {
         const lines = describeEvent(event, this.display.hex).map(show);
@@ -475,6 +521,10 @@ export class TermSession {
       if (at >= 0) this.#echoes.splice(0, at + 1);
     }
     const actions: SessionAction[] = [];
+    if (this.#queued) {
+      actions.push(warn(`${escapeText(this.#queued.path)} not sent`));
+      this.#queued = undefined;
+    }
     if (this.#raw) {
       this.#raw = undefined;
       if (this.#paused) {

@@ -170,7 +170,7 @@ Deno.test("session: :sendfile, :abort and watermarks during a transfer", () => {
   const session = new TermSession();
   receive(session, "ATCMD READY\r\n");
   assert.deepEqual(brief(session.submit(":sendfile x.bin")), [
-    "show:warning::sendfile goes after >>> (send AT+SKTSENDRAW=<link_id>,<size> first)",
+    "show:warning::sendfile <link_id>[,<dst_ip>,<dst_port>] PATH, or :sendfile PATH after >>>",
   ]);
   session.submit("AT+SKTSENDRAW=0,100000");
   receive(session, ">>>\r\n");
@@ -251,4 +251,43 @@ Deno.test("session: a timed-out answer is dropped with a warning", () => {
     "show:warning:no answer to AT+SKTCLIENT=0,1,,10.255.255.1,80,,0 within 10 s",
   ]);
   assert.equal(session.busy, false);
+});
+
+Deno.test("session: :sendfile ID PATH starts the transfer with the file's size", () => {
+  const session = new TermSession();
+  receive(session, "ATCMD READY\r\n");
+  assert.deepEqual(brief(session.submit(":sendfile 3,10.0.0.2,7 f.bin")), [
+    "read-file:f.bin",
+  ]);
+  const [action] = session.submit(":sendfile 3 f.bin");
+  assert.deepEqual(action, { type: "read-file", path: "f.bin", link: "3" });
+  assert.deepEqual(brief(session.sendFile("3", new Uint8Array(), "f.bin")), [
+    "show:warning:f.bin is empty: nothing to send",
+  ]);
+  assert.deepEqual(
+    brief(session.sendFile("3", enc.encode("ab\ncd"), "f.bin")),
+    ["show:sent:AT+SKTSENDRAW=3,5", "send:AT+SKTSENDRAW=3,5\r\n:answer"],
+  );
+  assert.deepEqual(brief(session.submit(":sendfile 4 g.bin")), [
+    "show:warning:wait for the answer to AT+SKTSENDRAW=3,5",
+  ]);
+  // The file goes out as soon as >>> comes.
+  assert.deepEqual(receive(session, ">>>\r\n"), [
+    "show:answer:>>>",
+    "show:payload:[5 bytes from f.bin]",
+    "payload:ab\ncd",
+  ]);
+  assert.equal(session.busy, true);
+  assert.deepEqual(receive(session, "\r\nOK\r\n"), ["show:ok:OK"]);
+  // A UDP server's destination goes in the command.
+  assert.deepEqual(
+    brief(session.sendFile("2,10.0.0.2,7", enc.encode("x"), "h.bin"))[0],
+    "show:sent:AT+SKTSENDRAW=2,1,10.0.0.2,7",
+  );
+  // An ERROR instead of >>>: the file is not sent.
+  assert.deepEqual(receive(session, "\r\nERROR: 1\r\n"), [
+    "show:error:ERROR: 1 -> AT+SKTSENDRAW: Parameter error (bad field, or no such link)",
+    "show:warning:h.bin not sent",
+  ]);
+  assert.equal(session.inRaw, false);
 });

@@ -82,6 +82,8 @@ Local commands:
   :hex on|off         payloads as hex dump or escaped text
   :timestamps on|off  a time in front of every line
   :sendfile PATH      after >>>: send the file's bytes as the payload
+  :sendfile ID PATH   AT+SKTSENDRAW=ID,<size of the file>, then the file
+                      (ID,IP,PORT for a UDP server)
   :abort              after >>>: abort the transfer (<<< then silence)
   :sleep MS           wait before the next line (for scripts)
 
@@ -582,7 +584,11 @@ class Shell {
             }]);
             break;
           }
-          await this.#performAll(this.#session.payload(bytes, action.path));
+          await this.#performAll(
+            action.link === undefined
+              ? this.#session.payload(bytes, action.path)
+              : this.#session.sendFile(action.link, bytes, action.path),
+          );
           break;
         }
       }

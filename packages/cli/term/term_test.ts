@@ -302,6 +302,8 @@ Deno.test("scripted through a pipe: answers, hints, unsolicited lines, exit when
       "hi",
       `:sendfile ${payload}`,
       ":sleep 100", // the DATA line on the seed
+      `:sendfile 5 ${payload}`,
+      ":sleep 100",
       "not a command",
       "AT+SKTSTATE",
     ].join("\n") + "\n";
@@ -342,10 +344,17 @@ Deno.test("scripted through a pipe: answers, hints, unsolicited lines, exit when
       `> [3 bytes from ${payload}]`,
       "< OK",
     ]);
-    // However TCP split it, the seed received the five bytes, shown escaped.
+    const file = lines.indexOf("> AT+SKTSENDRAW=5,3");
+    assert.deepEqual(lines.slice(file, file + 4), [
+      "> AT+SKTSENDRAW=5,3",
+      "< >>>",
+      `> [3 bytes from ${payload}]`,
+      "< OK",
+    ]);
+    // However TCP split it, the seed received the bytes, shown escaped.
     const data = lines.filter((l) => l.startsWith("* [$][SKT][DATA][1]["))
       .map((l) => l.slice(l.indexOf("]:") + 2)).join("");
-    assert.equal(data, "hi\\x00\\xffA", out.stdout);
+    assert.equal(data, "hi\\x00\\xffA\\x00\\xffA", out.stdout);
     assert.ok(lines.includes("> not a command"));
     assert.match(out.stdout, /< link_id:5,client,tcp,.*\n< OK\n$/);
   } finally {
