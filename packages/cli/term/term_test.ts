@@ -363,6 +363,56 @@ Deno.test("scripted through a pipe: answers, hints, unsolicited lines, exit when
   }
 });
 
+Deno.test("scripted :sendfile of 512 KiB: every byte reaches the peer, in order", async () => {
+  const module = await emulator("host");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const dir = await Deno.makeTempDir();
+  const size = 512 * 1024;
+  const blob = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 8)) & 0xff);
+  const file = `${dir}/blob.bin`;
+  try {
+    await Deno.writeFile(file, blob);
+    const received = (async () => {
+      const conn = await listener.accept();
+      const got = new Uint8Array(size);
+      let n = 0;
+      const buf = new Uint8Array(64 * 1024);
+      while (n < size) {
+        const r = await conn.read(buf);
+        if (r === null) break;
+        got.set(buf.subarray(0, Math.min(r, size - n)), n);
+        n += r;
+      }
+      conn.close();
+      return { n, got };
+    })();
+    const out = await run(
+      ["term", module.address],
+      [...NET, `--allow-read=${file}`],
+      `AT+SKTCLIENT=0,1,,127.0.0.1,${port},,0\n:sendfile 0 ${file}\n`,
+    );
+    assert.equal(out.code, 0, out.stdout + out.stderr);
+    // Watermarks may come (the module's TT buffer filling): set them aside.
+    const transcript = out.stdout.replace(
+      /^\* \[\$\]\[TT\]:\w+ Watermark\n/gm,
+      "",
+    );
+    assert.equal(
+      transcript,
+      `* ATCMD READY\n> AT+SKTCLIENT=0,1,,127.0.0.1,${port},,0\n< OK\n` +
+        `> AT+SKTSENDRAW=0,${size}\n< >>>\n> [${size} bytes from ${file}]\n< OK\n`,
+    );
+    const { n, got } = await received;
+    assert.equal(n, size);
+    assert.deepEqual(got, blob);
+  } finally {
+    listener.close();
+    await module.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("scripted: an answer that never comes times out; a closed connection ends the session", async () => {
   // A silent peer: accepts, reads, never answers; then closes.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
