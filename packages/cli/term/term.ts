@@ -67,8 +67,8 @@ Options:
   --hex           show payloads as a hex dump (:hex on|off switches)
   --timestamps    a time in front of every line (:timestamps on|off)
   --log FILE      append the session, both directions with ISO times, to FILE
-  --timeout S     when reading commands from a pipe: how long to wait for
-                  each answer (default 10)
+  --timeout S     when reading commands from a pipe: how long the module
+                  may stay silent before an answer is given up (default 10)
   -h, --help      this help
 
 Keys: Left/Right, Home/End, Ctrl-A/E, Backspace/Delete, Ctrl-U/K/W, Up/Down
@@ -96,7 +96,7 @@ pauses between [$][TT]:High Watermark and Low Watermark.
 Not a terminal: with standard input from a pipe or file, each line is sent
 in turn once the previous one is answered; the command exits when input
 ends and the last answer came (status 0; 1 if an answer timed out or the
-connection closed).
+connection closed, or input ended in the middle of a transfer).
 
 Permissions: --allow-net for tcp: (narrow it: --allow-net=127.0.0.1),
 --allow-ffi for a serial device (libc opens it), --allow-write=FILE for
