@@ -159,6 +159,15 @@ class Tmux {
     }
   }
 
+  /** The pid of the command started (a child of the pane's shell). */
+  commandPid(): number {
+    const shell = this.#tmux("display", "-p", "#{pane_pid}").trim();
+    const children = Deno.readTextFileSync(
+      `/proc/${shell}/task/${shell}/children`,
+    ).trim();
+    return Number(children.split(" ")[0]);
+  }
+
   /** The row the cursor is on (the prompt). */
   promptRow(): string {
     const y = Number(this.#tmux("display", "-p", "#{cursor_y}").trim());
@@ -678,6 +687,35 @@ Deno.test({
         screen,
         /^# tcp:127\.0\.0\.1:\d+: the connection closed\s*\nEXIT 1$/m,
       );
+    } finally {
+      tmux.kill();
+      await module.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "interactive through tmux: SIGTERM ends cleanly, exit 143, console restored",
+  ignore: !has("tmux"),
+  fn: async () => {
+    const module = await emulator("manual");
+    const tmux = new Tmux();
+    try {
+      tmux.start([
+        Deno.execPath(),
+        "run",
+        ...NET,
+        MAIN,
+        "term",
+        module.address,
+      ]);
+      await tmux.waitFor(/# connected to/);
+      tmux.send("AT+SKT");
+      await tmux.waitFor(/^> AT\+SKT\s*$/m);
+      Deno.kill(tmux.commandPid(), "SIGTERM");
+      const screen = await tmux.waitFor(/^EXIT 143\nicanon\s*$/m);
+      assert.doesNotMatch(screen, /^> AT\+SKT/m); // the prompt row is cleared
     } finally {
       tmux.kill();
       await module.stop();
