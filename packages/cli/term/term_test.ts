@@ -88,6 +88,7 @@ function freePort(): number {
 class Tmux {
   #socket = `atsock-test-${Deno.pid}-${Math.random().toString(36).slice(2)}`;
   #env: Record<string, string>;
+  #pidFile: string | undefined;
 
   constructor(env: Record<string, string> = {}) {
     // Only what the child needs: NO_COLOR from the test run must not leak in.
@@ -117,6 +118,8 @@ class Tmux {
   /** Starts `command` (argv) in a 120x40 window; its exit status and the console mode are printed after it. */
   start(command: string[]): void {
     const quoted = command.map((a) => `'${a.replaceAll("'", `'\\''`)}'`);
+    // The command execs in a shell that first notes its pid (for signals).
+    this.#pidFile = Deno.makeTempFileSync({ prefix: "atsock-tmux-pid-" });
     this.#tmux(
       "new-session",
       "-d",
@@ -126,7 +129,9 @@ class Tmux {
       "40",
       // After it: its status, and whether the console is back in canonical
       // mode ("icanon", not "-icanon"): raw mode was undone.
-      `${quoted.join(" ")}; echo "EXIT $?"; ` +
+      `sh -c 'echo $$ > ${this.#pidFile}; exec "$@"' sh ${
+        quoted.join(" ")
+      }; echo "EXIT $?"; ` +
         `stty -a | tr ' ;' '\\n\\n' | grep -xE -e '-?icanon'; sleep 60`,
     );
   }
@@ -159,13 +164,9 @@ class Tmux {
     }
   }
 
-  /** The pid of the command started (a child of the pane's shell). */
+  /** The pid of the command started. */
   commandPid(): number {
-    const shell = this.#tmux("display", "-p", "#{pane_pid}").trim();
-    const children = Deno.readTextFileSync(
-      `/proc/${shell}/task/${shell}/children`,
-    ).trim();
-    return Number(children.split(" ")[0]);
+    return Number(Deno.readTextFileSync(this.#pidFile!).trim());
   }
 
   /** The row the cursor is on (the prompt). */
@@ -178,6 +179,7 @@ class Tmux {
     try {
       this.#tmux("kill-server");
     } catch { /* already gone */ }
+    if (this.#pidFile) Deno.removeSync(this.#pidFile);
   }
 }
 
