@@ -14,15 +14,22 @@
 
 import type { Subcommand } from "./command.ts";
 import { emulateCommand } from "./emulate.ts";
+import { termCommand } from "./term/term.ts";
 import { UsageError } from "./usage.ts";
 
 export type { Subcommand } from "./command.ts";
 export { type EmulateOptions, parseEmulateArgs } from "./emulate.ts";
 export { UsageError } from "./usage.ts";
+export {
+  parseTermArgs,
+  type TermOptions,
+  type TermTarget,
+} from "./term/term.ts";
 
 /** Every subcommand, in the order the help lists them. */
 export const SUBCOMMANDS: readonly Subcommand[] = [
   emulateCommand,
+  termCommand,
 ];
 
 /** Top-level help. */
