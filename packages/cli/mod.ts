@@ -15,11 +15,13 @@
 import type { Subcommand } from "./command.ts";
 import { emulateCommand } from "./emulate.ts";
 import { termCommand } from "./term/term.ts";
+import { TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
 export type { Subcommand } from "./command.ts";
 export { type EmulateOptions, parseEmulateArgs } from "./emulate.ts";
 export { UsageError } from "./usage.ts";
+export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
 export {
   parseTermArgs,
   type TermOptions,
@@ -85,6 +87,10 @@ function report(e: unknown, name: string | undefined): number {
     e instanceof Deno.errors.PermissionDenied
   ) {
     console.error(`atsock: permission denied: ${firstLine(e.message)}`);
+    return 1;
+  }
+  if (e instanceof TargetError) {
+    console.error(`atsock: ${e.message}`);
     return 1;
   }
   if (e instanceof Deno.errors.AddrInUse) {

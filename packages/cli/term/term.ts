@@ -10,22 +10,26 @@
  */
 
 import { parseArgs } from "node:util";
-import {
-  connectTcp,
-  openSerialTransport,
-  SerialError,
-  type Transport,
-} from "@atsock/host";
+import type { Transport } from "@atsock/host";
 import type { Subcommand } from "../command.ts";
+import {
+  firstLine,
+  isPermissionError,
+  openTarget,
+  parseBaud,
+  parseTarget,
+  type Target,
+  TargetError,
+} from "../target.ts";
 import { UsageError } from "../usage.ts";
 import { clock, logLine, type Shown, styleLine } from "./display.ts";
 import { LineEditor } from "./editor.ts";
 import { type SessionAction, TermSession } from "./session.ts";
 
 /** Where the module is. */
-export type TermTarget =
-  | { kind: "tcp"; hostname: string; port: number }
-  | { kind: "serial"; path: string };
+export type TermTarget = Target;
+
+export { parseTarget };
 
 /** Parsed options of `atsock term`. */
 export interface TermOptions {
@@ -140,18 +144,7 @@ export function parseTermArgs(args: string[]): TermOptions | "help" {
     );
   }
   const target = parseTarget(positionals[0]);
-  let baud = 38400;
-  if (values.baud !== undefined) {
-    if (target.kind !== "serial") {
-      throw new UsageError("--baud applies to a serial device, not tcp:");
-    }
-    baud = Number(values.baud);
-    if (!/^\d+$/.test(values.baud) || baud < 1200 || baud > 4000000) {
-      throw new UsageError(
-        `--baud must be a whole number from 1200 to 4000000, not "${values.baud}"`,
-      );
-    }
-  }
+  const baud = parseBaud(values.baud, target);
   let timeoutMs = 10000;
   if (values.timeout !== undefined) {
     const seconds = Number(values.timeout);
@@ -173,67 +166,18 @@ export function parseTermArgs(args: string[]): TermOptions | "help" {
   };
 }
 
-/** `tcp:HOST:PORT` (HOST may be `[v6]`, empty means 127.0.0.1) or a device path. */
-export function parseTarget(text: string): TermTarget {
-  if (text.startsWith("tcp:")) {
-    const m = /^tcp:(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
-    if (!m) throw new UsageError(`expected tcp:HOST:PORT, not "${text}"`);
-    const port = Number(m[3]);
-    if (port < 1 || port > 65535) {
-      throw new UsageError(`port ${port} is not 1..65535`);
-    }
-    return { kind: "tcp", hostname: m[1] ?? (m[2] || "127.0.0.1"), port };
-  }
-  if (text === "") throw new UsageError("the target is empty");
-  if (/^[\w.-]+:\d+$/.test(text)) {
-    throw new UsageError(
-      `"${text}" is not a device; did you mean tcp:${text}?`,
-    );
-  }
-  return { kind: "serial", path: text };
-}
-
 /** Opens the target; a missing device or refused connection is one line and `undefined`. */
 async function open(
   options: TermOptions,
   fail: (message: string) => void,
 ): Promise<Transport | undefined> {
-  const target = options.target;
-  if (target.kind === "tcp") {
-    const name = `tcp:${target.hostname}:${target.port}`;
-    try {
-      return await connectTcp({ hostname: target.hostname, port: target.port });
-    } catch (e) {
-      if (e instanceof Deno.errors.ConnectionRefused) {
-        fail(
-          `${name}: connection refused (is the bridge or emulator running?)`,
-        );
-      } else if (isPermissionError(e)) {
-        throw e;
-      } else {
-        fail(`${name}: ${firstLine(e)}`);
-      }
-      return undefined;
-    }
-  }
   try {
-    return openSerialTransport(target.path, { baud: options.baud });
+    return await openTarget(options.target, { baud: options.baud });
   } catch (e) {
-    if (e instanceof SerialError) fail(e.message);
-    else if (e instanceof RangeError) throw new UsageError(e.message);
-    else if (isPermissionError(e)) throw e;
-    else fail(`${target.path}: ${firstLine(e)}`);
+    if (e instanceof TargetError) fail(e.message);
+    else throw e;
     return undefined;
   }
-}
-
-function isPermissionError(e: unknown): boolean {
-  return e instanceof Deno.errors.NotCapable ||
-    e instanceof Deno.errors.PermissionDenied;
-}
-
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0];
 }
 
 const encoder = new TextEncoder();
