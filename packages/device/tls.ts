@@ -235,7 +235,11 @@ export async function listenTls(
       port: socket.remotePort ?? 0,
     });
   });
-  server.on("tlsClientError", () => {/* a failed handshake: no seed */});
+  // A failed or too slow handshake: no seed, and the socket goes (Deno's
+  // node:tls leaves it open after a handshake timeout).
+  server.on("tlsClientError", (_error: Error, socket: TLSSocket) => {
+    socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => {

@@ -9,6 +9,7 @@ import {
 import type { AddressInfo } from "node:net";
 import { concat, encode } from "@atsock/protocol";
 import { makePki } from "../../tools/make_pki.ts";
+import { listenTls } from "./tls.ts";
 import { freePort, Harness, oddChunks, randomBytes } from "./test_util.ts";
 
 const hasOpenssl = await new Deno.Command("openssl", {
@@ -921,6 +922,44 @@ Deno.test({
   } finally {
     server.close();
     await h.close();
+  }
+});
+
+Deno.test({
+  name:
+    "a TLS server drops a client that does not finish its handshake in time",
+  ignore: !hasOpenssl,
+}, async () => {
+  let handedOut = 0;
+  const port = freePort();
+  const listener = await listenTls({
+    hostname: "127.0.0.1",
+    port,
+    type: 2,
+    suite: {
+      cert: await pem("server_cert_1.crt"),
+      key: await pem("server_key_1.key"),
+    },
+    handshakeTimeoutMs: 200,
+  }, (conn) => {
+    handedOut++;
+    conn.close();
+  });
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    // Says nothing: the server gives up and closes (bounded by the test's own limit).
+    const read = silent.read(new Uint8Array(16));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const result = await Promise.race([
+      read,
+      new Promise<"late">((r) => (timer = setTimeout(() => r("late"), 10000))),
+    ]);
+    clearTimeout(timer);
+    assert.equal(result, null);
+    assert.equal(handedOut, 0);
+  } finally {
+    silent.close();
+    listener.close();
   }
 });
 
