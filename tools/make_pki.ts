@@ -6,16 +6,20 @@
  *
  * for each suite index given (default 1 and 2), each suite with its own CA,
  * so that a peer of one suite is refused by the other. Server certificates
- * name localhost, 127.0.0.1 and ::1. Needs `openssl` (Debian: openssl).
+ * name localhost, 127.0.0.1 and ::1 (or `serverHosts`). Needs `openssl`
+ * (Debian: openssl).
  *
  *   deno run --allow-run=openssl --allow-read --allow-write tools/make_pki.ts DIR [INDEX...]
  *
  * Keys are written with mode 0600 and never printed.
  */
 
+/** Options for {@linkcode makePki}. */
 export interface PkiOptions {
   /** Suite indexes to create (1..10). */
   suites?: number[];
+  /** Names and addresses the server certificates are for (default localhost, 127.0.0.1, ::1). */
+  serverHosts?: string[];
   /** Days of validity (default 3650). */
   days?: number;
   /** Called with a progress line. */
@@ -57,6 +61,17 @@ export async function makePki(
   const suites = options.suites ?? [1, 2];
   const days = String(options.days ?? 3650);
   const progress = options.progress ?? (() => {});
+  const hosts = options.serverHosts ?? ["localhost", "127.0.0.1", "::1"];
+  for (const host of hosts) {
+    if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
+      throw new RangeError(
+        `server host ${JSON.stringify(host)} is not a name or address`,
+      );
+    }
+  }
+  const altNames = hosts.map((h) =>
+    /^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`
+  ).join(",");
   for (const i of suites) {
     if (!Number.isInteger(i) || i < 1 || i > 10) {
       throw new RangeError(`suite index ${i} is outside 1..10`);
@@ -68,7 +83,7 @@ export async function makePki(
   try {
     await Deno.writeTextFile(
       `${work}/server.ext`,
-      "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n",
+      `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${altNames}\n`,
     );
     await Deno.writeTextFile(
       `${work}/client.ext`,
