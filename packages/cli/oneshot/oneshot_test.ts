@@ -678,6 +678,24 @@ Deno.test("unreachable modules: missing device, refused connection, silence", as
     /connection refused/,
   );
 
+  // Another client holds an emulator's TCP console.
+  const bench = new Bench("host");
+  const holder = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: bench.console.port,
+  });
+  try {
+    await until(() => bench.console.busy, "the first client holds the console");
+    failed(
+      await atsock(["state", bench.target]),
+      1,
+      /the connection to the module is closed \(is another client connected to tcp:127\.0\.0\.1:\d+\?\)/,
+    );
+  } finally {
+    holder.close();
+    await bench.close();
+  }
+
   // Accepts and never answers.
   const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];

@@ -71,6 +71,15 @@ export async function withDriver(
   try {
     outcome = await action(driver);
   } catch (e) {
+    if (e instanceof TransportClosedError && common.target.kind === "tcp") {
+      // A bridge or an emulator's TCP console takes one client at a time.
+      return await reportFailure(
+        common,
+        new OneShotError(
+          `${e.message} (is another client connected to ${transport.name}?)`,
+        ),
+      );
+    }
     return await reportFailure(common, e);
   } finally {
     await driver.close();
