@@ -56,8 +56,9 @@ Options:
   --file PATH     send the file's bytes
   --ip A          receiver's IPv4 address, for a UDP server link
   --port P        receiver's port, for a UDP server link
-  --progress      draw the progress bar on stderr even when it is not a
-                  terminal (it is drawn on a terminal unless --json)
+  --progress      draw the progress bar on stderr, also for --data and when
+                  stderr is not a terminal (by default: for --file, on a
+                  terminal, unless --json)
   --json          {"ok": true, "linkId", "bytes", "seconds",
                   "bytesPerSecond", "method"}
 ${commonHelp()}
@@ -342,7 +343,8 @@ export const sendCommand: Subcommand = {
       return await reportFailure(common, e);
     }
     const showProgress = options.progress ||
-      (!common.json && Deno.stderr.isTerminal());
+      (options.payload.kind === "file" && !common.json &&
+        Deno.stderr.isTerminal());
     // Raw bytes cross a UART at baud/10 bytes a second; allow twice that.
     const rawTimeoutMs = common.timeoutMs +
       Math.ceil(source.size * 10 / common.baud * 1000 * 2);
