@@ -15,6 +15,11 @@
 import type { Subcommand } from "./command.ts";
 import { emulateCommand } from "./emulate.ts";
 import { termCommand } from "./term/term.ts";
+import { stateCommand } from "./oneshot/state.ts";
+import { connectCommand } from "./oneshot/connect.ts";
+import { listenCommand } from "./oneshot/listen.ts";
+import { sendCommand } from "./oneshot/send.ts";
+import { readCommand } from "./oneshot/read.ts";
 import { TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
@@ -22,6 +27,7 @@ export type { Subcommand } from "./command.ts";
 export { type EmulateOptions, parseEmulateArgs } from "./emulate.ts";
 export { UsageError } from "./usage.ts";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
+export { type CommonOptions, parseOneShot } from "./oneshot/options.ts";
 export {
   parseTermArgs,
   type TermOptions,
@@ -32,6 +38,11 @@ export {
 export const SUBCOMMANDS: readonly Subcommand[] = [
   emulateCommand,
   termCommand,
+  stateCommand,
+  connectCommand,
+  listenCommand,
+  sendCommand,
+  readCommand,
 ];
 
 /** Top-level help. */
