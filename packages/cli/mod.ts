@@ -15,6 +15,7 @@
 import type { Subcommand } from "./command.ts";
 import { emulateCommand } from "./emulate.ts";
 import { termCommand } from "./term/term.ts";
+import { runCommand } from "./run/run.ts";
 import { TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
@@ -22,6 +23,7 @@ export type { Subcommand } from "./command.ts";
 export { type EmulateOptions, parseEmulateArgs } from "./emulate.ts";
 export { UsageError } from "./usage.ts";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
+export { parseRunArgs, type RunOptions } from "./run/run.ts";
 export {
   parseTermArgs,
   type TermOptions,
@@ -32,6 +34,7 @@ export {
 export const SUBCOMMANDS: readonly Subcommand[] = [
   emulateCommand,
   termCommand,
+  runCommand,
 ];
 
 /** Top-level help. */
