@@ -500,6 +500,12 @@ interface Token {
   regex?: RegExp;
 }
 
+/** A /regex/ is read only where a pattern goes: after `expect line` or `expect urc`. */
+function patternNext(tokens: Token[]): boolean {
+  return tokens.length === 2 && tokens[0].text === "expect" &&
+    (tokens[1].text === "line" || tokens[1].text === "urc");
+}
+
 /** Splits a keyword line into words, "strings" and /regexes/; stops at a comment. */
 function tokenize(body: string): Token[] {
   const tokens: Token[] = [];
@@ -515,7 +521,7 @@ function tokenize(body: string): Token[] {
       const { text, end } = readString(body, i);
       i = end;
       tokens.push({ kind: "string", text, source: body.slice(start, i) });
-    } else if (body[i] === "/") {
+    } else if (body[i] === "/" && patternNext(tokens)) {
       i++;
       let inClass = false;
       while (i < body.length && (inClass || body[i] !== "/")) {
