@@ -53,10 +53,16 @@ export class Progress {
   #lastTenth = -1;
   #label = "";
 
-  /** `terminal`: redraw one line; otherwise write whole lines. */
-  constructor(sink: ProgressSink, terminal: boolean) {
+  #columns: () => number;
+
+  /**
+   * `terminal`: redraw one line, no wider than `width()` (default: the
+   * console's); otherwise write whole lines.
+   */
+  constructor(sink: ProgressSink, terminal: boolean, width = columns) {
     this.#sink = sink;
     this.#terminal = terminal;
+    this.#columns = width;
   }
 
   /** Step `index` of `total` begins at script line `line`. */
@@ -100,7 +106,7 @@ export class Progress {
   #write(text: string): void {
     if (this.#terminal) {
       // One screen line, or the redraw would leave wrapped pieces behind.
-      this.#put(`\r\x1b[2K${text.slice(0, columns() - 1)}`);
+      this.#put(`\r\x1b[2K${text.slice(0, this.#columns() - 1)}`);
       this.#shown = true;
     } else this.#put(`atsock run: ${text}\n`);
   }

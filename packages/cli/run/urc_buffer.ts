@@ -15,6 +15,9 @@ import {
 } from "@atsock/protocol";
 import { matches, type Pattern } from "./script.ts";
 
+/** How often a wait looks whether the connection has closed, in ms. */
+const CLOSED_POLL_MS = 100;
+
 /** Lines kept at most; the oldest go first. */
 export const URC_LIMIT = 1000;
 
@@ -61,9 +64,11 @@ export class UrcBuffer {
   #closed = false;
   #last = Date.now();
   #pump: Promise<void>;
+  #driver: AtDriver;
 
   /** Starts collecting. */
   constructor(driver: AtDriver) {
+    this.#driver = driver;
     const events = driver.events();
     this.#pump = (async () => {
       for await (const event of events) {
@@ -92,7 +97,7 @@ export class UrcBuffer {
   async settle(quietMs: number, maxMs: number): Promise<void> {
     const start = Date.now();
     this.#last = start;
-    while (!this.#closed) {
+    while (!this.#closed && !this.#driver.closed) {
       const now = Date.now();
       const quiet = now - this.#last;
       if (quiet >= quietMs || now - start >= maxMs) return;
@@ -113,13 +118,16 @@ export class UrcBuffer {
         return { line, seen: [], closed: false };
       }
       const left = deadline - Date.now();
-      if (left <= 0 || this.#closed) {
-        return { seen: this.#lines.slice(-20), closed: this.#closed };
+      const closed = this.#closed || this.#driver.closed;
+      if (left <= 0 || closed) {
+        return { seen: this.#lines.slice(-20), closed };
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         this.#wake.push(resolve);
-        timer = setTimeout(resolve, left);
+        // The driver's events() does not end when the connection closes
+        // (it waits for one more event): look at driver.closed now and then.
+        timer = setTimeout(resolve, Math.min(left, CLOSED_POLL_MS));
       });
       clearTimeout(timer);
     }
