@@ -284,3 +284,18 @@ Deno.test("script: sendraw bytes are latin1 of the escapes", () => {
   assert.ok(step.kind === "sendraw" && step.payload.kind === "bytes");
   assert.deepEqual(step.payload.data, encodeLatin1("A\x80"));
 });
+
+Deno.test("script: the example in docs/cli-run.md is a valid script", () => {
+  const doc = Deno.readTextFileSync(
+    new URL("../../../docs/cli-run.md", import.meta.url),
+  );
+  const example = /```text\n(# production\.atr[\s\S]*?)```/.exec(doc)![1];
+  const script = parseScript(example);
+  assert.deepEqual(script.problems, []);
+  assert.equal(script.steps.length, 10);
+  const wrong = parseScript(example.replace("within 300s", "within 5m"));
+  assert.deepEqual(wrong.problems, [{
+    line: 19,
+    message: '"5m" is not a time (write 500ms or 2s)',
+  }]);
+});
