@@ -295,7 +295,7 @@ Deno.test("script: the example in docs/cli-run.md is a valid script", () => {
   assert.equal(script.steps.length, 10);
   const wrong = parseScript(example.replace("within 300s", "within 5m"));
   assert.deepEqual(wrong.problems, [{
-    line: 19,
+    line: 18,
     message: '"5m" is not a time (write 500ms or 2s)',
   }]);
 });
