@@ -479,3 +479,85 @@ Deno.test("run: sendraw paths start at the script's directory", () => {
   assert.equal(resolvePayload("tests/a.atr", "/abs/fw.bin"), "/abs/fw.bin");
   assert.equal(resolvePayload("-", "fw.bin"), "fw.bin");
 });
+
+function has(tool: string): boolean {
+  return new Deno.Command("sh", {
+    args: ["-c", `command -v ${tool}`],
+    stdout: "null",
+  }).outputSync().success;
+}
+
+Deno.test({
+  name:
+    "atsock run: on a terminal, step i of N is shown on stderr and cleared before results",
+  ignore: !has("tmux"),
+  async fn() {
+    const dir = tempDir();
+    const script = `${dir}/slow.atr`;
+    Deno.writeTextFileSync(
+      script,
+      `expect urc "ATCMD READY" within 5s
+AT+SKTQUERY
+expect urc "never comes" within 60s
+`,
+    );
+    const vm = virtualModule();
+    const socket = `atsock-run-test-${Deno.pid}-${
+      Math.random().toString(36).slice(2)
+    }`;
+    const tmux = (...args: string[]) => {
+      const out = new Deno.Command("tmux", {
+        args: ["-L", socket, "-f", "/dev/null", ...args],
+        clearEnv: true,
+        env: {
+          PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+          HOME: Deno.env.get("HOME") ?? "/tmp",
+          TERM: "xterm-256color",
+          RUST_BACKTRACE: "0",
+        },
+        stdout: "piped",
+        stderr: "piped",
+      }).outputSync();
+      if (!out.success) {
+        throw new Error(`tmux ${args[0]}: ${decoder.decode(out.stderr)}`);
+      }
+      return decoder.decode(out.stdout);
+    };
+    try {
+      const command = [
+        Deno.execPath(),
+        "run",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${dir}`,
+        MAIN,
+        "run",
+        vm.target,
+        script,
+      ].map((a) => `'${a}'`).join(" ");
+      tmux("new-session", "-d", "-x", "120", "-y", "20", command);
+      const deadline = Date.now() + 15000;
+      let screen = "";
+      const progress =
+        /^step 3 of 3, line 3: expect urc "never comes" within 60s/m;
+      while (!progress.test(screen)) {
+        if (Date.now() > deadline) {
+          throw new Error(`no progress line on the screen:\n${screen}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        screen = tmux("capture-pane", "-p");
+      }
+      const rows = screen.split("\n");
+      // The results so far, each on a clean row (the progress line was
+      // cleared before them), and the progress line below them.
+      assert.match(rows[0], /^ok {4}line 1 {4}expect urc "ATCMD READY"/);
+      assert.match(rows[1], /^ok {4}line 2 {4}AT\+SKTQUERY/);
+      assert.match(rows[2], progress);
+    } finally {
+      try {
+        tmux("kill-server");
+      } catch { /* gone */ }
+      await vm.close();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
