@@ -20,6 +20,7 @@ import { connectCommand } from "./oneshot/connect.ts";
 import { listenCommand } from "./oneshot/listen.ts";
 import { sendCommand } from "./oneshot/send.ts";
 import { readCommand } from "./oneshot/read.ts";
+import { runCommand } from "./run/run.ts";
 import { TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
@@ -28,6 +29,7 @@ export { type EmulateOptions, parseEmulateArgs } from "./emulate.ts";
 export { UsageError } from "./usage.ts";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
 export { type CommonOptions, parseOneShot } from "./oneshot/options.ts";
+export { parseRunArgs, type RunOptions } from "./run/run.ts";
 export {
   parseTermArgs,
   type TermOptions,
@@ -38,6 +40,7 @@ export {
 export const SUBCOMMANDS: readonly Subcommand[] = [
   emulateCommand,
   termCommand,
+  runCommand,
   stateCommand,
   connectCommand,
   listenCommand,
