@@ -13,13 +13,34 @@
  */
 
 import type { Subcommand } from "./command.ts";
+import { certsCommand } from "./certs/certs.ts";
 import { emulateCommand } from "./emulate.ts";
+import { explainSubcommand } from "./explain/explain.ts";
 import { termCommand } from "./term/term.ts";
 import { TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
 export type { Subcommand } from "./command.ts";
+export { type CertsOptions, parseCertsArgs } from "./certs/certs.ts";
+export {
+  checkCertDir,
+  type CheckReport,
+  type FileReport,
+  type SideReport,
+  type SuiteReport,
+} from "./certs/check.ts";
 export { type EmulateOptions, parseEmulateArgs } from "./emulate.ts";
+export {
+  explainLine,
+  type ExplainOptions,
+  parseExplainArgs,
+} from "./explain/explain.ts";
+export type {
+  ExplainedError,
+  ExplainedField,
+  Explanation,
+  ExplanationKind,
+} from "./explain/explanation.ts";
 export { UsageError } from "./usage.ts";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
 export {
@@ -32,6 +53,8 @@ export {
 export const SUBCOMMANDS: readonly Subcommand[] = [
   emulateCommand,
   termCommand,
+  explainSubcommand,
+  certsCommand,
 ];
 
 /** Top-level help. */
