@@ -86,7 +86,9 @@ export function showBytes(bytes: Uint8Array, limit = Infinity): string {
         text += "\\\\";
         i++;
       } else if (
-        next !== undefined && "rnt0x".includes(String.fromCharCode(next))
+        next !== undefined &&
+        (next < 0x20 || next > 0x7e ||
+          "rnt0x".includes(String.fromCharCode(next)))
       ) {
         text += "\\x5c";
       } else text += "\\";

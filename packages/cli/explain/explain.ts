@@ -6,7 +6,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { COMMAND_NAMES, type CommandName } from "@atsock/protocol";
+import {
+  COMMAND_NAMES,
+  type CommandName,
+  decodeLatin1,
+  MAX_LINE_LENGTH,
+} from "@atsock/protocol";
 import type { Subcommand } from "../command.ts";
 import { UsageError } from "../usage.ts";
 import { explainCommand } from "./command.ts";
@@ -190,7 +195,12 @@ export function explainLine(
       notes: [],
       valid: true,
     };
-  } else if ((bytes[0] | 0x20) === 0x61 && (bytes[1] | 0x20) === 0x74) {
+  } else if (
+    bytes.length > MAX_LINE_LENGTH ||
+    /^at(\+|$)/i.test(decodeLatin1(bytes.subarray(0, 3)))
+  ) {
+    // AT+ lines (any case) and a bare AT, and any line too long for the
+    // command buffer, which the module answers ERROR: 1 whatever it is.
     explanation = explainCommand(bytes, options);
   } else {
     explanation = explainOutput(bytes, options);
