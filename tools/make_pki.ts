@@ -6,7 +6,8 @@
  *
  * for each suite index given (default 1 and 2), each suite with its own CA,
  * so that a peer of one suite is refused by the other. Server certificates
- * name localhost, 127.0.0.1 and ::1. Needs `openssl` (Debian: openssl).
+ * name localhost, 127.0.0.1 and ::1 (or `serverHosts`). Needs `openssl`
+ * (Debian: openssl).
  *
  *   deno run --allow-run=openssl --allow-write tools/make_pki.ts DIR [INDEX...]
  *

@@ -17,6 +17,11 @@ import { certsCommand } from "./certs/certs.ts";
 import { emulateCommand } from "./emulate.ts";
 import { explainSubcommand } from "./explain/explain.ts";
 import { termCommand } from "./term/term.ts";
+import { stateCommand } from "./oneshot/state.ts";
+import { connectCommand } from "./oneshot/connect.ts";
+import { listenCommand } from "./oneshot/listen.ts";
+import { sendCommand } from "./oneshot/send.ts";
+import { readCommand } from "./oneshot/read.ts";
 import { TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
@@ -43,6 +48,7 @@ export type {
 } from "./explain/explanation.ts";
 export { UsageError } from "./usage.ts";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
+export { type CommonOptions, parseOneShot } from "./oneshot/options.ts";
 export {
   parseTermArgs,
   type TermOptions,
@@ -53,6 +59,11 @@ export {
 export const SUBCOMMANDS: readonly Subcommand[] = [
   emulateCommand,
   termCommand,
+  stateCommand,
+  connectCommand,
+  listenCommand,
+  sendCommand,
+  readCommand,
   explainSubcommand,
   certsCommand,
 ];

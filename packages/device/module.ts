@@ -98,6 +98,8 @@ export interface ModuleStats {
   received: number;
   /** Datagrams held on UDP links for `AT+SKTREAD`. */
   datagrams: number;
+  /** Bytes of an `AT+SKTSENDRAW` payload held in the TT buffer, not yet sent. */
+  transparent: number;
 }
 
 /** A failure the module answers with `ERROR: <code>`. */
@@ -186,6 +188,7 @@ export class VirtualModule {
       consoleInput: this.#framer.buffered,
       received,
       datagrams,
+      transparent: this.#raw?.queued ?? 0,
     };
   }
 
@@ -870,6 +873,11 @@ class RawTransfer {
     readonly timeoutMs: number,
     readonly output: ConsoleOutput,
   ) {}
+
+  /** Bytes taken and not yet handed to the link. */
+  get queued(): number {
+    return this.#queued + this.#udpPendingBytes;
+  }
 
   /** Takes console bytes into the TT buffer; waits while the buffer is full. */
   async data(bytes: Uint8Array): Promise<void> {

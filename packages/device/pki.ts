@@ -6,7 +6,8 @@
  *
  * for each suite index given (default 1 and 2), each suite with its own CA,
  * so that a peer of one suite is refused by the other. Server certificates
- * name localhost, 127.0.0.1 and ::1. P-256 keys, made by `openssl`.
+ * name localhost, 127.0.0.1 and ::1 (or `serverHosts`). P-256 keys, made by
+ * `openssl`.
  *
  * Every file is written by `openssl` itself into files created beforehand
  * (keys with mode 0600, so no key is ever readable by others, not even for
@@ -41,6 +42,8 @@ export {
 export interface PkiOptions {
   /** Suite indexes to create (1..10; default 1 and 2). */
   suites?: number[];
+  /** Names and addresses the server certificates are for (default localhost, 127.0.0.1, ::1). */
+  serverHosts?: string[];
   /** Days of validity (default 3650). */
   days?: number;
   /** Replace files that already exist (default: refuse with {@linkcode PkiError}). */
@@ -135,6 +138,18 @@ export async function makePki(
       );
     }
   }
+  const hosts = options.serverHosts ?? ["localhost", "127.0.0.1", "::1"];
+  for (const host of hosts) {
+    if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
+      throw new RangeError(
+        `server host ${JSON.stringify(host)} is not a name or address`,
+      );
+    }
+  }
+  const altNames = hosts.map((h) =>
+    /^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`
+  )
+    .join(",");
   const cert = `${dir}/CERT`;
   await Deno.mkdir(cert, { recursive: true });
   const targets = suites.flatMap((i) =>
@@ -163,7 +178,7 @@ export async function makePki(
       }
       created.push(path);
     }
-    await writeSuites(dir, suites, days, progress);
+    await writeSuites(dir, suites, days, altNames, progress);
     done = true;
   } finally {
     if (!done) {
@@ -177,6 +192,7 @@ async function writeSuites(
   dir: string,
   suites: number[],
   days: string,
+  altNames: string,
   progress: (line: string) => void,
 ): Promise<void> {
   const work = await Deno.makeTempDir({ dir, prefix: ".atsock-pki-" });
@@ -185,7 +201,7 @@ async function writeSuites(
   try {
     await Deno.writeTextFile(
       `${work}/server.ext`,
-      "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n",
+      `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${altNames}\n`,
     );
     await Deno.writeTextFile(
       `${work}/client.ext`,

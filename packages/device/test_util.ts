@@ -54,6 +54,9 @@ export class Harness {
   /** Every byte the console has printed. */
   totalBytes = 0;
 
+  /** Set to an array to keep every console byte from then on, as text (latin1). */
+  transcript: string[] | undefined;
+
   private constructor(
     module: VirtualModule,
     console: ReturnType<typeof serveTcp>,
@@ -86,6 +89,7 @@ export class Harness {
         const chunk = buf.slice(0, n);
         this.#bytes.push(chunk);
         this.totalBytes += n;
+        this.transcript?.push(latin1(chunk));
         this.#events.push(...this.parser.push(chunk));
         for (const resolve of this.#waiters.splice(0)) resolve();
       }
@@ -204,4 +208,24 @@ export function freePort(): number {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
+}
+
+/** `size` random bytes (`crypto.getRandomValues` takes at most 64 KiB a call). */
+export function randomBytes(size: number): Uint8Array {
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) {
+    crypto.getRandomValues(data.subarray(i, i + 65536));
+  }
+  return data;
+}
+
+/** Cuts `data` into pieces of odd, varying sizes (1 to `max` bytes). */
+export function* oddChunks(
+  data: Uint8Array,
+  max = 16411,
+): Generator<Uint8Array> {
+  for (let i = 0, k = 1; i < data.length; k = (k * 31 + 7) % max + 1) {
+    yield data.subarray(i, i + k);
+    i += k;
+  }
 }

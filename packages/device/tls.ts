@@ -208,13 +208,23 @@ export interface TlsListener {
   close(): void;
 }
 
+/** How long a client may take over its handshake with a TLS server, by default. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10000;
+
 /**
  * Listens for TLS clients. Type 3 requires a client certificate signed by
  * the suite's CA: a client without one fails the handshake and is never
- * handed out.
+ * handed out. A handshake that takes longer than `handshakeTimeoutMs`
+ * (default {@linkcode TLS_HANDSHAKE_TIMEOUT_MS}) is dropped, without a seed.
  */
 export async function listenTls(
-  options: { hostname: string; port: number; type: 2 | 3; suite: Suite },
+  options: {
+    hostname: string;
+    port: number;
+    type: 2 | 3;
+    suite: Suite;
+    handshakeTimeoutMs?: number;
+  },
   onConnection: (conn: ByteConn, peer: { ip: string; port: number }) => void,
 ): Promise<TlsListener> {
   const server: Server = createServer({
@@ -224,6 +234,7 @@ export async function listenTls(
     requestCert: options.type === 3,
     rejectUnauthorized: options.type === 3,
     maxVersion: "TLSv1.2",
+    handshakeTimeout: options.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
   });
   server.on("secureConnection", (socket: TLSSocket) => {
     if (options.type === 3 && !socket.authorized) {
@@ -235,7 +246,11 @@ export async function listenTls(
       port: socket.remotePort ?? 0,
     });
   });
-  server.on("tlsClientError", () => {/* a failed handshake: no seed */});
+  // A failed or too slow handshake: no seed, and the socket goes (Deno's
+  // node:tls leaves it open after a handshake timeout).
+  server.on("tlsClientError", (_error: Error, socket: TLSSocket) => {
+    socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => {

@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { encode } from "@atsock/protocol";
-import { freePort, Harness, readExactly, tcpPeer } from "./test_util.ts";
+import { encode, TT_BUFFER_SIZE } from "@atsock/protocol";
+import {
+  freePort,
+  Harness,
+  oddChunks,
+  randomBytes,
+  readExactly,
+  tcpPeer,
+} from "./test_util.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -233,7 +240,7 @@ console.log(JSON.stringify({ received, largest, digest: hash.digest("hex") }));
 udp.close();
 `;
 
-Deno.test("TT: 10 MiB over UDP in datagrams of at most 1472 bytes, in order", async () => {
+Deno.test("TT: 10 MiB of random bytes over UDP in datagrams of at most 1472 bytes, in order", async () => {
   const h = await Harness.start({ mode: "host" });
   const sink = new Deno.Command(Deno.execPath(), {
     args: ["eval", UDP_SINK],
@@ -250,7 +257,7 @@ Deno.test("TT: 10 MiB over UDP in datagrams of at most 1472 bytes, in order", as
       0,
     );
     const size = 10 * 1024 * 1024;
-    const data = new Uint8Array(size).map((_, i) => (i * 40503) >>> 8);
+    const data = randomBytes(size);
     await h.write(`AT+SKTSENDRAW=1,${size}\r\n`);
     await h.next((e) => e.type === "prompt");
     // Odd chunk sizes from the console, at about 4 MB/s: the rate of a
@@ -284,6 +291,103 @@ Deno.test("TT: 10 MiB over UDP in datagrams of at most 1472 bytes, in order", as
     assert.equal(report.digest, sha(data));
   } finally {
     await sink.status;
+    await h.close();
+  }
+});
+
+Deno.test("SKTSENDRAW on TCP aborted with <<< after 6 MiB of 10: the bytes before arrive exactly, ERROR: 4, commands again", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  try {
+    await h.next((e) => e.type === "ready");
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0`),
+      0,
+    );
+    const conn = await accepted;
+    const size = 10 * 1024 * 1024;
+    const cut = 6 * 1024 * 1024 + 4321;
+    const data = randomBytes(size);
+    data[cut - 1] = 0; // not a `<`, so the abort is exactly the three that follow
+    await h.write(`AT+SKTSENDRAW=0,${size}\r\n`);
+    await h.next((e) => e.type === "prompt");
+    const receiving = readExactly(conn, cut);
+    for (const chunk of oddChunks(data.subarray(0, cut))) await h.write(chunk);
+    for (const byte of "<<<") await h.write(byte);
+    const { event } = await h.next(
+      (e) => e.type === "ok" || e.type === "error",
+      30000,
+    );
+    assert.deepEqual(event, { type: "error", code: 4 });
+    assert.equal(sha(await receiving), sha(data.subarray(0, cut)));
+    // Commands again; what follows the prefix on the wire is this SKTSEND.
+    assert.equal(await h.code("AT+SKTSEND=0,2,,,ok"), 0);
+    assert.equal(new TextDecoder().decode(await readExactly(conn, 2)), "ok");
+    assert.equal(h.module.stats().transparent, 0);
+    conn.close();
+  } finally {
+    peer.close();
+    await h.close();
+  }
+});
+
+Deno.test("TT buffer stays within 80 KiB plus one console chunk while the peer does not read", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  try {
+    await h.next((e) => e.type === "ready");
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0`),
+      0,
+    );
+    const conn = await accepted;
+    const size = 24 * 1024 * 1024; // more than the kernel's loopback buffers hold
+    const data = randomBytes(size);
+    await h.write(`AT+SKTSENDRAW=0,${size}\r\n`);
+    await h.next((e) => e.type === "prompt");
+    // Feed the module directly in pieces of known size, so "one chunk" is known.
+    let largest = 0;
+    let peak = 0;
+    const sample = () => {
+      peak = Math.max(peak, h.module.stats().transparent);
+    };
+    const feeding = (async () => {
+      for (const chunk of oddChunks(data, 9001)) {
+        largest = Math.max(largest, chunk.length);
+        await h.module.receive(chunk);
+        sample();
+      }
+    })();
+    const high = await h.next((e) => e.type === "watermark", 20000);
+    assert.deepEqual(high.event, { type: "watermark", level: "high" });
+    // The peer still reads nothing: the buffer is full and stays so.
+    for (let i = 0; i < 20; i++) {
+      sample();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const receiving = readExactly(conn, size); // now the peer reads
+    const low = await h.next((e) => e.type === "watermark", 20000);
+    assert.deepEqual(low.event, { type: "watermark", level: "low" });
+    await feeding;
+    const { event } = await h.next(
+      (e) => e.type === "ok" || e.type === "error",
+      20000,
+    );
+    assert.deepEqual(event, { type: "ok" });
+    assert.equal(sha(await receiving), sha(data));
+    // One chunk past the limit at most (plus up to three `<` the framer
+    // held back from the chunk before, in case they were an abort).
+    assert.ok(
+      peak <= TT_BUFFER_SIZE + largest + 3,
+      `TT buffer held ${peak} bytes (limit ${TT_BUFFER_SIZE} + ${largest} + 3)`,
+    );
+    assert.ok(peak >= TT_BUFFER_SIZE, `peak ${peak}: the buffer never filled`);
+    assert.equal(h.module.stats().transparent, 0);
+    conn.close();
+  } finally {
+    peer.close();
     await h.close();
   }
 });

@@ -116,6 +116,8 @@ export class AtDriver extends EventTarget {
   #listeners = new Set<(event: UnsolicitedEvent) => void>();
   #raw: RawFlow = { paused: false, resume: [] };
   #readyWaiters: (() => void)[] = [];
+  /** Whether the module has printed anything yet on this transport. */
+  #heard = false;
 
   /** Starts reading the transport. */
   constructor(transport: Transport, options: DriverOptions = {}) {
@@ -163,6 +165,8 @@ export class AtDriver extends EventTarget {
 
   #route(event: ModuleEvent): void {
     const pending = this.#pending;
+    const first = !this.#heard;
+    this.#heard = true;
     switch (event.type) {
       case "ok":
         if (pending) {
@@ -192,7 +196,10 @@ export class AtDriver extends EventTarget {
       case "echo":
         return;
       case "ready":
-        if (pending) {
+        // The very first thing a module prints on a fresh transport is its
+        // greeting (a TCP console greets every new client), not a restart
+        // in the middle of the command just sent.
+        if (pending && !first) {
           this.#pending = undefined;
           pending.reject(new ModuleResetError(pending.name));
         }
@@ -575,12 +582,21 @@ export class AtDriver extends EventTarget {
     return run;
   }
 
-  /** `AT+SKTSTATE`: every link, parsed. */
+  /**
+   * `AT+SKTSTATE`: every link, parsed. The driver also learns from it which
+   * links are UDP, so that a later `AT+SKTREAD` on a link this driver did
+   * not create is parsed with its sender fields.
+   */
   async state(options?: CommandOptions): Promise<LinkState[]> {
     const answer = await this.command({ command: "SKTSTATE" }, options);
-    return answer.lines.map(parseStateLine).filter((s): s is LinkState =>
-      s !== undefined
-    );
+    const links = answer.lines.map(parseStateLine).filter((
+      s,
+    ): s is LinkState => s !== undefined);
+    this.#udp.clear();
+    for (const link of links) {
+      if (link.protocol === "udp") this.#udp.add(link.linkId);
+    }
+    return links;
   }
 
   /** `AT+SKTDEL`: deletes a link (a server with its seeds). */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { createSocket } from "node:dgram";
 import { createModule, serveTcp } from "@atsock/device";
 import { AtError, DEFAULT_CONFIG, encode } from "@atsock/protocol";
 import {
@@ -219,6 +220,7 @@ Deno.test("a module reset mid-command is a clear error and the driver goes on", 
     "ready",
     (e) => ready.push((e as Event & { detail: UnsolicitedEvent }).detail),
   );
+  await driver.remove(1); // the module has spoken: a later ATCMD READY is a restart
   await assert.rejects(
     () => driver.connect({ linkId: 0, host: "h", port: 1 }),
     ModuleResetError,
@@ -227,6 +229,88 @@ Deno.test("a module reset mid-command is a clear error and the driver goes on", 
   await driver.connect({ linkId: 0, host: "h", port: 1 });
   await driver.close();
   await running;
+});
+
+Deno.test("ATCMD READY as the first output (a TCP console greeting a new client) is no restart", async () => {
+  let greeted = false;
+  const { transport, running } = fakeModule(async (line, write) => {
+    // The greeting went out before the command arrived; the host parses it
+    // only once the command is in flight.
+    if (!greeted) {
+      greeted = true;
+      await write("ATCMD READY\r\n");
+    }
+    if (line === "AT+SKTDEL=1") await write("\r\nOK\r\n");
+  });
+  const driver = new AtDriver(transport, { timeoutMs: 5000 });
+  const ready: UnsolicitedEvent[] = [];
+  driver.addEventListener(
+    "ready",
+    (e) => ready.push((e as Event & { detail: UnsolicitedEvent }).detail),
+  );
+  await driver.remove(1);
+  assert.deepEqual(ready, [{ type: "ready" }]);
+  await driver.close();
+  await running;
+});
+
+Deno.test("a fresh driver on a host-mode TCP console: greeting, then commands answer", async () => {
+  const module = createModule({ mode: "host" });
+  const console = serveTcp(module, { port: 0 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      while (console.busy) await new Promise((r) => setTimeout(r, 5));
+      const driver = new AtDriver(await connectTcp({ port: console.port }));
+      assert.deepEqual(await driver.state(), []); // no ModuleResetError
+      await driver.close();
+    }
+  } finally {
+    await console.close();
+    await module.close();
+  }
+});
+
+Deno.test("AT+SKTSTATE tells a fresh driver which links are UDP: reads name the sender", async () => {
+  const module = createModule({ mode: "host" });
+  const console = serveTcp(module, { port: 0 });
+  const peer = createSocket("udp4");
+  await new Promise<void>((r) => peer.bind(0, "127.0.0.1", () => r()));
+  try {
+    const first = new AtDriver(await connectTcp({ port: console.port }));
+    const serverPort = freePort();
+    await first.listen({
+      linkId: 2,
+      type: 0,
+      port: serverPort,
+      autoReceive: false,
+    });
+    await first.close();
+    while (console.busy) await new Promise((r) => setTimeout(r, 5));
+    // Data that looks like the sender fields of a UDP read.
+    await new Promise<void>((resolve, reject) =>
+      peer.send(
+        encode("1.2.3.4,5,x"),
+        serverPort,
+        "127.0.0.1",
+        (e) => e ? reject(e) : resolve(),
+      )
+    );
+    const second = new AtDriver(await connectTcp({ port: console.port }));
+    const links = await second.state();
+    assert.equal(links[0].protocol, "udp");
+    let read = await second.read(2, 100);
+    for (let i = 0; i < 100 && read.size === 0; i++) {
+      read = await second.read(2, 100);
+    }
+    assert.equal(new TextDecoder().decode(read.data), "1.2.3.4,5,x");
+    assert.equal(read.sender?.ip, "127.0.0.1");
+    assert.equal(read.sender?.port, peer.address().port);
+    await second.close();
+  } finally {
+    peer.close();
+    await console.close();
+    await module.close();
+  }
 });
 
 Deno.test("a silent module times out; a late answer is not taken for the next command", async () => {

@@ -23,7 +23,8 @@ export const CERTS_HELP =
   `atsock certs: make and check module certificate directories
 
 Usage:
-  atsock certs make DIR [--suites 1,2] [--force] [--json] [--progress]
+  atsock certs make DIR [--suites 1,2] [--hosts NAME,...] [--force] [--json]
+                        [--progress]
   atsock certs check DIR [--json]
 
 A module keeps its certificates in flash as CERT/<side>_<kind>_<i>.<ext>
@@ -50,6 +51,9 @@ check   reports, for each suite present and each side: which files exist,
 
 Options:
   --suites    suite indexes to make, comma-separated, 1..10 (default 1,2)
+  --hosts     names and IPv4/IPv6 addresses the server certificates are for,
+              comma-separated (default localhost,127.0.0.1,::1); add the
+              address a TLS client will dial, e.g. the emulator's --ip
   --force     replace existing files of those suites
   --json      one JSON document on stdout
   --progress  progress lines on stderr even when it is not a terminal
@@ -58,6 +62,7 @@ Options:
 Examples:
   atsock certs make ./pki
   atsock certs make ./pki --suites 1,2,3 --force
+  atsock certs make ./pki --hosts localhost,127.0.0.1,192.168.1.50
   atsock certs check ./pki
   atsock certs check ./pki --json | jq '.suites[] | {index, ok}'
   atsock emulate --certs ./pki --mode host
@@ -78,6 +83,8 @@ export type CertsOptions =
     dir: string;
     /** Suite indexes. */
     suites: number[];
+    /** Names and addresses of the server certificates (default: makePki's). */
+    hosts?: string[];
     /** Replace existing files. */
     force: boolean;
     /** JSON output. */
@@ -102,6 +109,7 @@ export function parseCertsArgs(args: string[]): CertsOptions | "help" {
       args,
       options: {
         suites: { type: "string" },
+        hosts: { type: "string" },
         force: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         progress: { type: "boolean", default: false },
@@ -129,7 +137,7 @@ export function parseCertsArgs(args: string[]): CertsOptions | "help" {
     throw new UsageError(`unexpected argument "${extra[0]}"`);
   }
   if (action === "check") {
-    for (const flag of ["suites", "force", "progress"] as const) {
+    for (const flag of ["suites", "hosts", "force", "progress"] as const) {
       if (values[flag] !== undefined && values[flag] !== false) {
         throw new UsageError(`--${flag} is for certs make`);
       }
@@ -140,10 +148,23 @@ export function parseCertsArgs(args: string[]): CertsOptions | "help" {
     action,
     dir,
     suites: parseSuites(values.suites ?? "1,2"),
+    hosts: values.hosts === undefined ? undefined : parseHosts(values.hosts),
     force: values.force!,
     json: values.json!,
     progress: values.progress!,
   };
+}
+
+function parseHosts(text: string): string[] {
+  const hosts = text.split(",").map((h) => h.trim());
+  for (const host of hosts) {
+    if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
+      throw new UsageError(
+        `--hosts takes host names and addresses separated by commas, not "${text}"`,
+      );
+    }
+  }
+  return hosts;
 }
 
 function parseSuites(text: string): number[] {
@@ -170,6 +191,7 @@ async function make(options: CertsOptions & { action: "make" }) {
     (options.progress || Deno.stderr.isTerminal());
   const cert = await makePki(options.dir, {
     suites: options.suites,
+    serverHosts: options.hosts,
     force: options.force,
     progress: show ? (line) => console.error(`atsock: ${line}`) : undefined,
   });

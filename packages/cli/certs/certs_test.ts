@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { makePki } from "@atsock/device/pki";
 import { parseCertsArgs, UsageError } from "../mod.ts";
 import { type CheckReport, checkSuiteFiles } from "./check.ts";
@@ -55,6 +56,7 @@ Deno.test("certs arguments", () => {
     action: "make",
     dir: "d",
     suites: [1, 2],
+    hosts: undefined,
     force: false,
     json: false,
     progress: false,
@@ -62,6 +64,9 @@ Deno.test("certs arguments", () => {
   const made = parseCertsArgs(["make", "d", "--suites", "3,1,3", "--force"]);
   assert.ok(made !== "help" && made.action === "make");
   assert.deepEqual(made.suites, [1, 3]);
+  const hosts = parseCertsArgs(["make", "d", "--hosts", "localhost, 10.0.0.2"]);
+  assert.ok(hosts !== "help" && hosts.action === "make");
+  assert.deepEqual(hosts.hosts, ["localhost", "10.0.0.2"]);
   assert.deepEqual(parseCertsArgs(["check", "d", "--json"]), {
     action: "check",
     dir: "d",
@@ -78,6 +83,8 @@ Deno.test("certs arguments", () => {
       ["make", "d", "--suites", "11"],
       ["make", "d", "--suites", "1,x"],
       ["check", "d", "--force"],
+      ["make", "d", "--hosts", "a b"],
+      ["make", "d", "--hosts", ""],
       ["check", "d", "--bogus"],
     ]
   ) {
@@ -146,6 +153,8 @@ Deno.test({
       "--suites",
       "4",
       "--progress",
+      "--hosts",
+      "bench.local,192.168.1.50",
     ], [
       "--allow-run=openssl",
       `--allow-write=${dir}/p`,
@@ -154,6 +163,13 @@ Deno.test({
     assert.equal(
       progress.stderr,
       "atsock: suite 4: CA, server and client certificates\n",
+    );
+    const server = new X509Certificate(
+      await Deno.readTextFile(`${dir}/p/CERT/server_cert_4.crt`),
+    );
+    assert.equal(
+      server.subjectAltName,
+      "DNS:bench.local, IP Address:192.168.1.50",
     );
     const keys = await keyLines(dir);
     for (const r of [made, again, forced, progress]) {

@@ -1,0 +1,118 @@
+/**
+ * `atsock listen`: starts a server on a link of the module
+ * (`AT+SKTSERVER`).
+ *
+ * @module
+ */
+
+import type { ServerType } from "@atsock/host";
+import type { Subcommand } from "../command.ts";
+import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
+import {
+  certFor,
+  parseLinkId,
+  parseOneShot,
+  parsePort,
+  parseServerType,
+  required,
+  SERVER_TYPES,
+} from "./options.ts";
+import { explainTaken, withDriver } from "./run.ts";
+
+/** Help text of `atsock listen`. */
+export const LISTEN_HELP =
+  `atsock listen: start a server on a link (AT+SKTSERVER)
+
+Usage:
+  atsock listen <DEVICE | tcp:HOST:PORT> --link N --port P [--type T]
+                [--cert I] [--auto-rcv] [--json]
+
+Prints OK, or the module's ERROR: n with what it means (exit status 1).
+Each client that connects becomes a seed on the lowest free link id (see
+atsock state); send to it and read from it by that id.
+
+Options:
+  --link N        link id for the server, 0..19 (must be free)
+  --type T        udp, tcp (default), tls (server certificate --cert),
+                  tls-mutual (also checks the client with the suite's CA);
+                  or the code 0..3
+  --port P        port to listen on, 1..65535
+  --cert I        certificate suite 1..10 (tls, tls-mutual)
+  --auto-rcv      the module prints incoming data as [$][SKT][DATA] lines
+                  instead of keeping it for atsock read
+  --json          {"ok": true, "linkId", "type", "port", ...}
+${commonHelp()}
+${PERMISSIONS_HELP}
+Examples:
+  atsock listen tcp:127.0.0.1:3333 --link 0 --port 4000
+  atsock listen /dev/ttyUSB0 --link 3 --type udp --port 4321
+  atsock listen /dev/ttyUSB0 --link 0 --type tls --cert 1 --port 4433 --json
+`;
+
+/** Parsed options of `atsock listen`. */
+export interface ListenRequest {
+  /** Link id. */
+  linkId: number;
+  /** Server type code. */
+  type: ServerType;
+  /** Port to listen on. */
+  port: number;
+  /** Certificate suite, for the TLS types. */
+  certIndex?: number;
+  /** Incoming data printed as DATA lines. */
+  autoReceive: boolean;
+}
+
+/** Reads the `atsock listen` options (after the common ones were parsed). */
+export function listenRequest(
+  values: Record<string, string | boolean | undefined>,
+): ListenRequest {
+  const linkId = parseLinkId(required(values.link, "--link"));
+  const type = parseServerType((values.type as string | undefined) ?? "tcp");
+  const port = parsePort(required(values.port, "--port"));
+  const certIndex = certFor(
+    values.cert as string | undefined,
+    type,
+    2,
+    SERVER_TYPES[type],
+  );
+  return {
+    linkId,
+    type,
+    port,
+    ...(certIndex !== undefined ? { certIndex } : {}),
+    autoReceive: values["auto-rcv"] === true,
+  };
+}
+
+/** `atsock listen`. */
+export const listenCommand: Subcommand = {
+  name: "listen",
+  summary: "start a server on a link (AT+SKTSERVER)",
+  help: LISTEN_HELP,
+  async run(args) {
+    const parsed = parseOneShot(args, {
+      link: { type: "string" },
+      type: { type: "string" },
+      port: { type: "string" },
+      cert: { type: "string" },
+      "auto-rcv": { type: "boolean", default: false },
+    }, { timeoutMs: 10000 });
+    if (parsed === "help") {
+      console.log(LISTEN_HELP);
+      return 0;
+    }
+    const request = listenRequest(parsed.values);
+    return await withDriver(parsed.common, async (driver) => {
+      await driver.listen(request).catch((e) =>
+        explainTaken(driver, request.linkId, e)
+      );
+      const type = SERVER_TYPES[request.type];
+      return {
+        text:
+          `OK: link ${request.linkId} is a ${type} server on port ${request.port}`,
+        json: { ok: true, ...request, type },
+      };
+    });
+  },
+};
