@@ -13,7 +13,9 @@
  */
 
 import type { Subcommand } from "./command.ts";
+import { certsCommand } from "./certs/certs.ts";
 import { emulateCommand } from "./emulate.ts";
+import { explainSubcommand } from "./explain/explain.ts";
 import { termCommand } from "./term/term.ts";
 import { stateCommand } from "./oneshot/state.ts";
 import { connectCommand } from "./oneshot/connect.ts";
@@ -25,7 +27,26 @@ import { TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
 export type { Subcommand } from "./command.ts";
+export { type CertsOptions, parseCertsArgs } from "./certs/certs.ts";
+export {
+  checkCertDir,
+  type CheckReport,
+  type FileReport,
+  type SideReport,
+  type SuiteReport,
+} from "./certs/check.ts";
 export { type EmulateOptions, parseEmulateArgs } from "./emulate.ts";
+export {
+  explainLine,
+  type ExplainOptions,
+  parseExplainArgs,
+} from "./explain/explain.ts";
+export type {
+  ExplainedError,
+  ExplainedField,
+  Explanation,
+  ExplanationKind,
+} from "./explain/explanation.ts";
 export { UsageError } from "./usage.ts";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
 export { type CommonOptions, parseOneShot } from "./oneshot/options.ts";
@@ -46,6 +67,8 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   listenCommand,
   sendCommand,
   readCommand,
+  explainSubcommand,
+  certsCommand,
 ];
 
 /** Top-level help. */

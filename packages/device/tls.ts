@@ -94,39 +94,7 @@ export class CertStore {
 
   /** Parses the certificates and matches the key; throws {@linkcode TlsFailure} 9 or 10. */
   #check(side: string, index: number, suite: Suite): void {
-    let certificate: X509Certificate | undefined;
-    for (
-      const [name, pem] of [["ca", suite.ca], ["cert", suite.cert]] as const
-    ) {
-      if (pem === undefined) continue;
-      try {
-        const parsed = new X509Certificate(pem);
-        if (name === "cert") certificate = parsed;
-      } catch {
-        throw new TlsFailure(
-          9,
-          `CERT/${side}_${name}_${index}.crt does not parse as an X.509 certificate`,
-        );
-      }
-    }
-    if (suite.key !== undefined && certificate) {
-      let key;
-      try {
-        key = createPrivateKey(suite.key);
-      } catch {
-        // Say which file, never what is in it.
-        throw new TlsFailure(
-          9,
-          `CERT/${side}_key_${index}.key does not parse as a private key`,
-        );
-      }
-      if (!certificate.checkPrivateKey(key)) {
-        throw new TlsFailure(
-          10,
-          `CERT/${side}_key_${index}.key does not match CERT/${side}_cert_${index}.crt`,
-        );
-      }
-    }
+    checkSuite(side, index, suite);
   }
 
   async #read(
@@ -161,6 +129,49 @@ export class CertStore {
         throw new TlsFailure(9, `${name} is not text`);
       }
       throw new TlsFailure(6, `${name} cannot be read (${(e as Error).name})`);
+    }
+  }
+}
+
+/**
+ * The module's checks of a suite's files, as it makes them when a TLS
+ * connection needs them: each certificate given must parse (else 9), the
+ * key given with a certificate must parse (9) and match it (10). Throws
+ * {@linkcode TlsFailure}; its message names the file, never its contents.
+ * Pass only the files to check (a suite with just `ca` checks the CA).
+ */
+export function checkSuite(side: string, index: number, suite: Suite): void {
+  let certificate: X509Certificate | undefined;
+  for (
+    const [name, pem] of [["ca", suite.ca], ["cert", suite.cert]] as const
+  ) {
+    if (pem === undefined) continue;
+    try {
+      const parsed = new X509Certificate(pem);
+      if (name === "cert") certificate = parsed;
+    } catch {
+      throw new TlsFailure(
+        9,
+        `CERT/${side}_${name}_${index}.crt does not parse as an X.509 certificate`,
+      );
+    }
+  }
+  if (suite.key !== undefined && certificate) {
+    let key;
+    try {
+      key = createPrivateKey(suite.key);
+    } catch {
+      // Say which file, never what is in it.
+      throw new TlsFailure(
+        9,
+        `CERT/${side}_key_${index}.key does not parse as a private key`,
+      );
+    }
+    if (!certificate.checkPrivateKey(key)) {
+      throw new TlsFailure(
+        10,
+        `CERT/${side}_key_${index}.key does not match CERT/${side}_cert_${index}.crt`,
+      );
     }
   }
 }
