@@ -16,6 +16,10 @@ import { MAX_LINE_LENGTH } from "./constants.ts";
 const CR = 0x0d;
 const LF = 0x0a;
 const LT = 0x3c;
+/** No CR (or LF) in the rest of the first chunk. */
+const NONE = -1;
+/** Not searched for yet in the first chunk. */
+const UNKNOWN = -2;
 
 /** What the framer yields. */
 export type ConsoleEvent =
@@ -75,6 +79,12 @@ export interface CommandFramerOptions {
 export class CommandFramer {
   #max: number;
   #chunks: Uint8Array[] = [];
+  /** Bytes of the first chunk already consumed. */
+  #pos = 0;
+  /** Index in the first chunk of the next CR at or after some consumed point, NONE or UNKNOWN. */
+  #cr = UNKNOWN;
+  /** The same for LF. */
+  #lf = UNKNOWN;
   #line: Uint8Array;
   #lineLength = 0;
   #overlongLength = -1;
@@ -101,7 +111,7 @@ export class CommandFramer {
 
   /** Bytes pushed but not yet turned into events, plus a partial line. */
   get buffered(): number {
-    let n = this.#lineLength + this.#held;
+    let n = this.#lineLength + this.#held - this.#pos;
     for (const chunk of this.#chunks) n += chunk.length;
     return n;
   }
@@ -154,48 +164,73 @@ export class CommandFramer {
       }
       const chunk = this.#chunks[0];
       if (chunk === undefined) return undefined;
-      let start = 0;
       if (this.#skipLf) {
         this.#skipLf = false;
-        if (chunk[0] === LF) start = 1;
+        if (chunk[this.#pos] === LF) {
+          this.#advance(chunk, 1);
+          continue;
+        }
       }
-      const end = findLineEnd(chunk, start);
+      const start = this.#pos;
+      const end = this.#lineEnd(chunk);
       if (end < 0) {
         this.#append(chunk.subarray(start));
-        this.#chunks.shift();
+        this.#drop();
         continue;
       }
       if (chunk[end] === CR) this.#skipLf = true;
+      this.#advance(chunk, end + 1 - start);
       if (this.#lineLength === 0 && this.#overlongLength < 0) {
         // The whole line is in this chunk: hand out a view, no copy.
-        const length = end - start;
+        if (end === start) continue;
         const line = chunk.subarray(start, end);
-        if (end + 1 < chunk.length) this.#chunks[0] = chunk.subarray(end + 1);
-        else this.#chunks.shift();
-        if (length === 0) continue;
-        if (length <= this.#max) return { type: "line", line };
+        if (end - start <= this.#max) return { type: "line", line };
         this.#append(line);
-        const event = this.#finishLine();
-        if (event !== undefined) return event;
-        continue;
+      } else {
+        this.#append(chunk.subarray(start, end));
       }
-      this.#append(chunk.subarray(start, end));
-      if (end + 1 < chunk.length) this.#chunks[0] = chunk.subarray(end + 1);
-      else this.#chunks.shift();
       const event = this.#finishLine();
       if (event !== undefined) return event;
     }
   }
 
+  /**
+   * Where the line starting at `#pos` ends in `chunk` (its first CR or LF),
+   * or -1. The next CR and the next LF are remembered and searched for again
+   * only once passed, so a chunk is scanned once however its lines end.
+   */
+  #lineEnd(chunk: Uint8Array): number {
+    const pos = this.#pos;
+    let cr = this.#cr;
+    if (cr !== NONE && cr < pos) cr = this.#cr = chunk.indexOf(CR, pos);
+    let lf = this.#lf;
+    if (lf !== NONE && lf < pos) lf = this.#lf = chunk.indexOf(LF, pos);
+    if (cr < 0) return lf;
+    if (lf < 0) return cr;
+    return cr < lf ? cr : lf;
+  }
+
+  /** Consumes `count` bytes of the first chunk. */
+  #advance(chunk: Uint8Array, count: number): void {
+    this.#pos += count;
+    if (this.#pos >= chunk.length) this.#drop();
+  }
+
+  /** Drops the first chunk. */
+  #drop(): void {
+    this.#chunks.shift();
+    this.#pos = 0;
+    this.#cr = UNKNOWN;
+    this.#lf = UNKNOWN;
+  }
+
   /** One raw step: an event, or null to loop again. */
   #nextRaw(): ConsoleEvent | null | undefined {
-    let chunk = this.#chunks[0];
+    const chunk = this.#chunks[0];
     if (chunk !== undefined && this.#skipLf) {
       this.#skipLf = false;
-      if (chunk[0] === LF) {
-        chunk = chunk.subarray(1);
-        if (chunk.length === 0) this.#chunks.shift();
-        else this.#chunks[0] = chunk;
+      if (chunk[this.#pos] === LF) {
+        this.#advance(chunk, 1);
         return null;
       }
     }
@@ -208,10 +243,9 @@ export class CommandFramer {
     }
     this.#abortSignalled = false;
     const want = this.#rawRemaining - this.#held;
-    const take = Math.min(want, chunk.length);
-    const piece = chunk.subarray(0, take);
-    if (take < chunk.length) this.#chunks[0] = chunk.subarray(take);
-    else this.#chunks.shift();
+    const take = Math.min(want, chunk.length - this.#pos);
+    const piece = chunk.subarray(this.#pos, this.#pos + take);
+    this.#advance(chunk, take);
     const held = this.#held;
     if (take === want) {
       // The payload is complete: held bytes are data after all.
@@ -295,14 +329,6 @@ export class CommandFramer {
     this.#lineLength = 0;
     return { type: "line", line };
   }
-}
-
-function findLineEnd(chunk: Uint8Array, from: number): number {
-  const cr = chunk.indexOf(CR, from);
-  const lf = chunk.indexOf(LF, from);
-  if (cr < 0) return lf;
-  if (lf < 0) return cr;
-  return Math.min(cr, lf);
 }
 
 function ltBytes(count: number): Uint8Array {
