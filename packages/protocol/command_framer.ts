@@ -16,10 +16,6 @@ import { MAX_LINE_LENGTH } from "./constants.ts";
 const CR = 0x0d;
 const LF = 0x0a;
 const LT = 0x3c;
-/** No CR (or LF) in the rest of the first chunk. */
-const NONE = -1;
-/** Not searched for yet in the first chunk. */
-const UNKNOWN = -2;
 
 /** What the framer yields. */
 export type ConsoleEvent =
@@ -81,10 +77,8 @@ export class CommandFramer {
   #chunks: Uint8Array[] = [];
   /** Bytes of the first chunk already consumed. */
   #pos = 0;
-  /** Index in the first chunk of the next CR at or after some consumed point, NONE or UNKNOWN. */
-  #cr = UNKNOWN;
-  /** The same for LF. */
-  #lf = UNKNOWN;
+  /** A view of the first chunk for reading it four bytes at a time. */
+  #view: DataView | undefined;
   #line: Uint8Array;
   #lineLength = 0;
   #overlongLength = -1;
@@ -196,18 +190,34 @@ export class CommandFramer {
 
   /**
    * Where the line starting at `#pos` ends in `chunk` (its first CR or LF),
-   * or -1. The next CR and the next LF are remembered and searched for again
-   * only once passed, so a chunk is scanned once however its lines end.
+   * or -1. Each byte is looked at once, eight at a time where no CR or LF
+   * is among them.
    */
   #lineEnd(chunk: Uint8Array): number {
-    const pos = this.#pos;
-    let cr = this.#cr;
-    if (cr !== NONE && cr < pos) cr = this.#cr = chunk.indexOf(CR, pos);
-    let lf = this.#lf;
-    if (lf !== NONE && lf < pos) lf = this.#lf = chunk.indexOf(LF, pos);
-    if (cr < 0) return lf;
-    if (lf < 0) return cr;
-    return cr < lf ? cr : lf;
+    this.#view ??= new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+    const view = this.#view;
+    const n = chunk.length;
+    let i = this.#pos;
+    while (i + 8 <= n) {
+      const a = view.getUint32(i);
+      const b = view.getUint32(i + 4);
+      const crA = a ^ 0x0d0d0d0d;
+      const lfA = a ^ 0x0a0a0a0a;
+      const crB = b ^ 0x0d0d0d0d;
+      const lfB = b ^ 0x0a0a0a0a;
+      // Non-zero when a byte of one of them is zero: a CR or LF.
+      if (
+        (((crA - 0x01010101) & ~crA) | ((lfA - 0x01010101) & ~lfA) |
+          ((crB - 0x01010101) & ~crB) | ((lfB - 0x01010101) & ~lfB)) &
+        0x80808080
+      ) break;
+      i += 8;
+    }
+    for (; i < n; i++) {
+      const byte = chunk[i];
+      if (byte === CR || byte === LF) return i;
+    }
+    return -1;
   }
 
   /** Consumes `count` bytes of the first chunk. */
@@ -220,8 +230,7 @@ export class CommandFramer {
   #drop(): void {
     this.#chunks.shift();
     this.#pos = 0;
-    this.#cr = UNKNOWN;
-    this.#lf = UNKNOWN;
+    this.#view = undefined;
   }
 
   /** One raw step: an event, or null to loop again. */
