@@ -98,7 +98,7 @@ export type ModuleEvent =
   | {
     /** Bytes that could not be parsed; the parser resynchronised after them. */
     type: "garbage";
-    /** The bytes (at most the line limit). */
+    /** The bytes (at most the line limit, or a `+SKTREAD` payload and its tail). */
     bytes: Uint8Array;
     /** Why they were dropped. */
     reason: string;
@@ -507,8 +507,8 @@ export class OutputParser {
 
   /** The earliest complete `\r\nOK\r\n` starting before offset `size`, or -1. */
   #earliestTail(mode: ReadMode): number {
-    const bytes = this.#read.bytes;
-    const last = Math.min(mode.size - 1, this.#read.length - OK_TAIL.length);
+    const bytes = this.#read.view(); // Not the spare capacity beyond.
+    const last = Math.min(mode.size - 1, bytes.length - OK_TAIL.length);
     for (let at = bytes.indexOf(CR, mode.scan); at >= 0 && at <= last;) {
       if (isTail(bytes, at)) return at;
       at = bytes.indexOf(CR, at + 1);

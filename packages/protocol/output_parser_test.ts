@@ -437,3 +437,20 @@ Deno.test("any sequence of module output gives the same events however chunked (
     { numRuns: 500 },
   );
 });
+
+Deno.test("a long SKTREAD answer fed byte by byte is read in linear time", () => {
+  // 64 KiB without CR: each byte may end the push, so the tail search must
+  // only look at bytes it has not seen.
+  const data = new Uint8Array(65536).map((_, i) => 0x20 + (i % 90));
+  const answer = formatRead(4, data);
+  const parser = new OutputParser();
+  parser.hintRead("tcp");
+  const events: ModuleEvent[] = [];
+  for (let i = 0; i < answer.length; i++) {
+    events.push(...parser.push(answer.subarray(i, i + 1)));
+  }
+  assert.deepEqual(events, [
+    { type: "read", linkId: 4, size: 65536, data, truncated: false },
+    { type: "ok" },
+  ]);
+});
