@@ -75,6 +75,10 @@ export interface CommandFramerOptions {
 export class CommandFramer {
   #max: number;
   #chunks: Uint8Array[] = [];
+  /** Bytes of the first chunk already consumed. */
+  #pos = 0;
+  /** A view of the first chunk for reading it four bytes at a time. */
+  #view: DataView | undefined;
   #line: Uint8Array;
   #lineLength = 0;
   #overlongLength = -1;
@@ -101,7 +105,7 @@ export class CommandFramer {
 
   /** Bytes pushed but not yet turned into events, plus a partial line. */
   get buffered(): number {
-    let n = this.#lineLength + this.#held;
+    let n = this.#lineLength + this.#held - this.#pos;
     for (const chunk of this.#chunks) n += chunk.length;
     return n;
   }
@@ -154,48 +158,88 @@ export class CommandFramer {
       }
       const chunk = this.#chunks[0];
       if (chunk === undefined) return undefined;
-      let start = 0;
       if (this.#skipLf) {
         this.#skipLf = false;
-        if (chunk[0] === LF) start = 1;
+        if (chunk[this.#pos] === LF) {
+          this.#advance(chunk, 1);
+          continue;
+        }
       }
-      const end = findLineEnd(chunk, start);
+      const start = this.#pos;
+      const end = this.#lineEnd(chunk);
       if (end < 0) {
         this.#append(chunk.subarray(start));
-        this.#chunks.shift();
+        this.#drop();
         continue;
       }
       if (chunk[end] === CR) this.#skipLf = true;
+      this.#advance(chunk, end + 1 - start);
       if (this.#lineLength === 0 && this.#overlongLength < 0) {
         // The whole line is in this chunk: hand out a view, no copy.
-        const length = end - start;
+        if (end === start) continue;
         const line = chunk.subarray(start, end);
-        if (end + 1 < chunk.length) this.#chunks[0] = chunk.subarray(end + 1);
-        else this.#chunks.shift();
-        if (length === 0) continue;
-        if (length <= this.#max) return { type: "line", line };
+        if (end - start <= this.#max) return { type: "line", line };
         this.#append(line);
-        const event = this.#finishLine();
-        if (event !== undefined) return event;
-        continue;
+      } else {
+        this.#append(chunk.subarray(start, end));
       }
-      this.#append(chunk.subarray(start, end));
-      if (end + 1 < chunk.length) this.#chunks[0] = chunk.subarray(end + 1);
-      else this.#chunks.shift();
       const event = this.#finishLine();
       if (event !== undefined) return event;
     }
   }
 
+  /**
+   * Where the line starting at `#pos` ends in `chunk` (its first CR or LF),
+   * or -1. Each byte is looked at once, eight at a time where no CR or LF
+   * is among them.
+   */
+  #lineEnd(chunk: Uint8Array): number {
+    this.#view ??= new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+    const view = this.#view;
+    const n = chunk.length;
+    let i = this.#pos;
+    while (i + 8 <= n) {
+      const a = view.getUint32(i);
+      const b = view.getUint32(i + 4);
+      const crA = a ^ 0x0d0d0d0d;
+      const lfA = a ^ 0x0a0a0a0a;
+      const crB = b ^ 0x0d0d0d0d;
+      const lfB = b ^ 0x0a0a0a0a;
+      // Non-zero when a byte of one of them is zero: a CR or LF.
+      if (
+        (((crA - 0x01010101) & ~crA) | ((lfA - 0x01010101) & ~lfA) |
+          ((crB - 0x01010101) & ~crB) | ((lfB - 0x01010101) & ~lfB)) &
+        0x80808080
+      ) break;
+      i += 8;
+    }
+    for (; i < n; i++) {
+      const byte = chunk[i];
+      if (byte === CR || byte === LF) return i;
+    }
+    return -1;
+  }
+
+  /** Consumes `count` bytes of the first chunk. */
+  #advance(chunk: Uint8Array, count: number): void {
+    this.#pos += count;
+    if (this.#pos >= chunk.length) this.#drop();
+  }
+
+  /** Drops the first chunk. */
+  #drop(): void {
+    this.#chunks.shift();
+    this.#pos = 0;
+    this.#view = undefined;
+  }
+
   /** One raw step: an event, or null to loop again. */
   #nextRaw(): ConsoleEvent | null | undefined {
-    let chunk = this.#chunks[0];
+    const chunk = this.#chunks[0];
     if (chunk !== undefined && this.#skipLf) {
       this.#skipLf = false;
-      if (chunk[0] === LF) {
-        chunk = chunk.subarray(1);
-        if (chunk.length === 0) this.#chunks.shift();
-        else this.#chunks[0] = chunk;
+      if (chunk[this.#pos] === LF) {
+        this.#advance(chunk, 1);
         return null;
       }
     }
@@ -208,10 +252,9 @@ export class CommandFramer {
     }
     this.#abortSignalled = false;
     const want = this.#rawRemaining - this.#held;
-    const take = Math.min(want, chunk.length);
-    const piece = chunk.subarray(0, take);
-    if (take < chunk.length) this.#chunks[0] = chunk.subarray(take);
-    else this.#chunks.shift();
+    const take = Math.min(want, chunk.length - this.#pos);
+    const piece = chunk.subarray(this.#pos, this.#pos + take);
+    this.#advance(chunk, take);
     const held = this.#held;
     if (take === want) {
       // The payload is complete: held bytes are data after all.
@@ -295,14 +338,6 @@ export class CommandFramer {
     this.#lineLength = 0;
     return { type: "line", line };
   }
-}
-
-function findLineEnd(chunk: Uint8Array, from: number): number {
-  const cr = chunk.indexOf(CR, from);
-  const lf = chunk.indexOf(LF, from);
-  if (cr < 0) return lf;
-  if (lf < 0) return cr;
-  return Math.min(cr, lf);
 }
 
 function ltBytes(count: number): Uint8Array {

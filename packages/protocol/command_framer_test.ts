@@ -198,3 +198,42 @@ Deno.test("the same events however the input is chunked (property)", () => {
     { numRuns: 500 },
   );
 });
+
+Deno.test("a megabyte of LF-only or CR-only lines in one chunk comes out whole", async (t) => {
+  // One scan per chunk: this used to take seconds (a search for the other
+  // line end from every line start).
+  const lines: string[] = [];
+  for (let size = 0, i = 0; size < 1 << 20; i++) {
+    const line = `AT+SKTREAD=${i % 20},${i}`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  for (const end of ["\n", "\r", "\r\n", "\n\r"]) {
+    await t.step(JSON.stringify(end), () => {
+      const framer = new CommandFramer();
+      framer.push(encode(lines.join(end) + end));
+      const out: string[] = [];
+      for (let e = framer.next(); e; e = framer.next()) {
+        assert.equal(e.type, "line");
+        if (e.type === "line") out.push(latin1(e.line));
+      }
+      assert.equal(out.length, lines.length);
+      assert.deepEqual(out, lines);
+      assert.equal(framer.buffered, 0);
+    });
+  }
+});
+
+Deno.test("raw bytes taken from the middle of a chunk leave its lines intact", () => {
+  const input = encode("AT+A\nRAW 3\nx\ny\nAT+B\rAT+C\r\n");
+  for (const chunks of splits(input)) {
+    assert.deepEqual(run(chunks), [
+      { type: "line", text: "AT+A" },
+      { type: "line", text: "RAW 3" },
+      { type: "raw", text: "x\ny" },
+      { type: "raw-end" },
+      { type: "line", text: "AT+B" },
+      { type: "line", text: "AT+C" },
+    ]);
+  }
+});

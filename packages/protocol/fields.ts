@@ -15,43 +15,106 @@ const BACKSLASH = 0x5c;
  * Commas preceded by a backslash do not split, and `\,` / `\\` are
  * unescaped to `,` / `\`; any other backslash is kept as it is. Empty
  * fields are kept, so `2000,,1` gives three fields.
+ *
+ * Fields without a backslash are views of `params`; the others are views of
+ * one new buffer that the caller owns.
  */
 export function splitFields(params: Uint8Array): Uint8Array[] {
   const fields: Uint8Array[] = [];
-  if (params.indexOf(BACKSLASH) < 0) {
-    // No escapes: fields are views of the input.
-    let start = 0;
-    for (let comma = params.indexOf(COMMA); comma >= 0;) {
-      fields.push(params.subarray(start, comma));
-      start = comma + 1;
-      comma = params.indexOf(COMMA, start);
-    }
-    fields.push(params.subarray(start));
-    return fields;
-  }
-  // Unescape into one buffer; fields are views of it.
-  const out = allocate(params.length);
-  let length = 0;
-  let fieldStart = 0;
   const n = params.length;
-  for (let i = 0; i < n; i++) {
-    const byte = params[i];
-    if (byte === BACKSLASH) {
-      const next = params[i + 1];
-      if (next === COMMA || next === BACKSLASH) {
-        out[length++] = next;
-        i++;
-        continue;
+  let pos = 0;
+  // The next comma and backslash at or after some earlier position (-1: none).
+  let comma = params.indexOf(COMMA);
+  let backslash = params.indexOf(BACKSLASH);
+  let out: Uint8Array | undefined;
+  let length = 0;
+  while (true) {
+    if (comma >= 0 && comma < pos) comma = params.indexOf(COMMA, pos);
+    if (backslash >= 0 && backslash < pos) {
+      backslash = params.indexOf(BACKSLASH, pos);
+    }
+    if (backslash < 0 || (comma >= 0 && comma < backslash)) {
+      // No escape in this field: a view.
+      if (comma < 0) {
+        fields.push(params.subarray(pos));
+        return fields;
       }
-    } else if (byte === COMMA) {
-      fields.push(out.subarray(fieldStart, length));
-      fieldStart = length;
+      fields.push(params.subarray(pos, comma));
+      pos = comma + 1;
       continue;
     }
-    out[length++] = byte;
+    // This field holds a backslash: unescape it.
+    out ??= allocate(n - pos);
+    const fieldStart = length;
+    const end = unescapeField(params, pos, out, length);
+    length = end.length;
+    fields.push(out.subarray(fieldStart, length));
+    if (end.next === n) return fields;
+    pos = end.next + 1;
   }
-  fields.push(out.subarray(fieldStart, length));
-  return fields;
+}
+
+/** Where {@linkcode unescapeField} stopped. */
+interface FieldEnd {
+  /** The end of the unescaped bytes in `out`. */
+  length: number;
+  /** The index of the comma that ended the field, or the input's length. */
+  next: number;
+}
+
+/**
+ * Unescapes the field that starts at `params[from]` into `out` at `at`, up
+ * to the first unescaped comma. Eight bytes at a time while none of them is
+ * `,` or `\` (a field is mostly plain bytes), one at a time around them.
+ */
+function unescapeField(
+  params: Uint8Array,
+  from: number,
+  out: Uint8Array,
+  at: number,
+): FieldEnd {
+  const n = params.length;
+  const src = new DataView(params.buffer, params.byteOffset, n);
+  const dst = new DataView(out.buffer, out.byteOffset, out.length);
+  let i = from;
+  let length = at;
+  while (i < n) {
+    while (i + 8 <= n) {
+      const a = src.getUint32(i);
+      const b = src.getUint32(i + 4);
+      const commasA = a ^ 0x2c2c2c2c;
+      const slashesA = a ^ 0x5c5c5c5c;
+      const commasB = b ^ 0x2c2c2c2c;
+      const slashesB = b ^ 0x5c5c5c5c;
+      // Non-zero when a byte of one of them is zero: a `,` or `\`.
+      if (
+        (((commasA - 0x01010101) & ~commasA) |
+          ((slashesA - 0x01010101) & ~slashesA) |
+          ((commasB - 0x01010101) & ~commasB) |
+          ((slashesB - 0x01010101) & ~slashesB)) & 0x80808080
+      ) break;
+      dst.setUint32(length, a);
+      dst.setUint32(length + 4, b);
+      i += 8;
+      length += 8;
+    }
+    // Byte by byte past the block that holds a `,` or `\` (or the end).
+    const stop = Math.min(i + 8, n);
+    while (i < stop) {
+      const byte = params[i];
+      if (byte === BACKSLASH) {
+        const next = params[i + 1];
+        if (next === COMMA || next === BACKSLASH) {
+          out[length++] = next;
+          i += 2;
+          continue;
+        }
+      } else if (byte === COMMA) return { length, next: i };
+      out[length++] = byte;
+      i++;
+    }
+  }
+  return { length, next: n };
 }
 
 /** Escapes `,` and `\` in data so that {@linkcode splitFields} gives it back. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { bytesEqual, decodeLatin1, encode } from "./bytes.ts";
+import { decodeLatin1, encode } from "./bytes.ts";
 import type { Endpoint } from "./types.ts";
 
 const CR = 0x0d;
@@ -98,16 +98,30 @@ export type ModuleEvent =
   | {
     /** Bytes that could not be parsed; the parser resynchronised after them. */
     type: "garbage";
-    /** The bytes (at most the line limit). */
+    /** The bytes (at most the line limit, or a `+SKTREAD` payload and its tail). */
     bytes: Uint8Array;
     /** Why they were dropped. */
     reason: string;
   };
 
+/**
+ * The default longest payload of one `[$][SKT][DATA]` line or `+SKTREAD`
+ * answer (1 MiB). A real module prints what one socket read returns (a few
+ * KiB), the virtual module at most 64 KiB; a longer announced length is
+ * taken as garbage rather than buffered.
+ */
+export const MAX_PAYLOAD_LENGTH = 1024 * 1024;
+
 /** Options for {@linkcode OutputParser}. */
 export interface OutputParserOptions {
   /** Longest line kept before it is reported as garbage (default 4096). */
   maxLineLength?: number;
+  /**
+   * Longest payload a DATA line or `+SKTREAD` answer may announce (default
+   * {@linkcode MAX_PAYLOAD_LENGTH}); a longer one is reported as garbage and
+   * the parser resynchronises at the next line end.
+   */
+  maxPayloadLength?: number;
 }
 
 type Mode =
@@ -120,13 +134,28 @@ type Mode =
     sender?: Endpoint;
   }
   | { kind: "data-end"; seen: number }
-  | {
-    kind: "read";
-    linkId: number;
-    size: number;
-    sender?: Endpoint;
-    decided: boolean;
-  };
+  | ReadMode;
+
+/** Inside a `+SKTREAD` answer, after its `+SKTREAD:<id>,<n>,` header. */
+interface ReadMode {
+  kind: "read";
+  linkId: number;
+  size: number;
+  sender?: Endpoint;
+  /** Whether a UDP sender prefix has been looked for (and removed). */
+  decided: boolean;
+  /** Bytes at the start of the read buffer that came before the chunk being parsed. */
+  old: number;
+  /** Tail positions before this one have been searched. */
+  scan: number;
+}
+
+/** The most bytes a `<ip>,<port>,` sender prefix needs to be recognised. */
+const SENDER_WINDOW = 24;
+/** No CR (or LF) left in the chunk. */
+const NONE = -1;
+/** Not searched for yet. */
+const UNKNOWN = -2;
 
 const DATA_HEADER =
   /^\[\$\]\[SKT\]\[DATA\]\[(\d+)\]\[(\d+)\](?:\[(\d+\.\d+\.\d+\.\d+)\]\[(\d+)\])?:$/;
@@ -189,6 +218,7 @@ class ByteBuffer {
  */
 export class OutputParser {
   #max: number;
+  #maxPayload: number;
   #line = new ByteBuffer();
   #mode: Mode = { kind: "line" };
   #readHint: "udp" | "tcp" | undefined;
@@ -198,6 +228,7 @@ export class OutputParser {
   /** Creates a parser. */
   constructor(options: OutputParserOptions = {}) {
     this.#max = options.maxLineLength ?? 4096;
+    this.#maxPayload = options.maxPayloadLength ?? MAX_PAYLOAD_LENGTH;
   }
 
   /**
@@ -218,9 +249,29 @@ export class OutputParser {
     return n;
   }
 
-  /** Parses a chunk and returns the events it completes. */
+  /**
+   * Parses a chunk and returns the events it completes.
+   *
+   * A `+SKTREAD` answer ends at `\r\nOK\r\n` right after its `<n>` bytes
+   * of data. When the module cut the data at a NUL byte, it printed fewer:
+   * the answer then ends at the earliest `\r\nOK\r\n` before offset
+   * `<n>`. Which of the two it is shows only once the bytes up to offset
+   * `<n>` + 6 are in, so a shorter answer is taken as cut when the chunk
+   * that completes it holds no more bytes (the module prints an answer in
+   * one go; waiting longer could hold a cut answer back forever).
+   */
   push(chunk: Uint8Array): ModuleEvent[] {
     const events: ModuleEvent[] = [];
+    this.#parse(chunk, events, true);
+    return events;
+  }
+
+  #parse(chunk: Uint8Array, events: ModuleEvent[], last: boolean): void {
+    if (this.#mode.kind === "read") this.#mode.old = this.#read.length;
+    // The next CR and LF in the chunk at or after some earlier position:
+    // searched for again only once passed, so the chunk is scanned once.
+    let cr = UNKNOWN;
+    let lf = UNKNOWN;
     let i = 0;
     while (i < chunk.length) {
       const mode = this.#mode;
@@ -254,23 +305,9 @@ export class OutputParser {
           }
           break;
         }
-        case "read": {
-          const end = this.#readEnd(mode, chunk, i);
-          if (end < 0) {
-            this.#read.append(chunk.subarray(i));
-            i = chunk.length;
-            this.#settleSender(mode);
-            const overflow = this.#readOverflow(mode);
-            if (overflow) events.push(overflow);
-          } else {
-            this.#read.append(chunk.subarray(i, end));
-            i = end;
-            this.#settleSender(mode);
-            const done = this.#finishRead(mode);
-            if (done) events.push(...done);
-          }
+        case "read":
+          i = this.#readStep(mode, chunk, i, last, events);
           break;
-        }
         case "line": {
           if (this.#skipLf) {
             this.#skipLf = false;
@@ -282,9 +319,9 @@ export class OutputParser {
           const first = this.#line.length > 0 ? this.#line.bytes[0] : chunk[i];
           if (first !== OPEN_BRACKET && first !== PLUS) {
             // Plain line: take everything up to the line end at once.
-            let end = chunk.indexOf(CR, i);
-            const lf = chunk.indexOf(LF, i);
-            if (end < 0 || (lf >= 0 && lf < end)) end = lf;
+            if (cr !== NONE && cr < i) cr = chunk.indexOf(CR, i);
+            if (lf !== NONE && lf < i) lf = chunk.indexOf(LF, i);
+            const end = cr < 0 ? lf : lf < 0 ? cr : cr < lf ? cr : lf;
             const stop = end < 0 ? chunk.length : end;
             this.#line.append(chunk.subarray(i, stop));
             i = stop;
@@ -303,13 +340,12 @@ export class OutputParser {
           }
           this.#line.push(byte);
           if (byte === COLON && first === OPEN_BRACKET) this.#checkData(events);
-          else if (byte === COMMA && first === PLUS) this.#checkRead();
+          else if (byte === COMMA && first === PLUS) this.#checkRead(events);
           else this.#checkOverlong(events);
           break;
         }
       }
     }
-    return events;
   }
 
   #checkOverlong(events: ModuleEvent[]): void {
@@ -325,9 +361,13 @@ export class OutputParser {
     if (this.#line.length > 64) return;
     const m = DATA_HEADER.exec(decodeLatin1(this.#line.view()));
     if (!m) return;
+    const length = Number(m[2]);
+    if (length > this.#maxPayload) {
+      events.push(this.#payloadTooLong("DATA line", length));
+      return;
+    }
     this.#line.clear();
     const linkId = Number(m[1]);
-    const length = Number(m[2]);
     const sender = m[3] ? { ip: m[3], port: Number(m[4]) } : undefined;
     if (length === 0) {
       const event: ModuleEvent = {
@@ -343,49 +383,143 @@ export class OutputParser {
     this.#mode = { kind: "data", linkId, remaining: length, parts: [], sender };
   }
 
-  #checkRead(): void {
+  /** The header of a payload longer than the limit, as garbage: what follows is read as lines. */
+  #payloadTooLong(what: string, length: number): ModuleEvent {
+    this.#readHint = undefined;
+    return {
+      type: "garbage",
+      bytes: this.#line.take(),
+      reason:
+        `${what} announces ${length} bytes, more than the ${this.#maxPayload}-byte limit`,
+    };
+  }
+
+  #checkRead(events: ModuleEvent[]): void {
     if (this.#line.length > 32) return;
     const m = READ_HEADER.exec(decodeLatin1(this.#line.view()));
     if (!m) return;
+    const size = Number(m[2]);
+    if (size > this.#maxPayload) {
+      events.push(this.#payloadTooLong("+SKTREAD answer", size));
+      return;
+    }
     this.#line.clear();
     this.#read.clear();
-    const size = Number(m[2]);
     this.#mode = {
       kind: "read",
       linkId: Number(m[1]),
       size,
       // An empty read names no sender.
       decided: size === 0 || this.#readHint === "tcp",
+      old: 0,
+      scan: 0,
     };
   }
 
-  /** Where "\r\nOK\r\n" ends within `chunk`, counting bytes already held; -1 if not yet. */
-  #readEnd(
-    _mode: { size: number },
+  /**
+   * Takes the bytes of a `+SKTREAD` answer from `chunk` at `i` and, once
+   * its end shows, yields it. Returns where parsing goes on in `chunk`.
+   */
+  #readStep(
+    mode: ReadMode,
     chunk: Uint8Array,
-    from: number,
+    i: number,
+    last: boolean,
+    events: ModuleEvent[],
   ): number {
-    // Search for the tail across the held bytes and the chunk.
-    const held = this.#read;
-    const tail = OK_TAIL.length;
-    const keep = Math.min(held.length, tail - 1);
-    const window = new Uint8Array(keep + chunk.length - from);
-    window.set(held.bytes.subarray(held.length - keep, held.length));
-    window.set(chunk.subarray(from), keep);
-    let at = window.indexOf(CR);
-    while (at >= 0 && at + tail <= window.length) {
-      if (bytesEqual(window.subarray(at, at + tail), OK_TAIL)) {
-        return from + at + tail - keep;
-      }
-      at = window.indexOf(CR, at + 1);
+    const read = this.#read;
+    // Never take more than the answer can hold: data, tail, sender prefix.
+    const limit = mode.decided ? mode.size + OK_TAIL.length : SENDER_WINDOW;
+    const take = Math.min(limit - read.length, chunk.length - i);
+    if (take > 0) {
+      read.append(chunk.subarray(i, i + take));
+      i += take;
     }
+    if (!mode.decided) {
+      this.#settleSender(mode);
+      if (!mode.decided) return i;
+    }
+    const n = mode.size;
+    let end: number;
+    if (read.length >= n + OK_TAIL.length) {
+      // All the bytes that can belong to the answer are in.
+      end = isTail(read.bytes, n) ? n : this.#earliestTail(mode);
+      if (end < 0) {
+        const garbage = read.bytes.slice(0, n + OK_TAIL.length);
+        return this.#endRead(mode, n + OK_TAIL.length, i, events, {
+          type: "garbage",
+          bytes: garbage,
+          reason: `+SKTREAD data of ${n} bytes not followed by OK`,
+        });
+      }
+    } else if (i < chunk.length || !last) {
+      return i; // More of this chunk to take, or more input to come.
+    } else {
+      // The push is used up before offset n: a NUL cut, or more to come.
+      end = this.#earliestTail(mode);
+      if (end < 0) return i;
+    }
+    const data = read.bytes.slice(0, end);
+    const event: ModuleEvent = {
+      type: "read",
+      linkId: mode.linkId,
+      size: n,
+      data,
+      truncated: end < n,
+    };
+    if (mode.sender) event.sender = mode.sender;
+    return this.#endRead(mode, end + OK_TAIL.length, i, events, event);
+  }
+
+  /**
+   * Ends a `+SKTREAD` answer whose bytes in the read buffer stop at
+   * `answerEnd`, with `event` (then OK, unless it is garbage). Bytes beyond
+   * go back to line parsing. Returns where parsing goes on in the chunk
+   * (that ends its bytes at `i`).
+   */
+  #endRead(
+    mode: ReadMode,
+    answerEnd: number,
+    i: number,
+    events: ModuleEvent[],
+    event: ModuleEvent,
+  ): number {
+    const read = this.#read;
+    // The read buffer is `old` bytes from earlier chunks, then bytes that
+    // end at chunk[i - 1].
+    const fromChunk = read.length - Math.max(answerEnd, mode.old);
+    const replay = answerEnd < mode.old
+      ? read.bytes.slice(answerEnd, mode.old)
+      : undefined;
+    events.push(event);
+    if (event.type === "read") events.push({ type: "ok" });
+    read.clear();
+    this.#readHint = undefined;
+    this.#mode = { kind: "line" };
+    if (replay !== undefined) {
+      this.#parse(replay, events, false);
+      // Whatever the replay started is continued by the rest of the chunk.
+      const after = this.#mode as Mode;
+      if (after.kind === "read") after.old = this.#read.length;
+    }
+    return i - fromChunk;
+  }
+
+  /** The earliest complete `\r\nOK\r\n` starting before offset `size`, or -1. */
+  #earliestTail(mode: ReadMode): number {
+    const bytes = this.#read.view(); // Not the spare capacity beyond.
+    const last = Math.min(mode.size - 1, bytes.length - OK_TAIL.length);
+    for (let at = bytes.indexOf(CR, mode.scan); at >= 0 && at <= last;) {
+      if (isTail(bytes, at)) return at;
+      at = bytes.indexOf(CR, at + 1);
+    }
+    mode.scan = Math.max(mode.scan, last + 1);
     return -1;
   }
 
-  #settleSender(mode: Mode & { kind: "read" }): void {
-    if (mode.decided) return;
+  #settleSender(mode: ReadMode): void {
     const text = decodeLatin1(
-      this.#read.bytes.subarray(0, Math.min(this.#read.length, 24)),
+      this.#read.bytes.subarray(0, Math.min(this.#read.length, SENDER_WINDOW)),
     );
     const m = UDP_PREFIX.exec(text);
     if (m) {
@@ -393,48 +527,13 @@ export class OutputParser {
       const rest = this.#read.bytes.slice(m[0].length, this.#read.length);
       this.#read.clear();
       this.#read.append(rest);
+      mode.old = Math.max(0, mode.old - m[0].length);
       mode.decided = true;
-    } else if (!(UDP_MAYBE.test(text) && this.#read.length < 24)) {
-      mode.decided = true;
-    }
-  }
-
-  #readOverflow(mode: Mode & { kind: "read" }): ModuleEvent | undefined {
-    if (!mode.decided) return undefined;
-    if (this.#read.length <= mode.size + OK_TAIL.length) return undefined;
-    this.#mode = { kind: "line" };
-    this.#readHint = undefined;
-    return {
-      type: "garbage",
-      bytes: this.#read.take(),
-      reason: `+SKTREAD data longer than its size ${mode.size}`,
-    };
-  }
-
-  /** Completes a `+SKTREAD` answer whose bytes end in "\r\nOK\r\n". */
-  #finishRead(mode: Mode & { kind: "read" }): ModuleEvent[] | undefined {
-    if (!mode.decided) {
-      // Too short to hold an address: what came is data.
+    } else if (
+      !(UDP_MAYBE.test(text) && this.#read.length < SENDER_WINDOW)
+    ) {
       mode.decided = true;
     }
-    const all = this.#read.view();
-    const at = all.length - OK_TAIL.length;
-    if (at > mode.size) {
-      return [this.#readOverflow(mode)!];
-    }
-    const data = all.slice(0, at);
-    this.#read.clear();
-    this.#readHint = undefined;
-    this.#mode = { kind: "line" };
-    const event: ModuleEvent = {
-      type: "read",
-      linkId: mode.linkId,
-      size: mode.size,
-      data,
-      truncated: data.length < mode.size,
-    };
-    if (mode.sender) event.sender = mode.sender;
-    return [event, { type: "ok" }];
   }
 
   #endLine(events: ModuleEvent[]): void {
@@ -471,6 +570,14 @@ function classify(text: string): ModuleEvent {
   }
   if (text.startsWith("AT")) return { type: "echo", text };
   return { type: "line", text };
+}
+
+/** Whether `\r\nOK\r\n` starts at `at` in `bytes`. */
+function isTail(bytes: Uint8Array, at: number): boolean {
+  for (let k = 0; k < OK_TAIL.length; k++) {
+    if (bytes[at + k] !== OK_TAIL[k]) return false;
+  }
+  return true;
 }
 
 function joinParts(parts: Uint8Array[]): Uint8Array {

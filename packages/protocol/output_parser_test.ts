@@ -13,6 +13,7 @@ import {
   formatState,
   HIGH_WATERMARK,
   LOW_WATERMARK,
+  MAX_PAYLOAD_LENGTH,
   type ModuleEvent,
   OK,
   OutputParser,
@@ -215,4 +216,241 @@ Deno.test("random module output never throws and keeps memory bounded (property)
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("SKTREAD: data holding \\r\\nOK\\r\\n is read to its announced size", () => {
+  // The module prints `+SKTREAD:1,8,a\r\nOK\r\nb` and then its OK.
+  const answer = formatRead(1, encode("a\r\nOK\r\nb"));
+  const input = concat([answer, formatError(2)]);
+  const expected: ModuleEvent[] = [
+    {
+      type: "read",
+      linkId: 1,
+      size: 8,
+      data: encode("a\r\nOK\r\nb"),
+      truncated: false,
+    },
+    { type: "ok" },
+    { type: "error", code: 2 },
+  ];
+  assert.deepEqual(parse([input]), expected);
+  // The inner tail ends at offset 21 of the input, the real one at 28: a
+  // push that ends between the two leaves the parser only the cut reading
+  // (see the next test), any other split gives the same events.
+  const header = "+SKTREAD:1,8,".length;
+  for (const chunks of everySplit(input)) {
+    let offset = 0;
+    const ambiguous = chunks.some((chunk) => {
+      offset += chunk.length;
+      return offset >= header + 7 && offset < header + 8 + 6;
+    });
+    if (!ambiguous) assert.deepEqual(parse(chunks), expected);
+  }
+  // The same with a UDP sender, however the sender prefix is split.
+  const udp = formatRead(3, encode("\r\nOK\r\n\r\nOK\r\n"), {
+    ip: "10.0.0.1",
+    port: 9,
+  });
+  for (let cut = 0; cut < 30; cut++) {
+    assert.deepEqual(parse([udp.subarray(0, cut), udp.subarray(cut)]), [
+      {
+        type: "read",
+        linkId: 3,
+        size: 12,
+        data: encode("\r\nOK\r\n\r\nOK\r\n"),
+        truncated: false,
+        sender: { ip: "10.0.0.1", port: 9 },
+      },
+      { type: "ok" },
+    ], `cut at ${cut}`);
+  }
+});
+
+Deno.test("SKTREAD: a NUL cut ends at the earliest OK, whatever follows it", () => {
+  // Data "AB\0..." of 10 bytes prints as "AB"; the next output follows at once.
+  const cut = formatRead(2, new Uint8Array([65, 66, 0, 1, 2, 3, 4, 5, 6, 7]));
+  const input = concat([
+    cut,
+    formatData(1, encode("xy")),
+    formatRead(2, new Uint8Array([0, 9])),
+    encode("[$][SKT][OTHER]:z\r\n"),
+  ]);
+  const expected: ModuleEvent[] = [
+    { type: "read", linkId: 2, size: 10, data: encode("AB"), truncated: true },
+    { type: "ok" },
+    { type: "data", linkId: 1, data: encode("xy") },
+    {
+      type: "read",
+      linkId: 2,
+      size: 2,
+      data: new Uint8Array(),
+      truncated: true,
+    },
+    { type: "ok" },
+    { type: "urc", text: "[$][SKT][OTHER]:z" },
+  ];
+  for (const chunks of everySplit(input)) {
+    assert.deepEqual(parse(chunks), expected);
+  }
+  // A push that ends right after an inner OK is taken as a cut too (the
+  // module prints an answer in one go, so nothing more was on its way).
+  const inner = formatRead(1, encode("a\r\nOK\r\nb"));
+  assert.deepEqual(parse([inner.subarray(0, 20), inner.subarray(20)]), [
+    { type: "read", linkId: 1, size: 8, data: encode("a"), truncated: true },
+    { type: "ok" },
+    { type: "line", text: "b" },
+    { type: "ok" },
+  ]);
+});
+
+Deno.test("SKTREAD: no OK after the data is garbage, and what follows is parsed", () => {
+  const expected: ModuleEvent[] = [
+    {
+      type: "garbage",
+      bytes: encode("1.2.3.4"),
+      reason: "+SKTREAD data of 1 bytes not followed by OK",
+    },
+    { type: "line", text: ",5x" },
+    { type: "ok" },
+  ];
+  // The sender-looking bytes are held across pushes, then given back.
+  for (
+    const chunks of everySplit(encode("+SKTREAD:1,1,1.2.3.4,5x\r\nOK\r\n"))
+  ) {
+    assert.deepEqual(parse(chunks), expected);
+  }
+});
+
+Deno.test("a DATA or SKTREAD length beyond the limit is garbage and memory stays bounded", () => {
+  const parser = new OutputParser();
+  const header = encode("[$][SKT][DATA][0][99999999999999]:");
+  const events = parser.push(header);
+  assert.equal(events.length, 1);
+  assert.equal(events[0].type, "garbage");
+  if (events[0].type === "garbage") {
+    assert.deepEqual(events[0].bytes, header);
+    assert.match(events[0].reason, /99999999999999 bytes, more than/);
+  }
+  const junk = new Uint8Array(65536).fill(0x41);
+  for (let i = 0; i < 64; i++) {
+    parser.push(junk);
+    assert.ok(parser.buffered <= 4096, `buffered ${parser.buffered}`);
+  }
+  const after = parser.push(encode("\r\nOK\r\n"));
+  assert.deepEqual(after.at(-1), { type: "ok" });
+  assert.equal(parser.buffered, 0);
+
+  const read = parser.push(encode(`+SKTREAD:0,${MAX_PAYLOAD_LENGTH + 1},`));
+  assert.equal(read.length, 1);
+  assert.equal(read[0].type, "garbage");
+  parser.push(junk);
+  assert.ok(parser.buffered <= 4096);
+  assert.deepEqual(parser.push(encode("\r\nOK\r\n")).at(-1), { type: "ok" });
+
+  // The limit itself is allowed.
+  const small = new OutputParser({ maxPayloadLength: 4 });
+  assert.deepEqual(
+    small.push(
+      concat([formatData(1, encode("abcd")), formatRead(2, encode("wxyz"))]),
+    ),
+    [
+      { type: "data", linkId: 1, data: encode("abcd") },
+      {
+        type: "read",
+        linkId: 2,
+        size: 4,
+        data: encode("wxyz"),
+        truncated: false,
+      },
+      { type: "ok" },
+    ],
+  );
+  assert.equal(small.push(formatData(1, encode("abcde")))[0].type, "garbage");
+});
+
+Deno.test("a megabyte of LF-only or CR-only lines in one chunk comes out whole", async (t) => {
+  const lines: string[] = [];
+  for (let size = 0, i = 0; size < 1 << 20; i++) {
+    const line = i % 50 === 0 ? "[$][TT]:Low Watermark" : `so_sndtimeo: ${i}`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  for (const end of ["\n", "\r", "\r\n"]) {
+    await t.step(JSON.stringify(end), () => {
+      const parser = new OutputParser();
+      const events = parser.push(encode(lines.join(end) + end));
+      assert.equal(events.length, lines.length);
+      events.forEach((event, i) => {
+        if (i % 50 === 0) {
+          assert.deepEqual(event, { type: "watermark", level: "low" });
+        } else assert.deepEqual(event, { type: "line", text: lines[i] });
+      });
+      assert.equal(parser.buffered, 0);
+    });
+  }
+});
+
+/** Printed SKTREAD data that can only be read one way: no NUL, no inner tail. */
+const plainData = fc.uint8Array({ maxLength: 40 }).filter((bytes) =>
+  !bytes.includes(0) &&
+  !new TextDecoder("latin1").decode(bytes).includes("\r\nOK")
+);
+
+Deno.test("any sequence of module output gives the same events however chunked (property)", () => {
+  const piece: fc.Arbitrary<Uint8Array> = fc.oneof(
+    fc.constant(OK),
+    fc.integer({ min: 1, max: 15 }).map(formatError),
+    fc.constant(TT_PROMPT),
+    fc.constant(HIGH_WATERMARK),
+    fc.constant(encode("[$][SKT][OTHER]:x,y\r\n")),
+    fc.constant(encode("AT+SKTSTATE\r\n")),
+    fc.tuple(fc.nat(19), fc.uint8Array({ maxLength: 40 })).map(([id, data]) =>
+      formatData(id, data)
+    ),
+    fc.tuple(fc.nat(19), fc.uint8Array({ maxLength: 40 })).map(([id, data]) =>
+      formatData(id, data, { ip: "10.1.2.3", port: 4000 })
+    ),
+    fc.tuple(fc.nat(19), plainData).map(([id, data]) => formatRead(id, data)),
+    fc.tuple(fc.nat(19), plainData).map(([id, data]) =>
+      formatRead(id, data, { ip: "192.168.1.101", port: 61409 })
+    ),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(piece, { maxLength: 12 }),
+      fc.array(fc.integer({ min: 1, max: 23 }), { minLength: 1, maxLength: 8 }),
+      (pieces, sizes) => {
+        const input = concat(pieces);
+        const whole = parse([input]);
+        const chunks: Uint8Array[] = [];
+        for (let i = 0, k = 0; i < input.length; k++) {
+          const size = sizes[k % sizes.length];
+          chunks.push(input.subarray(i, i + size));
+          i += size;
+        }
+        assert.deepEqual(parse(chunks), whole);
+        const bytewise = [...input].map((b) => Uint8Array.of(b));
+        assert.deepEqual(parse(bytewise), whole);
+        assert.ok(!whole.some((event) => event.type === "garbage"));
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("a long SKTREAD answer fed byte by byte is read in linear time", () => {
+  // 64 KiB without CR: each byte may end the push, so the tail search must
+  // only look at bytes it has not seen.
+  const data = new Uint8Array(65536).map((_, i) => 0x20 + (i % 90));
+  const answer = formatRead(4, data);
+  const parser = new OutputParser();
+  parser.hintRead("tcp");
+  const events: ModuleEvent[] = [];
+  for (let i = 0; i < answer.length; i++) {
+    events.push(...parser.push(answer.subarray(i, i + 1)));
+  }
+  assert.deepEqual(events, [
+    { type: "read", linkId: 4, size: 65536, data, truncated: false },
+    { type: "ok" },
+  ]);
 });

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { decodeLatin1, startsWithAscii } from "./bytes.ts";
+import { decodeLatin1, encode, startsWithAscii } from "./bytes.ts";
 import {
   CERT_INDEX_MAX,
   CERT_INDEX_MIN,
@@ -56,19 +56,36 @@ export type ParsedLine =
   };
 
 const EQUALS = 0x3d;
-const NAMES: ReadonlySet<string> = new Set(COMMAND_NAMES);
 
 /** Thrown inside the parser, turned into a `kind: "error"` result. */
 class FieldError extends Error {}
 
+const NAME_BYTES: readonly Uint8Array[] = COMMAND_NAMES.map((name) =>
+  encode(name)
+);
+
 /** The command a line names (`AT+<NAME>` up to the first `=`), if it is one of the nine. */
 export function commandNameOf(line: Uint8Array): CommandName | undefined {
+  return nameBefore(line, equalsIn(line));
+}
+
+function equalsIn(line: Uint8Array): number {
+  const eq = line.indexOf(EQUALS);
+  return eq < 0 ? line.length : eq;
+}
+
+/** Compares the bytes between `AT+` and `end` with the nine names, no string made. */
+function nameBefore(line: Uint8Array, end: number): CommandName | undefined {
   if (!startsWithAscii(line, "AT+")) return undefined;
-  let end = line.indexOf(EQUALS);
-  if (end < 0) end = line.length;
-  if (end - 3 > 10) return undefined;
-  const name = decodeLatin1(line.subarray(3, end));
-  return NAMES.has(name) ? name as CommandName : undefined;
+  const length = end - 3;
+  for (let k = 0; k < NAME_BYTES.length; k++) {
+    const name = NAME_BYTES[k];
+    if (name.length !== length) continue;
+    let i = 0;
+    while (i < length && line[3 + i] === name[i]) i++;
+    if (i === length) return COMMAND_NAMES[k];
+  }
+  return undefined;
 }
 
 /**
@@ -84,7 +101,8 @@ export function commandNameOf(line: Uint8Array): CommandName | undefined {
  * ```
  */
 export function parseCommandLine(line: Uint8Array): ParsedLine {
-  const command = commandNameOf(line);
+  const eq = equalsIn(line);
+  const command = nameBefore(line, eq);
   if (line.length > MAX_LINE_LENGTH) {
     return {
       kind: "error",
@@ -96,8 +114,9 @@ export function parseCommandLine(line: Uint8Array): ParsedLine {
     };
   }
   if (command === undefined) return { kind: "unknown" };
-  const eq = line.indexOf(EQUALS);
-  const fields = eq < 0 ? undefined : splitFields(line.subarray(eq + 1));
+  const fields = eq === line.length
+    ? undefined
+    : splitFields(line.subarray(eq + 1));
   try {
     return { kind: "request", command, request: build(command, fields) };
   } catch (e) {

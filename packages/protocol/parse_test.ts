@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   atoi,
   encode,
+  formatRequest,
   MAX_LINE_LENGTH,
   parseCommandLine,
   type Request,
@@ -304,4 +306,56 @@ Deno.test("allocate hands out zeroed arrays that never share bytes", async () =>
     parseCommandLine(encode(`AT+SKTSEND=0,3,,,${i % 10}\\,z`));
   }
   assert.deepEqual(first.request.data, kept);
+});
+
+/** The field grammar one byte at a time, as the firmware reads it. */
+function referenceSplit(params: Uint8Array): number[][] {
+  const fields: number[][] = [[]];
+  for (let i = 0; i < params.length; i++) {
+    const byte = params[i];
+    const next = params[i + 1];
+    if (byte === 0x5c && (next === 0x2c || next === 0x5c)) {
+      fields.at(-1)!.push(next);
+      i++;
+    } else if (byte === 0x2c) fields.push([]);
+    else fields.at(-1)!.push(byte);
+  }
+  return fields;
+}
+
+Deno.test("splitFields agrees with a byte-at-a-time reading of any bytes (property)", () => {
+  const byte = fc.oneof(
+    fc.constantFrom(0x2c, 0x5c, 0x41),
+    fc.integer({ min: 0, max: 255 }),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(byte, { maxLength: 120 }),
+      fc.nat(7),
+      (bytes, offset) => {
+        // An odd offset into a larger buffer, as a framer's view would be.
+        const buffer = new Uint8Array(offset + bytes.length);
+        buffer.set(bytes, offset);
+        const params = buffer.subarray(offset);
+        const fields = splitFields(params).map((f) => [...f]);
+        assert.deepEqual(fields, referenceSplit(params));
+        assert.deepEqual([...params], [...buffer.subarray(offset)]);
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("SKTSEND data with escapes every few bytes comes out whole", () => {
+  const data = new Uint8Array(1900).map((_, i) =>
+    [0x2c, 0x5c, 65, 66, 67][i % 5]
+  );
+  const line = formatRequest({
+    command: "SKTSEND",
+    linkId: 7,
+    data: data.subarray(0, 1300),
+  });
+  const parsed = parseCommandLine(line.subarray(0, -2));
+  assert.ok(parsed.kind === "request" && parsed.request.command === "SKTSEND");
+  assert.deepEqual(parsed.request.data, data.subarray(0, 1300));
 });
