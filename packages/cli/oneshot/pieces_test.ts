@@ -30,7 +30,11 @@ Deno.test("AT+SKTSEND pieces fill the command buffer and no more", async (t) => 
   await t.step("property: pieces join to the payload, each line fits", () => {
     fc.assert(
       fc.property(
-        fc.uint8Array({ minLength: 1, maxLength: 9000 }),
+        // Payloads with CR or LF never go as AT+SKTSEND (hasLineEnd refuses
+        // them first), so the pieces are made of every other byte value.
+        fc.uint8Array({ minLength: 1, maxLength: 9000 }).map((data) =>
+          data.map((b) => (b === 10 || b === 13 ? b + 1 : b))
+        ),
         fc.integer({ min: 0, max: 19 }),
         fc.boolean(),
         (data, linkId, udp) => {
