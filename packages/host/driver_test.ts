@@ -6,6 +6,7 @@ import {
   AtDriver,
   CommandTimeoutError,
   connectTcp,
+  type DroppedEvents,
   linkStreams,
   memoryPair,
   ModuleResetError,
@@ -185,7 +186,7 @@ Deno.test("unsolicited lines between a command and its answer are events, not an
     }
   });
   const driver = new AtDriver(transport);
-  const seen: UnsolicitedEvent[] = [];
+  const seen: (UnsolicitedEvent | DroppedEvents)[] = [];
   const iterating = (async () => {
     for await (const event of driver.events()) {
       seen.push(event);
