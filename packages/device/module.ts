@@ -138,6 +138,8 @@ export class VirtualModule {
   #raw: RawTransfer | undefined;
   #abortTimer: ReturnType<typeof setTimeout> | undefined;
   #pendingWork: Set<Promise<unknown>> = new Set();
+  /** Bumped by {@linkcode reset}: a command from before it stays silent. */
+  #generation = 0;
 
   /** Creates a module; see {@linkcode createModule}. */
   constructor(options: ModuleOptions = {}) {
@@ -201,6 +203,30 @@ export class VirtualModule {
   attach(sink: ConsoleSink): void {
     this.output.attach(sink);
     if (this.mode === "host") this.output.unsolicited(ATCMD_READY);
+  }
+
+  /**
+   * Restarts the module as a power cycle would: every link is closed, the
+   * options return to their defaults, console input not yet processed and
+   * a raw transfer under way are dropped, a command under way never
+   * answers, and in Host Control Mode `ATCMD READY` is printed again.
+   */
+  reset(): void {
+    if (this.#closed) return;
+    this.#generation++;
+    clearTimeout(this.#abortTimer);
+    this.#abortTimer = undefined;
+    for (const [id] of this.#links.entries()) this.#delete(id);
+    this.#config = { ...DEFAULT_CONFIG };
+    this.#raw?.discard();
+    this.#raw?.mute();
+    this.#raw = undefined;
+    this.#framer = new CommandFramer();
+    this.#echoSkipLf = false;
+    this.output.reset();
+    this.#log("reset: all links closed");
+    if (this.mode === "host") this.output.unsolicited(ATCMD_READY);
+    for (const resolve of this.#inputWaiters.splice(0)) resolve();
   }
 
   /** Detaches the console: output is discarded, as a UART with nothing on it. */
@@ -321,6 +347,8 @@ export class VirtualModule {
   async #command(line: Uint8Array): Promise<void> {
     const name = commandNameOf(line);
     if (name === undefined && line.length <= 2000) return; // Unknown: silence.
+    const generation = this.#generation;
+    const live = () => generation === this.#generation;
     this.output.beginAnswer();
     let answered = false;
     try {
@@ -335,7 +363,7 @@ export class VirtualModule {
         answered = true; // The answer ends with the raw transfer.
         return;
       }
-      this.output.answer(result);
+      if (live()) this.output.answer(result);
     } catch (e) {
       const code = e instanceof CommandFailure || e instanceof AtError
         ? e.code
@@ -345,9 +373,9 @@ export class VirtualModule {
       } else if (!(e instanceof AtError)) {
         this.#log(`AT+${name}: unexpected: ${e}`);
       }
-      this.output.answer(formatError(code));
+      if (live()) this.output.answer(formatError(code));
     } finally {
-      if (!answered) this.output.endAnswer();
+      if (!answered && live()) this.output.endAnswer();
     }
   }
 
@@ -863,6 +891,7 @@ class RawTransfer {
   #drained: (() => void)[] = [];
   #udpPending: Uint8Array[] = [];
   #udpPendingBytes = 0;
+  #silent = false;
 
   constructor(
     readonly link: StreamLink | UdpLink,
@@ -900,7 +929,7 @@ class RawTransfer {
   #push(bytes: Uint8Array): void {
     this.#queue.push(bytes);
     this.#queued += bytes.length;
-    if (this.#queued >= TT_BUFFER_SIZE && !this.#high) {
+    if (this.#queued >= TT_BUFFER_SIZE && !this.#high && !this.#silent) {
       this.#high = true;
       this.output.answer(HIGH_WATERMARK);
     }
@@ -924,7 +953,7 @@ class RawTransfer {
         }
       }
       this.#queued -= chunk.length;
-      if (this.#high && this.#queued <= TT_BUFFER_SIZE / 2) {
+      if (this.#high && this.#queued <= TT_BUFFER_SIZE / 2 && !this.#silent) {
         this.#high = false;
         this.output.answer(LOW_WATERMARK);
       }
@@ -945,6 +974,11 @@ class RawTransfer {
     }
     while (this.#running) await this.#sending;
     return this.#failure;
+  }
+
+  /** Prints no more watermark lines (the module was reset). */
+  mute(): void {
+    this.#silent = true;
   }
 
   /** Drops what is still buffered (abort). */

@@ -581,32 +581,38 @@ export class AtDriver extends EventTarget {
 
   /**
    * Asks for the options block, whose shape nothing else has, and drops
-   * everything up to its end.
+   * everything up to its end. The wait is re-armed from inside the answer
+   * routing, so no line slips past between a late answer and the block.
    */
   async #resync(): Promise<void> {
     if (this.#closed) return;
     const limit = new Deadline("resync", this.#timeout);
+    let synced!: () => void;
+    const done = new Promise<void>((resolve) => (synced = resolve));
+    const arm = () => {
+      const pending = this.#begin("resync", "SKTQUERY");
+      pending.resolve = (answer) => {
+        if (answer.lines.includes("Global SOCKET configuration:")) synced();
+        else arm(); // A late answer: keep waiting.
+      };
+      pending.reject = (e) => {
+        if (e instanceof AtError) arm(); // A late error: keep waiting.
+        else synced(); // Reset or closed: nothing late can come.
+      };
+    };
+    arm();
     try {
       const write = this.#write(
         formatRequest({ command: "SKTQUERY" }),
         "resync",
       );
-      write.catch(() => {});
-      while (true) {
-        const pending = this.#begin("resync", "SKTQUERY");
-        try {
-          const answer = await limit.race(pending.promise);
-          if (answer.lines.includes("Global SOCKET configuration:")) return;
-        } catch (e) {
-          if (!pending.settled) throw e; // Timed out.
-          // A late ERROR: keep waiting for the options block.
-        }
-      }
+      write.catch(() => {}); // A failed write ends the read loop too.
+      await limit.race(done);
     } catch {
       // Still silent: the next command will say so with its own timeout.
     } finally {
       limit.dispose();
-      this.#pending = undefined;
+      if (this.#pending?.name === "resync") this.#pending = undefined;
     }
   }
 

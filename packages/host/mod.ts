@@ -61,4 +61,5 @@ export {
   SerialError,
   type SerialErrorKind,
   type SerialOptions,
+  type SerialTransport,
 } from "./serial.ts";
