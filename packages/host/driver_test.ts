@@ -1,18 +1,17 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { AtError, DEFAULT_CONFIG, encode } from "@atsock/protocol";
 import {
   AtDriver,
   CommandTimeoutError,
-  connectTcp,
   type DroppedEvents,
   linkStreams,
   memoryPair,
   ModuleResetError,
   type Transport,
-  UnresponsiveEvent,
+  type UnresponsiveEvent,
   type UnsolicitedEvent,
 } from "./mod.ts";
 import { bench, freePort, readUntil, waitFor } from "./test_util.ts";
