@@ -496,10 +496,15 @@ export class AtDriver extends EventTarget {
     return run;
   }
 
-  /** Writes in order; a failing transport is a {@linkcode TransportClosedError}. */
+  /**
+   * Writes in order. A failing transport is broken: it is closed (reading
+   * ends, so the driver is `closed`) and the write throws a
+   * {@linkcode TransportClosedError}.
+   */
   #write(bytes: Uint8Array, what: string): Promise<void> {
     const done = this.#writes.then(() => this.#transport.write(bytes)).catch(
       (e) => {
+        this.#transport.close().catch(() => {}); // Already failing.
         throw e instanceof TransportClosedError
           ? e
           : new TransportClosedError(what, { cause: e });
