@@ -984,17 +984,23 @@ export class AtDriver extends EventTarget {
     const pending = this.#begin(name, "SKTSENDRAW", () => prompted());
     let inRaw = false;
     let handed = 0; // Bytes given to the transport (they will all go out).
+    // A final result before every byte went (a reset, an error) ends the wait.
+    const early = pending.promise.then(() => {
+      throw new Error(`${name}: answered before all bytes were sent`);
+    });
+    early.catch(() => {});
+    const wait = <T>(work: Promise<T>) =>
+      limit.race(Promise.race([work, early]));
     const push = async (chunk: Uint8Array) => {
       for (let i = 0; i < chunk.length; i += RAW_PIECE) {
-        while (this.#rawPaused && !this.#closed && !pending.settled) {
-          await limit.race(
+        while (this.#rawPaused && !this.#closed) {
+          await wait(
             new Promise<void>((resolve) => this.#rawResume.push(resolve)),
           );
         }
-        if (pending.settled) await pending.promise; // Answered early: its error.
         const piece = chunk.subarray(i, i + RAW_PIECE);
         handed += piece.length;
-        await limit.race(this.#write(piece, name));
+        await wait(this.#write(piece, name));
         options.onProgress?.(handed, size);
       }
     };
@@ -1011,7 +1017,7 @@ export class AtDriver extends EventTarget {
         const reader = data.stream.getReader();
         try {
           while (handed < size) {
-            const { value, done } = await limit.race(reader.read());
+            const { value, done } = await wait(reader.read());
             if (done) break;
             await push(value.subarray(0, size - handed));
           }

@@ -622,3 +622,87 @@ Deno.test("module errors come through the driver as typed AtErrors with the refe
     await host.close();
   }
 });
+
+Deno.test("virtual module: a reset mid-command (SKTSENDRAW under way) is ModuleResetError, and the driver goes on", async () => {
+  const b = await bench();
+  try {
+    const accepted = b.peer.accept();
+    const link = await b.driver.connect({
+      linkId: 0,
+      host: "127.0.0.1",
+      port: b.port,
+    });
+    const conn = await accepted;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encode("first half")); // and no more for now
+      },
+    });
+    const sending = b.driver.sendRaw(0, { size: 1000, stream });
+    assert.deepEqual(
+      await readUntil(conn, encode("first half")),
+      encode("first half"),
+    );
+    const reading = assert.rejects(
+      link.readable.getReader().read(),
+      ModuleResetError,
+    );
+    b.module.reset();
+    await assert.rejects(sending, ModuleResetError);
+    await reading;
+    assert.deepEqual(await b.driver.state(), []);
+    assert.deepEqual(await b.driver.query(), DEFAULT_CONFIG);
+    conn.close();
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("virtual module: DATA lines streaming around 200 answers never leak into them", async () => {
+  const b = await bench();
+  try {
+    const accepted = b.peer.accept();
+    const link = await b.driver.connect({
+      linkId: 0,
+      host: "127.0.0.1",
+      port: b.port,
+    });
+    const conn = await accepted;
+    // Payload that looks like answers: OK, ERROR and state lines.
+    const unit = encode(
+      "\r\nOK\r\n\r\nERROR: 1\r\nlink_id:9,client,tcp,src_address:0.0.0.0,src_port:0,dst_address:1.1.1.1,dst_port:1,socket_fd:3\r\n",
+    );
+    const rounds = 400;
+    const sending = (async () => {
+      for (let i = 0; i < rounds; i++) await conn.write(unit);
+    })();
+    const receiving = (async () => {
+      const hash = createHash("sha256");
+      let total = 0;
+      const reader = link.readable.getReader();
+      while (total < unit.length * rounds) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        hash.update(value);
+        total += value.length;
+      }
+      reader.releaseLock();
+      return hash.digest("hex");
+    })();
+    for (let i = 0; i < 100; i++) {
+      const state = await b.driver.state();
+      assert.deepEqual(state.map((s) => [s.linkId, s.socketFd >= 0]), [[
+        0,
+        true,
+      ]]);
+      assert.deepEqual(await b.driver.query(), DEFAULT_CONFIG);
+    }
+    await sending;
+    const expected = createHash("sha256");
+    for (let i = 0; i < rounds; i++) expected.update(unit);
+    assert.equal(await receiving, expected.digest("hex"));
+    conn.close();
+  } finally {
+    await b.close();
+  }
+});
