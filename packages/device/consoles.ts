@@ -55,6 +55,50 @@ async function feed(
   }
 }
 
+/** A byte pipe a console can run on: a pty, one end of an in-memory pair. */
+export interface ConsolePipe {
+  /** Bytes typed or sent to the module; each chunk is the module's to keep. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Writes the module's output. */
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+/**
+ * Serves the module on any byte pipe: for example one end of the host
+ * package's `memoryPair()`, to run host code against a module in one
+ * process. Closing the console detaches the module and cancels the
+ * readable.
+ */
+export function serveStreams(
+  module: VirtualModule,
+  pipe: ConsolePipe,
+  address = "streams",
+): Console {
+  const reader = pipe.readable.getReader();
+  module.attach((bytes) => pipe.write(bytes));
+  const reading = (async () => {
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        await module.receive(value);
+      }
+    } catch {
+      // The pipe failed: the console is gone, as when a cable is pulled.
+    } finally {
+      reader.releaseLock();
+    }
+  })();
+  return {
+    address,
+    close: async () => {
+      module.detach();
+      await reader.cancel().catch(() => {});
+      await reading;
+    },
+  };
+}
+
 /** Serves the module on standard input and output until stdin ends. */
 export function serveStdio(module: VirtualModule): Console & {
   /** Settles when stdin has ended. */

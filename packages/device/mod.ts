@@ -32,7 +32,9 @@ export {
 } from "./module.ts";
 export {
   type Console,
+  type ConsolePipe,
   serveStdio,
+  serveStreams,
   serveTcp,
   type TcpConsoleOptions,
   writeAll,

@@ -140,6 +140,8 @@ export class VirtualModule {
   #raw: RawTransfer | undefined;
   #abortTimer: ReturnType<typeof setTimeout> | undefined;
   #pendingWork: Set<Promise<unknown>> = new Set();
+  /** Bumped by {@linkcode reset}: a command from before it stays silent. */
+  #generation = 0;
 
   /** Creates a module; see {@linkcode createModule}. */
   constructor(options: ModuleOptions = {}) {
@@ -204,6 +206,30 @@ export class VirtualModule {
   attach(sink: ConsoleSink): void {
     this.output.attach(sink);
     if (this.mode === "host") this.output.unsolicited(ATCMD_READY);
+  }
+
+  /**
+   * Restarts the module as a power cycle would: every link is closed, the
+   * options return to their defaults, console input not yet processed and
+   * a raw transfer under way are dropped, a command under way never
+   * answers, and in Host Control Mode `ATCMD READY` is printed again.
+   */
+  reset(): void {
+    if (this.#closed) return;
+    this.#generation++;
+    clearTimeout(this.#abortTimer);
+    this.#abortTimer = undefined;
+    for (const [id] of this.#links.entries()) this.#delete(id);
+    this.#config = { ...DEFAULT_CONFIG };
+    this.#raw?.discard();
+    this.#raw?.mute();
+    this.#raw = undefined;
+    this.#framer = new CommandFramer();
+    this.#echoSkipLf = false;
+    this.output.reset();
+    this.#log("reset: all links closed");
+    if (this.mode === "host") this.output.unsolicited(ATCMD_READY);
+    for (const resolve of this.#inputWaiters.splice(0)) resolve();
   }
 
   /** Detaches the console: output is discarded, as a UART with nothing on it. */
@@ -324,6 +350,8 @@ export class VirtualModule {
   async #command(line: Uint8Array): Promise<void> {
     const name = commandNameOf(line);
     if (name === undefined && line.length <= 2000) return; // Unknown: silence.
+    const generation = this.#generation;
+    const live = () => generation === this.#generation;
     this.output.beginAnswer();
     let answered = false;
     try {
@@ -338,7 +366,7 @@ export class VirtualModule {
         answered = true; // The answer ends with the raw transfer.
         return;
       }
-      this.output.answer(result);
+      if (live()) this.output.answer(result);
     } catch (e) {
       const code = e instanceof CommandFailure || e instanceof AtError
         ? e.code
@@ -348,9 +376,9 @@ export class VirtualModule {
       } else if (!(e instanceof AtError)) {
         this.#log(`AT+${name}: unexpected: ${e}`);
       }
-      this.output.answer(formatError(code));
+      if (live()) this.output.answer(formatError(code));
     } finally {
-      if (!answered) this.output.endAnswer();
+      if (!answered && live()) this.output.endAnswer();
     }
   }
 
@@ -866,6 +894,7 @@ class RawTransfer {
   #drained: (() => void)[] = [];
   #udpPending: Uint8Array[] = [];
   #udpPendingBytes = 0;
+  #silent = false;
 
   constructor(
     readonly link: StreamLink | UdpLink,
@@ -908,7 +937,7 @@ class RawTransfer {
   #push(bytes: Uint8Array): void {
     this.#queue.push(bytes);
     this.#queued += bytes.length;
-    if (this.#queued >= TT_BUFFER_SIZE && !this.#high) {
+    if (this.#queued >= TT_BUFFER_SIZE && !this.#high && !this.#silent) {
       this.#high = true;
       this.output.answer(HIGH_WATERMARK);
     }
@@ -932,7 +961,7 @@ class RawTransfer {
         }
       }
       this.#queued -= chunk.length;
-      if (this.#high && this.#queued <= TT_BUFFER_SIZE / 2) {
+      if (this.#high && this.#queued <= TT_BUFFER_SIZE / 2 && !this.#silent) {
         this.#high = false;
         this.output.answer(LOW_WATERMARK);
       }
@@ -953,6 +982,11 @@ class RawTransfer {
     }
     while (this.#running) await this.#sending;
     return this.#failure;
+  }
+
+  /** Prints no more watermark lines (the module was reset). */
+  mute(): void {
+    this.#silent = true;
   }
 
   /** Drops what is still buffered (abort). */

@@ -350,3 +350,38 @@ Deno.test("a peer that resets mid-transfer: buffered data stays readable, the mo
     await h.close();
   }
 });
+
+Deno.test("reset(): links closed, options back to defaults, a raw transfer dropped, ATCMD READY again", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code("AT+SKTCFG=2000"), 0);
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,1`),
+      0,
+    );
+    const conn = await accepted;
+    // A raw transfer under way: its answer must never come.
+    await h.write("AT+SKTSENDRAW=0,100\r\n");
+    await h.next((e) => e.type === "prompt");
+    await h.write("half");
+    assert.equal(
+      new TextDecoder().decode(await readExactly(conn, 4)),
+      "half",
+    );
+    h.module.reset();
+    await h.next((e) => e.type === "ready");
+    assert.deepEqual(h.module.state(), []);
+    assert.equal(h.module.config.sendTimeout, 0);
+    // Line mode again: the next bytes are a command, answered normally.
+    const state = await h.command("AT+SKTSTATE");
+    assert.equal(state.text, "\r\nOK\r\n");
+    assert.equal(await conn.read(new Uint8Array(8)), null); // The link closed.
+    conn.close();
+  } finally {
+    peer.close();
+    await h.close();
+  }
+});

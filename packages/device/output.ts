@@ -113,6 +113,19 @@ export class ConsoleOutput {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /**
+   * Drops everything queued or held and any answer under way (a module
+   * reset); a write already handed to the console still completes.
+   */
+  reset(): void {
+    this.#queue = [];
+    this.#queued = 0;
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#answering = 0;
+    this.#wake();
+  }
+
   /** Drops everything queued and releases every waiter. */
   close(): void {
     this.#closed = true;

@@ -6,34 +6,19 @@
  * @module
  */
 
-import type { Console } from "./consoles.ts";
+import { type Console, serveStreams } from "./consoles.ts";
 import type { VirtualModule } from "./module.ts";
 import { openPty } from "./tty.ts";
 
 /** Serves the module on a new pseudo-terminal; `address` is its slave path. */
 export function servePty(module: VirtualModule): Console {
   const pty = openPty();
-  module.attach((bytes) => pty.write(bytes));
-  const reading = (async () => {
-    const reader = pty.readable.getReader();
-    try {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        await module.receive(value);
-      }
-    } catch {
-      /* closed */
-    } finally {
-      reader.releaseLock();
-    }
-  })();
+  const console = serveStreams(module, pty, pty.path);
   return {
     address: pty.path,
     close: async () => {
-      module.detach();
+      await console.close();
       await pty.close();
-      await reading;
     },
   };
 }

@@ -2,9 +2,13 @@
  * Serial devices and pseudo-terminals through libc (Deno FFI, Linux):
  * a pty whose slave path tio, picocom, minicom, socat or host firmware can
  * open as the virtual module's UART, and real tty devices opened raw at a
- * baud rate, 8N1. Blocking calls (`poll`, `read`) run off the main thread
- * (`nonblocking` FFI symbols), with a short poll timeout so that closing is
- * noticed at once and no thread stays blocked.
+ * baud rate, 8N1. The one blocking call, `poll`, runs off the main thread
+ * (a `nonblocking` FFI symbol) with a short timeout, so that closing is
+ * noticed at once and no thread stays blocked; `read` runs only once poll
+ * said there is data (the descriptor is non-blocking), on the main thread,
+ * so its errno can be read. A hang-up (`POLLHUP`, `POLLERR`, `EIO`: a USB
+ * adapter unplugged, the pty's other side closed) ends the readable, and
+ * writes then throw a `SerialError` of kind `disconnected`.
  *
  * @module
  */
@@ -14,12 +18,16 @@ const O_NOCTTY = 0o400;
 const O_NONBLOCK = 0o4000;
 const POLLIN = 0x1;
 const POLLOUT = 0x4;
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const POLLNVAL = 0x20;
 const TCSANOW = 0;
 const TIOCEXCL = 0x540c;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EAGAIN = 11;
 const EINTR = 4;
+const EIO = 5;
 const CSIZE = 0o60;
 const CS8 = 0o60;
 const PARENB = 0o400;
@@ -62,11 +70,7 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  read: {
-    parameters: ["i32", "buffer", "usize"],
-    result: "isize",
-    nonblocking: true,
-  },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   poll: {
     parameters: ["buffer", "u64", "i32"],
     result: "i32",
@@ -109,11 +113,15 @@ export type SerialErrorKind =
   | "busy"
   | "permission"
   | "not-a-tty"
+  | "disconnected"
   | "other";
 
-/** Opening a serial device failed; `kind` says why in a word. */
+/**
+ * Opening a serial device failed, or (kind `disconnected`) an open one went
+ * away; `kind` says why in a word.
+ */
 export class SerialError extends Error {
-  /** not-found, busy, permission, not-a-tty or other. */
+  /** not-found, busy, permission, not-a-tty, disconnected or other. */
   readonly kind: SerialErrorKind;
   /** The C errno. */
   readonly errno: number;
@@ -130,6 +138,8 @@ export class SerialError extends Error {
       permission:
         "permission denied (add yourself to the dialout group, or grant --allow-read/--allow-write)",
       "not-a-tty": "not a serial device",
+      disconnected:
+        "the device went away (cable or adapter unplugged, or the other side of the pty closed)",
       other: `cannot be opened (errno ${code})`,
     };
     super(`${path}: ${what[kind]}`);
@@ -144,30 +154,34 @@ export class SerialError extends Error {
 class TtyStream {
   readonly readable: ReadableStream<Uint8Array>;
   #fd: number;
+  #path: string;
   #closed = false;
+  #hungUp = 0; // errno of the hang-up (EIO when poll reported it), 0 while up.
   #inFlight: Promise<unknown> = Promise.resolve();
   #extraFds: number[];
 
-  constructor(fd: number, extraFds: number[] = []) {
+  constructor(fd: number, path: string, extraFds: number[] = []) {
     this.#fd = fd;
+    this.#path = path;
     this.#extraFds = extraFds;
     const buf = new Uint8Array(64 * 1024);
     this.readable = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        while (!this.#closed) {
-          const ready = await this.#poll(POLLIN);
+        while (!this.#closed && !this.#hungUp) {
+          const events = await this.#poll(POLLIN);
           if (this.#closed) break;
-          if (!ready) continue;
-          const op = lib().read(this.#fd, buf, BigInt(buf.length));
-          this.#inFlight = op;
-          const n = Number(await op);
-          if (this.#closed) break;
-          if (n > 0) {
-            controller.enqueue(buf.slice(0, n));
-            return;
+          if (events & POLLIN) {
+            // Poll said there is data: this read does not block.
+            const n = Number(lib().read(this.#fd, buf, BigInt(buf.length)));
+            if (n > 0) {
+              controller.enqueue(buf.slice(0, n));
+              return;
+            }
+            const code = n < 0 ? errno() : EIO;
+            if (code !== EAGAIN && code !== EINTR) this.#hungUp = code;
+          } else if (events & (POLLHUP | POLLERR | POLLNVAL)) {
+            this.#hungUp = EIO;
           }
-          // 0 or -1 (EAGAIN, or EIO while no client has the slave open): wait a little.
-          await new Promise((r) => setTimeout(r, 10));
         }
         controller.close();
       },
@@ -175,8 +189,8 @@ class TtyStream {
     });
   }
 
-  /** Polls off the main thread; true when ready. */
-  async #poll(events: number): Promise<boolean> {
+  /** Polls off the main thread; the events that happened (0 on timeout). */
+  async #poll(events: number): Promise<number> {
     const fds = new Uint8Array(8);
     const view = new DataView(fds.buffer);
     view.setInt32(0, this.#fd, true);
@@ -184,7 +198,7 @@ class TtyStream {
     const op = lib().poll(fds, 1n, POLL_MS);
     this.#inFlight = op;
     const r = await op;
-    return r > 0 && (view.getInt16(6, true) & events) !== 0;
+    return r > 0 ? view.getInt16(6, true) : 0;
   }
 
   async write(data: Uint8Array): Promise<void> {
@@ -192,6 +206,9 @@ class TtyStream {
     const copy = data.slice();
     while (offset < copy.length) {
       if (this.#closed) throw new Deno.errors.BadResource("tty is closed");
+      if (this.#hungUp) {
+        throw new SerialError("disconnected", this.#path, this.#hungUp);
+      }
       const n = Number(
         lib().write(
           this.#fd,
@@ -205,9 +222,11 @@ class TtyStream {
       }
       const code = errno();
       if (n < 0 && code !== EAGAIN && code !== EINTR) {
-        throw new Error(`write failed (errno ${code})`);
+        this.#hungUp = code;
+        throw new SerialError("disconnected", this.#path, code);
       }
-      await this.#poll(POLLOUT);
+      const events = await this.#poll(POLLOUT);
+      if (events & (POLLHUP | POLLERR | POLLNVAL)) this.#hungUp = EIO;
     }
   }
 
@@ -278,7 +297,7 @@ export function openPty(): Pty {
     throw new Error(`open ${path} failed (errno ${errno()})`);
   }
   rawTermios(slave);
-  const stream = new TtyStream(master, [slave]);
+  const stream = new TtyStream(master, "/dev/ptmx", [slave]);
   return {
     path,
     readable: stream.readable,
@@ -307,6 +326,28 @@ export interface SerialPort {
   close(): Promise<void>;
   /** The output speed in force, read back from the device. */
   readonly baud: number;
+  /** Whether RTS/CTS flow control is on, read back from the device. */
+  readonly rtscts: boolean;
+}
+
+/** What an `open` errno means for a serial device. */
+export function serialErrorKind(code: number): SerialErrorKind {
+  switch (code) {
+    case 2: // ENOENT
+    case 19: // ENODEV
+    case 6: // ENXIO
+      return "not-found";
+    case 13: // EACCES
+    case 1: // EPERM
+      return "permission";
+    case 16: // EBUSY
+    case EAGAIN: // EWOULDBLOCK from flock
+      return "busy";
+    case 25: // ENOTTY
+      return "not-a-tty";
+    default:
+      return "other";
+  }
 }
 
 /**
@@ -328,14 +369,7 @@ export function openSerial(
   const fd = c.open(cString(path), O_RDWR | O_NOCTTY | O_NONBLOCK, 0);
   if (fd < 0) {
     const code = errno();
-    const kind: SerialErrorKind = code === 2
-      ? "not-found"
-      : code === 13 || code === 1
-      ? "permission"
-      : code === 16
-      ? "busy"
-      : "other";
-    throw new SerialError(kind, path, code);
+    throw new SerialError(serialErrorKind(code), path, code);
   }
   const fail = (kind: SerialErrorKind, code: number): never => {
     c.close(fd);
@@ -345,7 +379,8 @@ export function openSerial(
   if (c.tcgetattr(fd, probe) !== 0) fail("not-a-tty", errno());
   // flock also stops root, whom TIOCEXCL does not.
   if (c.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
-    fail(errno() === EAGAIN ? "busy" : "other", errno());
+    const code = errno();
+    fail(code === EAGAIN ? "busy" : "other", code);
   }
   c.ioctl(fd, BigInt(TIOCEXCL));
   try {
@@ -359,10 +394,12 @@ export function openSerial(
   const actual = Number(
     Object.entries(BAUD).find(([, v]) => v === speed)?.[0] ?? 0,
   );
-  const stream = new TtyStream(fd);
+  const rtscts = (new DataView(t.buffer).getUint32(8, true) & CRTSCTS) !== 0;
+  const stream = new TtyStream(fd, path);
   return {
     path,
     baud: actual,
+    rtscts,
     readable: stream.readable,
     write: (data) => stream.write(data),
     close: () => stream.close(),

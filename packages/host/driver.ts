@@ -26,6 +26,13 @@ import {
   ModuleResetError,
   TransportClosedError,
 } from "./errors.ts";
+import {
+  type HostLink,
+  type HostServer,
+  LinkCore,
+  type LinkStreamOptions,
+  linkView,
+} from "./link.ts";
 import type { Transport } from "./transport.ts";
 
 /** An unsolicited event: connect, DATA, watermark, ready, other `[$]` lines, garbage. */
@@ -33,6 +40,14 @@ export type UnsolicitedEvent = Extract<
   ModuleEvent,
   { type: "connect" | "data" | "watermark" | "ready" | "urc" | "garbage" }
 >;
+
+/** Yielded by {@linkcode AtDriver.events} when its buffer overflowed. */
+export interface DroppedEvents {
+  /** Marks the gap. */
+  type: "dropped";
+  /** How many events were dropped (the oldest) since the last yield. */
+  count: number;
+}
 
 /** What an answer carried besides its final OK. */
 export interface Answer {
@@ -46,7 +61,11 @@ export interface Answer {
 export interface CommandOptions {
   /** How long to wait for the final result (default: the driver's). */
   timeoutMs?: number;
-  /** Cancels the wait (the module may still act on the command). */
+  /**
+   * Cancels the wait. If the command was already written, the driver then
+   * resynchronises (as after a timeout), so a late answer is never taken
+   * for the next command's.
+   */
   signal?: AbortSignal;
 }
 
@@ -56,10 +75,12 @@ export interface DriverOptions {
   timeoutMs?: number;
 }
 
-/** The `AT+SKTSENDRAW` flow-control state, for {@linkcode AtDriver.sendRaw}. */
-interface RawFlow {
-  paused: boolean;
-  resume: (() => void)[];
+/** Options for {@linkcode AtDriver.watch}. */
+export interface WatchOptions {
+  /** Time between probes (`AT+SKTSTATE`) while the driver is idle. */
+  intervalMs: number;
+  /** Time limit of a probe (default: the driver's). */
+  timeoutMs?: number;
 }
 
 /** The event type dispatched on the driver for every unsolicited line. */
@@ -73,14 +94,80 @@ export class UnsolicitedEventEvent extends Event {
   }
 }
 
+/**
+ * Dispatched as `unresponsive` when a command (or a {@linkcode AtDriver.watch}
+ * probe) got no answer in time: the module stopped answering.
+ */
+export class UnresponsiveEvent extends Event {
+  /** The timeout that revealed it. */
+  readonly error: CommandTimeoutError;
+  /** Creates the event. */
+  constructor(error: CommandTimeoutError) {
+    super("unresponsive");
+    this.error = error;
+  }
+}
+
 type Pending = {
   name: string;
+  command: CommandName | undefined;
   answer: Answer;
+  promise: Promise<Answer>;
+  settled: boolean;
   resolve: (answer: Answer) => void;
   reject: (error: unknown) => void;
-  command: CommandName | undefined;
   onPrompt?: () => void;
 };
+
+/** A time limit and an optional AbortSignal, as one promise that rejects. */
+class Deadline {
+  readonly promise: Promise<never>;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+
+  constructor(name: string, ms: number, signal?: AbortSignal) {
+    this.#signal = signal;
+    this.promise = new Promise<never>((_, reject) => {
+      this.#timer = setTimeout(
+        () => reject(new CommandTimeoutError(name, ms)),
+        ms,
+      );
+      if (signal) {
+        this.#onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", this.#onAbort, { once: true });
+      }
+    });
+    this.promise.catch(() => {});
+  }
+
+  /** Races `work` against the limit. */
+  race<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.promise]);
+  }
+
+  /** Clears the timer and removes the abort listener. */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    if (this.#onAbort) {
+      this.#signal?.removeEventListener("abort", this.#onAbort);
+    }
+  }
+}
+
+/** A server made by {@linkcode AtDriver.listen}: its seeds wait here. */
+interface ServerEntry {
+  core: LinkCore | undefined;
+  options: LinkStreamOptions;
+  mode: "auto" | "poll";
+  seeds: Set<number>;
+  queue: HostLink[];
+  waiters: {
+    resolve: (link: HostLink) => void;
+    reject: (e: unknown) => void;
+  }[];
+  ended: unknown;
+}
 
 /**
  * Bytes written between two looks at the watermarks in `AT+SKTSENDRAW`: a
@@ -92,30 +179,51 @@ const RAW_PIECE = 20 * 1024;
 /** Payload size that fits one `AT+SKTSEND` line in the worst case of escaping. */
 const SEND_CHUNK = 900;
 
+/** Milliseconds per byte at 9600 baud, 8N1: the slowest pace `sendRaw` allows by default. */
+const RAW_MS_PER_BYTE = 10 / 9600 * 1000;
+
+/** Unsolicited events an unread {@linkcode AtDriver.events} iterator keeps by default. */
+const EVENTS_BUFFERED = 4096;
+
+const ABORT_BYTE = new Uint8Array([0x3c]); // `<`
+
 /**
  * Drives a module over a transport. Unsolicited events are dispatched on the
  * driver (an `EventTarget`: `connect`, `data`, `watermark`, `ready`, `urc`,
- * `garbage`) and can also be iterated with {@linkcode AtDriver.events}.
+ * `garbage`, and `unresponsive` as an {@linkcode UnresponsiveEvent}) and can
+ * also be iterated with {@linkcode AtDriver.events}.
  *
  * @example
  * ```ts ignore
  * import { AtDriver, connectTcp } from "@atsock/host";
  * const driver = new AtDriver(await connectTcp({ port: 3333 }));
- * await driver.connect({ linkId: 0, type: 1, host: "example.com", port: 80 });
- * await driver.send(0, new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
+ * const link = await driver.connect({ linkId: 0, host: "example.com", port: 80 });
+ * const writer = link.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
  * ```
  */
 export class AtDriver extends EventTarget {
   #transport: Transport;
   #parser = new OutputParser();
   #queue: Promise<unknown> = Promise.resolve();
+  #writes: Promise<unknown> = Promise.resolve();
   #pending: Pending | undefined;
   #timeout: number;
   #closed = false;
   #reading: Promise<void>;
-  #listeners = new Set<(event: UnsolicitedEvent) => void>();
-  #raw: RawFlow = { paused: false, resume: [] };
-  #readyWaiters: (() => void)[] = [];
+  #listeners = new Set<(event: UnsolicitedEvent | undefined) => void>();
+  #rawPaused = false;
+  #rawResume: (() => void)[] = [];
+  #readyWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #readyUnclaimed = false;
+  #inFlight = 0;
+  #inputWake: (() => void) | undefined;
+  #links = new Map<number, LinkCore>();
+  #servers = new Map<number, ServerEntry>();
+  #endAfterAnswer: LinkCore[] = [];
+  #watchers = new Set<() => void>();
+  /** Link ids known to be UDP (for the `+SKTREAD` sender fields). */
+  #udp = new Set<number>();
   /** Whether the module has printed anything yet on this transport. */
   #heard = false;
 
@@ -127,39 +235,61 @@ export class AtDriver extends EventTarget {
     this.#reading = this.#read();
   }
 
-  #holds: (() => Promise<void>)[] = [];
-
-  /**
-   * Stops reading the module until `until` settles: a slow consumer holds
-   * the module (and through it the peer) back instead of growing memory.
-   * Answers wait too, so do not await a command inside `until`.
-   */
-  holdInput(until: () => Promise<void>): void {
-    this.#holds.push(until);
-  }
-
   /** Whether the transport has closed. */
   get closed(): boolean {
     return this.#closed;
   }
 
+  /**
+   * True while the driver has stopped reading the module on purpose: a
+   * claimed `auto_rcv=1` link's reader is behind and nothing else needs
+   * the module (see `link.ts`).
+   */
+  get paused(): boolean {
+    if (this.#closed || this.#inFlight > 0) return false;
+    let full = false;
+    for (const core of this.#links.values()) {
+      if (core.starved) return false;
+      full ||= core.full;
+    }
+    return full;
+  }
+
+  #wakeInput = (): void => {
+    const wake = this.#inputWake;
+    this.#inputWake = undefined;
+    wake?.();
+  };
+
   async #read(): Promise<void> {
     const reader = this.#transport.readable.getReader();
+    let failure: unknown;
     try {
       while (true) {
-        while (this.#holds.length > 0) await this.#holds.shift()!();
+        while (this.paused) {
+          await new Promise<void>((resolve) => (this.#inputWake = resolve));
+        }
         const { value, done } = await reader.read();
         if (done) break;
         for (const event of this.#parser.push(value)) this.#route(event);
       }
-    } catch {
-      /* transport failed */
+    } catch (e) {
+      failure = e; // Reported as the cause of every TransportClosedError below.
     } finally {
       reader.releaseLock();
       this.#closed = true;
-      this.#pending?.reject(new TransportClosedError(this.#pending.name));
+      const closed = (what: string) =>
+        new TransportClosedError(what, { cause: failure });
+      const pending = this.#pending;
       this.#pending = undefined;
-      for (const resolve of this.#raw.resume.splice(0)) resolve();
+      pending?.reject(closed(pending.name));
+      for (const resolve of this.#rawResume.splice(0)) resolve();
+      for (const waiter of this.#readyWaiters.splice(0)) {
+        waiter.reject(closed("ATCMD READY"));
+      }
+      this.#dropAll(closed(this.#transport.name));
+      for (const stop of this.#watchers) stop();
+      for (const listener of this.#listeners) listener(undefined);
     }
   }
 
@@ -173,6 +303,7 @@ export class AtDriver extends EventTarget {
           this.#pending = undefined;
           pending.resolve(pending.answer);
         }
+        this.#answered();
         return;
       case "error":
         if (pending) {
@@ -183,6 +314,7 @@ export class AtDriver extends EventTarget {
             }),
           );
         }
+        this.#answered();
         return;
       case "line":
         pending?.answer.lines.push(event.text);
@@ -203,16 +335,32 @@ export class AtDriver extends EventTarget {
           this.#pending = undefined;
           pending.reject(new ModuleResetError(pending.name));
         }
-        for (const resolve of this.#readyWaiters.splice(0)) resolve();
+        this.#udp.clear();
+        this.#rawPaused = false;
+        this.#dropAll(new ModuleResetError("link"));
+        if (this.#readyWaiters.length > 0) {
+          for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
+        } else this.#readyUnclaimed = true;
         break;
       case "watermark":
-        this.#raw.paused = event.level === "high";
-        if (!this.#raw.paused) {
-          for (const resolve of this.#raw.resume.splice(0)) resolve();
+        this.#rawPaused = event.level === "high";
+        if (!this.#rawPaused) {
+          for (const resolve of this.#rawResume.splice(0)) resolve();
         }
+        break;
+      case "data":
+        this.#links.get(event.linkId)?.push(event.data);
+        break;
+      case "connect":
+        this.#seed(event);
         break;
     }
     this.#emit(event as UnsolicitedEvent);
+  }
+
+  /** A final result: unsolicited lines held during earlier answers are all out. */
+  #answered(): void {
+    for (const core of this.#endAfterAnswer.splice(0)) core.end();
   }
 
   #emit(event: UnsolicitedEvent): void {
@@ -221,20 +369,39 @@ export class AtDriver extends EventTarget {
   }
 
   /**
-   * Iterates unsolicited events from now on (buffered without limit while
-   * the iterator is not consumed: read it promptly or break out of it).
+   * Iterates unsolicited events from now on. While the iterator is not
+   * consumed, at most `maxBuffered` events (default 4096) are kept: older
+   * ones are dropped and a {@linkcode DroppedEvents} with their count is
+   * yielded before the next event. Ends when the transport closes.
    */
-  async *events(): AsyncGenerator<UnsolicitedEvent> {
+  async *events(
+    options: { maxBuffered?: number } = {},
+  ): AsyncGenerator<UnsolicitedEvent | DroppedEvents> {
+    const max = Math.max(1, options.maxBuffered ?? EVENTS_BUFFERED);
     const buffer: UnsolicitedEvent[] = [];
+    let dropped = 0;
     let wake: (() => void) | undefined;
-    const listener = (event: UnsolicitedEvent) => {
-      buffer.push(event);
+    const listener = (event: UnsolicitedEvent | undefined) => {
+      if (event) {
+        buffer.push(event);
+        if (buffer.length > max) {
+          buffer.shift();
+          dropped++;
+        }
+      }
       wake?.();
     };
     this.#listeners.add(listener);
     try {
       while (true) {
-        while (buffer.length > 0) yield buffer.shift()!;
+        while (buffer.length > 0) {
+          if (dropped > 0) {
+            const count = dropped;
+            dropped = 0;
+            yield { type: "dropped", count };
+          }
+          yield buffer.shift()!;
+        }
         if (this.#closed) return;
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
@@ -244,24 +411,77 @@ export class AtDriver extends EventTarget {
     }
   }
 
-  /** Waits for `ATCMD READY` (a module starting in Host Control Mode). */
-  waitReady(options: CommandOptions = {}): Promise<void> {
-    const ms = options.timeoutMs ?? this.#timeout;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new CommandTimeoutError("ATCMD READY", ms)),
-        ms,
-      );
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.#readyWaiters.push(done);
-      options.signal?.addEventListener("abort", () => {
-        clearTimeout(timer);
-        reject(options.signal!.reason);
-      }, { once: true });
+  /**
+   * Waits for `ATCMD READY` (a module starting in Host Control Mode). A
+   * READY that arrived while nobody waited is remembered: the first call
+   * after it returns at once.
+   */
+  async waitReady(options: CommandOptions = {}): Promise<void> {
+    if (this.#readyUnclaimed) {
+      this.#readyUnclaimed = false;
+      return;
+    }
+    if (this.#closed) throw new TransportClosedError("ATCMD READY");
+    options.signal?.throwIfAborted();
+    const limit = new Deadline(
+      "ATCMD READY",
+      options.timeoutMs ?? this.#timeout,
+      options.signal,
+    );
+    const waiter = {
+      resolve: () => {},
+      reject: (_: unknown) => {},
+    };
+    const ready = new Promise<void>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
     });
+    this.#readyWaiters.push(waiter);
+    try {
+      await limit.race(ready);
+    } finally {
+      limit.dispose();
+      const at = this.#readyWaiters.indexOf(waiter);
+      if (at >= 0) this.#readyWaiters.splice(at, 1);
+    }
+  }
+
+  /**
+   * Probes the module with `AT+SKTSTATE` every `intervalMs` while the
+   * driver is idle (not while a link holds the module back on purpose). A
+   * probe without an answer dispatches `unresponsive` (as does any command
+   * that times out); probes also notice peers gone from `auto_rcv=1` links.
+   * Returns a function that stops the probing; closing the driver stops it.
+   */
+  watch(options: WatchOptions): () => void {
+    check(
+      Number.isFinite(options.intervalMs) && options.intervalMs > 0,
+      "intervalMs must be > 0",
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      clearTimeout(timer);
+      this.#watchers.delete(stop);
+    };
+    const tick = async () => {
+      if (stopped || this.#closed) return;
+      if (this.#inFlight === 0 && !this.paused) {
+        try {
+          await this.state({ timeoutMs: options.timeoutMs });
+        } catch {
+          // A timeout was dispatched as `unresponsive`; other failures
+          // (a reset, a closed transport) have their own events.
+        }
+      }
+      if (!stopped && !this.#closed) {
+        timer = setTimeout(tick, options.intervalMs);
+      }
+    };
+    this.#watchers.add(stop);
+    timer = setTimeout(tick, options.intervalMs);
+    return stop;
   }
 
   /**
@@ -269,93 +489,228 @@ export class AtDriver extends EventTarget {
    * each other: one is in flight at a time.
    */
   command(request: Request, options: CommandOptions = {}): Promise<Answer> {
-    const run = this.#queue.then(() => this.#exchange(request, options));
+    return this.#enqueue(() => this.#exchange(request, options));
+  }
+
+  #enqueue<T>(work: () => Promise<T>): Promise<T> {
+    this.#inFlight++;
+    this.#wakeInput(); // The answer must be read: stop any pause.
+    const run = this.#queue.then(work).finally(() => {
+      this.#inFlight--;
+      this.#wakeInput();
+    });
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  async #exchange(
-    request: Request,
-    options: CommandOptions,
+  /**
+   * Writes in order. A failing transport is broken: it is closed (reading
+   * ends, so the driver is `closed`) and the write throws a
+   * {@linkcode TransportClosedError}.
+   */
+  #write(bytes: Uint8Array, what: string): Promise<void> {
+    const done = this.#writes.then(() => this.#transport.write(bytes)).catch(
+      (e) => {
+        this.#transport.close().catch(() => {}); // Already failing.
+        throw e instanceof TransportClosedError
+          ? e
+          : new TransportClosedError(what, { cause: e });
+      },
+    );
+    this.#writes = done.catch(() => {});
+    return done;
+  }
+
+  /** Makes `pending` the command in flight. */
+  #begin(
+    name: string,
+    command: CommandName | undefined,
     onPrompt?: () => void,
-  ): Promise<Answer> {
-    const line = formatRequest(request);
+  ): Pending {
+    let resolve!: (answer: Answer) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<Answer>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => {});
+    const pending: Pending = {
+      name,
+      command,
+      answer: { lines: [] },
+      promise,
+      settled: false,
+      resolve: (answer) => {
+        pending.settled = true;
+        resolve(answer);
+      },
+      reject: (error) => {
+        pending.settled = true;
+        reject(error);
+      },
+      onPrompt,
+    };
+    this.#pending = pending;
+    return pending;
+  }
+
+  /**
+   * After a command gave up waiting (timeout, abort), cleans up so that a
+   * late answer cannot be taken for the next command's.
+   */
+  async #giveUp(pending: Pending, error: unknown): Promise<void> {
+    if (this.#pending === pending) this.#pending = undefined;
+    if (error instanceof CommandTimeoutError) {
+      this.dispatchEvent(new UnresponsiveEvent(error));
+    }
+    if (!(error instanceof TransportClosedError)) await this.#resync();
+  }
+
+  async #exchange(request: Request, options: CommandOptions): Promise<Answer> {
     const name = describe(request);
     if (this.#closed) throw new TransportClosedError(name);
     options.signal?.throwIfAborted();
-    const ms = options.timeoutMs ?? this.#timeout;
+    const line = formatRequest(request);
     if (request.command === "SKTREAD") {
       this.#parser.hintRead(this.#udp.has(request.linkId) ? "udp" : "tcp");
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const answer = new Promise<Answer>((resolve, reject) => {
-      this.#pending = {
-        name,
-        command: request.command,
-        answer: { lines: [] },
-        resolve,
-        reject,
-        onPrompt,
-      };
-      timer = setTimeout(() => {
-        if (this.#pending?.name === name) this.#pending = undefined;
-        reject(new CommandTimeoutError(name, ms));
-      }, ms);
-      options.signal?.addEventListener("abort", () => {
-        if (this.#pending?.name === name) this.#pending = undefined;
-        reject(options.signal!.reason);
-      }, { once: true });
-    });
+    const pending = this.#begin(name, request.command);
+    const limit = new Deadline(
+      name,
+      options.timeoutMs ?? this.#timeout,
+      options.signal,
+    );
     try {
-      await this.#transport.write(line);
-      return await answer;
+      await limit.race(this.#write(line, name));
+      return await limit.race(pending.promise);
     } catch (e) {
-      if (e instanceof CommandTimeoutError) await this.#resync();
+      if (!pending.settled) await this.#giveUp(pending, e);
       throw e;
     } finally {
-      clearTimeout(timer);
+      limit.dispose();
     }
   }
 
-  /** Link ids known to be UDP (for the `+SKTREAD` sender fields). */
-  #udp = new Set<number>();
-
   /**
-   * After a timeout a late answer could be taken for the next command's:
-   * ask for the options block, whose shape nothing else has, and drop
-   * everything up to its end.
+   * Asks for the options block, whose shape nothing else has, and drops
+   * everything up to its end. The wait is re-armed from inside the answer
+   * routing, so no line slips past between a late answer and the block.
    */
   async #resync(): Promise<void> {
     if (this.#closed) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Deadline("resync", this.#timeout);
+    let synced!: () => void;
+    const done = new Promise<void>((resolve) => (synced = resolve));
+    const arm = () => {
+      const pending = this.#begin("resync", "SKTQUERY");
+      pending.resolve = (answer) => {
+        if (answer.lines.includes("Global SOCKET configuration:")) synced();
+        else arm(); // A late answer: keep waiting.
+      };
+      pending.reject = (e) => {
+        if (e instanceof AtError) arm(); // A late error: keep waiting.
+        else synced(); // Reset or closed: nothing late can come.
+      };
+    };
+    arm();
     try {
-      await new Promise<void>((resolve, reject) => {
-        const wait = (): Pending => ({
-          name: "resync",
-          command: "SKTQUERY",
-          answer: { lines: [] },
-          resolve: (answer) => {
-            if (answer.lines.includes("Global SOCKET configuration:")) {
-              resolve();
-            } else this.#pending = wait(); // A late answer: keep waiting.
-          },
-          reject: () => (this.#pending = wait()),
-        });
-        this.#pending = wait();
-        timer = setTimeout(
-          () => reject(new Error("resync timed out")),
-          this.#timeout,
-        );
-        this.#transport.write(formatRequest({ command: "SKTQUERY" })).catch(
-          reject,
-        );
-      });
+      const write = this.#write(
+        formatRequest({ command: "SKTQUERY" }),
+        "resync",
+      );
+      write.catch(() => {}); // A failed write ends the read loop too.
+      await limit.race(done);
     } catch {
-      /* still silent: the next command will say so */
+      // Still silent: the next command will say so with its own timeout.
     } finally {
-      clearTimeout(timer);
-      this.#pending = undefined;
+      limit.dispose();
+      if (this.#pending?.name === "resync") this.#pending = undefined;
     }
+  }
+
+  // ---- links ----
+
+  /**
+   * Streams for a link id. Views of the same id share one read side (made
+   * by {@linkcode connect} or {@linkcode listen}, or here on first use);
+   * each view has its own writable with its own `write` mode.
+   */
+  link(linkId: number, options: LinkStreamOptions = {}): HostLink {
+    checkLink(linkId);
+    let core = this.#links.get(linkId);
+    if (!core) {
+      core = this.#newCore(linkId, options.read ?? "auto", options);
+      this.#links.set(linkId, core);
+    }
+    return linkView(core, this, options);
+  }
+
+  /** Whether the driver holds streams for a link id. */
+  hasLink(linkId: number): boolean {
+    return this.#links.has(linkId);
+  }
+
+  #newCore(
+    linkId: number,
+    mode: "auto" | "poll",
+    options: LinkStreamOptions,
+  ): LinkCore {
+    return new LinkCore(linkId, mode, {
+      driver: this,
+      changed: this.#wakeInput,
+    }, options);
+  }
+
+  /** Registers a new read side before the command that makes the link is written. */
+  #claimId(linkId: number, core: LinkCore): void {
+    const prior = this.#links.get(linkId);
+    if (prior && !prior.ended) {
+      throw new RangeError(
+        `link id ${linkId} is in use by this driver (close it first)`,
+      );
+    }
+    if (prior) this.#forget(linkId);
+    this.#links.set(linkId, core);
+  }
+
+  #forget(linkId: number, error?: unknown): void {
+    const core = this.#links.get(linkId);
+    if (core) {
+      this.#links.delete(linkId);
+      core.detached = true;
+      core.end(error);
+    }
+    const server = this.#servers.get(linkId);
+    if (server) {
+      this.#servers.delete(linkId);
+      for (const seed of server.seeds) this.#forget(seed, error);
+      server.ended = error ??
+        new Error(`server link ${linkId} was deleted`);
+      for (const waiter of server.waiters.splice(0)) {
+        waiter.reject(server.ended);
+      }
+    }
+    this.#udp.delete(linkId);
+    this.#wakeInput();
+  }
+
+  #dropAll(error: unknown): void {
+    for (const id of [...this.#servers.keys(), ...this.#links.keys()]) {
+      this.#forget(id, error);
+    }
+  }
+
+  #seed(event: Extract<ModuleEvent, { type: "connect" }>): void {
+    const server = this.#servers.get(event.serverId);
+    if (!server) return;
+    if (this.#links.has(event.linkId)) this.#forget(event.linkId);
+    const core = this.#newCore(event.linkId, server.mode, server.options);
+    this.#links.set(event.linkId, core);
+    server.seeds.add(event.linkId);
+    const link = linkView(core, this, server.options);
+    const waiter = server.waiters.shift();
+    if (waiter) waiter.resolve(link);
+    else server.queue.push(link);
   }
 
   // ---- typed commands ----
@@ -398,35 +753,71 @@ export class AtDriver extends EventTarget {
     return parseQuery(answer.lines);
   }
 
-  /** `AT+SKTSERVER`: starts a server on a link. */
-  async listen(
+  /**
+   * `AT+SKTSERVER`: starts a server on a link. The result gives its seeds
+   * as links (`for await (const link of server)`), each read the way the
+   * server's `autoReceive` says and written as `streams.write` says. A UDP
+   * server (type 0) has no seeds: use {@linkcode link} on its id.
+   */
+  listen(
     server: {
       linkId: number;
       type?: ServerType;
       port: number;
       certIndex?: number;
       autoReceive?: boolean;
+      /** Stream options for the seeds (and a UDP server's own link). */
+      streams?: LinkStreamOptions;
     },
     options?: CommandOptions,
-  ): Promise<void> {
+  ): Promise<HostServer> {
     const type = server.type ?? 1;
+    const autoReceive = server.autoReceive ?? true;
     checkLink(server.linkId);
     checkPort(server.port);
     if (type >= 2) checkCert(server.certIndex);
-    await this.command({
+    const request: Request = {
       command: "SKTSERVER",
       linkId: server.linkId,
       type,
       ...(type >= 2 ? { certIndex: server.certIndex } : {}),
       port: server.port,
-      autoReceive: server.autoReceive ?? true,
-    }, options);
-    if (type === 0) this.#udp.add(server.linkId);
-    else this.#udp.delete(server.linkId);
+      autoReceive,
+    };
+    const id = server.linkId;
+    const streams = server.streams ?? {};
+    const mode = autoReceive ? "auto" : "poll";
+    return this.#enqueue(async () => {
+      const core = this.#newCore(id, mode, streams);
+      this.#claimId(id, core);
+      const entry: ServerEntry = {
+        core,
+        options: streams,
+        mode,
+        seeds: new Set(),
+        queue: [],
+        waiters: [],
+        ended: undefined,
+      };
+      this.#servers.set(id, entry);
+      try {
+        await this.#exchange(request, options ?? {});
+      } catch (e) {
+        if (this.#links.get(id) === core) this.#forget(id);
+        throw e;
+      }
+      if (type === 0) this.#udp.add(id);
+      return serverView(this, id, entry, core);
+    });
   }
 
-  /** `AT+SKTCLIENT`: connects a link to a remote server. */
-  async connect(
+  /**
+   * `AT+SKTCLIENT`: connects a link to a remote server and returns it as a
+   * link. Its read side exists before the command is written, so data that
+   * arrives with the OK is kept; it is read the way `autoReceive` says
+   * (`auto` DATA lines, or `poll` with `AT+SKTREAD`).
+   */
+  connect(
     client: {
       linkId: number;
       type?: ClientType;
@@ -435,10 +826,13 @@ export class AtDriver extends EventTarget {
       localPort?: number;
       certIndex?: number;
       autoReceive?: boolean;
+      /** Stream options for the link (write mode, buffer bounds). */
+      streams?: LinkStreamOptions;
     },
     options?: CommandOptions,
-  ): Promise<void> {
+  ): Promise<HostLink> {
     const type = client.type ?? 1;
+    const autoReceive = client.autoReceive ?? true;
     checkLink(client.linkId);
     checkPort(client.port);
     check(
@@ -448,7 +842,7 @@ export class AtDriver extends EventTarget {
     );
     if (type === 0) checkPort(client.localPort ?? 0, "localPort");
     if (type >= 3) checkCert(client.certIndex);
-    await this.command({
+    const request: Request = {
       command: "SKTCLIENT",
       linkId: client.linkId,
       type,
@@ -456,10 +850,22 @@ export class AtDriver extends EventTarget {
       host: client.host,
       port: client.port,
       ...(type === 0 ? { localPort: client.localPort } : {}),
-      autoReceive: client.autoReceive ?? true,
-    }, options);
-    if (type === 0) this.#udp.add(client.linkId);
-    else this.#udp.delete(client.linkId);
+      autoReceive,
+    };
+    const id = client.linkId;
+    const streams = client.streams ?? {};
+    return this.#enqueue(async () => {
+      const core = this.#newCore(id, autoReceive ? "auto" : "poll", streams);
+      this.#claimId(id, core);
+      if (type === 0) this.#udp.add(id);
+      try {
+        await this.#exchange(request, options ?? {});
+      } catch (e) {
+        if (this.#links.get(id) === core) this.#forget(id);
+        throw e;
+      }
+      return linkView(core, this, streams);
+    });
   }
 
   /**
@@ -480,6 +886,17 @@ export class AtDriver extends EventTarget {
       "AT+SKTSEND cannot carry CR or LF bytes: use sendRaw (Host Control Mode)",
     );
     if (destination) checkEndpoint(destination);
+    if (this.#udp.has(linkId)) {
+      // One datagram per command: splitting would make several datagrams.
+      const request: Request = { command: "SKTSEND", linkId, data };
+      if (destination) request.destination = destination;
+      check(
+        formatRequest(request).length - 2 <= MAX_LINE_LENGTH,
+        `a UDP datagram must fit one AT+SKTSEND line (${MAX_LINE_LENGTH} bytes with escapes); use sendRaw for larger ones`,
+      );
+      await this.command(request, options);
+      return;
+    }
     for (let i = 0; i < data.length; i += SEND_CHUNK) {
       const request: Request = {
         command: "SKTSEND",
@@ -526,6 +943,14 @@ export class AtDriver extends EventTarget {
    * `AT+SKTSENDRAW` (Host Control Mode): sends raw bytes of any value, from
    * a buffer or a stream of known total size, pausing between the module's
    * High and Low Watermark lines.
+   *
+   * The default time limit is the driver's plus the time the bytes take at
+   * 9600 baud. If the transfer fails after the module's `>>>` (timeout,
+   * abort, a stream shorter than `size`), the driver ends raw mode with
+   * `<`,`<`,`<` and 30 ms of silence and waits for the module's final
+   * result before the next command: the peer has then received exactly the
+   * bytes written before the failure (plus up to three `<` when fewer than
+   * four bytes were left, as the module then takes them as the payload's end).
    */
   sendRaw(
     linkId: number,
@@ -541,77 +966,212 @@ export class AtDriver extends EventTarget {
     if (destination) checkEndpoint(destination);
     const request: Request = { command: "SKTSENDRAW", linkId, size };
     if (destination) request.destination = destination;
-    const run = this.#queue.then(async () => {
-      let promptSeen!: () => void;
-      const prompt = new Promise<void>((resolve) => (promptSeen = resolve));
-      const answer = this.#exchange(request, {
-        ...options,
-        timeoutMs: options.timeoutMs ?? 24 * 3600 * 1000,
-      }, () => promptSeen());
-      await Promise.race([prompt, answer]);
-      let sent = 0;
-      const push = async (chunk: Uint8Array) => {
-        for (let i = 0; i < chunk.length; i += RAW_PIECE) {
-          while (this.#raw.paused && !this.#closed) {
-            await new Promise<void>((resolve) =>
-              this.#raw.resume.push(resolve)
-            );
-          }
-          const piece = chunk.subarray(i, i + RAW_PIECE);
-          await this.#transport.write(piece);
-          sent += piece.length;
-          options.onProgress?.(sent, size);
+    return this.#enqueue(() => this.#sendRaw(request, size, data, options));
+  }
+
+  async #sendRaw(
+    request: Request,
+    size: number,
+    data: Uint8Array | { size: number; stream: ReadableStream<Uint8Array> },
+    options: CommandOptions & {
+      onProgress?: (sent: number, total: number) => void;
+    },
+  ): Promise<void> {
+    const name = describe(request);
+    if (this.#closed) throw new TransportClosedError(name);
+    options.signal?.throwIfAborted();
+    const limit = new Deadline(
+      name,
+      options.timeoutMs ?? this.#timeout + Math.ceil(size * RAW_MS_PER_BYTE),
+      options.signal,
+    );
+    let prompted!: () => void;
+    const prompt = new Promise<void>((resolve) => (prompted = resolve));
+    this.#rawPaused = false;
+    const pending = this.#begin(name, "SKTSENDRAW", () => prompted());
+    let inRaw = false;
+    let handed = 0; // Bytes given to the transport (they will all go out).
+    // A final result before every byte went (a reset, an error) ends the wait.
+    const early = pending.promise.then(() => {
+      throw new Error(`${name}: answered before all bytes were sent`);
+    });
+    early.catch(() => {});
+    const wait = <T>(work: Promise<T>) =>
+      limit.race(Promise.race([work, early]));
+    const push = async (chunk: Uint8Array) => {
+      for (let i = 0; i < chunk.length; i += RAW_PIECE) {
+        while (this.#rawPaused && !this.#closed) {
+          await wait(
+            new Promise<void>((resolve) => this.#rawResume.push(resolve)),
+          );
         }
-      };
+        const piece = chunk.subarray(i, i + RAW_PIECE);
+        handed += piece.length;
+        await wait(this.#write(piece, name));
+        options.onProgress?.(handed, size);
+      }
+    };
+    try {
+      await limit.race(this.#write(formatRequest(request), name));
+      await limit.race(Promise.race([prompt, pending.promise]));
+      if (pending.settled) {
+        await pending.promise; // ERROR: <n> instead of the prompt.
+        throw new Error(`${name}: OK without >>>`);
+      }
+      inRaw = true;
       if (data instanceof Uint8Array) await push(data);
       else {
-        for await (const chunk of data.stream) {
-          const room = size - sent;
-          if (room <= 0) break;
-          await push(chunk.subarray(0, room));
+        const reader = data.stream.getReader();
+        try {
+          while (handed < size) {
+            const { value, done } = await wait(reader.read());
+            if (done) break;
+            await push(value.subarray(0, size - handed));
+          }
+        } catch (e) {
+          await reader.cancel(e).catch(() => {});
+          throw e;
+        } finally {
+          reader.releaseLock();
         }
-        if (sent < size) {
+        if (handed < size) {
           throw new RangeError(
-            `the stream ended after ${sent} of ${size} bytes`,
+            `the stream ended after ${handed} of ${size} bytes`,
           );
         }
       }
-      await answer;
-    });
-    this.#queue = run.catch(() => {});
-    return run;
+      await limit.race(pending.promise);
+    } catch (e) {
+      if (!pending.settled) {
+        if (inRaw && handed < size && !(e instanceof TransportClosedError)) {
+          await this.#abortRaw(pending, size - handed, e);
+        } else await this.#giveUp(pending, e);
+      }
+      throw e;
+    } finally {
+      limit.dispose();
+    }
   }
 
   /**
-   * `AT+SKTSTATE`: every link, parsed. The driver also learns from it which
-   * links are UDP, so that a later `AT+SKTREAD` on a link this driver did
-   * not create is parsed with its sender fields.
+   * Ends a raw transfer early (BEHAVIOUR.md): three `<` one at a time, then
+   * silence (nothing else is written until the final result), then the
+   * module's `ERROR: 4`.
+   */
+  async #abortRaw(
+    pending: Pending,
+    remaining: number,
+    cause: unknown,
+  ): Promise<void> {
+    if (cause instanceof CommandTimeoutError) {
+      this.dispatchEvent(new UnresponsiveEvent(cause));
+    }
+    const limit = new Deadline("<<<", this.#timeout);
+    try {
+      for (let i = 0; i < Math.min(3, remaining); i++) {
+        await limit.race(this.#write(ABORT_BYTE, "<<<"));
+      }
+      await limit.race(pending.promise);
+    } catch {
+      // ERROR: 4 is the expected answer; a silent module is resynced below.
+    } finally {
+      limit.dispose();
+    }
+    if (!pending.settled) {
+      if (this.#pending === pending) this.#pending = undefined;
+      await this.#resync();
+    }
+  }
+
+  /**
+   * `AT+SKTSTATE`: every link, parsed. Links of this driver that show
+   * `socket_fd:-1` (the peer has gone) end their readable once the data
+   * printed before that is delivered; links that are missing end at once.
+   * The driver also learns from it which links are UDP, so that a later
+   * `AT+SKTREAD` on a link this driver did not create is parsed with its
+   * sender fields.
    */
   async state(options?: CommandOptions): Promise<LinkState[]> {
     const answer = await this.command({ command: "SKTSTATE" }, options);
-    const links = answer.lines.map(parseStateLine).filter((
+    const states = answer.lines.map(parseStateLine).filter((
       s,
     ): s is LinkState => s !== undefined);
     this.#udp.clear();
-    for (const link of links) {
-      if (link.protocol === "udp") this.#udp.add(link.linkId);
+    for (const state of states) {
+      if (state.protocol === "udp") this.#udp.add(state.linkId);
     }
-    return links;
+    const listed = new Map(states.map((s) => [s.linkId, s]));
+    for (const [id, core] of this.#links) {
+      const state = listed.get(id);
+      if (!state) this.#forget(id);
+      else if (state.socketFd === -1 && core.mode === "auto") {
+        // DATA lines held back by this answer follow it: end after the next one.
+        this.#endAfterAnswer.push(core);
+      }
+    }
+    return states;
   }
 
-  /** `AT+SKTDEL`: deletes a link (a server with its seeds). */
+  /**
+   * `AT+SKTDEL`: deletes a link (a server with its seeds); its streams end.
+   * An `ERROR: 1` (no such link) also ends them, then is thrown.
+   */
   async remove(linkId: number, options?: CommandOptions): Promise<void> {
     checkLink(linkId);
-    await this.command({ command: "SKTDEL", linkId }, options);
-    this.#udp.delete(linkId);
+    try {
+      await this.command({ command: "SKTDEL", linkId }, options);
+    } catch (e) {
+      if (e instanceof AtError && e.code === 1) this.#forget(linkId);
+      throw e;
+    }
+    this.#forget(linkId);
   }
 
   /** Closes the transport; queued commands fail with {@linkcode TransportClosedError}. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const stop of this.#watchers) stop();
+    this.#wakeInput();
     await this.#transport.close();
     await this.#reading;
   }
+}
+
+/** The server object {@linkcode AtDriver.listen} returns. */
+function serverView(
+  driver: AtDriver,
+  linkId: number,
+  entry: ServerEntry,
+  core: LinkCore,
+): HostServer {
+  const accept = (): Promise<HostLink> => {
+    const link = entry.queue.shift();
+    if (link) return Promise.resolve(link);
+    if (entry.ended !== undefined) return Promise.reject(entry.ended);
+    return new Promise((resolve, reject) =>
+      entry.waiters.push({ resolve, reject })
+    );
+  };
+  return {
+    linkId,
+    accept,
+    async *[Symbol.asyncIterator]() {
+      while (true) {
+        let link: HostLink;
+        try {
+          link = await accept();
+        } catch (e) {
+          if (e instanceof ModuleResetError) throw e;
+          return; // Deleted: the iteration ends.
+        }
+        yield link;
+      }
+    },
+    async close() {
+      if (core.detached) return;
+      await driver.remove(linkId);
+    },
+  };
 }
 
 function check(ok: boolean, message: string): asserts ok {

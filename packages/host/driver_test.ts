@@ -1,44 +1,27 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
+import type { Buffer } from "node:buffer";
 import { createModule, serveTcp } from "@atsock/device";
 import { AtError, DEFAULT_CONFIG, encode } from "@atsock/protocol";
 import {
   AtDriver,
   CommandTimeoutError,
   connectTcp,
+  type DroppedEvents,
   linkStreams,
   memoryPair,
   ModuleResetError,
   type Transport,
+  type UnresponsiveEvent,
   type UnsolicitedEvent,
 } from "./mod.ts";
+import { bench, freePort, readUntil, waitFor } from "./test_util.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-async function virtualModule(mode: "manual" | "host" = "host") {
-  const module = createModule({ mode });
-  const console = serveTcp(module, { port: 0 });
-  const transport = await connectTcp({ port: console.port });
-  const driver = new AtDriver(transport, { timeoutMs: 5000 });
-  if (mode === "host") await driver.waitReady();
-  return {
-    module,
-    driver,
-    close: async () => {
-      await driver.close();
-      await console.close();
-      await module.close();
-    },
-  };
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+const QUERY_BLOCK =
+  "\r\nGlobal SOCKET configuration:\r\nso_sndtimeo: 0\r\nso_rcvtimeo: 0\r\ntcp_nodelay: 0\r\nso_keepalive: 0\r\ntcp_keepidle: 0\r\ntcp_keepintvl: 0\r\ntcp_keepcnt: 0\r\n\r\nOK\r\n";
 
 /** A scripted fake module on an in-memory pair: answers lines with `script`. */
 function fakeModule(
@@ -69,9 +52,7 @@ function fakeModule(
 }
 
 Deno.test("every typed method against the virtual module over its TCP console", async () => {
-  const { driver, close } = await virtualModule();
-  const peer = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const peerPort = (peer.addr as Deno.NetAddr).port;
+  const { driver, close, peer, port: peerPort } = await bench();
   try {
     assert.deepEqual(await driver.query(), DEFAULT_CONFIG);
     await driver.configure({
@@ -165,7 +146,6 @@ Deno.test("every typed method against the virtual module over its TCP console", 
     client.close();
     conn.close();
   } finally {
-    peer.close();
     await close();
   }
 });
@@ -186,7 +166,7 @@ Deno.test("unsolicited lines between a command and its answer are events, not an
     }
   });
   const driver = new AtDriver(transport);
-  const seen: UnsolicitedEvent[] = [];
+  const seen: (UnsolicitedEvent | DroppedEvents)[] = [];
   const iterating = (async () => {
     for await (const event of driver.events()) {
       seen.push(event);
@@ -326,11 +306,8 @@ Deno.test("a silent module times out; a late answer is not taken for the next co
       await late();
       late = undefined;
     }
-    if (line === "AT+SKTQUERY") {
-      await write(
-        "\r\nGlobal SOCKET configuration:\r\nso_sndtimeo: 0\r\nso_rcvtimeo: 0\r\ntcp_nodelay: 0\r\nso_keepalive: 0\r\ntcp_keepidle: 0\r\ntcp_keepintvl: 0\r\ntcp_keepcnt: 0\r\n\r\nOK\r\n",
-      );
-    } else await write("\r\nOK\r\n");
+    if (line === "AT+SKTQUERY") await write(QUERY_BLOCK);
+    else await write("\r\nOK\r\n");
   });
   const driver = new AtDriver(transport, { timeoutMs: 200 });
   await assert.rejects(() => driver.remove(1), CommandTimeoutError);
@@ -352,8 +329,7 @@ Deno.test("an AbortSignal cancels the wait for an answer", async () => {
 });
 
 Deno.test("10 MiB each way through a socket-like link (auto_rcv + SKTSENDRAW), checksums equal", async () => {
-  const { driver, close, module } = await virtualModule("host");
-  const peer = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { driver, close, module, peer } = await bench();
   try {
     const accepted = peer.accept();
     await driver.connect({
@@ -402,7 +378,7 @@ Deno.test("10 MiB each way through a socket-like link (auto_rcv + SKTSENDRAW), c
         maxQueued = Math.max(maxQueued, module.stats().consoleOutput);
         if (total >= size) break;
       }
-      return { digest: hash.digest("hex"), total };
+      return { digest: hash.digest("hex"), total, maxQueued };
     })();
     await uploading;
     await peerWriting;
@@ -410,9 +386,408 @@ Deno.test("10 MiB each way through a socket-like link (auto_rcv + SKTSENDRAW), c
     const read = await linkReading;
     assert.equal(read.total, size);
     assert.equal(read.digest, sha(down));
+    // The module never held much console output: the reader kept up, and
+    // the driver's reading held the module (and the peer) back otherwise.
+    assert.ok(
+      read.maxQueued <= 512 * 1024,
+      `module queued ${read.maxQueued} bytes of console output`,
+    );
     conn.close();
   } finally {
-    peer.close();
     await close();
+  }
+});
+
+Deno.test("sendRaw failing after >>> ends raw mode: the peer gets exactly the bytes before, the next command works", async (t) => {
+  const b = await bench();
+  try {
+    const accepted = b.peer.accept();
+    await b.driver.connect({ linkId: 0, host: "127.0.0.1", port: b.port });
+    const conn = await accepted;
+    const cases: {
+      name: string;
+      timeoutMs?: number;
+      fail: (
+        source: ReadableStreamDefaultController<Uint8Array>,
+        abort: AbortController,
+      ) => void;
+      error: RegExp | (new (...args: never[]) => Error);
+    }[] = [
+      {
+        name: "an AbortSignal mid-transfer",
+        fail: (_, abort) => abort.abort(new Error("user gave up")),
+        error: /user gave up/,
+      },
+      {
+        name: "a timeout mid-transfer",
+        timeoutMs: 2000,
+        fail: () => {},
+        error: CommandTimeoutError,
+      },
+      {
+        name: "a stream shorter than announced",
+        fail: (source) => source.close(),
+        error: /stream ended after/,
+      },
+    ];
+    for (const [i, c] of cases.entries()) {
+      await t.step(c.name, async () => {
+        // The part sent ends in `<`: data, not an abort, to the module.
+        const head = encode(`part ${i} of a transfer, ending in <<`);
+        let source!: ReadableStreamDefaultController<Uint8Array>;
+        const stream = new ReadableStream<Uint8Array>({
+          start(controller) {
+            source = controller;
+            controller.enqueue(head);
+          },
+        });
+        const abort = new AbortController();
+        const sending = b.driver.sendRaw(
+          0,
+          { size: 10000, stream },
+          undefined,
+          {
+            signal: abort.signal,
+            timeoutMs: c.timeoutMs,
+          },
+        );
+        // The module holds back a trailing run of `<` (it may be an abort)
+        // until the next byte: the peer sees the rest first.
+        const shown = head.subarray(0, head.length - 2);
+        assert.deepEqual(await readUntil(conn, shown), shown);
+        c.fail(source, abort);
+        await assert.rejects(sending, c.error);
+        // Back in command mode: commands are answered, the link is intact,
+        // and the peer gets nothing but what follows.
+        assert.deepEqual((await b.driver.state()).map((s) => s.linkId), [0]);
+        const marker = encode(`|end ${i}|`);
+        await b.driver.send(0, marker);
+        assert.equal(
+          new TextDecoder().decode(await readUntil(conn, marker)),
+          `<<|end ${i}|`,
+        );
+      });
+    }
+    conn.close();
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("an abort after the command was written resyncs: a late answer is not the next command's", async () => {
+  let late: (() => Promise<void>) | undefined;
+  let written!: () => void;
+  const wroteFirst = new Promise<void>((resolve) => (written = resolve));
+  const { transport, running } = fakeModule(async (line, write) => {
+    if (line === "AT+SKTDEL=1") {
+      late = () => write("\r\nERROR: 1\r\n");
+      written();
+      return;
+    }
+    if (late) {
+      await late();
+      late = undefined;
+    }
+    if (line === "AT+SKTQUERY") await write(QUERY_BLOCK);
+    else await write("\r\nOK\r\n");
+  });
+  const driver = new AtDriver(transport);
+  const abort = new AbortController();
+  const removing = driver.remove(1, { signal: abort.signal });
+  await wroteFirst;
+  abort.abort(new Error("gave up"));
+  await assert.rejects(removing, /gave up/);
+  await driver.remove(2); // OK, not the late ERROR: 1 of SKTDEL=1
+  await driver.close();
+  await running;
+});
+
+Deno.test("waitReady returns at once for a READY that came while nobody waited", async () => {
+  const b = await bench();
+  try {
+    let readySeen = false;
+    b.driver.addEventListener("ready", () => (readySeen = true));
+    b.module.reset();
+    await waitFor(() => readySeen, "ATCMD READY after the reset");
+    await b.driver.waitReady({ timeoutMs: 1000 });
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("watch() reports a module that stopped answering with an unresponsive event", async () => {
+  let answered = 0;
+  const { transport, running } = fakeModule(async (line, write) => {
+    if (line === "AT+SKTSTATE" && answered++ === 0) await write("\r\nOK\r\n");
+  });
+  const driver = new AtDriver(transport, { timeoutMs: 300 });
+  const unresponsive = new Promise<UnresponsiveEvent>((resolve) =>
+    driver.addEventListener(
+      "unresponsive",
+      (e) => resolve(e as UnresponsiveEvent),
+      { once: true },
+    )
+  );
+  const stop = driver.watch({ intervalMs: 10, timeoutMs: 200 });
+  const event = await unresponsive;
+  stop();
+  assert.ok(event.error instanceof CommandTimeoutError);
+  assert.equal(event.error.command, "AT+SKTSTATE");
+  assert.ok(answered >= 2, "the first probe was answered, a later one not");
+  await driver.close();
+  await running;
+});
+
+Deno.test("an unread events() iterator keeps the newest events and says how many it dropped", async () => {
+  const { transport, running } = fakeModule(async (line, write) => {
+    if (line === "AT+SKTSTATE") {
+      let burst = "";
+      for (let i = 0; i < 10; i++) burst += `[$][X]:event ${i}\r\n`;
+      await write(burst + "\r\nOK\r\n"); // one chunk: all parsed before the iterator runs
+    }
+  });
+  const driver = new AtDriver(transport);
+  const iterator = driver.events({ maxBuffered: 3 });
+  const first = iterator.next(); // starts listening
+  await driver.state();
+  const seen = [(await first).value];
+  for (let i = 0; i < 3; i++) seen.push((await iterator.next()).value);
+  await iterator.return(undefined);
+  assert.deepEqual(seen, [
+    { type: "dropped", count: 7 },
+    { type: "urc", text: "[$][X]:event 7" },
+    { type: "urc", text: "[$][X]:event 8" },
+    { type: "urc", text: "[$][X]:event 9" },
+  ]);
+  await driver.close();
+  await running;
+});
+
+Deno.test("a UDP send is one datagram: larger than one command is refused before anything is written", async () => {
+  const b = await bench();
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  const got = new Promise<Buffer>((resolve) =>
+    socket.once("message", (m) => resolve(m))
+  );
+  try {
+    await b.driver.connect({
+      linkId: 4,
+      type: 0,
+      host: "127.0.0.1",
+      port: socket.address().port,
+      localPort: freePort(),
+    });
+    await assert.rejects(
+      () => b.driver.send(4, new Uint8Array(1500).fill(0x2c)),
+      /one AT\+SKTSEND line/,
+    );
+    const datagram = new Uint8Array(600).fill(0x2c); // 1200 bytes escaped: fits
+    await b.driver.send(4, datagram);
+    assert.equal((await got).length, 600);
+  } finally {
+    socket.close();
+    await b.close();
+  }
+});
+
+Deno.test("module errors come through the driver as typed AtErrors with the reference's meaning", async (t) => {
+  const host = await bench();
+  const manual = await bench({ mode: "manual" });
+  const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const taken = (holder.addr as Deno.NetAddr).port;
+  const udpHolder = createSocket("udp4");
+  await new Promise<void>((r) => udpHolder.bind(0, "127.0.0.1", r));
+  const expect = async (
+    name: string,
+    work: () => Promise<unknown>,
+    command: string,
+    code: number,
+    meaning: RegExp,
+  ) => {
+    await t.step(`${command} ERROR: ${code} (${name})`, async () => {
+      await assert.rejects(work, (e: unknown) => {
+        assert.ok(e instanceof AtError, String(e));
+        assert.equal(e.command, command);
+        assert.equal(e.code, code);
+        assert.match(e.meaning, meaning);
+        return true;
+      });
+    });
+  };
+  try {
+    const d = host.driver;
+    const accepted = host.peer.accept();
+    await d.connect({
+      linkId: 0,
+      host: "127.0.0.1",
+      port: host.port,
+      autoReceive: false,
+    });
+    const conn = await accepted;
+    await d.listen({ linkId: 1, port: freePort() });
+    await expect("unused id", () => d.remove(9), "SKTDEL", 1, /Parameter/);
+    await expect(
+      "TCP port in use",
+      () => d.listen({ linkId: 2, port: taken }),
+      "SKTSERVER",
+      2,
+      /TCP server/,
+    );
+    await expect(
+      "UDP port in use",
+      () => d.listen({ linkId: 2, type: 0, port: udpHolder.address().port }),
+      "SKTSERVER",
+      4,
+      /UDP server/,
+    );
+    await expect(
+      "TLS without certificates",
+      () => d.listen({ linkId: 2, type: 2, port: freePort(), certIndex: 1 }),
+      "SKTSERVER",
+      6,
+      /SERVER_CERT/,
+    );
+    await expect(
+      "refused",
+      () => d.connect({ linkId: 2, host: "127.0.0.1", port: freePort() }),
+      "SKTCLIENT",
+      2,
+      /TCP client/,
+    );
+    await expect(
+      "TLS without certificates",
+      () =>
+        d.connect({
+          linkId: 2,
+          type: 3,
+          host: "127.0.0.1",
+          port: taken,
+          certIndex: 1,
+        }),
+      "SKTCLIENT",
+      6,
+      /CLIENT_CERT/,
+    );
+    await expect(
+      "a listening server",
+      () => d.send(1, encode("x")),
+      "SKTSEND",
+      1,
+      /Parameter/,
+    );
+    conn.close(); // The peer goes: reads end, sends fail.
+    await expect(
+      "peer gone, nothing left",
+      async () => {
+        for (let i = 0; i < 500; i++) await d.read(0, 10);
+      },
+      "SKTREAD",
+      4,
+      /read data/,
+    );
+    await expect(
+      "peer gone",
+      () => d.send(0, encode("late")),
+      "SKTSEND",
+      2,
+      /send data/,
+    );
+    await expect(
+      "Manual Test Mode",
+      () => manual.driver.sendRaw(0, encode("raw")),
+      "SKTSENDRAW",
+      4,
+      /TT mode/,
+    );
+  } finally {
+    holder.close();
+    udpHolder.close();
+    await manual.close();
+    await host.close();
+  }
+});
+
+Deno.test("virtual module: a reset mid-command (SKTSENDRAW under way) is ModuleResetError, and the driver goes on", async () => {
+  const b = await bench();
+  try {
+    const accepted = b.peer.accept();
+    const link = await b.driver.connect({
+      linkId: 0,
+      host: "127.0.0.1",
+      port: b.port,
+    });
+    const conn = await accepted;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encode("first half")); // and no more for now
+      },
+    });
+    const sending = b.driver.sendRaw(0, { size: 1000, stream });
+    assert.deepEqual(
+      await readUntil(conn, encode("first half")),
+      encode("first half"),
+    );
+    const reading = assert.rejects(
+      link.readable.getReader().read(),
+      ModuleResetError,
+    );
+    b.module.reset();
+    await assert.rejects(sending, ModuleResetError);
+    await reading;
+    assert.deepEqual(await b.driver.state(), []);
+    assert.deepEqual(await b.driver.query(), DEFAULT_CONFIG);
+    conn.close();
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("virtual module: DATA lines streaming around 200 answers never leak into them", async () => {
+  const b = await bench();
+  try {
+    const accepted = b.peer.accept();
+    const link = await b.driver.connect({
+      linkId: 0,
+      host: "127.0.0.1",
+      port: b.port,
+    });
+    const conn = await accepted;
+    // Payload that looks like answers: OK, ERROR and state lines.
+    const unit = encode(
+      "\r\nOK\r\n\r\nERROR: 1\r\nlink_id:9,client,tcp,src_address:0.0.0.0,src_port:0,dst_address:1.1.1.1,dst_port:1,socket_fd:3\r\n",
+    );
+    const rounds = 400;
+    const sending = (async () => {
+      for (let i = 0; i < rounds; i++) await conn.write(unit);
+    })();
+    const receiving = (async () => {
+      const hash = createHash("sha256");
+      let total = 0;
+      const reader = link.readable.getReader();
+      while (total < unit.length * rounds) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        hash.update(value);
+        total += value.length;
+      }
+      reader.releaseLock();
+      return hash.digest("hex");
+    })();
+    for (let i = 0; i < 100; i++) {
+      const state = await b.driver.state();
+      assert.deepEqual(state.map((s) => [s.linkId, s.socketFd >= 0]), [[
+        0,
+        true,
+      ]]);
+      assert.deepEqual(await b.driver.query(), DEFAULT_CONFIG);
+    }
+    await sending;
+    const expected = createHash("sha256");
+    for (let i = 0; i < rounds; i++) expected.update(unit);
+    assert.equal(await receiving, expected.digest("hex"));
+    conn.close();
+  } finally {
+    await b.close();
   }
 });

@@ -24,7 +24,7 @@ export class ModuleResetError extends Error {
   /** Creates the error. */
   constructor(command: string) {
     super(
-      `${command}: the module restarted (ATCMD READY) before answering; all its links are gone`,
+      `${command}: the module restarted (ATCMD READY); all its links are gone`,
     );
     this.name = "ModuleResetError";
   }
@@ -32,9 +32,30 @@ export class ModuleResetError extends Error {
 
 /** The transport closed while a command was in flight or queued. */
 export class TransportClosedError extends Error {
-  /** Creates the error. */
-  constructor(what: string) {
-    super(`${what}: the connection to the module is closed`);
+  /** Creates the error; `cause` is what the transport reported, if anything. */
+  constructor(what: string, options?: { cause?: unknown }) {
+    super(
+      `${what}: the connection to the module is closed`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = "TransportClosedError";
+  }
+}
+
+/**
+ * An `auto_rcv=1` link's reader fell so far behind while the driver had to
+ * keep reading the module (for commands or other links) that its data was
+ * dropped. Use `autoReceive: false` (poll reading) for back-pressure.
+ */
+export class LinkOverflowError extends Error {
+  /** The link id. */
+  readonly linkId: number;
+  /** Creates the error. */
+  constructor(linkId: number, limit: number) {
+    super(
+      `link ${linkId}: the reader fell more than ${limit} bytes behind while the module had to be read for other work; later data was dropped (use autoReceive: false to hold the peer back)`,
+    );
+    this.name = "LinkOverflowError";
+    this.linkId = linkId;
   }
 }

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createModule, serveTcp } from "@atsock/device";
 import { encode } from "@atsock/protocol";
-import { AtDriver, connectTcp, linkStreams } from "./mod.ts";
+import {
+  AtDriver,
+  connectTcp,
+  LinkOverflowError,
+  linkStreams,
+  memoryPair,
+  ModuleResetError,
+} from "./mod.ts";
+import { freePort, readAll, waitFor } from "./test_util.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -131,5 +139,258 @@ Deno.test("poll reading (auto_rcv=0, SKTREAD) and SKTSEND writing in Manual Test
     conn.close();
   } finally {
     await t.close();
+  }
+});
+
+Deno.test("connect returns a link that keeps data arriving with the OK (same chunk)", async () => {
+  const [host, module] = memoryPair();
+  const serving = (async () => {
+    const reader = module.readable.getReader();
+    let text = "";
+    while (!text.includes("\r\n")) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      text += new TextDecoder().decode(value);
+    }
+    // The answer and the peer's banner in one write: one chunk to the host.
+    await module.write(encode("\r\nOK\r\n[$][SKT][DATA][0][7]:banner!\r\n"));
+    reader.releaseLock();
+  })();
+  const driver = new AtDriver(host);
+  const link = await driver.connect({ linkId: 0, host: "h", port: 1 });
+  await serving;
+  const reader = link.readable.getReader();
+  assert.deepEqual((await reader.read()).value, encode("banner!"));
+  reader.releaseLock();
+  await driver.close();
+});
+
+Deno.test("links from connect and listen against the virtual module: banners, seeds, peer close", async (t) => {
+  const b = await setup();
+  try {
+    await t.step("connect: a banner sent at once is read", async () => {
+      const accepting = (async () => {
+        const conn = await b.peer.accept();
+        await conn.write(encode("220 hello\r\n"));
+        return conn;
+      })();
+      const link = await b.driver.connect({
+        linkId: 0,
+        host: "127.0.0.1",
+        port: b.port,
+      });
+      const conn = await accepting;
+      const reader = link.readable.getReader();
+      let text = "";
+      while (!text.endsWith("\r\n")) {
+        text += new TextDecoder().decode((await reader.read()).value);
+      }
+      assert.equal(text, "220 hello\r\n");
+      // An auto_rcv link ends once state() shows the peer gone.
+      await conn.write(encode("bye"));
+      conn.close();
+      await waitFor(
+        async () =>
+          (await b.driver.state()).some((s) =>
+            s.linkId === 0 && s.socketFd === -1
+          ),
+        "the module to see the peer gone",
+      );
+      await b.driver.query(); // The answer after which held DATA lines are out.
+      let rest = "";
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        rest += new TextDecoder().decode(value);
+      }
+      assert.equal(rest, "bye");
+      reader.releaseLock();
+      await link.close();
+      assert.deepEqual(await b.driver.state(), []);
+    });
+
+    await t.step(
+      "listen: seeds come as links, with their first bytes",
+      async () => {
+        const port = freePort();
+        const server = await b.driver.listen({ linkId: 1, port });
+        const clients = await Promise.all([0, 1].map(async (i) => {
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+          await conn.write(encode(`client ${i}|`));
+          return conn;
+        }));
+        const seen: string[] = [];
+        for await (const seed of server) {
+          const reader = seed.readable.getReader();
+          let text = "";
+          while (!text.endsWith("|")) {
+            text += new TextDecoder().decode((await reader.read()).value);
+          }
+          reader.releaseLock();
+          seen.push(`${seed.linkId}:${text}`);
+          if (seen.length === 2) break;
+        }
+        // Seeds take the lowest free ids (0 is free again, 1 is the server).
+        assert.deepEqual(seen.map((s) => s.split(":")[0]).sort(), ["0", "2"]);
+        assert.deepEqual(seen.map((s) => s.split(":")[1]).sort(), [
+          "client 0|",
+          "client 1|",
+        ]);
+        await server.close();
+        await assert.rejects(server.accept());
+        assert.deepEqual(await b.driver.state(), []);
+        for (const conn of clients) conn.close();
+      },
+    );
+
+    await t.step(
+      "poll reading: the peer's close ends the readable (ERROR: 4 is not an error)",
+      async () => {
+        const accepted = b.peer.accept();
+        const link = await b.driver.connect({
+          linkId: 5,
+          host: "127.0.0.1",
+          port: b.port,
+          autoReceive: false,
+        });
+        const conn = await accepted;
+        await conn.write(encode("last words"));
+        conn.close();
+        assert.equal(
+          new TextDecoder().decode(await readAll(link.readable)),
+          "last words",
+        );
+        await link.close();
+      },
+    );
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("a module reset errors every link's readable and ends the server's seeds", async () => {
+  const b = await setup();
+  try {
+    const accepted = b.peer.accept();
+    const link = await b.driver.connect({
+      linkId: 0,
+      host: "127.0.0.1",
+      port: b.port,
+    });
+    const conn = await accepted;
+    const server = await b.driver.listen({ linkId: 1, port: freePort() });
+    const reading = readAll(link.readable);
+    const accepting = server.accept();
+    b.module.reset();
+    await assert.rejects(reading, ModuleResetError);
+    await assert.rejects(accepting, ModuleResetError);
+    assert.equal(b.driver.hasLink(0), false);
+    // The driver goes on; the link id is free again on both sides.
+    assert.deepEqual(await b.driver.state(), []);
+    const again = b.peer.accept();
+    await b.driver.connect({ linkId: 0, host: "127.0.0.1", port: b.port });
+    (await again).close();
+    conn.close();
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("one unread link stalls neither commands nor another link, and stays bounded", async () => {
+  const b = await setup();
+  try {
+    // Link 0: auto_rcv, claimed, never read, its peer sending 8 MiB.
+    const slowAccepted = b.peer.accept();
+    const slow = await b.driver.connect({
+      linkId: 0,
+      host: "127.0.0.1",
+      port: b.port,
+      streams: { highWater: 64 * 1024, maxBuffered: 1024 * 1024 },
+    });
+    const slowPeer = await slowAccepted;
+    const slowReader = slow.readable.getReader();
+    const flood = new Uint8Array(8 * 1024 * 1024).fill(0x61);
+    const flooding = (async () => {
+      let n = 0;
+      try {
+        while (n < flood.length) n += await slowPeer.write(flood.subarray(n));
+      } catch { /* closed at the end of the test */ }
+    })();
+    // Link 1: poll reading, also never read: its peer is held by the module.
+    const heldAccepted = b.peer.accept();
+    const held = await b.driver.connect({
+      linkId: 1,
+      host: "127.0.0.1",
+      port: b.port,
+      autoReceive: false,
+    });
+    const heldPeer = await heldAccepted;
+    void held.readable; // claimed, unread
+    let heldSent = 0;
+    const holding = (async () => {
+      try {
+        while (heldSent < flood.length) {
+          heldSent += await heldPeer.write(flood.subarray(heldSent));
+        }
+      } catch { /* closed at the end of the test */ }
+    })();
+    // Link 2: an echo, used both ways while the others are unread.
+    const echoAccepted = b.peer.accept();
+    const echo = await b.driver.connect({
+      linkId: 2,
+      host: "127.0.0.1",
+      port: b.port,
+    });
+    const echoPeer = await echoAccepted;
+    const echoing = (async () => {
+      const buf = new Uint8Array(4096);
+      while (true) {
+        const n = await echoPeer.read(buf);
+        if (n === null) break;
+        await echoPeer.write(buf.slice(0, n));
+      }
+    })().catch(() => {});
+    const writer = echo.writable.getWriter();
+    const reader = echo.readable.getReader();
+    for (let round = 0; round < 20; round++) {
+      const message = encode(`round ${round}|`);
+      await writer.write(message);
+      let text = "";
+      while (!text.endsWith("|")) {
+        text += new TextDecoder().decode((await reader.read()).value);
+      }
+      assert.equal(text, `round ${round}|`);
+      assert.equal((await b.driver.state()).length, 3);
+    }
+    // The poll link's peer is held back by the module's window.
+    await waitFor(async () => {
+      const before = heldSent;
+      await new Promise((r) => setTimeout(r, 20));
+      return heldSent === before;
+    }, "the held peer to stall");
+    assert.ok(heldSent < flood.length, `held peer sent ${heldSent}`);
+    // The unread auto link either still holds its data (bounded) or gave
+    // up with a clear error; it never took more than its bound.
+    let got = 0;
+    let error: unknown;
+    try {
+      while (got < flood.length) {
+        const { value, done } = await slowReader.read();
+        if (done) break;
+        got += value.length;
+      }
+    } catch (e) {
+      error = e;
+    }
+    if (error !== undefined) {
+      assert.ok(error instanceof LinkOverflowError, String(error));
+      assert.ok(got <= 1024 * 1024, `delivered ${got} before the overflow`);
+    } else assert.equal(got, flood.length);
+    writer.releaseLock();
+    reader.releaseLock();
+    for (const conn of [slowPeer, heldPeer, echoPeer]) conn.close();
+    await Promise.all([flooding, holding, echoing]);
+  } finally {
+    await b.close();
   }
 });

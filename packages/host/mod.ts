@@ -6,11 +6,15 @@
  *
  * @example Connect through a TCP bridge and fetch a page
  * ```ts ignore
- * import { AtDriver, connectTcp, linkStreams } from "@atsock/host";
+ * import { AtDriver, connectTcp } from "@atsock/host";
  *
  * const driver = new AtDriver(await connectTcp({ port: 3333 }));
- * await driver.connect({ linkId: 0, host: "example.com", port: 80 });
- * const link = linkStreams(driver, 0, { write: "send" });
+ * const link = await driver.connect({
+ *   linkId: 0,
+ *   host: "example.com",
+ *   port: 80,
+ *   streams: { write: "send" },
+ * });
  * const writer = link.writable.getWriter();
  * await writer.write(new TextEncoder().encode("HEAD / HTTP/1.0 "));
  * for await (const chunk of link.readable) console.log(chunk.length);
@@ -24,13 +28,17 @@ export {
   AtDriver,
   type CommandOptions,
   type DriverOptions,
+  type DroppedEvents,
   parseQuery,
   parseStateLine,
+  UnresponsiveEvent,
   type UnsolicitedEvent,
   UnsolicitedEventEvent,
+  type WatchOptions,
 } from "./driver.ts";
 export {
   CommandTimeoutError,
+  LinkOverflowError,
   ModuleResetError,
   TransportClosedError,
 } from "./errors.ts";
@@ -40,7 +48,12 @@ export {
   type TcpTransportOptions,
   type Transport,
 } from "./transport.ts";
-export { type HostLink, type LinkStreamOptions, linkStreams } from "./link.ts";
+export {
+  type HostLink,
+  type HostServer,
+  type LinkStreamOptions,
+  linkStreams,
+} from "./link.ts";
 export { AtError } from "@atsock/protocol";
 export type * from "@atsock/protocol";
 export {
@@ -48,4 +61,5 @@ export {
   SerialError,
   type SerialErrorKind,
   type SerialOptions,
+  type SerialTransport,
 } from "./serial.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createModule, serveTcp } from "@atsock/device";
+import { createModule, serveStreams, serveTcp } from "@atsock/device";
 import { encode } from "@atsock/protocol";
 import {
   AtDriver,
@@ -137,4 +137,47 @@ Deno.test("a memory pair passes bytes both ways and holds a slow reader's writer
   await a.close();
   assert.equal((await reader.read()).done, true);
   await assert.rejects(() => a.write(encode("x")), Deno.errors.BadResource);
+});
+
+Deno.test("a memory pair runs the driver against a virtual module in one process", async () => {
+  const module = createModule({ mode: "host" });
+  const [hostSide, moduleSide] = memoryPair();
+  const console = serveStreams(module, moduleSide, "memory");
+  const driver = new AtDriver(hostSide, { timeoutMs: 5000 });
+  const peer = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await driver.waitReady();
+    const accepted = peer.accept();
+    const link = await driver.connect({
+      linkId: 0,
+      host: "127.0.0.1",
+      port: (peer.addr as Deno.NetAddr).port,
+    });
+    const conn = await accepted;
+    // Any byte up (SKTSENDRAW), any byte down (DATA lines).
+    const payload = new Uint8Array(300 * 1024).map((_, i) => (i * 7) & 0xff);
+    const writer = link.writable.getWriter();
+    const uploading = writer.write(payload);
+    const got = new Uint8Array(payload.length);
+    let n = 0;
+    while (n < got.length) n += (await conn.read(got.subarray(n)))!;
+    await uploading;
+    assert.deepEqual(got, payload);
+    await conn.write(encode("\r\nOK\r\n\0back"));
+    const reader = link.readable.getReader();
+    const parts: number[] = [];
+    while (parts.length < 10) parts.push(...(await reader.read()).value!);
+    assert.deepEqual(new Uint8Array(parts), encode("\r\nOK\r\n\0back"));
+    reader.releaseLock();
+    writer.releaseLock();
+    assert.deepEqual((await driver.state()).map((s) => s.linkId), [0]);
+    await link.close();
+    assert.deepEqual(await driver.state(), []);
+    conn.close();
+  } finally {
+    peer.close();
+    await driver.close();
+    await console.close();
+    await module.close();
+  }
 });

@@ -65,6 +65,8 @@ export class UrcBuffer {
   #last = Date.now();
   #pump: Promise<void>;
   #driver: AtDriver;
+  /** Unsolicited lines the driver dropped before they were taken in. */
+  dropped = 0;
 
   /** Starts collecting. */
   constructor(driver: AtDriver) {
@@ -72,6 +74,11 @@ export class UrcBuffer {
     const events = driver.events();
     this.#pump = (async () => {
       for await (const event of events) {
+        if (event.type === "dropped") {
+          // The driver keeps thousands; losing some means nobody read for long.
+          this.dropped += event.count;
+          continue;
+        }
         const text = urcText(event);
         this.#last = Date.now();
         if (text === undefined) continue;
