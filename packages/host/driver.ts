@@ -890,10 +890,14 @@ export class AtDriver extends EventTarget {
       // One datagram per command: splitting would make several datagrams.
       const request: Request = { command: "SKTSEND", linkId, data };
       if (destination) request.destination = destination;
-      check(
-        formatRequest(request).length - 2 <= MAX_LINE_LENGTH,
-        `a UDP datagram must fit one AT+SKTSEND line (${MAX_LINE_LENGTH} bytes with escapes); use sendRaw for larger ones`,
-      );
+      try {
+        formatRequest(request); // Throws when the line exceeds the buffer.
+      } catch (e) {
+        throw new RangeError(
+          `a UDP datagram must fit one AT+SKTSEND line (${MAX_LINE_LENGTH} bytes with escapes); use sendRaw for larger ones`,
+          { cause: e },
+        );
+      }
       await this.command(request, options);
       return;
     }
@@ -904,11 +908,6 @@ export class AtDriver extends EventTarget {
         data: data.subarray(i, i + SEND_CHUNK),
       };
       if (destination) request.destination = destination;
-      if (formatRequest(request).length - 2 > MAX_LINE_LENGTH) {
-        throw new RangeError(
-          "internal: SKTSEND chunk exceeds the command buffer",
-        );
-      }
       await this.command(request, options);
     }
   }
