@@ -3,8 +3,8 @@ import { X509Certificate } from "node:crypto";
 import { makePki } from "@atsock/device/pki";
 import { parseCertsArgs, UsageError } from "../mod.ts";
 import { type CheckReport, checkSuiteFiles } from "./check.ts";
+import { CLI_MAIN as MAIN } from "../test_cli.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 const hasOpenssl = await new Deno.Command("openssl", {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseExplainArgs, UsageError } from "../mod.ts";
+import { CLI_MAIN as MAIN } from "../test_cli.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 /** Runs `atsock explain` as a user does, with no permissions at all. */

@@ -10,8 +10,8 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { createModule, serveTcp, type VirtualModule } from "@atsock/device";
+import { CLI_MAIN as MAIN } from "../test_cli.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const NET = ["--allow-net=127.0.0.1"];
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();

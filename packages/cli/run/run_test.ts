@@ -8,8 +8,8 @@ import { createModule, serveTcp, type VirtualModule } from "@atsock/device";
 import { DEFAULT_CONFIG } from "@atsock/protocol";
 import { parseRunArgs, resolvePayload } from "./run.ts";
 import { UsageError } from "../usage.ts";
+import { CLI_MAIN as MAIN } from "../test_cli.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 /** Runs `atsock run ...` with `permissions`; returns status and output. */

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { parseTarget, parseTermArgs } from "./term.ts";
 import { UsageError } from "../usage.ts";
+import { CLI_MAIN as MAIN } from "../test_cli.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
