@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { encode } from "@atsock/protocol";
-import { freePort, Harness, readExactly, tcpPeer } from "./test_util.ts";
+import { encode, TCP_WINDOW } from "@atsock/protocol";
+import {
+  Flood,
+  freePort,
+  Harness,
+  readExactly,
+  readLink,
+  tcpPeer,
+  unsentBytes,
+} from "./test_util.ts";
 
 Deno.test("SKTQUERY and SKTCFG answer byte for byte as the reference shows", async () => {
   const h = await Harness.start();
@@ -347,6 +355,39 @@ Deno.test("a peer that resets mid-transfer: buffered data stays readable, the mo
     assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
     assert.equal(h.module.stats().links, 1);
   } finally {
+    await h.close();
+  }
+});
+
+Deno.test("auto_rcv=0: a peer nobody reads is held back near a TCP window, and nothing is lost", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const port = freePort();
+  let peer: Deno.TcpConn | undefined;
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    peer = await Deno.connect({ hostname: "127.0.0.1", port });
+    await h.next((e) => e.type === "connect");
+    // The peer keeps its default buffers: what it manages to write is its
+    // own send buffer plus what the module's side takes.
+    const flood = new Flood(peer);
+    const written = await flood.stalled(() =>
+      h.module.stats().received === TCP_WINDOW
+    );
+    assert.equal(h.module.stats().received, TCP_WINDOW);
+    // The module's side took a window (and at most a segment more in the
+    // kernel); the rest is in the peer's own send buffer. A host's default
+    // window would take megabytes (3.9 MB measured before).
+    const taken = written - unsentBytes(peer);
+    assert.ok(taken <= TCP_WINDOW + 1460, `the module's side took ${taken}`);
+    assert.ok(written <= 16 * TCP_WINDOW, `the peer wrote ${written} bytes`);
+    const stopping = flood.stop();
+    let got = await readLink(h, 1, written);
+    await stopping;
+    got += await readLink(h, 1, flood.written - got);
+    assert.equal(got, flood.written);
+  } finally {
+    peer?.close();
     await h.close();
   }
 });
