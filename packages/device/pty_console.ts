@@ -10,10 +10,20 @@ import type { Console } from "./consoles.ts";
 import type { VirtualModule } from "./module.ts";
 import { openPty } from "./tty.ts";
 
-/** Serves the module on a new pseudo-terminal; `address` is its slave path. */
+/**
+ * Serves the module on a new pseudo-terminal; `address` is its slave path.
+ * The console is attached while a client has the pty open: output with
+ * nobody there is discarded, a client that opens it gets `ATCMD READY` in
+ * Host Control Mode (the module comes up), and one that closes it leaves no
+ * partial command behind.
+ */
 export function servePty(module: VirtualModule): Console {
-  const pty = openPty();
-  module.attach((bytes) => pty.write(bytes));
+  const pty = openPty({
+    onPeer: (present) => {
+      if (present) module.attach((bytes) => pty.write(bytes));
+      else module.detach();
+    },
+  });
   const reading = (async () => {
     const reader = pty.readable.getReader();
     try {
