@@ -98,6 +98,8 @@ export class StreamLink extends Link {
   readonly peer: Endpoint;
   /** The server link id, for seeds. */
   readonly serverId: number | undefined;
+  /** so_sndtimeo in force when the link was made (0: none). */
+  readonly sendTimeoutMs: number;
   #conn: ByteConn;
   #buffer: Uint8Array[] = [];
   #buffered = 0;
@@ -119,6 +121,8 @@ export class StreamLink extends Link {
       peer: Endpoint;
       autoReceive: boolean;
       serverId?: number;
+      /** so_sndtimeo for sends on this link (default 0: none). */
+      sendTimeoutMs?: number;
     },
     context: LinkContext,
   ) {
@@ -128,6 +132,7 @@ export class StreamLink extends Link {
     this.#conn = options.conn;
     this.peer = options.peer;
     this.serverId = options.serverId;
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 0;
     this.done = this.#receive();
   }
 
@@ -235,9 +240,12 @@ export class StreamLink extends Link {
     return { data: out };
   }
 
-  /** Sends all bytes, in order with earlier sends; throws {@linkcode SendError}. */
-  send(data: Uint8Array, timeoutMs = 0): Promise<void> {
-    const run = this.#writing.then(() => this.#write(data, timeoutMs));
+  /**
+   * Sends all bytes, in order with earlier sends, within the link's
+   * {@linkcode StreamLink.sendTimeoutMs}; throws {@linkcode SendError}.
+   */
+  send(data: Uint8Array): Promise<void> {
+    const run = this.#writing.then(() => this.#write(data, this.sendTimeoutMs));
     this.#writing = run.catch(() => {});
     return run;
   }

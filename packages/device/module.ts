@@ -53,9 +53,11 @@ import type { ByteConn } from "./node_conn.ts";
 import {
   findSocketFd,
   setSocketOptions,
+  setWindow,
   type SocketKey,
   type SocketOptions,
   socketOptionsSupported,
+  type WindowOptions,
 } from "./sockopt.ts";
 import {
   CertStore,
@@ -113,6 +115,32 @@ const ECHO_CRLF = new Uint8Array([13, 10]);
 const INPUT_HIGH_WATER = 64 * 1024;
 
 /**
+ * What the listener of an `auto_rcv=0` TCP server takes, so that its seeds
+ * have a window like lwIP's (TCP_MSS 1460, TCP_WND 7300): the smallest
+ * kernel receive buffer (asking 1 byte gets the kernel's minimum) and a
+ * 1460-byte segment size advertised to peers, which also keeps the peer's
+ * own send buffer small.
+ */
+const LWIP_WINDOW: WindowOptions = { receiveBuffer: 1, maxSegment: 1460 };
+
+/** The options AT+SKTCFG gives a socket of this kind (BEHAVIOUR.md). */
+function sktcfgOptions(c: SocketConfig, kind: "udp" | "tcp"): SocketOptions {
+  const timeouts = {
+    sendTimeoutMs: c.sendTimeout,
+    receiveTimeoutMs: c.receiveTimeout,
+  };
+  if (kind === "udp") return timeouts;
+  return {
+    ...timeouts,
+    noDelay: c.noDelay,
+    keepAlive: c.keepAlive,
+    keepIdle: c.keepIdle,
+    keepInterval: c.keepInterval,
+    keepCount: c.keepCount,
+  };
+}
+
+/**
  * One virtual Ameba module: its link table, its global socket options and
  * its console. Feed console input with {@linkcode VirtualModule.receive};
  * attach the console's writer with {@linkcode VirtualModule.attach}.
@@ -132,7 +160,10 @@ export class VirtualModule {
   #links = new LinkTable<Link>();
   #fds = new LowestFree();
   #context: LinkContext;
+  /** Console input being acted on. */
   #framer = new CommandFramer();
+  /** Input from consoles attached after the last one went, in order. */
+  #laterInput: CommandFramer[] = [];
   #running = false;
   #closed = false;
   #echoSkipLf = false;
@@ -187,7 +218,7 @@ export class VirtualModule {
     return {
       links: this.#links.size,
       consoleOutput: this.output.buffered,
-      consoleInput: this.#framer.buffered,
+      consoleInput: this.#inputBuffered(),
       received,
       datagrams,
       transparent: this.#raw?.queued ?? 0,
@@ -196,7 +227,18 @@ export class VirtualModule {
 
   /** Bytes of console input not yet processed. */
   get inputBuffered(): number {
-    return this.#framer.buffered;
+    return this.#inputBuffered();
+  }
+
+  #inputBuffered(): number {
+    let n = this.#framer.buffered;
+    for (const framer of this.#laterInput) n += framer.buffered;
+    return n;
+  }
+
+  /** Where new console input goes. */
+  get #input(): CommandFramer {
+    return this.#laterInput.at(-1) ?? this.#framer;
   }
 
   /**
@@ -225,6 +267,7 @@ export class VirtualModule {
     this.#raw?.mute();
     this.#raw = undefined;
     this.#framer = new CommandFramer();
+    this.#laterInput = [];
     this.#echoSkipLf = false;
     this.output.reset();
     this.#log("reset: all links closed");
@@ -232,9 +275,21 @@ export class VirtualModule {
     for (const resolve of this.#inputWaiters.splice(0)) resolve();
   }
 
-  /** Detaches the console: output is discarded, as a UART with nothing on it. */
+  /**
+   * Detaches the console: output is discarded, as a UART with nothing on
+   * it. The console has gone, so once every whole line it sent has been
+   * acted on, its partial line is dropped and an `AT+SKTSENDRAW` payload it
+   * left incomplete is abandoned (what arrived was sent; nothing is
+   * answered). Input from the next console starts afresh.
+   */
   detach(): void {
     this.output.attach(undefined);
+    this.#echoSkipLf = false;
+    const input = this.#input;
+    if (input.buffered > 0 || input.raw) {
+      this.#laterInput.push(new CommandFramer());
+      this.#kick();
+    }
   }
 
   /**
@@ -245,14 +300,15 @@ export class VirtualModule {
    */
   receive(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    if (this.mode === "manual" && !this.#framer.raw) this.#echo(bytes);
-    this.#framer.push(bytes);
-    if (this.#abortTimer) {
+    const input = this.#input;
+    if (this.mode === "manual" && !input.raw) this.#echo(bytes);
+    input.push(bytes);
+    if (input === this.#framer && this.#abortTimer) {
       clearTimeout(this.#abortTimer);
       this.#abortTimer = undefined;
     }
     this.#kick();
-    if (this.#framer.buffered < INPUT_HIGH_WATER) return Promise.resolve();
+    if (this.#inputBuffered() < INPUT_HIGH_WATER) return Promise.resolve();
     return new Promise((resolve) => this.#inputWaiters.push(resolve));
   }
 
@@ -261,6 +317,7 @@ export class VirtualModule {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#abortTimer);
+    for (const abort of this.#connecting) abort.abort(new Error("closed"));
     for (const [id] of this.#links.entries()) this.#delete(id);
     this.output.close();
     for (const resolve of this.#inputWaiters.splice(0)) resolve();
@@ -300,14 +357,20 @@ export class VirtualModule {
 
   async #process(): Promise<void> {
     try {
-      for (
-        let event = this.#framer.next();
-        event;
-        event = this.#framer.next()
-      ) {
+      while (true) {
+        const event = this.#framer.next();
+        if (event === undefined) {
+          // Input from a console that has gone ends here.
+          const next = this.#laterInput.shift();
+          if (next === undefined) break;
+          await this.#hangUp();
+          if (this.#closed) return;
+          this.#framer = next;
+          continue;
+        }
         await this.#handle(event);
         if (this.#closed) return;
-        if (this.#framer.buffered < INPUT_HIGH_WATER) {
+        if (this.#inputBuffered() < INPUT_HIGH_WATER) {
           for (const resolve of this.#inputWaiters.splice(0)) resolve();
         }
       }
@@ -315,6 +378,29 @@ export class VirtualModule {
       this.#running = false;
       for (const resolve of this.#inputWaiters.splice(0)) resolve();
     }
+  }
+
+  /**
+   * The console that sent the current input has gone. A partial line is
+   * dropped with its framer; an incomplete `AT+SKTSENDRAW` payload is
+   * abandoned: what arrived has been sent, the rest never will be, and
+   * there is nobody to answer.
+   */
+  async #hangUp(): Promise<void> {
+    if (!this.#framer.raw) return;
+    clearTimeout(this.#abortTimer);
+    this.#abortTimer = undefined;
+    const left = this.#framer.abortRaw();
+    const raw = this.#raw;
+    this.#raw = undefined;
+    raw?.discard();
+    const failed = raw ? await raw.finish() : undefined;
+    this.#log(
+      `AT+SKTSENDRAW: the console went away with ${left} bytes not sent${
+        failed ? ` (the send had failed: ${failed})` : ""
+      }; nothing answered`,
+    );
+    this.output.endAnswer();
   }
 
   async #handle(event: ConsoleEvent): Promise<void> {
@@ -411,37 +497,28 @@ export class VirtualModule {
   }
 
   #warnedOptions = false;
+  #warnedWindow = false;
 
   /**
-   * Applies AT+SKTCFG options to a host socket, as BEHAVIOUR.md says which
-   * socket takes which. Without FFI (or off Linux) only what Deno offers
-   * (nodelay, keepalive) is applied, with one warning.
+   * Applies options to a host socket: `options` (what AT+SKTCFG gives this
+   * kind of socket) and, with `window`, {@linkcode LWIP_WINDOW} (listeners
+   * of `auto_rcv=0` servers). Without FFI (or off Linux) only what Deno
+   * offers (nodelay, keepalive) is applied, with one warning for each.
    */
-  #applyOptions(key: SocketKey, which: "all" | "timeouts"): void {
-    const c = this.#config;
-    const options: SocketOptions = {
-      sendTimeoutMs: c.sendTimeout,
-      receiveTimeoutMs: c.receiveTimeout,
-    };
-    if (which === "all") {
-      Object.assign(options, {
-        noDelay: c.noDelay,
-        keepAlive: c.keepAlive,
-        keepIdle: c.keepIdle,
-        keepInterval: c.keepInterval,
-        keepCount: c.keepCount,
-      });
-    }
-    const custom = c.sendTimeout || c.receiveTimeout ||
-      (which === "all" &&
-        (c.noDelay || c.keepAlive || c.keepIdle || c.keepInterval ||
-          c.keepCount));
-    if (!custom) return;
+  #applyOptions(key: SocketKey, options: SocketOptions, window = false): void {
+    const custom = Object.values(options).some((value) => value);
+    if (!custom && !window) return;
     if (!socketOptionsSupported()) {
-      if (!this.#warnedOptions) {
+      if (custom && !this.#warnedOptions) {
         this.#warnedOptions = true;
         this.#log(
           "warning: AT+SKTCFG timeouts and keepalive timers are not applied to host sockets: grant --allow-ffi (Linux)",
+        );
+      }
+      if (window && !this.#warnedWindow) {
+        this.#warnedWindow = true;
+        this.#log(
+          "warning: auto_rcv=0 servers keep the host's large TCP window: a peer can send far beyond 7300 bytes before it is held back: grant --allow-ffi (Linux)",
         );
       }
       return;
@@ -449,15 +526,29 @@ export class VirtualModule {
     const fd = findSocketFd(key);
     if (fd === undefined) {
       this.#log(
-        `warning: socket ${key.transport} ${key.local.hostname}:${key.local.port} not found in /proc: options not applied`,
+        `warning: socket ${key.transport} ${key.local.hostname}:${key.local.port} not found: options not applied`,
       );
       return;
     }
     try {
-      setSocketOptions(fd, options);
+      if (custom) setSocketOptions(fd, options);
+      if (window) setWindow(fd, LWIP_WINDOW);
     } catch (e) {
       this.#log(`warning: ${message(e)}`);
     }
+  }
+
+  /**
+   * After an await: a seed may have taken the id meanwhile, or the module
+   * may have closed. Then what was opened is closed and the answer is
+   * `ERROR: 1`.
+   */
+  #stillFree(id: number, dispose: () => void): void {
+    if (!this.#links.get(id) && !this.#closed) return;
+    try {
+      dispose();
+    } catch { /* already closed */ }
+    throw new CommandFailure(1, `link ${id} was taken meanwhile`);
   }
 
   #resetSeedOptions(conn: Deno.TcpConn, keepAlive: boolean): void {
@@ -508,8 +599,11 @@ export class VirtualModule {
     this.#free(request.linkId, "SKTSERVER");
     if (request.type >= 2) return await this.#tlsServer(request);
     const address: Endpoint = { ip: this.ip, port: request.port };
+    // Options are those in force when the socket is made (BEHAVIOUR.md).
+    const config = { ...this.#config };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.port, 4);
+      const socket = await this.#bindUdp(request.port, 4, config);
+      this.#stillFree(request.linkId, () => socket.close());
       const link = new UdpLink(request.linkId, {
         role: "server",
         socket,
@@ -532,10 +626,12 @@ export class VirtualModule {
         `listen on port ${request.port}: ${message(e)}`,
       );
     }
-    this.#applyOptions({
-      transport: "tcp",
-      local: listener.addr as Deno.NetAddr,
-    }, "all");
+    // Set before any accept: seeds inherit the listener's window.
+    this.#applyOptions(
+      { transport: "tcp", local: listener.addr as Deno.NetAddr },
+      sktcfgOptions(config, "tcp"),
+      !request.autoReceive,
+    );
     const link = new ListenerLink(request.linkId, {
       protocol: "tcp",
       address,
@@ -543,15 +639,15 @@ export class VirtualModule {
       close: () => listener.close(),
     }, this.#context);
     this.#links.put(request.linkId, link);
-    this.#track(this.#accept(link, listener));
+    this.#track(this.#accept(link, listener, config));
     return OK;
   }
 
   async #accept(
     server: ListenerLink,
     listener: Deno.TcpListener,
+    config: SocketConfig,
   ): Promise<void> {
-    const config = { ...this.#config };
     const keepAlive = config.keepAlive;
     // Linux copies a listener's options to accepted sockets; lwIP seeds
     // inherit only keepalive, so put the rest back to the defaults.
@@ -621,10 +717,7 @@ export class VirtualModule {
         `bind TLS port ${request.port}: ${message(e)}`,
       );
     }
-    if (this.#links.get(request.linkId) || this.#closed) {
-      listener.close();
-      throw new CommandFailure(1, `link ${request.linkId} was taken meanwhile`);
-    }
+    this.#stillFree(request.linkId, () => listener.close());
     const link = new ListenerLink(request.linkId, {
       protocol: "tls",
       address: { ip: this.ip, port: request.port },
@@ -674,10 +767,8 @@ export class VirtualModule {
       if (e instanceof TlsFailure) throw new CommandFailure(e.code, e.message);
       throw new CommandFailure(14, message(e));
     }
-    if (this.#links.get(request.linkId) || this.#closed) {
-      conn.close();
-      throw new CommandFailure(1, `link ${request.linkId} was taken meanwhile`);
-    }
+    this.#stillFree(request.linkId, () => conn.close());
+    // TLS links take no AT+SKTCFG option (BEHAVIOUR.md): no send timeout.
     const link = new StreamLink(request.linkId, {
       role: "client",
       protocol: "tls",
@@ -696,7 +787,11 @@ export class VirtualModule {
     return address;
   }
 
-  async #bindUdp(port: number, code: number): Promise<UdpSocket> {
+  async #bindUdp(
+    port: number,
+    code: number,
+    config: SocketConfig,
+  ): Promise<UdpSocket> {
     const socket = createSocket("udp4");
     try {
       await new Promise<void>((resolve, reject) => {
@@ -719,13 +814,15 @@ export class VirtualModule {
     this.#applyOptions({
       transport: "udp",
       local: { hostname: local.address, port: local.port },
-    }, "timeouts");
+    }, sktcfgOptions(config, "udp"));
     return socket;
   }
 
   async #client(request: ClientRequest): Promise<Uint8Array> {
     this.#free(request.linkId, "SKTCLIENT");
     if (request.type >= 2) return await this.#tlsClient(request);
+    // Options are those in force when the socket is made (BEHAVIOUR.md).
+    const config = { ...this.#config };
     const code = request.type === 0 ? 4 : 2;
     let ip: string;
     try {
@@ -736,7 +833,8 @@ export class VirtualModule {
     this.#free(request.linkId, "SKTCLIENT"); // May have been taken meanwhile.
     const peer = { ip, port: request.port };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.localPort!, 4);
+      const socket = await this.#bindUdp(request.localPort!, 4, config);
+      this.#stillFree(request.linkId, () => socket.close());
       this.#links.put(
         request.linkId,
         new UdpLink(request.linkId, {
@@ -748,40 +846,53 @@ export class VirtualModule {
       );
       return OK;
     }
-    let conn: Deno.TcpConn;
-    try {
-      conn = await withTimeout(
-        Deno.connect({ hostname: ip, port: request.port, transport: "tcp" }),
-        this.#connectTimeout,
-        (late) => late.close(),
-      );
-    } catch (e) {
-      throw new CommandFailure(
-        2,
-        `connect to ${ip}:${request.port}: ${message(e)}`,
-      );
-    }
-    if (this.#links.get(request.linkId) || this.#closed) {
-      conn.close();
-      throw new CommandFailure(1, `link ${request.linkId} was taken meanwhile`);
-    }
-    if (this.#config.noDelay) conn.setNoDelay(true);
-    if (this.#config.keepAlive) conn.setKeepAlive(true);
+    const conn = await this.#connect(ip, request.port);
+    this.#stillFree(request.linkId, () => conn.close());
+    if (config.noDelay) conn.setNoDelay(true);
+    if (config.keepAlive) conn.setKeepAlive(true);
     this.#applyOptions({
       transport: "tcp",
       local: conn.localAddr as Deno.NetAddr,
       remote: conn.remoteAddr as Deno.NetAddr,
-    }, "all");
+    }, sktcfgOptions(config, "tcp"));
     const link = new StreamLink(request.linkId, {
       role: "client",
       protocol: "tcp",
       conn,
       peer,
       autoReceive: request.autoReceive,
+      sendTimeoutMs: config.sendTimeout,
     }, this.#context);
     this.#links.put(request.linkId, link);
     this.#track(link.done);
     return OK;
+  }
+
+  #connecting = new Set<AbortController>();
+
+  /** Connects within the connect time limit; closing the module cancels it. */
+  async #connect(ip: string, port: number): Promise<Deno.TcpConn> {
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () =>
+        abort.abort(new Error(`timed out after ${this.#connectTimeout} ms`)),
+      this.#connectTimeout,
+    );
+    this.#connecting.add(abort);
+    try {
+      return await Deno.connect({
+        hostname: ip,
+        port,
+        transport: "tcp",
+        signal: abort.signal,
+      });
+    } catch (e) {
+      const why = abort.signal.aborted ? abort.signal.reason : e;
+      throw new CommandFailure(2, `connect to ${ip}:${port}: ${message(why)}`);
+    } finally {
+      clearTimeout(timer);
+      this.#connecting.delete(abort);
+    }
   }
 
   #sendable(
@@ -818,7 +929,7 @@ export class VirtualModule {
     try {
       if (link instanceof UdpLink) {
         await link.send(request.data, request.destination);
-      } else await link.send(request.data, this.#config.sendTimeout);
+      } else await link.send(request.data);
     } catch (e) {
       if (e instanceof SendError) throw new CommandFailure(2, e.message);
       throw e;
@@ -853,12 +964,7 @@ export class VirtualModule {
       request.destination,
       "SKTSENDRAW",
     );
-    this.#raw = new RawTransfer(
-      link,
-      request.destination,
-      this.#config.sendTimeout,
-      this.output,
-    );
+    this.#raw = new RawTransfer(link, request.destination, this.output);
     this.output.answer(TT_PROMPT);
     this.#framer.startRaw(request.size);
     return "raw";
@@ -899,7 +1005,6 @@ class RawTransfer {
   constructor(
     readonly link: StreamLink | UdpLink,
     readonly destination: Endpoint | undefined,
-    readonly timeoutMs: number,
     readonly output: ConsoleOutput,
   ) {}
 
@@ -955,7 +1060,7 @@ class RawTransfer {
         try {
           if (this.link instanceof UdpLink) {
             await this.link.send(chunk, this.destination);
-          } else await this.link.send(chunk, this.timeoutMs);
+          } else await this.link.send(chunk);
         } catch (e) {
           this.#failure = message(e);
         }
@@ -1070,27 +1175,4 @@ function reportedAddress(bind: string): string {
     if (external) return external.address;
   } catch { /* no --allow-sys: fall back */ }
   return "127.0.0.1";
-}
-
-async function withTimeout<T>(
-  work: Promise<T>,
-  ms: number,
-  dispose: (late: T) => void,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timedOut = false;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          reject(new Error(`timed out after ${ms} ms`));
-        }, ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (timedOut) work.then(dispose, () => {});
-  }
 }
