@@ -8,10 +8,13 @@ import { parseArgs } from "node:util";
 import {
   type Console,
   createModule,
+  openTranscriptFile,
   serveStdio,
   serveTcp,
+  type TranscriptRecorder,
   type VirtualModule,
 } from "@atsock/device";
+import { firstLine, isPermissionError, TargetError } from "./target.ts";
 import type { Subcommand } from "./command.ts";
 import { UsageError } from "./usage.ts";
 
@@ -32,6 +35,10 @@ export interface EmulateOptions {
   bind: string;
   /** Certificate directory, when given. */
   certs?: string;
+  /** Transcript file to record to, when given. */
+  transcript?: string;
+  /** Keep network payloads in the transcript. */
+  payloads?: boolean;
 }
 
 /** Help text of `atsock emulate`. */
@@ -40,6 +47,7 @@ export const EMULATE_HELP = `atsock emulate: run a virtual Ameba module
 Usage:
   atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
                  [--baud N] [--ip ADDR] [--bind ADDR] [--certs DIR]
+                 [--transcript FILE [--payloads]]
 
 Options:
   --console   where the module's UART is (default stdio):
@@ -56,6 +64,11 @@ Options:
               (default: the --bind address)
   --bind      address the module's servers listen on (default 127.0.0.1)
   --certs     certificate directory for TLS (CERT/server_cert_1.crt, ...)
+  --transcript FILE
+              record the console both ways, each link's opens, closes and
+              byte counts, and every fault that fires, as JSON lines
+              (docs/transcripts.md; needs --allow-write)
+  --payloads  keep network payloads in the transcript, not just counts
   -h, --help  this help
 
 Examples:
@@ -77,6 +90,8 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
         ip: { type: "string" },
         bind: { type: "string", default: "127.0.0.1" },
         certs: { type: "string" },
+        transcript: { type: "string" },
+        payloads: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -106,7 +121,20 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
     ip: values.ip,
     bind: values.bind!,
     certs: values.certs,
+    ...transcriptOptions(values.transcript, values.payloads),
   };
+}
+
+function transcriptOptions(
+  path: string | undefined,
+  payloads: boolean | undefined,
+): Pick<EmulateOptions, "transcript" | "payloads"> {
+  if (path === undefined) {
+    if (payloads) throw new UsageError("--payloads needs --transcript FILE");
+    return {};
+  }
+  if (path === "") throw new UsageError("--transcript needs a file name");
+  return payloads ? { transcript: path, payloads: true } : { transcript: path };
 }
 
 function parseConsole(text: string): EmulateOptions["console"] {
@@ -127,7 +155,11 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 /** Runs the emulator until stdin ends (stdio) or SIGINT/SIGTERM. */
 export async function emulate(options: EmulateOptions): Promise<number> {
   const log = (message: string) => console.error(`atsock: ${message}`);
+  const transcript = options.transcript === undefined
+    ? undefined
+    : await openTranscript(options.transcript, options.payloads);
   const module: VirtualModule = createModule({
+    transcript,
     mode: options.mode,
     baud: options.baud || undefined,
     ip: options.ip,
@@ -162,6 +194,7 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     options.baud ? `${options.baud} baud` : "unpaced",
     `servers bind ${options.bind}, report ip ${module.ip}`,
     options.certs ? `certs ${options.certs}` : "no cert directory",
+    ...(options.transcript ? [`transcript ${options.transcript}`] : []),
   ];
   log(banner.join(", "));
   log(
@@ -179,7 +212,28 @@ export async function emulate(options: EmulateOptions): Promise<number> {
   await con.close();
   await module.close();
   log("closed every socket");
+  if (transcript) {
+    try {
+      await transcript.close();
+      log(`transcript written to ${options.transcript}`);
+    } catch (e) {
+      log(`transcript ${options.transcript}: ${firstLine(e)}`);
+      return 1;
+    }
+  }
   return 0;
+}
+
+async function openTranscript(
+  path: string,
+  payloads: boolean | undefined,
+): Promise<TranscriptRecorder> {
+  try {
+    return await openTranscriptFile(path, { payloads });
+  } catch (e) {
+    if (isPermissionError(e)) throw e;
+    throw new TargetError(`transcript ${path}: ${firstLine(e)}`);
+  }
 }
 
 function permission(name: "net" | "read" | "ffi"): string {

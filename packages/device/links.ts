@@ -15,6 +15,7 @@ import {
   formatData,
   type LinkRole,
   type LinkState,
+  type NetEvent,
   READ_WAIT_MS,
   TCP_WINDOW,
   UDP_QUEUE_DATAGRAMS,
@@ -22,6 +23,7 @@ import {
 import type { ConsoleOutput } from "./output.ts";
 import type { LowestFree } from "./link_table.ts";
 import type { ByteConn } from "./node_conn.ts";
+import type { NetDetail } from "./transcript.ts";
 
 const ANY: Endpoint = { ip: "0.0.0.0", port: 0 };
 const CRLF = new Uint8Array([13, 10]);
@@ -37,6 +39,28 @@ export interface LinkContext {
   output: ConsoleOutput;
   /** lwIP-style socket numbers. */
   fds: LowestFree;
+  /** Records network events (a transcript is on), or nothing. */
+  net?: NetRecorder;
+  /** The fault layer's hooks (a fault plan is in use), or nothing. */
+  faults?: LinkFaults;
+}
+
+/** Where links report their network events (the transcript recorder). */
+export interface NetRecorder {
+  /** One event on a link. */
+  net(link: number, event: NetEvent, detail?: NetDetail): void;
+}
+
+/** What the fault layer may do to a link's receive side. */
+export interface LinkFaults {
+  /** Before a TCP/TLS link reads its socket: a stall to wait out, or undefined. */
+  beforeRead(link: number): Promise<void> | undefined;
+  /** Before a TCP/TLS link prints a DATA line: a delay to wait out, or undefined. */
+  beforeDataLine(link: number, bytes: number): Promise<void> | undefined;
+}
+
+function endpoint(e: Endpoint): string {
+  return `${e.ip}:${e.port}`;
 }
 
 /** What `AT+SKTREAD` gets from a link. */
@@ -128,6 +152,10 @@ export class StreamLink extends Link {
     this.#conn = options.conn;
     this.peer = options.peer;
     this.serverId = options.serverId;
+    context.net?.net(id, "open", {
+      kind: `${this.role} ${this.protocol}`,
+      peer: endpoint(this.peer),
+    });
     this.done = this.#receive();
   }
 
@@ -159,6 +187,9 @@ export class StreamLink extends Link {
         if (this.autoReceive) {
           await this.context.output.waitForRoom();
           if (this.#closed) break;
+          const stall = this.context.faults?.beforeRead(this.id);
+          if (stall) await stall;
+          if (this.#closed) break;
           // Read straight into the middle of the DATA line's buffer, then
           // put the header before it and CR LF after: no copy of the data.
           const line = new Uint8Array(HEADER_ROOM + AUTO_READ + 2);
@@ -166,6 +197,11 @@ export class StreamLink extends Link {
             line.subarray(HEADER_ROOM, HEADER_ROOM + AUTO_READ),
           );
           if (n === null) break;
+          const data = line.subarray(HEADER_ROOM, HEADER_ROOM + n);
+          this.context.net?.net(this.id, "rx", { data });
+          const wait = this.context.faults?.beforeDataLine(this.id, n);
+          if (wait) await wait;
+          if (this.#closed) break;
           const header = encodeLatin1(`[$][SKT][DATA][${this.id}][${n}]:`);
           const start = HEADER_ROOM - header.length;
           line.set(header, start);
@@ -180,9 +216,13 @@ export class StreamLink extends Link {
           await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
         }
         if (this.#closed) break;
+        const stall = this.context.faults?.beforeRead(this.id);
+        if (stall) await stall;
+        if (this.#closed) break;
         const room = Math.min(chunk.length, TCP_WINDOW - this.#buffered);
         const n = await this.#conn.read(chunk.subarray(0, room));
         if (n === null) break;
+        this.context.net?.net(this.id, "rx", { data: chunk.subarray(0, n) });
         this.#buffer.push(chunk.slice(0, n));
         this.#buffered += n;
         this.#notifyData();
@@ -193,6 +233,7 @@ export class StreamLink extends Link {
     this.#eof = true;
     this.#notifyData();
     if (!this.#closed) {
+      this.context.net?.net(this.id, "close", { by: "peer" });
       try {
         this.#conn.close();
       } catch { /* already closed */ }
@@ -237,6 +278,7 @@ export class StreamLink extends Link {
 
   /** Sends all bytes, in order with earlier sends; throws {@linkcode SendError}. */
   send(data: Uint8Array, timeoutMs = 0): Promise<void> {
+    this.context.net?.net(this.id, "tx", { data });
     const run = this.#writing.then(() => this.#write(data, timeoutMs));
     this.#writing = run.catch(() => {});
     return run;
@@ -272,6 +314,7 @@ export class StreamLink extends Link {
 
   close(): void {
     if (this.#closed) return;
+    if (this.fd >= 0) this.context.net?.net(this.id, "close", { by: "module" });
     this.#closed = true;
     try {
       this.#conn.close();
@@ -310,6 +353,10 @@ export class ListenerLink extends Link {
     this.protocol = options.protocol;
     this.address = options.address;
     this.#close = options.close;
+    context.net?.net(id, "open", {
+      kind: `server ${this.protocol}`,
+      peer: endpoint(this.address),
+    });
   }
 
   state(): LinkState {
@@ -326,6 +373,7 @@ export class ListenerLink extends Link {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.context.net?.net(this.id, "close", { by: "module" });
     try {
       this.#close();
     } catch { /* already closed */ }
@@ -363,10 +411,15 @@ export class UdpLink extends Link {
     this.role = options.role;
     this.#socket = options.socket;
     this.address = options.address;
+    context.net?.net(id, "open", {
+      kind: `${this.role} udp`,
+      peer: endpoint(this.address),
+    });
     this.#socket.on("message", (msg, rinfo) => {
       const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)
         .slice();
       const sender = { ip: rinfo.address, port: rinfo.port };
+      this.context.net?.net(this.id, "rx", { data, peer: endpoint(sender) });
       if (this.autoReceive) {
         // UDP cannot hold a peer back: past the console's high water, drop.
         if (this.context.output.buffered >= 256 * 1024) this.dropped++;
@@ -416,6 +469,7 @@ export class UdpLink extends Link {
   send(data: Uint8Array, destination?: Endpoint): Promise<void> {
     const to = destination ?? this.address;
     if (this.#closed) return Promise.reject(new SendError("socket closed"));
+    this.context.net?.net(this.id, "tx", { data, peer: endpoint(to) });
     return new Promise((resolve, reject) => {
       this.#socket.send(data, to.port, to.ip, (error) => {
         if (error) reject(new SendError(error.message, { cause: error }));
@@ -427,6 +481,7 @@ export class UdpLink extends Link {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.context.net?.net(this.id, "close", { by: "module" });
     try {
       this.#socket.close();
     } catch { /* already closed */ }

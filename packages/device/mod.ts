@@ -44,6 +44,12 @@ export {
   type ConsoleOutputOptions,
   type ConsoleSink,
 } from "./output.ts";
+export {
+  type NetDetail,
+  openTranscriptFile,
+  TranscriptRecorder,
+  type TranscriptRecorderOptions,
+} from "./transcript.ts";
 export type {
   Endpoint,
   LinkRole,

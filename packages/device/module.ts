@@ -49,6 +49,7 @@ import {
   UdpLink,
 } from "./links.ts";
 import { ConsoleOutput, type ConsoleSink } from "./output.ts";
+import type { TranscriptRecorder } from "./transcript.ts";
 import type { ByteConn } from "./node_conn.ts";
 import {
   findSocketFd,
@@ -84,6 +85,11 @@ export interface ModuleOptions {
   certs?: string;
   /** Called with a one-line notice for the operator (stderr in the CLI). Never gets key material. */
   log?: (message: string) => void;
+  /**
+   * Records the console both ways and each link's network events (see
+   * `docs/transcripts.md`). The module writes the header; its owner closes it.
+   */
+  transcript?: TranscriptRecorder;
 }
 
 /** Memory a module holds, from {@linkcode VirtualModule.stats}. */
@@ -142,6 +148,7 @@ export class VirtualModule {
   #pendingWork: Set<Promise<unknown>> = new Set();
   /** Bumped by {@linkcode reset}: a command from before it stays silent. */
   #generation = 0;
+  #transcript: TranscriptRecorder | undefined;
 
   /** Creates a module; see {@linkcode createModule}. */
   constructor(options: ModuleOptions = {}) {
@@ -153,6 +160,16 @@ export class VirtualModule {
     this.#log = options.log ?? (() => {});
     this.output = new ConsoleOutput({ baud: options.baud });
     this.#context = { output: this.output, fds: this.#fds };
+    this.#transcript = options.transcript;
+    if (this.#transcript) {
+      this.#transcript.begin({ mode: this.mode, ip: this.ip });
+      this.#context.net = this.#transcript;
+    }
+  }
+
+  /** The transcript recorder, when one was given. */
+  get transcript(): TranscriptRecorder | undefined {
+    return this.#transcript;
   }
 
   /** The current global socket options. */
@@ -204,6 +221,14 @@ export class VirtualModule {
    * the module announces itself with `ATCMD READY`, as after power-up.
    */
   attach(sink: ConsoleSink): void {
+    const transcript = this.#transcript;
+    if (transcript) {
+      const inner = sink;
+      sink = (bytes) => {
+        transcript.m2h(bytes);
+        return inner(bytes);
+      };
+    }
     this.output.attach(sink);
     if (this.mode === "host") this.output.unsolicited(ATCMD_READY);
   }
@@ -245,6 +270,7 @@ export class VirtualModule {
    */
   receive(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    this.#transcript?.h2m(bytes);
     if (this.mode === "manual" && !this.#framer.raw) this.#echo(bytes);
     this.#framer.push(bytes);
     if (this.#abortTimer) {
@@ -265,6 +291,9 @@ export class VirtualModule {
     this.output.close();
     for (const resolve of this.#inputWaiters.splice(0)) resolve();
     await Promise.allSettled([...this.#pendingWork]);
+    await this.#transcript?.flush().catch((e) =>
+      this.#log(`transcript: ${message(e)}`)
+    );
   }
 
   #track<T>(work: Promise<T>): Promise<T> {
