@@ -8,7 +8,10 @@ import { parseArgs } from "node:util";
 import {
   type Console,
   createModule,
+  type FaultPlan,
+  FaultPlanError,
   openTranscriptFile,
+  parseFaultPlan,
   serveStdio,
   serveTcp,
   type TranscriptRecorder,
@@ -39,6 +42,8 @@ export interface EmulateOptions {
   transcript?: string;
   /** Keep network payloads in the transcript. */
   payloads?: boolean;
+  /** Fault plan file (JSON), when given. */
+  faults?: string;
 }
 
 /** Help text of `atsock emulate`. */
@@ -47,7 +52,7 @@ export const EMULATE_HELP = `atsock emulate: run a virtual Ameba module
 Usage:
   atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
                  [--baud N] [--ip ADDR] [--bind ADDR] [--certs DIR]
-                 [--transcript FILE [--payloads]]
+                 [--transcript FILE [--payloads]] [--faults PLAN.json]
 
 Options:
   --console   where the module's UART is (default stdio):
@@ -69,6 +74,9 @@ Options:
               byte counts, and every fault that fires, as JSON lines
               (docs/transcripts.md; needs --allow-write)
   --payloads  keep network payloads in the transcript, not just counts
+  --faults PLAN.json
+              inject faults from a plan (docs/fault-injection.md): every
+              fault that fires is logged on stderr and in the transcript
   -h, --help  this help
 
 Examples:
@@ -92,6 +100,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
         certs: { type: "string" },
         transcript: { type: "string" },
         payloads: { type: "boolean" },
+        faults: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -122,7 +131,32 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
     bind: values.bind!,
     certs: values.certs,
     ...transcriptOptions(values.transcript, values.payloads),
+    ...(values.faults === undefined ? {} : { faults: values.faults }),
   };
+}
+
+/** Reads and checks a fault plan file; a bad one is a {@linkcode UsageError}. */
+export async function readFaultPlan(path: string): Promise<FaultPlan> {
+  if (/\.ya?ml$/i.test(path)) {
+    throw new UsageError(
+      `--faults ${path}: YAML plans are not supported; write the plan as JSON`,
+    );
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (isPermissionError(e)) throw e;
+    throw new UsageError(`--faults ${path}: ${firstLine(e)}`);
+  }
+  try {
+    return parseFaultPlan(text);
+  } catch (e) {
+    if (e instanceof FaultPlanError) {
+      throw new UsageError(`--faults ${path}: ${e.message}`);
+    }
+    throw e;
+  }
 }
 
 function transcriptOptions(
@@ -155,11 +189,15 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 /** Runs the emulator until stdin ends (stdio) or SIGINT/SIGTERM. */
 export async function emulate(options: EmulateOptions): Promise<number> {
   const log = (message: string) => console.error(`atsock: ${message}`);
+  const faults = options.faults === undefined
+    ? undefined
+    : await readFaultPlan(options.faults);
   const transcript = options.transcript === undefined
     ? undefined
     : await openTranscript(options.transcript, options.payloads);
   const module: VirtualModule = createModule({
     transcript,
+    faults,
     mode: options.mode,
     baud: options.baud || undefined,
     ip: options.ip,
@@ -195,6 +233,11 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     `servers bind ${options.bind}, report ip ${module.ip}`,
     options.certs ? `certs ${options.certs}` : "no cert directory",
     ...(options.transcript ? [`transcript ${options.transcript}`] : []),
+    ...(faults
+      ? [
+        `${faults.faults.length} faults from ${options.faults}, seed ${faults.seed}`,
+      ]
+      : []),
   ];
   log(banner.join(", "));
   log(

@@ -55,8 +55,11 @@ export interface NetRecorder {
 export interface LinkFaults {
   /** Before a TCP/TLS link reads its socket: a stall to wait out, or undefined. */
   beforeRead(link: number): Promise<void> | undefined;
-  /** Before a TCP/TLS link prints a DATA line: a delay to wait out, or undefined. */
-  beforeDataLine(link: number, bytes: number): Promise<void> | undefined;
+  /**
+   * A TCP/TLS link has received data, not yet printed (DATA line) or kept
+   * (for `AT+SKTREAD`): a delay to wait out, or undefined.
+   */
+  onData(link: number, bytes: number): Promise<void> | undefined;
 }
 
 function endpoint(e: Endpoint): string {
@@ -127,6 +130,7 @@ export class StreamLink extends Link {
   #buffered = 0;
   #eof = false;
   #closed = false;
+  #peerDropped = false;
   #dataWaiters: (() => void)[] = [];
   #roomWaiters: (() => void)[] = [];
   #writing: Promise<void> = Promise.resolve();
@@ -183,13 +187,13 @@ export class StreamLink extends Link {
   async #receive(): Promise<void> {
     const chunk = new Uint8Array(16 * 1024);
     try {
-      while (!this.#closed) {
+      while (!this.#closed && !this.#peerDropped) {
         if (this.autoReceive) {
           await this.context.output.waitForRoom();
           if (this.#closed) break;
           const stall = this.context.faults?.beforeRead(this.id);
           if (stall) await stall;
-          if (this.#closed) break;
+          if (this.#closed || this.#peerDropped) break;
           // Read straight into the middle of the DATA line's buffer, then
           // put the header before it and CR LF after: no copy of the data.
           const line = new Uint8Array(HEADER_ROOM + AUTO_READ + 2);
@@ -199,7 +203,7 @@ export class StreamLink extends Link {
           if (n === null) break;
           const data = line.subarray(HEADER_ROOM, HEADER_ROOM + n);
           this.context.net?.net(this.id, "rx", { data });
-          const wait = this.context.faults?.beforeDataLine(this.id, n);
+          const wait = this.context.faults?.onData(this.id, n);
           if (wait) await wait;
           if (this.#closed) break;
           const header = encodeLatin1(`[$][SKT][DATA][${this.id}][${n}]:`);
@@ -212,18 +216,24 @@ export class StreamLink extends Link {
           continue;
         }
         // Hold the peer back once a window is buffered, as lwIP does.
-        while (this.#buffered >= TCP_WINDOW && !this.#closed) {
+        while (
+          this.#buffered >= TCP_WINDOW && !this.#closed && !this.#peerDropped
+        ) {
           await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
         }
         if (this.#closed) break;
         const stall = this.context.faults?.beforeRead(this.id);
         if (stall) await stall;
-        if (this.#closed) break;
+        if (this.#closed || this.#peerDropped) break;
         const room = Math.min(chunk.length, TCP_WINDOW - this.#buffered);
         const n = await this.#conn.read(chunk.subarray(0, room));
         if (n === null) break;
         this.context.net?.net(this.id, "rx", { data: chunk.subarray(0, n) });
-        this.#buffer.push(chunk.slice(0, n));
+        const data = chunk.slice(0, n);
+        const wait = this.context.faults?.onData(this.id, n);
+        if (wait) await wait;
+        if (this.#closed) break;
+        this.#buffer.push(data);
         this.#buffered += n;
         this.#notifyData();
       }
@@ -310,6 +320,25 @@ export class StreamLink extends Link {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Ends the connection as if the peer had gone (fault injection):
+   * `close` keeps what was received for `AT+SKTREAD`, `reset` drops it.
+   * False when the peer is already gone.
+   */
+  dropPeer(how: "close" | "reset"): boolean {
+    if (this.#closed || this.#eof || this.#peerDropped) return false;
+    this.#peerDropped = true;
+    if (how === "reset") {
+      this.#buffer = [];
+      this.#buffered = 0;
+    }
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    for (const resolve of this.#roomWaiters.splice(0)) resolve();
+    return true;
   }
 
   close(): void {
