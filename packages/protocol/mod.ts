@@ -47,3 +47,4 @@ export * from "./format_output.ts";
 export * from "./command_framer.ts";
 export * from "./output_parser.ts";
 export * from "./transcript.ts";
+export * from "./transcript_match.ts";
