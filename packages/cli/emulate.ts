@@ -8,10 +8,16 @@ import { parseArgs } from "node:util";
 import {
   type Console,
   createModule,
+  type FaultPlan,
+  FaultPlanError,
+  openTranscriptFile,
+  parseFaultPlan,
   serveStdio,
   serveTcp,
+  type TranscriptRecorder,
   type VirtualModule,
 } from "@atsock/device";
+import { firstLine, isPermissionError, TargetError } from "./target.ts";
 import type { Subcommand } from "./command.ts";
 import { UsageError } from "./usage.ts";
 
@@ -32,6 +38,12 @@ export interface EmulateOptions {
   bind: string;
   /** Certificate directory, when given. */
   certs?: string;
+  /** Transcript file to record to, when given. */
+  transcript?: string;
+  /** Keep network payloads in the transcript. */
+  payloads?: boolean;
+  /** Fault plan file (JSON), when given. */
+  faults?: string;
 }
 
 /** Help text of `atsock emulate`. */
@@ -40,6 +52,7 @@ export const EMULATE_HELP = `atsock emulate: run a virtual Ameba module
 Usage:
   atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
                  [--baud N] [--ip ADDR] [--bind ADDR] [--certs DIR]
+                 [--transcript FILE [--payloads]] [--faults PLAN.json]
 
 Options:
   --console   where the module's UART is (default stdio):
@@ -56,6 +69,14 @@ Options:
               (default: the --bind address)
   --bind      address the module's servers listen on (default 127.0.0.1)
   --certs     certificate directory for TLS (CERT/server_cert_1.crt, ...)
+  --transcript FILE
+              record the console both ways, each link's opens, closes and
+              byte counts, and every fault that fires, as JSON lines
+              (docs/transcripts.md; needs --allow-write)
+  --payloads  keep network payloads in the transcript, not just counts
+  --faults PLAN.json
+              inject faults from a plan (docs/fault-injection.md): every
+              fault that fires is logged on stderr and in the transcript
   -h, --help  this help
 
 Examples:
@@ -77,6 +98,9 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
         ip: { type: "string" },
         bind: { type: "string", default: "127.0.0.1" },
         certs: { type: "string" },
+        transcript: { type: "string" },
+        payloads: { type: "boolean" },
+        faults: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -106,7 +130,45 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
     ip: values.ip,
     bind: values.bind!,
     certs: values.certs,
+    ...transcriptOptions(values.transcript, values.payloads),
+    ...(values.faults === undefined ? {} : { faults: values.faults }),
   };
+}
+
+/** Reads and checks a fault plan file; a bad one is a {@linkcode UsageError}. */
+export async function readFaultPlan(path: string): Promise<FaultPlan> {
+  if (/\.ya?ml$/i.test(path)) {
+    throw new UsageError(
+      `--faults ${path}: YAML plans are not supported; write the plan as JSON`,
+    );
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (isPermissionError(e)) throw e;
+    throw new UsageError(`--faults ${path}: ${firstLine(e)}`);
+  }
+  try {
+    return parseFaultPlan(text);
+  } catch (e) {
+    if (e instanceof FaultPlanError) {
+      throw new UsageError(`--faults ${path}: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+function transcriptOptions(
+  path: string | undefined,
+  payloads: boolean | undefined,
+): Pick<EmulateOptions, "transcript" | "payloads"> {
+  if (path === undefined) {
+    if (payloads) throw new UsageError("--payloads needs --transcript FILE");
+    return {};
+  }
+  if (path === "") throw new UsageError("--transcript needs a file name");
+  return payloads ? { transcript: path, payloads: true } : { transcript: path };
 }
 
 function parseConsole(text: string): EmulateOptions["console"] {
@@ -127,7 +189,15 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 /** Runs the emulator until stdin ends (stdio) or SIGINT/SIGTERM. */
 export async function emulate(options: EmulateOptions): Promise<number> {
   const log = (message: string) => console.error(`atsock: ${message}`);
+  const faults = options.faults === undefined
+    ? undefined
+    : await readFaultPlan(options.faults);
+  const transcript = options.transcript === undefined
+    ? undefined
+    : await openTranscript(options.transcript, options.payloads);
   const module: VirtualModule = createModule({
+    transcript,
+    faults,
     mode: options.mode,
     baud: options.baud || undefined,
     ip: options.ip,
@@ -162,6 +232,12 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     options.baud ? `${options.baud} baud` : "unpaced",
     `servers bind ${options.bind}, report ip ${module.ip}`,
     options.certs ? `certs ${options.certs}` : "no cert directory",
+    ...(options.transcript ? [`transcript ${options.transcript}`] : []),
+    ...(faults
+      ? [
+        `${faults.faults.length} faults from ${options.faults}, seed ${faults.seed}`,
+      ]
+      : []),
   ];
   log(banner.join(", "));
   log(
@@ -179,7 +255,28 @@ export async function emulate(options: EmulateOptions): Promise<number> {
   await con.close();
   await module.close();
   log("closed every socket");
+  if (transcript) {
+    try {
+      await transcript.close();
+      log(`transcript written to ${options.transcript}`);
+    } catch (e) {
+      log(`transcript ${options.transcript}: ${firstLine(e)}`);
+      return 1;
+    }
+  }
   return 0;
+}
+
+async function openTranscript(
+  path: string,
+  payloads: boolean | undefined,
+): Promise<TranscriptRecorder> {
+  try {
+    return await openTranscriptFile(path, { payloads });
+  } catch (e) {
+    if (isPermissionError(e)) throw e;
+    throw new TargetError(`transcript ${path}: ${firstLine(e)}`);
+  }
 }
 
 function permission(name: "net" | "read" | "ffi"): string {

@@ -49,6 +49,9 @@ import {
   UdpLink,
 } from "./links.ts";
 import { ConsoleOutput, type ConsoleSink } from "./output.ts";
+import type { TranscriptRecorder } from "./transcript.ts";
+import type { FaultPlan } from "./fault_plan.ts";
+import { type CommandEffects, FaultInjector } from "./fault_layer.ts";
 import type { ByteConn } from "./node_conn.ts";
 import {
   findSocketFd,
@@ -86,6 +89,16 @@ export interface ModuleOptions {
   certs?: string;
   /** Called with a one-line notice for the operator (stderr in the CLI). Never gets key material. */
   log?: (message: string) => void;
+  /**
+   * Records the console both ways and each link's network events (see
+   * `docs/transcripts.md`). The module writes the header; its owner closes it.
+   */
+  transcript?: TranscriptRecorder;
+  /**
+   * A fault plan (see `docs/fault-injection.md`): what goes wrong, when,
+   * with which seed. Without one the module is the faithful one.
+   */
+  faults?: FaultPlan;
 }
 
 /** Memory a module holds, from {@linkcode VirtualModule.stats}. */
@@ -173,6 +186,11 @@ export class VirtualModule {
   #pendingWork: Set<Promise<unknown>> = new Set();
   /** Bumped by {@linkcode reset}: a command from before it stays silent. */
   #generation = 0;
+  #transcript: TranscriptRecorder | undefined;
+  #faults: FaultInjector | undefined;
+  #sink: ConsoleSink | undefined;
+  /** `AT+SKTSENDRAW` payload bytes left before a fault resets the module. */
+  #rawResetLeft: number | undefined;
 
   /** Creates a module; see {@linkcode createModule}. */
   constructor(options: ModuleOptions = {}) {
@@ -184,6 +202,50 @@ export class VirtualModule {
     this.#log = options.log ?? (() => {});
     this.output = new ConsoleOutput({ baud: options.baud });
     this.#context = { output: this.output, fds: this.#fds };
+    this.#transcript = options.transcript;
+    if (this.#transcript) {
+      this.#transcript.begin({
+        mode: this.mode,
+        ip: this.ip,
+        ...(options.faults ? { seed: options.faults.seed ?? 1 } : {}),
+      });
+      this.#context.net = this.#transcript;
+    }
+    if (options.faults) this.#startFaults(options.faults);
+  }
+
+  /**
+   * The fault layer: add faults at run time with `module.faults.add(...)`.
+   * Made on first use (seed 1) when no plan was given.
+   */
+  get faults(): FaultInjector {
+    return this.#faults ?? this.#startFaults({ seed: 1, faults: [] });
+  }
+
+  #startFaults(plan: FaultPlan): FaultInjector {
+    const injector = new FaultInjector(plan, {
+      output: this.output,
+      reset: () => this.reset(),
+      dropPeer: (id, how) => {
+        const link = this.#links.get(id);
+        return link instanceof StreamLink && link.dropPeer(how);
+      },
+      log: this.#log,
+      record: this.#transcript
+        ? (index, action, detail) =>
+          this.#transcript!.fault(index, action, detail)
+        : undefined,
+    });
+    this.#faults = injector;
+    this.#context.faults = injector;
+    if (this.#sink) this.output.attach(injector.wrapSink(this.#sink));
+    injector.start();
+    return injector;
+  }
+
+  /** The transcript recorder, when one was given. */
+  get transcript(): TranscriptRecorder | undefined {
+    return this.#transcript;
   }
 
   /** The current global socket options. */
@@ -246,7 +308,16 @@ export class VirtualModule {
    * the module announces itself with `ATCMD READY`, as after power-up.
    */
   attach(sink: ConsoleSink): void {
-    this.output.attach(sink);
+    const transcript = this.#transcript;
+    if (transcript) {
+      const inner = sink;
+      sink = (bytes) => {
+        transcript.m2h(bytes);
+        return inner(bytes);
+      };
+    }
+    this.#sink = sink;
+    this.output.attach(this.#faults ? this.#faults.wrapSink(sink) : sink);
     if (this.mode === "host") this.output.unsolicited(ATCMD_READY);
   }
 
@@ -266,6 +337,7 @@ export class VirtualModule {
     this.#raw?.discard();
     this.#raw?.mute();
     this.#raw = undefined;
+    this.#rawResetLeft = undefined;
     this.#framer = new CommandFramer();
     this.#laterInput = [];
     this.#echoSkipLf = false;
@@ -283,6 +355,7 @@ export class VirtualModule {
    * answered). Input from the next console starts afresh.
    */
   detach(): void {
+    this.#sink = undefined;
     this.output.attach(undefined);
     this.#echoSkipLf = false;
     const input = this.#input;
@@ -300,6 +373,8 @@ export class VirtualModule {
    */
   receive(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    this.#transcript?.h2m(bytes);
+    if (this.#faults) bytes = this.#faults.h2m(bytes);
     const input = this.#input;
     if (this.mode === "manual" && !input.raw) this.#echo(bytes);
     input.push(bytes);
@@ -318,10 +393,14 @@ export class VirtualModule {
     this.#closed = true;
     clearTimeout(this.#abortTimer);
     for (const abort of this.#connecting) abort.abort(new Error("closed"));
+    this.#faults?.close();
     for (const [id] of this.#links.entries()) this.#delete(id);
     this.output.close();
     for (const resolve of this.#inputWaiters.splice(0)) resolve();
     await Promise.allSettled([...this.#pendingWork]);
+    await this.#transcript?.flush().catch((e) =>
+      this.#log(`transcript: ${message(e)}`)
+    );
   }
 
   #track<T>(work: Promise<T>): Promise<T> {
@@ -416,6 +495,9 @@ export class VirtualModule {
         this.output.endAnswer();
         return;
       case "raw":
+        if (this.#rawResetLeft !== undefined) {
+          return await this.#rawFault(event.data);
+        }
         return await this.#raw?.data(event.data);
       case "raw-end":
         return this.#finishRaw();
@@ -433,14 +515,37 @@ export class VirtualModule {
     }
   }
 
+  /** A payload under a reset-after-bytes fault: take what fits, then reset. */
+  async #rawFault(data: Uint8Array): Promise<void> {
+    const left = this.#rawResetLeft!;
+    if (data.length < left) {
+      this.#rawResetLeft = left - data.length;
+      return await this.#raw?.data(data);
+    }
+    if (left > 0) await this.#raw?.data(data.subarray(0, left));
+    this.reset();
+    // The rest arrives at the restarted module, as console input.
+    if (data.length > left) this.#framer.push(data.subarray(left));
+  }
+
   async #command(line: Uint8Array): Promise<void> {
     const name = commandNameOf(line);
     if (name === undefined && line.length <= 2000) return; // Unknown: silence.
     const generation = this.#generation;
     const live = () => generation === this.#generation;
+    const faults: CommandEffects | undefined = name === undefined
+      ? undefined
+      : this.#faults?.onCommand(name);
     this.output.beginAnswer();
     let answered = false;
     try {
+      if (faults) {
+        if (faults.inject) this.output.answer(faults.inject);
+        if (faults.reset) return this.reset();
+        if (faults.error !== undefined) {
+          throw new CommandFailure(faults.error, "fault plan");
+        }
+      }
       if (name === "SKTSENDRAW" && this.mode === "manual") {
         throw new CommandFailure(4, "AT+SKTSENDRAW needs Host Control Mode");
       }
@@ -448,10 +553,16 @@ export class VirtualModule {
       if (parsed.kind === "unknown") return;
       if (parsed.kind === "error") throw parsed.error;
       const result = await this.#execute(parsed.request);
+      if (faults?.delayMs) await this.#faults!.sleep(faults.delayMs);
       if (result === "raw") {
         answered = true; // The answer ends with the raw transfer.
+        if (faults?.resetAfterBytes === 0) this.reset();
+        else if (faults?.resetAfterBytes) {
+          this.#rawResetLeft = faults.resetAfterBytes;
+        }
         return;
       }
+      if (faults?.resetAfterBytes !== undefined) return this.reset();
       if (live()) this.output.answer(result);
     } catch (e) {
       const code = e instanceof CommandFailure || e instanceof AtError
@@ -592,6 +703,7 @@ export class VirtualModule {
       if (server instanceof ListenerLink) server.seeds.delete(id);
     }
     link.close();
+    this.#faults?.linkClosed(id);
     this.#links.remove(id);
   }
 
