@@ -25,6 +25,7 @@ import {
   CommandTimeoutError,
   ModuleResetError,
   TransportClosedError,
+  UnexpectedAnswerError,
 } from "./errors.ts";
 import {
   type HostLink,
@@ -992,7 +993,10 @@ export class AtDriver extends EventTarget {
     let handed = 0; // Bytes given to the transport (they will all go out).
     // A final result before every byte went (a reset, an error) ends the wait.
     const early = pending.promise.then(() => {
-      throw new Error(`${name}: answered before all bytes were sent`);
+      throw new UnexpectedAnswerError(
+        name,
+        "a final result before all bytes were sent",
+      );
     });
     early.catch(() => {});
     const wait = <T>(work: Promise<T>) =>
@@ -1015,7 +1019,7 @@ export class AtDriver extends EventTarget {
       await limit.race(Promise.race([prompt, pending.promise]));
       if (pending.settled) {
         await pending.promise; // ERROR: <n> instead of the prompt.
-        throw new Error(`${name}: OK without >>>`);
+        throw new UnexpectedAnswerError(name, "OK without >>>");
       }
       inRaw = true;
       if (data instanceof Uint8Array) await push(data);
@@ -1215,7 +1219,9 @@ function describe(request: Request): string {
 export function parseQuery(lines: readonly string[]): SocketConfig {
   const value = (name: string) => {
     const line = lines.find((l) => l.startsWith(`${name}: `));
-    if (line === undefined) throw new Error(`AT+SKTQUERY answer lacks ${name}`);
+    if (line === undefined) {
+      throw new UnexpectedAnswerError("AT+SKTQUERY", `no ${name} line`);
+    }
     return Number(line.slice(name.length + 2));
   };
   return {

@@ -59,3 +59,19 @@ export class LinkOverflowError extends Error {
     this.linkId = linkId;
   }
 }
+
+/**
+ * The module answered in a way the protocol does not allow: a block with a
+ * line missing or garbled (a noisy line), or a final result where a prompt
+ * was due. The command's effect on the module is unknown; `state()` tells.
+ */
+export class UnexpectedAnswerError extends Error {
+  /** The command line sent (without its line end). */
+  readonly command: string;
+  /** Creates the error. */
+  constructor(command: string, what: string) {
+    super(`${command}: unexpected answer: ${what}`);
+    this.name = "UnexpectedAnswerError";
+    this.command = command;
+  }
+}

@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { AtError } from "@atsock/protocol";
-import { CommandTimeoutError, ModuleResetError } from "./errors.ts";
+import {
+  CommandTimeoutError,
+  ModuleResetError,
+  UnexpectedAnswerError,
+} from "./errors.ts";
 import { bench, readAll } from "./test_util.ts";
 import type { UnsolicitedEvent, UnsolicitedEventEvent } from "./driver.ts";
 
@@ -198,11 +202,10 @@ Deno.test("noisy bytes to the host: every command settles (bounded), then the dr
         const config = await b.driver.query();
         outcomes.push(config.noDelay ? "ok" : "wrong");
       } catch (e) {
-        // A garbled query block is reported by parseQuery as a plain Error
-        // naming the missing option (left for a typed error, see the report).
+        // A garbled query block is an UnexpectedAnswerError naming the line.
         assert.ok(
           e instanceof CommandTimeoutError || e instanceof AtError ||
-            (e instanceof Error && /answer lacks/.test(e.message)),
+            e instanceof UnexpectedAnswerError,
           `unexpected failure: ${e}`,
         );
         outcomes.push(e.constructor.name);

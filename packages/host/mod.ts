@@ -41,6 +41,7 @@ export {
   LinkOverflowError,
   ModuleResetError,
   TransportClosedError,
+  UnexpectedAnswerError,
 } from "./errors.ts";
 export {
   connectTcp,
