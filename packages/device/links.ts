@@ -22,6 +22,7 @@ import {
 import type { ConsoleOutput } from "./output.ts";
 import type { LowestFree } from "./link_table.ts";
 import type { ByteConn } from "./node_conn.ts";
+import type { NetGuard } from "./net_guard.ts";
 
 const ANY: Endpoint = { ip: "0.0.0.0", port: 0 };
 const CRLF = new Uint8Array([13, 10]);
@@ -37,6 +38,8 @@ export interface LinkContext {
   output: ConsoleOutput;
   /** lwIP-style socket numbers. */
   fds: LowestFree;
+  /** What UDP sends may reach (default: anything Deno allows). */
+  guard?: NetGuard;
 }
 
 /** What `AT+SKTREAD` gets from a link. */
@@ -416,6 +419,10 @@ export class UdpLink extends Link {
   send(data: Uint8Array, destination?: Endpoint): Promise<void> {
     const to = destination ?? this.address;
     if (this.#closed) return Promise.reject(new SendError("socket closed"));
+    // A client's peer was checked when the link was made; a server's
+    // destinations are checked on every send.
+    const refused = destination && this.context.guard?.connect(to.ip, to.port);
+    if (refused) return Promise.reject(new SendError(refused));
     return new Promise((resolve, reject) => {
       this.#socket.send(data, to.port, to.ip, (error) => {
         if (error) reject(new SendError(error.message, { cause: error }));
