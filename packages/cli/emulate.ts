@@ -9,11 +9,17 @@ import {
   ConnectRuleError,
   type Console,
   createModule,
+  type FaultPlan,
+  FaultPlanError,
+  openTranscriptFile,
   parseConnectRules,
+  parseFaultPlan,
   serveStdio,
   serveTcp,
+  type TranscriptRecorder,
   type VirtualModule,
 } from "@atsock/device";
+import { firstLine, isPermissionError, TargetError } from "./target.ts";
 import type { Subcommand } from "./command.ts";
 import { UsageError } from "./usage.ts";
 
@@ -38,6 +44,12 @@ export interface EmulateOptions {
   allowConnect?: string[];
   /** Where the TCP console's token comes from, when one is required. */
   token?: { kind: "text"; value: string } | { kind: "file"; path: string };
+  /** Transcript file to record to, when given. */
+  transcript?: string;
+  /** Keep network payloads in the transcript. */
+  payloads?: boolean;
+  /** Fault plan file (JSON), when given. */
+  faults?: string;
 }
 
 /** Help text of `atsock emulate`. */
@@ -48,6 +60,7 @@ Usage:
                  [--baud N] [--ip ADDR] [--bind ADDR] [--certs DIR]
                  [--allow-connect HOST[:PORT],...]
                  [--token TOKEN | --token-file FILE]
+                 [--transcript FILE [--payloads]] [--faults PLAN.json]
 
 Options:
   --console   where the module's UART is (default stdio):
@@ -75,6 +88,14 @@ Options:
   --token-file FILE
               the same, with the token on the first line of FILE (keeps
               it out of the process list; grant --allow-read for FILE)
+  --transcript FILE
+              record the console both ways, each link's opens, closes and
+              byte counts, and every fault that fires, as JSON lines
+              (docs/transcripts.md; needs --allow-write)
+  --payloads  keep network payloads in the transcript, not just counts
+  --faults PLAN.json
+              inject faults from a plan (docs/fault-injection.md): every
+              fault that fires is logged on stderr and in the transcript
   -h, --help  this help
 
 A TCP console listens on loopback unless HOST says otherwise; on any other
@@ -104,6 +125,9 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
         "allow-connect": { type: "string" },
         token: { type: "string" },
         "token-file": { type: "string" },
+        transcript: { type: "string" },
+        payloads: { type: "boolean" },
+        faults: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -133,6 +157,8 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
     ip: values.ip,
     bind: values.bind!,
     certs: values.certs,
+    ...transcriptOptions(values.transcript, values.payloads),
+    ...(values.faults === undefined ? {} : { faults: values.faults }),
   };
   const allow = values["allow-connect"];
   if (allow !== undefined) {
@@ -194,6 +220,42 @@ async function readToken(
   return token;
 }
 
+/** Reads and checks a fault plan file; a bad one is a {@linkcode UsageError}. */
+export async function readFaultPlan(path: string): Promise<FaultPlan> {
+  if (/\.ya?ml$/i.test(path)) {
+    throw new UsageError(
+      `--faults ${path}: YAML plans are not supported; write the plan as JSON`,
+    );
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (isPermissionError(e)) throw e;
+    throw new UsageError(`--faults ${path}: ${firstLine(e)}`);
+  }
+  try {
+    return parseFaultPlan(text);
+  } catch (e) {
+    if (e instanceof FaultPlanError) {
+      throw new UsageError(`--faults ${path}: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+function transcriptOptions(
+  path: string | undefined,
+  payloads: boolean | undefined,
+): Pick<EmulateOptions, "transcript" | "payloads"> {
+  if (path === undefined) {
+    if (payloads) throw new UsageError("--payloads needs --transcript FILE");
+    return {};
+  }
+  if (path === "") throw new UsageError("--transcript needs a file name");
+  return payloads ? { transcript: path, payloads: true } : { transcript: path };
+}
+
 function parseConsole(text: string): EmulateOptions["console"] {
   if (text === "stdio" || text === "pty") return { kind: text };
   const m = /^tcp:(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
@@ -213,7 +275,15 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 export async function emulate(options: EmulateOptions): Promise<number> {
   const log = (message: string) => console.error(`atsock: ${message}`);
   const token = options.token ? await readToken(options.token) : undefined;
+  const faults = options.faults === undefined
+    ? undefined
+    : await readFaultPlan(options.faults);
+  const transcript = options.transcript === undefined
+    ? undefined
+    : await openTranscript(options.transcript, options.payloads);
   const module: VirtualModule = createModule({
+    transcript,
+    faults,
     mode: options.mode,
     baud: options.baud || undefined,
     ip: options.ip,
@@ -253,6 +323,12 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     options.baud ? `${options.baud} baud` : "unpaced",
     `servers bind ${options.bind}, report ip ${module.ip}`,
     options.certs ? `certs ${options.certs}` : "no cert directory",
+    ...(options.transcript ? [`transcript ${options.transcript}`] : []),
+    ...(faults
+      ? [
+        `${faults.faults.length} faults from ${options.faults}, seed ${faults.seed}`,
+      ]
+      : []),
   ];
   if (options.allowConnect) {
     banner.push(`connects only to ${options.allowConnect.join(",")}`);
@@ -274,7 +350,28 @@ export async function emulate(options: EmulateOptions): Promise<number> {
   await con.close();
   await module.close();
   log("closed every socket");
+  if (transcript) {
+    try {
+      await transcript.close();
+      log(`transcript written to ${options.transcript}`);
+    } catch (e) {
+      log(`transcript ${options.transcript}: ${firstLine(e)}`);
+      return 1;
+    }
+  }
   return 0;
+}
+
+async function openTranscript(
+  path: string,
+  payloads: boolean | undefined,
+): Promise<TranscriptRecorder> {
+  try {
+    return await openTranscriptFile(path, { payloads });
+  } catch (e) {
+    if (isPermissionError(e)) throw e;
+    throw new TargetError(`transcript ${path}: ${firstLine(e)}`);
+  }
 }
 
 function permission(name: "net" | "read" | "ffi"): string {

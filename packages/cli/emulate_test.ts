@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { parseEmulateArgs, UsageError } from "./mod.ts";
 
+/** A free port on loopback (bound and released). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
@@ -87,6 +95,9 @@ Deno.test("atsock emulate on stdio answers and exits when stdin ends", async () 
 
 Deno.test("atsock emulate on a TCP console; SIGTERM closes every socket", async () => {
   const child = atsock(["emulate", "--console", "tcp:127.0.0.1:0"]);
+  const peer = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peerPort = (peer.addr as Deno.NetAddr).port;
+  const serverPort = freePort();
   // The banner names the port actually bound.
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let err = "";
@@ -111,9 +122,39 @@ Deno.test("atsock emulate on a TCP console; SIGTERM closes every socket", async 
   const n = await second.read(buf);
   assert.match(decoder.decode(buf.subarray(0, n ?? 0)), /console busy/);
   second.close();
+  // Live links: a client link to a peer, a server with a seed.
+  const accepted = peer.accept();
+  await conn.write(
+    new TextEncoder().encode(
+      `AT+SKTCLIENT=0,1,,127.0.0.1,${peerPort},,0\r\nAT+SKTSERVER=1,1,,${serverPort},0\r\n`,
+    ),
+  );
+  const clientSide = await accepted;
+  text = "";
+  while (!/OK\r\n[\s\S]*OK\r\n$/.test(text)) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += decoder.decode(buf.subarray(0, n));
+  }
+  const seedPeer = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: serverPort,
+  });
+  while (!/connected to server\[link_id:1\]\r\n$/.test(text)) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += decoder.decode(buf.subarray(0, n));
+  }
   child.kill("SIGTERM");
   const status = await child.status;
   assert.equal(status.code, 0);
+  // Every peer sees the end of its stream, and the server's port is free.
+  assert.equal(await clientSide.read(buf), null);
+  assert.equal(await seedPeer.read(buf), null);
+  Deno.listen({ hostname: "127.0.0.1", port: serverPort }).close();
+  clientSide.close();
+  seedPeer.close();
+  peer.close();
   conn.close();
   while (true) {
     const { value, done } = await reader.read();
@@ -180,10 +221,13 @@ Deno.test("atsock emulate on a pty: the banner names the path, a serial client t
       text += decoder.decode(value);
     }
     r.releaseLock();
-    // ATCMD READY went out before the client opened the pty; the answer follows.
-    assert.match(
+    // ATCMD READY greets the client when it opens the pty; the answer,
+    // paced at 115200 baud, arrives complete.
+    assert.equal(
       text,
-      /Global SOCKET configuration:\r\nso_sndtimeo: 0\r\n[\s\S]*\r\nOK\r\n$/,
+      "ATCMD READY\r\n\r\nGlobal SOCKET configuration:\r\nso_sndtimeo: 0\r\nso_rcvtimeo: 0\r\n" +
+        "tcp_nodelay: 0\r\nso_keepalive: 0\r\ntcp_keepidle: 0\r\ntcp_keepintvl: 0\r\n" +
+        "tcp_keepcnt: 0\r\n\r\nOK\r\n",
     );
   } finally {
     await port.close();
@@ -239,4 +283,85 @@ Deno.test({
     await child.stdin.close().catch(() => {});
     await child.stdout.cancel();
   },
+});
+
+Deno.test("--bind 0.0.0.0 and --ip: servers listen on every address and report the given one", async () => {
+  const port = freePort();
+  const child = atsock([
+    "emulate",
+    "--mode",
+    "host",
+    "--bind",
+    "0.0.0.0",
+    "--ip",
+    "192.0.2.7",
+  ]);
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.getReader();
+  let text = "";
+  const readUntil = async (pattern: RegExp) => {
+    for (let i = 0; i < 100 && !pattern.test(text); i++) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+  };
+  try {
+    await writer.write(
+      new TextEncoder().encode(
+        `AT+SKTSERVER=0,1,,${port},0\r\nAT+SKTSTATE\r\n`,
+      ),
+    );
+    await readUntil(/socket_fd:0\r\n\r\nOK\r\n$/);
+    assert.match(
+      text,
+      new RegExp(
+        `link_id:0,server,tcp,src_address:192\\.0\\.2\\.7,src_port:${port},dst_address:0\\.0\\.0\\.0,dst_port:0,socket_fd:0\r\n`,
+      ),
+    );
+    // Bound to 0.0.0.0: reachable on loopback too.
+    const client = await Deno.connect({ hostname: "127.0.0.1", port });
+    await readUntil(/connected to server\[link_id:0\]\r\n$/);
+    assert.match(
+      text,
+      /A client\[link_id:1,seed,tcp,dst_address:127\.0\.0\.1,/,
+    );
+    client.close();
+  } finally {
+    await writer.close();
+    reader.releaseLock();
+    const out = await child.output();
+    assert.equal(out.code, 0);
+    assert.match(
+      decoder.decode(out.stderr),
+      /servers bind 0\.0\.0\.0, report ip 192\.0\.2\.7/,
+    );
+  }
+});
+
+Deno.test("without --allow-ffi the emulator says once that auto_rcv=0 servers keep the host's window", async () => {
+  const child = atsock(["emulate", "--mode", "host"], [
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    "--allow-sys",
+  ]);
+  const writer = child.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode(
+      `AT+SKTSERVER=0,1,,${freePort()},0\r\nAT+SKTSERVER=1,1,,${freePort()},0\r\n`,
+    ),
+  );
+  await writer.close();
+  const out = await child.output();
+  assert.equal(out.code, 0);
+  assert.equal(
+    decoder.decode(out.stdout),
+    "ATCMD READY\r\n\r\nOK\r\n\r\nOK\r\n",
+  );
+  const warnings = decoder.decode(out.stderr).split("\n").filter((l) =>
+    /keep the host's large TCP window/.test(l)
+  );
+  assert.equal(warnings.length, 1, decoder.decode(out.stderr));
+  assert.match(warnings[0], /grant --allow-ffi/);
 });

@@ -23,6 +23,8 @@ import { listenCommand } from "./oneshot/listen.ts";
 import { sendCommand } from "./oneshot/send.ts";
 import { readCommand } from "./oneshot/read.ts";
 import { runCommand } from "./run/run.ts";
+import { replayCommand } from "./rig/replay.ts";
+import { transcriptCommand } from "./rig/show.ts";
 import { TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
@@ -48,6 +50,14 @@ export type {
   ExplanationKind,
 } from "./explain/explanation.ts";
 export { UsageError } from "./usage.ts";
+export {
+  formatDiff,
+  parseReplayArgs,
+  replay,
+  type ReplayOptions,
+  type ReplayResult,
+} from "./rig/replay.ts";
+export { parseTranscriptArgs, type ShowOptions } from "./rig/show.ts";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
 export { type CommonOptions, parseOneShot } from "./oneshot/options.ts";
 export { parseRunArgs, type RunOptions } from "./run/run.ts";
@@ -69,6 +79,8 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   readCommand,
   explainSubcommand,
   certsCommand,
+  replayCommand,
+  transcriptCommand,
 ];
 
 /** Top-level help. */

@@ -64,6 +64,12 @@ export interface ConsolePipe {
   readonly readable: ReadableStream<Uint8Array>;
   /** Writes the module's output. */
   write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Whether anyone is on the other end (a pty with no client: false). A
+   * pipe that has this attaches the module only while it is true and calls
+   * the module's `attach`/`detach` itself as it changes.
+   */
+  readonly peer?: boolean;
 }
 
 /**
@@ -78,7 +84,7 @@ export function serveStreams(
   address = "streams",
 ): Console {
   const reader = pipe.readable.getReader();
-  module.attach((bytes) => pipe.write(bytes));
+  if (pipe.peer !== false) module.attach((bytes) => pipe.write(bytes));
   const reading = (async () => {
     try {
       while (true) {

@@ -15,6 +15,7 @@ import {
   formatData,
   type LinkRole,
   type LinkState,
+  type NetEvent,
   READ_WAIT_MS,
   TCP_WINDOW,
   UDP_QUEUE_DATAGRAMS,
@@ -23,6 +24,7 @@ import type { ConsoleOutput } from "./output.ts";
 import type { LowestFree } from "./link_table.ts";
 import type { ByteConn } from "./node_conn.ts";
 import type { NetGuard } from "./net_guard.ts";
+import type { NetDetail } from "./transcript.ts";
 
 const ANY: Endpoint = { ip: "0.0.0.0", port: 0 };
 const CRLF = new Uint8Array([13, 10]);
@@ -40,6 +42,31 @@ export interface LinkContext {
   fds: LowestFree;
   /** What UDP sends may reach (default: anything Deno allows). */
   guard?: NetGuard;
+  /** Records network events (a transcript is on), or nothing. */
+  net?: NetRecorder;
+  /** The fault layer's hooks (a fault plan is in use), or nothing. */
+  faults?: LinkFaults;
+}
+
+/** Where links report their network events (the transcript recorder). */
+export interface NetRecorder {
+  /** One event on a link. */
+  net(link: number, event: NetEvent, detail?: NetDetail): void;
+}
+
+/** What the fault layer may do to a link's receive side. */
+export interface LinkFaults {
+  /** Before a TCP/TLS link reads its socket: a stall to wait out, or undefined. */
+  beforeRead(link: number): Promise<void> | undefined;
+  /**
+   * A TCP/TLS link has received data, not yet printed (DATA line) or kept
+   * (for `AT+SKTREAD`): a delay to wait out, or undefined.
+   */
+  onData(link: number, bytes: number): Promise<void> | undefined;
+}
+
+function endpoint(e: Endpoint): string {
+  return `${e.ip}:${e.port}`;
 }
 
 /** What `AT+SKTREAD` gets from a link. */
@@ -101,11 +128,14 @@ export class StreamLink extends Link {
   readonly peer: Endpoint;
   /** The server link id, for seeds. */
   readonly serverId: number | undefined;
+  /** so_sndtimeo in force when the link was made (0: none). */
+  readonly sendTimeoutMs: number;
   #conn: ByteConn;
   #buffer: Uint8Array[] = [];
   #buffered = 0;
   #eof = false;
   #closed = false;
+  #peerDropped = false;
   #dataWaiters: (() => void)[] = [];
   #roomWaiters: (() => void)[] = [];
   #writing: Promise<void> = Promise.resolve();
@@ -122,6 +152,8 @@ export class StreamLink extends Link {
       peer: Endpoint;
       autoReceive: boolean;
       serverId?: number;
+      /** so_sndtimeo for sends on this link (default 0: none). */
+      sendTimeoutMs?: number;
     },
     context: LinkContext,
   ) {
@@ -131,6 +163,11 @@ export class StreamLink extends Link {
     this.#conn = options.conn;
     this.peer = options.peer;
     this.serverId = options.serverId;
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 0;
+    context.net?.net(id, "open", {
+      kind: `${this.role} ${this.protocol}`,
+      peer: endpoint(this.peer),
+    });
     this.done = this.#receive();
   }
 
@@ -158,10 +195,13 @@ export class StreamLink extends Link {
   async #receive(): Promise<void> {
     const chunk = new Uint8Array(16 * 1024);
     try {
-      while (!this.#closed) {
+      while (!this.#closed && !this.#peerDropped) {
         if (this.autoReceive) {
           await this.context.output.waitForRoom();
           if (this.#closed) break;
+          const stall = this.context.faults?.beforeRead(this.id);
+          if (stall) await stall;
+          if (this.#closed || this.#peerDropped) break;
           // Read straight into the middle of the DATA line's buffer, then
           // put the header before it and CR LF after: no copy of the data.
           const line = new Uint8Array(HEADER_ROOM + AUTO_READ + 2);
@@ -169,6 +209,11 @@ export class StreamLink extends Link {
             line.subarray(HEADER_ROOM, HEADER_ROOM + AUTO_READ),
           );
           if (n === null) break;
+          const data = line.subarray(HEADER_ROOM, HEADER_ROOM + n);
+          this.context.net?.net(this.id, "rx", { data });
+          const wait = this.context.faults?.onData(this.id, n);
+          if (wait) await wait;
+          if (this.#closed) break;
           const header = encodeLatin1(`[$][SKT][DATA][${this.id}][${n}]:`);
           const start = HEADER_ROOM - header.length;
           line.set(header, start);
@@ -179,14 +224,24 @@ export class StreamLink extends Link {
           continue;
         }
         // Hold the peer back once a window is buffered, as lwIP does.
-        while (this.#buffered >= TCP_WINDOW && !this.#closed) {
+        while (
+          this.#buffered >= TCP_WINDOW && !this.#closed && !this.#peerDropped
+        ) {
           await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
         }
         if (this.#closed) break;
+        const stall = this.context.faults?.beforeRead(this.id);
+        if (stall) await stall;
+        if (this.#closed || this.#peerDropped) break;
         const room = Math.min(chunk.length, TCP_WINDOW - this.#buffered);
         const n = await this.#conn.read(chunk.subarray(0, room));
         if (n === null) break;
-        this.#buffer.push(chunk.slice(0, n));
+        this.context.net?.net(this.id, "rx", { data: chunk.subarray(0, n) });
+        const data = chunk.slice(0, n);
+        const wait = this.context.faults?.onData(this.id, n);
+        if (wait) await wait;
+        if (this.#closed) break;
+        this.#buffer.push(data);
         this.#buffered += n;
         this.#notifyData();
       }
@@ -196,6 +251,7 @@ export class StreamLink extends Link {
     this.#eof = true;
     this.#notifyData();
     if (!this.#closed) {
+      this.context.net?.net(this.id, "close", { by: "peer" });
       try {
         this.#conn.close();
       } catch { /* already closed */ }
@@ -238,9 +294,13 @@ export class StreamLink extends Link {
     return { data: out };
   }
 
-  /** Sends all bytes, in order with earlier sends; throws {@linkcode SendError}. */
-  send(data: Uint8Array, timeoutMs = 0): Promise<void> {
-    const run = this.#writing.then(() => this.#write(data, timeoutMs));
+  /**
+   * Sends all bytes, in order with earlier sends, within the link's
+   * {@linkcode StreamLink.sendTimeoutMs}; throws {@linkcode SendError}.
+   */
+  send(data: Uint8Array): Promise<void> {
+    this.context.net?.net(this.id, "tx", { data });
+    const run = this.#writing.then(() => this.#write(data, this.sendTimeoutMs));
     this.#writing = run.catch(() => {});
     return run;
   }
@@ -273,8 +333,28 @@ export class StreamLink extends Link {
     }
   }
 
+  /**
+   * Ends the connection as if the peer had gone (fault injection):
+   * `close` keeps what was received for `AT+SKTREAD`, `reset` drops it.
+   * False when the peer is already gone.
+   */
+  dropPeer(how: "close" | "reset"): boolean {
+    if (this.#closed || this.#eof || this.#peerDropped) return false;
+    this.#peerDropped = true;
+    if (how === "reset") {
+      this.#buffer = [];
+      this.#buffered = 0;
+    }
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    for (const resolve of this.#roomWaiters.splice(0)) resolve();
+    return true;
+  }
+
   close(): void {
     if (this.#closed) return;
+    if (this.fd >= 0) this.context.net?.net(this.id, "close", { by: "module" });
     this.#closed = true;
     try {
       this.#conn.close();
@@ -313,6 +393,10 @@ export class ListenerLink extends Link {
     this.protocol = options.protocol;
     this.address = options.address;
     this.#close = options.close;
+    context.net?.net(id, "open", {
+      kind: `server ${this.protocol}`,
+      peer: endpoint(this.address),
+    });
   }
 
   state(): LinkState {
@@ -329,6 +413,7 @@ export class ListenerLink extends Link {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.context.net?.net(this.id, "close", { by: "module" });
     try {
       this.#close();
     } catch { /* already closed */ }
@@ -366,10 +451,15 @@ export class UdpLink extends Link {
     this.role = options.role;
     this.#socket = options.socket;
     this.address = options.address;
+    context.net?.net(id, "open", {
+      kind: `${this.role} udp`,
+      peer: endpoint(this.address),
+    });
     this.#socket.on("message", (msg, rinfo) => {
       const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)
         .slice();
       const sender = { ip: rinfo.address, port: rinfo.port };
+      this.context.net?.net(this.id, "rx", { data, peer: endpoint(sender) });
       if (this.autoReceive) {
         // UDP cannot hold a peer back: past the console's high water, drop.
         if (this.context.output.buffered >= 256 * 1024) this.dropped++;
@@ -423,6 +513,7 @@ export class UdpLink extends Link {
     // destinations are checked on every send.
     const refused = destination && this.context.guard?.connect(to.ip, to.port);
     if (refused) return Promise.reject(new SendError(refused));
+    this.context.net?.net(this.id, "tx", { data, peer: endpoint(to) });
     return new Promise((resolve, reject) => {
       this.#socket.send(data, to.port, to.ip, (error) => {
         if (error) reject(new SendError(error.message, { cause: error }));
@@ -434,6 +525,7 @@ export class UdpLink extends Link {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.context.net?.net(this.id, "close", { by: "module" });
     try {
       this.#socket.close();
     } catch { /* already closed */ }

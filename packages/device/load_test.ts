@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { TCP_WINDOW } from "@atsock/protocol";
-import { freePort, Harness, tcpPeer } from "./test_util.ts";
+import { freePort, Harness, tcpPeer, unsentBytes } from "./test_util.ts";
 
 const MiB = 1024 * 1024;
 
@@ -44,18 +44,39 @@ async function twentyClients(
   return { conns, close: () => peer.close() };
 }
 
-Deno.test("20 links x 1 MiB through SKTREAD (auto_rcv=0): no byte lost", async () => {
+Deno.test("19 seeds x 1 MiB through SKTREAD (auto_rcv=0): no byte lost, every peer held back near a window", async () => {
   const h = await Harness.start({ mode: "host" });
-  const { conns, close } = await twentyClients(h, 0);
+  const port = freePort();
+  const conns: Deno.TcpConn[] = [];
   try {
+    // The server takes id 19; its seeds take 0..18.
+    assert.equal(await h.code(`AT+SKTSERVER=19,1,,${port},0`), 0);
+    for (let id = 0; id < 19; id++) {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      const { event } = await h.next((e) => e.type === "connect");
+      assert.equal((event as { linkId: number }).linkId, id);
+    }
     const sent = conns.map((_, id) => payload(id, MiB));
-    const writers = conns.map((conn, id) => sendAll(conn, sent[id]));
+    // Written in 4 KiB pieces, counted, to see how far each peer gets ahead.
+    const written = sent.map(() => 0);
+    const writers = conns.map(async (conn, id) => {
+      while (written[id] < MiB) {
+        const end = Math.min(written[id] + 4096, MiB);
+        written[id] += await conn.write(sent[id].subarray(written[id], end));
+      }
+    });
     const got = sent.map(() => [] as Uint8Array[]);
     const sizes = sent.map(() => 0);
-    let maxHeld = 0;
+    let maxAhead = 0;
+    let maxTaken = 0;
     for (let round = 0; round < 20000 && sizes.some((n) => n < MiB); round++) {
-      for (let id = 0; id < 20; id++) {
+      for (let id = 0; id < 19; id++) {
         if (sizes[id] >= MiB) continue;
+        maxAhead = Math.max(maxAhead, written[id] - sizes[id]);
+        // Taken by the module's side (its kernel and its window) and not
+        // yet read; `written` can only lag, so this never overstates.
+        const taken = written[id] - unsentBytes(conns[id]) - sizes[id];
+        maxTaken = Math.max(maxTaken, taken);
         const answer = await h.command(`AT+SKTREAD=${id},8192`);
         const read = answer.events.find((e) => e.type === "read");
         assert.ok(read && read.type === "read", answer.text.slice(0, 80));
@@ -63,10 +84,9 @@ Deno.test("20 links x 1 MiB through SKTREAD (auto_rcv=0): no byte lost", async (
         got[id].push(read.data);
         sizes[id] += read.size;
       }
-      maxHeld = Math.max(maxHeld, h.module.stats().received);
     }
     await Promise.all(writers);
-    for (let id = 0; id < 20; id++) {
+    for (let id = 0; id < 19; id++) {
       const all = new Uint8Array(sizes[id]);
       let offset = 0;
       for (const part of got[id]) {
@@ -75,11 +95,14 @@ Deno.test("20 links x 1 MiB through SKTREAD (auto_rcv=0): no byte lost", async (
       }
       assert.equal(sha(all), sha(sent[id]), `link ${id}`);
     }
-    // Each link held at most one TCP window: the peers were held back.
-    assert.ok(maxHeld <= 20 * TCP_WINDOW, `held ${maxHeld}`);
+    // The module's side held a window (and a segment or two in its
+    // kernel); a peer got further ahead only by its own send buffer.
+    console.log(
+      `  the module's side held at most ${maxTaken} bytes; a peer was at most ${maxAhead} ahead`,
+    );
+    assert.ok(maxTaken <= TCP_WINDOW + 2 * 1460, `held ${maxTaken}`);
   } finally {
     for (const conn of conns) conn.close();
-    close();
     await h.close();
   }
 });

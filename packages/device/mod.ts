@@ -49,6 +49,29 @@ export {
   type ConsoleOutputOptions,
   type ConsoleSink,
 } from "./output.ts";
+export {
+  type NetDetail,
+  openTranscriptFile,
+  TranscriptRecorder,
+  type TranscriptRecorderOptions,
+} from "./transcript.ts";
+export {
+  checkFault,
+  checkFaultPlan,
+  type Fault,
+  type FaultAction,
+  type FaultPlan,
+  FaultPlanError,
+  type FaultTrigger,
+  parseFaultPlan,
+} from "./fault_plan.ts";
+export {
+  type CommandEffects,
+  type FaultHost,
+  FaultInjector,
+  type FiredFault,
+} from "./fault_layer.ts";
+export { Prng, streamSeed } from "./prng.ts";
 export type {
   Endpoint,
   LinkRole,

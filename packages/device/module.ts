@@ -50,13 +50,18 @@ import {
 } from "./links.ts";
 import { ConsoleOutput, type ConsoleSink } from "./output.ts";
 import { type ConnectRule, NetGuard, parseConnectRules } from "./net_guard.ts";
+import type { TranscriptRecorder } from "./transcript.ts";
+import type { FaultPlan } from "./fault_plan.ts";
+import { type CommandEffects, FaultInjector } from "./fault_layer.ts";
 import type { ByteConn } from "./node_conn.ts";
 import {
   findSocketFd,
   setSocketOptions,
+  setWindow,
   type SocketKey,
   type SocketOptions,
   socketOptionsSupported,
+  type WindowOptions,
 } from "./sockopt.ts";
 import {
   CertStore,
@@ -93,6 +98,16 @@ export interface ModuleOptions {
    * malformed entry.
    */
   allowConnect?: readonly string[];
+  /**
+   * Records the console both ways and each link's network events (see
+   * `docs/transcripts.md`). The module writes the header; its owner closes it.
+   */
+  transcript?: TranscriptRecorder;
+  /**
+   * A fault plan (see `docs/fault-injection.md`): what goes wrong, when,
+   * with which seed. Without one the module is the faithful one.
+   */
+  faults?: FaultPlan;
 }
 
 /** Memory a module holds, from {@linkcode VirtualModule.stats}. */
@@ -122,6 +137,32 @@ const ECHO_CRLF = new Uint8Array([13, 10]);
 const INPUT_HIGH_WATER = 64 * 1024;
 
 /**
+ * What the listener of an `auto_rcv=0` TCP server takes, so that its seeds
+ * have a window like lwIP's (TCP_MSS 1460, TCP_WND 7300): the smallest
+ * kernel receive buffer (asking 1 byte gets the kernel's minimum) and a
+ * 1460-byte segment size advertised to peers, which also keeps the peer's
+ * own send buffer small.
+ */
+const LWIP_WINDOW: WindowOptions = { receiveBuffer: 1, maxSegment: 1460 };
+
+/** The options AT+SKTCFG gives a socket of this kind (BEHAVIOUR.md). */
+function sktcfgOptions(c: SocketConfig, kind: "udp" | "tcp"): SocketOptions {
+  const timeouts = {
+    sendTimeoutMs: c.sendTimeout,
+    receiveTimeoutMs: c.receiveTimeout,
+  };
+  if (kind === "udp") return timeouts;
+  return {
+    ...timeouts,
+    noDelay: c.noDelay,
+    keepAlive: c.keepAlive,
+    keepIdle: c.keepIdle,
+    keepInterval: c.keepInterval,
+    keepCount: c.keepCount,
+  };
+}
+
+/**
  * One virtual Ameba module: its link table, its global socket options and
  * its console. Feed console input with {@linkcode VirtualModule.receive};
  * attach the console's writer with {@linkcode VirtualModule.attach}.
@@ -142,7 +183,10 @@ export class VirtualModule {
   #links = new LinkTable<Link>();
   #fds = new LowestFree();
   #context: LinkContext;
+  /** Console input being acted on. */
   #framer = new CommandFramer();
+  /** Input from consoles attached after the last one went, in order. */
+  #laterInput: CommandFramer[] = [];
   #running = false;
   #closed = false;
   #echoSkipLf = false;
@@ -152,6 +196,11 @@ export class VirtualModule {
   #pendingWork: Set<Promise<unknown>> = new Set();
   /** Bumped by {@linkcode reset}: a command from before it stays silent. */
   #generation = 0;
+  #transcript: TranscriptRecorder | undefined;
+  #faults: FaultInjector | undefined;
+  #sink: ConsoleSink | undefined;
+  /** `AT+SKTSENDRAW` payload bytes left before a fault resets the module. */
+  #rawResetLeft: number | undefined;
 
   /** Creates a module; see {@linkcode createModule}. */
   constructor(options: ModuleOptions = {}) {
@@ -170,6 +219,50 @@ export class VirtualModule {
       fds: this.#fds,
       guard: this.#guard,
     };
+    this.#transcript = options.transcript;
+    if (this.#transcript) {
+      this.#transcript.begin({
+        mode: this.mode,
+        ip: this.ip,
+        ...(options.faults ? { seed: options.faults.seed ?? 1 } : {}),
+      });
+      this.#context.net = this.#transcript;
+    }
+    if (options.faults) this.#startFaults(options.faults);
+  }
+
+  /**
+   * The fault layer: add faults at run time with `module.faults.add(...)`.
+   * Made on first use (seed 1) when no plan was given.
+   */
+  get faults(): FaultInjector {
+    return this.#faults ?? this.#startFaults({ seed: 1, faults: [] });
+  }
+
+  #startFaults(plan: FaultPlan): FaultInjector {
+    const injector = new FaultInjector(plan, {
+      output: this.output,
+      reset: () => this.reset(),
+      dropPeer: (id, how) => {
+        const link = this.#links.get(id);
+        return link instanceof StreamLink && link.dropPeer(how);
+      },
+      log: this.#log,
+      record: this.#transcript
+        ? (index, action, detail) =>
+          this.#transcript!.fault(index, action, detail)
+        : undefined,
+    });
+    this.#faults = injector;
+    this.#context.faults = injector;
+    if (this.#sink) this.output.attach(injector.wrapSink(this.#sink));
+    injector.start();
+    return injector;
+  }
+
+  /** The transcript recorder, when one was given. */
+  get transcript(): TranscriptRecorder | undefined {
+    return this.#transcript;
   }
 
   /** The current global socket options. */
@@ -204,7 +297,7 @@ export class VirtualModule {
     return {
       links: this.#links.size,
       consoleOutput: this.output.buffered,
-      consoleInput: this.#framer.buffered,
+      consoleInput: this.#inputBuffered(),
       received,
       datagrams,
       transparent: this.#raw?.queued ?? 0,
@@ -213,7 +306,18 @@ export class VirtualModule {
 
   /** Bytes of console input not yet processed. */
   get inputBuffered(): number {
-    return this.#framer.buffered;
+    return this.#inputBuffered();
+  }
+
+  #inputBuffered(): number {
+    let n = this.#framer.buffered;
+    for (const framer of this.#laterInput) n += framer.buffered;
+    return n;
+  }
+
+  /** Where new console input goes. */
+  get #input(): CommandFramer {
+    return this.#laterInput.at(-1) ?? this.#framer;
   }
 
   /**
@@ -221,7 +325,16 @@ export class VirtualModule {
    * the module announces itself with `ATCMD READY`, as after power-up.
    */
   attach(sink: ConsoleSink): void {
-    this.output.attach(sink);
+    const transcript = this.#transcript;
+    if (transcript) {
+      const inner = sink;
+      sink = (bytes) => {
+        transcript.m2h(bytes);
+        return inner(bytes);
+      };
+    }
+    this.#sink = sink;
+    this.output.attach(this.#faults ? this.#faults.wrapSink(sink) : sink);
     if (this.mode === "host") this.output.unsolicited(ATCMD_READY);
   }
 
@@ -241,7 +354,9 @@ export class VirtualModule {
     this.#raw?.discard();
     this.#raw?.mute();
     this.#raw = undefined;
+    this.#rawResetLeft = undefined;
     this.#framer = new CommandFramer();
+    this.#laterInput = [];
     this.#echoSkipLf = false;
     this.output.reset();
     this.#log("reset: all links closed");
@@ -249,9 +364,22 @@ export class VirtualModule {
     for (const resolve of this.#inputWaiters.splice(0)) resolve();
   }
 
-  /** Detaches the console: output is discarded, as a UART with nothing on it. */
+  /**
+   * Detaches the console: output is discarded, as a UART with nothing on
+   * it. The console has gone, so once every whole line it sent has been
+   * acted on, its partial line is dropped and an `AT+SKTSENDRAW` payload it
+   * left incomplete is abandoned (what arrived was sent; nothing is
+   * answered). Input from the next console starts afresh.
+   */
   detach(): void {
+    this.#sink = undefined;
     this.output.attach(undefined);
+    this.#echoSkipLf = false;
+    const input = this.#input;
+    if (input.buffered > 0 || input.raw) {
+      this.#laterInput.push(new CommandFramer());
+      this.#kick();
+    }
   }
 
   /**
@@ -262,14 +390,17 @@ export class VirtualModule {
    */
   receive(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    if (this.mode === "manual" && !this.#framer.raw) this.#echo(bytes);
-    this.#framer.push(bytes);
-    if (this.#abortTimer) {
+    this.#transcript?.h2m(bytes);
+    if (this.#faults) bytes = this.#faults.h2m(bytes);
+    const input = this.#input;
+    if (this.mode === "manual" && !input.raw) this.#echo(bytes);
+    input.push(bytes);
+    if (input === this.#framer && this.#abortTimer) {
       clearTimeout(this.#abortTimer);
       this.#abortTimer = undefined;
     }
     this.#kick();
-    if (this.#framer.buffered < INPUT_HIGH_WATER) return Promise.resolve();
+    if (this.#inputBuffered() < INPUT_HIGH_WATER) return Promise.resolve();
     return new Promise((resolve) => this.#inputWaiters.push(resolve));
   }
 
@@ -278,10 +409,15 @@ export class VirtualModule {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#abortTimer);
+    for (const abort of this.#connecting) abort.abort(new Error("closed"));
+    this.#faults?.close();
     for (const [id] of this.#links.entries()) this.#delete(id);
     this.output.close();
     for (const resolve of this.#inputWaiters.splice(0)) resolve();
     await Promise.allSettled([...this.#pendingWork]);
+    await this.#transcript?.flush().catch((e) =>
+      this.#log(`transcript: ${message(e)}`)
+    );
   }
 
   #track<T>(work: Promise<T>): Promise<T> {
@@ -317,14 +453,20 @@ export class VirtualModule {
 
   async #process(): Promise<void> {
     try {
-      for (
-        let event = this.#framer.next();
-        event;
-        event = this.#framer.next()
-      ) {
+      while (true) {
+        const event = this.#framer.next();
+        if (event === undefined) {
+          // Input from a console that has gone ends here.
+          const next = this.#laterInput.shift();
+          if (next === undefined) break;
+          await this.#hangUp();
+          if (this.#closed) return;
+          this.#framer = next;
+          continue;
+        }
         await this.#handle(event);
         if (this.#closed) return;
-        if (this.#framer.buffered < INPUT_HIGH_WATER) {
+        if (this.#inputBuffered() < INPUT_HIGH_WATER) {
           for (const resolve of this.#inputWaiters.splice(0)) resolve();
         }
       }
@@ -332,6 +474,29 @@ export class VirtualModule {
       this.#running = false;
       for (const resolve of this.#inputWaiters.splice(0)) resolve();
     }
+  }
+
+  /**
+   * The console that sent the current input has gone. A partial line is
+   * dropped with its framer; an incomplete `AT+SKTSENDRAW` payload is
+   * abandoned: what arrived has been sent, the rest never will be, and
+   * there is nobody to answer.
+   */
+  async #hangUp(): Promise<void> {
+    if (!this.#framer.raw) return;
+    clearTimeout(this.#abortTimer);
+    this.#abortTimer = undefined;
+    const left = this.#framer.abortRaw();
+    const raw = this.#raw;
+    this.#raw = undefined;
+    raw?.discard();
+    const failed = raw ? await raw.finish() : undefined;
+    this.#log(
+      `AT+SKTSENDRAW: the console went away with ${left} bytes not sent${
+        failed ? ` (the send had failed: ${failed})` : ""
+      }; nothing answered`,
+    );
+    this.output.endAnswer();
   }
 
   async #handle(event: ConsoleEvent): Promise<void> {
@@ -347,6 +512,9 @@ export class VirtualModule {
         this.output.endAnswer();
         return;
       case "raw":
+        if (this.#rawResetLeft !== undefined) {
+          return await this.#rawFault(event.data);
+        }
         return await this.#raw?.data(event.data);
       case "raw-end":
         return this.#finishRaw();
@@ -364,14 +532,37 @@ export class VirtualModule {
     }
   }
 
+  /** A payload under a reset-after-bytes fault: take what fits, then reset. */
+  async #rawFault(data: Uint8Array): Promise<void> {
+    const left = this.#rawResetLeft!;
+    if (data.length < left) {
+      this.#rawResetLeft = left - data.length;
+      return await this.#raw?.data(data);
+    }
+    if (left > 0) await this.#raw?.data(data.subarray(0, left));
+    this.reset();
+    // The rest arrives at the restarted module, as console input.
+    if (data.length > left) this.#framer.push(data.subarray(left));
+  }
+
   async #command(line: Uint8Array): Promise<void> {
     const name = commandNameOf(line);
     if (name === undefined && line.length <= 2000) return; // Unknown: silence.
     const generation = this.#generation;
     const live = () => generation === this.#generation;
+    const faults: CommandEffects | undefined = name === undefined
+      ? undefined
+      : this.#faults?.onCommand(name);
     this.output.beginAnswer();
     let answered = false;
     try {
+      if (faults) {
+        if (faults.inject) this.output.answer(faults.inject);
+        if (faults.reset) return this.reset();
+        if (faults.error !== undefined) {
+          throw new CommandFailure(faults.error, "fault plan");
+        }
+      }
       if (name === "SKTSENDRAW" && this.mode === "manual") {
         throw new CommandFailure(4, "AT+SKTSENDRAW needs Host Control Mode");
       }
@@ -379,10 +570,16 @@ export class VirtualModule {
       if (parsed.kind === "unknown") return;
       if (parsed.kind === "error") throw parsed.error;
       const result = await this.#execute(parsed.request);
+      if (faults?.delayMs) await this.#faults!.sleep(faults.delayMs);
       if (result === "raw") {
         answered = true; // The answer ends with the raw transfer.
+        if (faults?.resetAfterBytes === 0) this.reset();
+        else if (faults?.resetAfterBytes) {
+          this.#rawResetLeft = faults.resetAfterBytes;
+        }
         return;
       }
+      if (faults?.resetAfterBytes !== undefined) return this.reset();
       if (live()) this.output.answer(result);
     } catch (e) {
       const code = e instanceof CommandFailure || e instanceof AtError
@@ -428,37 +625,28 @@ export class VirtualModule {
   }
 
   #warnedOptions = false;
+  #warnedWindow = false;
 
   /**
-   * Applies AT+SKTCFG options to a host socket, as BEHAVIOUR.md says which
-   * socket takes which. Without FFI (or off Linux) only what Deno offers
-   * (nodelay, keepalive) is applied, with one warning.
+   * Applies options to a host socket: `options` (what AT+SKTCFG gives this
+   * kind of socket) and, with `window`, {@linkcode LWIP_WINDOW} (listeners
+   * of `auto_rcv=0` servers). Without FFI (or off Linux) only what Deno
+   * offers (nodelay, keepalive) is applied, with one warning for each.
    */
-  #applyOptions(key: SocketKey, which: "all" | "timeouts"): void {
-    const c = this.#config;
-    const options: SocketOptions = {
-      sendTimeoutMs: c.sendTimeout,
-      receiveTimeoutMs: c.receiveTimeout,
-    };
-    if (which === "all") {
-      Object.assign(options, {
-        noDelay: c.noDelay,
-        keepAlive: c.keepAlive,
-        keepIdle: c.keepIdle,
-        keepInterval: c.keepInterval,
-        keepCount: c.keepCount,
-      });
-    }
-    const custom = c.sendTimeout || c.receiveTimeout ||
-      (which === "all" &&
-        (c.noDelay || c.keepAlive || c.keepIdle || c.keepInterval ||
-          c.keepCount));
-    if (!custom) return;
+  #applyOptions(key: SocketKey, options: SocketOptions, window = false): void {
+    const custom = Object.values(options).some((value) => value);
+    if (!custom && !window) return;
     if (!socketOptionsSupported()) {
-      if (!this.#warnedOptions) {
+      if (custom && !this.#warnedOptions) {
         this.#warnedOptions = true;
         this.#log(
           "warning: AT+SKTCFG timeouts and keepalive timers are not applied to host sockets: grant --allow-ffi (Linux)",
+        );
+      }
+      if (window && !this.#warnedWindow) {
+        this.#warnedWindow = true;
+        this.#log(
+          "warning: auto_rcv=0 servers keep the host's large TCP window: a peer can send far beyond 7300 bytes before it is held back: grant --allow-ffi (Linux)",
         );
       }
       return;
@@ -466,15 +654,29 @@ export class VirtualModule {
     const fd = findSocketFd(key);
     if (fd === undefined) {
       this.#log(
-        `warning: socket ${key.transport} ${key.local.hostname}:${key.local.port} not found in /proc: options not applied`,
+        `warning: socket ${key.transport} ${key.local.hostname}:${key.local.port} not found: options not applied`,
       );
       return;
     }
     try {
-      setSocketOptions(fd, options);
+      if (custom) setSocketOptions(fd, options);
+      if (window) setWindow(fd, LWIP_WINDOW);
     } catch (e) {
       this.#log(`warning: ${message(e)}`);
     }
+  }
+
+  /**
+   * After an await: a seed may have taken the id meanwhile, or the module
+   * may have closed. Then what was opened is closed and the answer is
+   * `ERROR: 1`.
+   */
+  #stillFree(id: number, dispose: () => void): void {
+    if (!this.#links.get(id) && !this.#closed) return;
+    try {
+      dispose();
+    } catch { /* already closed */ }
+    throw new CommandFailure(1, `link ${id} was taken meanwhile`);
   }
 
   #resetSeedOptions(conn: Deno.TcpConn, keepAlive: boolean): void {
@@ -518,6 +720,7 @@ export class VirtualModule {
       if (server instanceof ListenerLink) server.seeds.delete(id);
     }
     link.close();
+    this.#faults?.linkClosed(id);
     this.#links.remove(id);
   }
 
@@ -525,8 +728,11 @@ export class VirtualModule {
     this.#free(request.linkId, "SKTSERVER");
     if (request.type >= 2) return await this.#tlsServer(request);
     const address: Endpoint = { ip: this.ip, port: request.port };
+    // Options are those in force when the socket is made (BEHAVIOUR.md).
+    const config = { ...this.#config };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.port, 4);
+      const socket = await this.#bindUdp(request.port, 4, config);
+      this.#stillFree(request.linkId, () => socket.close());
       const link = new UdpLink(request.linkId, {
         role: "server",
         socket,
@@ -550,10 +756,12 @@ export class VirtualModule {
         `listen on port ${request.port}: ${message(e)}`,
       );
     }
-    this.#applyOptions({
-      transport: "tcp",
-      local: listener.addr as Deno.NetAddr,
-    }, "all");
+    // Set before any accept: seeds inherit the listener's window.
+    this.#applyOptions(
+      { transport: "tcp", local: listener.addr as Deno.NetAddr },
+      sktcfgOptions(config, "tcp"),
+      !request.autoReceive,
+    );
     const link = new ListenerLink(request.linkId, {
       protocol: "tcp",
       address,
@@ -561,15 +769,15 @@ export class VirtualModule {
       close: () => listener.close(),
     }, this.#context);
     this.#links.put(request.linkId, link);
-    this.#track(this.#accept(link, listener));
+    this.#track(this.#accept(link, listener, config));
     return OK;
   }
 
   async #accept(
     server: ListenerLink,
     listener: Deno.TcpListener,
+    config: SocketConfig,
   ): Promise<void> {
-    const config = { ...this.#config };
     const keepAlive = config.keepAlive;
     // Linux copies a listener's options to accepted sockets; lwIP seeds
     // inherit only keepalive, so put the rest back to the defaults.
@@ -640,10 +848,7 @@ export class VirtualModule {
         `bind TLS port ${request.port}: ${message(e)}`,
       );
     }
-    if (this.#links.get(request.linkId) || this.#closed) {
-      listener.close();
-      throw new CommandFailure(1, `link ${request.linkId} was taken meanwhile`);
-    }
+    this.#stillFree(request.linkId, () => listener.close());
     const link = new ListenerLink(request.linkId, {
       protocol: "tls",
       address: { ip: this.ip, port: request.port },
@@ -694,10 +899,8 @@ export class VirtualModule {
       if (e instanceof TlsFailure) throw new CommandFailure(e.code, e.message);
       throw new CommandFailure(14, message(e));
     }
-    if (this.#links.get(request.linkId) || this.#closed) {
-      conn.close();
-      throw new CommandFailure(1, `link ${request.linkId} was taken meanwhile`);
-    }
+    this.#stillFree(request.linkId, () => conn.close());
+    // TLS links take no AT+SKTCFG option (BEHAVIOUR.md): no send timeout.
     const link = new StreamLink(request.linkId, {
       role: "client",
       protocol: "tls",
@@ -728,7 +931,11 @@ export class VirtualModule {
     if (refused) throw new CommandFailure(code, refused);
   }
 
-  async #bindUdp(port: number, code: number): Promise<UdpSocket> {
+  async #bindUdp(
+    port: number,
+    code: number,
+    config: SocketConfig,
+  ): Promise<UdpSocket> {
     // node:dgram throws a denied permission asynchronously, out of reach of
     // any handler: it must never be asked.
     this.#mayBind(port, code, "bind UDP port");
@@ -754,13 +961,15 @@ export class VirtualModule {
     this.#applyOptions({
       transport: "udp",
       local: { hostname: local.address, port: local.port },
-    }, "timeouts");
+    }, sktcfgOptions(config, "udp"));
     return socket;
   }
 
   async #client(request: ClientRequest): Promise<Uint8Array> {
     this.#free(request.linkId, "SKTCLIENT");
     if (request.type >= 2) return await this.#tlsClient(request);
+    // Options are those in force when the socket is made (BEHAVIOUR.md).
+    const config = { ...this.#config };
     const code = request.type === 0 ? 4 : 2;
     let ip: string;
     try {
@@ -772,7 +981,8 @@ export class VirtualModule {
     this.#mayConnect(ip, request.port, request.host, code);
     const peer = { ip, port: request.port };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.localPort!, 4);
+      const socket = await this.#bindUdp(request.localPort!, 4, config);
+      this.#stillFree(request.linkId, () => socket.close());
       this.#links.put(
         request.linkId,
         new UdpLink(request.linkId, {
@@ -784,40 +994,53 @@ export class VirtualModule {
       );
       return OK;
     }
-    let conn: Deno.TcpConn;
-    try {
-      conn = await withTimeout(
-        Deno.connect({ hostname: ip, port: request.port, transport: "tcp" }),
-        this.#connectTimeout,
-        (late) => late.close(),
-      );
-    } catch (e) {
-      throw new CommandFailure(
-        2,
-        `connect to ${ip}:${request.port}: ${message(e)}`,
-      );
-    }
-    if (this.#links.get(request.linkId) || this.#closed) {
-      conn.close();
-      throw new CommandFailure(1, `link ${request.linkId} was taken meanwhile`);
-    }
-    if (this.#config.noDelay) conn.setNoDelay(true);
-    if (this.#config.keepAlive) conn.setKeepAlive(true);
+    const conn = await this.#connect(ip, request.port);
+    this.#stillFree(request.linkId, () => conn.close());
+    if (config.noDelay) conn.setNoDelay(true);
+    if (config.keepAlive) conn.setKeepAlive(true);
     this.#applyOptions({
       transport: "tcp",
       local: conn.localAddr as Deno.NetAddr,
       remote: conn.remoteAddr as Deno.NetAddr,
-    }, "all");
+    }, sktcfgOptions(config, "tcp"));
     const link = new StreamLink(request.linkId, {
       role: "client",
       protocol: "tcp",
       conn,
       peer,
       autoReceive: request.autoReceive,
+      sendTimeoutMs: config.sendTimeout,
     }, this.#context);
     this.#links.put(request.linkId, link);
     this.#track(link.done);
     return OK;
+  }
+
+  #connecting = new Set<AbortController>();
+
+  /** Connects within the connect time limit; closing the module cancels it. */
+  async #connect(ip: string, port: number): Promise<Deno.TcpConn> {
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () =>
+        abort.abort(new Error(`timed out after ${this.#connectTimeout} ms`)),
+      this.#connectTimeout,
+    );
+    this.#connecting.add(abort);
+    try {
+      return await Deno.connect({
+        hostname: ip,
+        port,
+        transport: "tcp",
+        signal: abort.signal,
+      });
+    } catch (e) {
+      const why = abort.signal.aborted ? abort.signal.reason : e;
+      throw new CommandFailure(2, `connect to ${ip}:${port}: ${message(why)}`);
+    } finally {
+      clearTimeout(timer);
+      this.#connecting.delete(abort);
+    }
   }
 
   #sendable(
@@ -854,7 +1077,7 @@ export class VirtualModule {
     try {
       if (link instanceof UdpLink) {
         await link.send(request.data, request.destination);
-      } else await link.send(request.data, this.#config.sendTimeout);
+      } else await link.send(request.data);
     } catch (e) {
       if (e instanceof SendError) throw new CommandFailure(2, e.message);
       throw e;
@@ -889,12 +1112,7 @@ export class VirtualModule {
       request.destination,
       "SKTSENDRAW",
     );
-    this.#raw = new RawTransfer(
-      link,
-      request.destination,
-      this.#config.sendTimeout,
-      this.output,
-    );
+    this.#raw = new RawTransfer(link, request.destination, this.output);
     this.output.answer(TT_PROMPT);
     this.#framer.startRaw(request.size);
     return "raw";
@@ -935,7 +1153,6 @@ class RawTransfer {
   constructor(
     readonly link: StreamLink | UdpLink,
     readonly destination: Endpoint | undefined,
-    readonly timeoutMs: number,
     readonly output: ConsoleOutput,
   ) {}
 
@@ -991,7 +1208,7 @@ class RawTransfer {
         try {
           if (this.link instanceof UdpLink) {
             await this.link.send(chunk, this.destination);
-          } else await this.link.send(chunk, this.timeoutMs);
+          } else await this.link.send(chunk);
         } catch (e) {
           this.#failure = message(e);
         }
@@ -1106,27 +1323,4 @@ function reportedAddress(bind: string): string {
     if (external) return external.address;
   } catch { /* no --allow-sys: fall back */ }
   return "127.0.0.1";
-}
-
-async function withTimeout<T>(
-  work: Promise<T>,
-  ms: number,
-  dispose: (late: T) => void,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timedOut = false;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          reject(new Error(`timed out after ${ms} ms`));
-        }, ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (timedOut) work.then(dispose, () => {});
-  }
 }

@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { encode } from "@atsock/protocol";
-import { freePort, Harness, readExactly, tcpPeer } from "./test_util.ts";
+import FakeTimers from "@sinonjs/fake-timers";
+import { encode, READ_WAIT_MS, TCP_WINDOW } from "@atsock/protocol";
+import { findSocketFd } from "./sockopt.ts";
+import {
+  Flood,
+  freePort,
+  Harness,
+  readExactly,
+  readLink,
+  tcpPeer,
+  unsentBytes,
+} from "./test_util.ts";
 
 Deno.test("SKTQUERY and SKTCFG answer byte for byte as the reference shows", async () => {
   const h = await Harness.start();
@@ -381,6 +391,391 @@ Deno.test("reset(): links closed, options back to defaults, a raw transfer dropp
     assert.equal(await conn.read(new Uint8Array(8)), null); // The link closed.
     conn.close();
   } finally {
+    peer.close();
+    await h.close();
+  }
+});
+
+Deno.test("auto_rcv=0: a peer nobody reads is held back near a TCP window, and nothing is lost", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const port = freePort();
+  let peer: Deno.TcpConn | undefined;
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    peer = await Deno.connect({ hostname: "127.0.0.1", port });
+    await h.next((e) => e.type === "connect");
+    // The peer keeps its default buffers: what it manages to write is its
+    // own send buffer plus what the module's side takes.
+    const flood = new Flood(peer);
+    const written = await flood.stalled(() =>
+      h.module.stats().received === TCP_WINDOW
+    );
+    assert.equal(h.module.stats().received, TCP_WINDOW);
+    // The module's side took a window (and at most a segment more in the
+    // kernel); the rest is in the peer's own send buffer. A host's default
+    // window would take megabytes (3.9 MB measured before).
+    const taken = written - unsentBytes(peer);
+    assert.ok(taken <= TCP_WINDOW + 1460, `the module's side took ${taken}`);
+    assert.ok(written <= 16 * TCP_WINDOW, `the peer wrote ${written} bytes`);
+    const stopping = flood.stop();
+    let got = await readLink(h, 1, written);
+    await stopping;
+    got += await readLink(h, 1, flood.written - got);
+    assert.equal(got, flood.written);
+  } finally {
+    peer?.close();
+    await h.close();
+  }
+});
+
+const MiB = 1024 * 1024;
+
+/**
+ * Starts an AT+SKTSENDRAW of `size` bytes on a link whose peer does not
+ * read; resolves once the TT buffer is full, so a send is stuck.
+ */
+async function stuckSendRaw(
+  h: Harness,
+  id: number,
+  size: number,
+): Promise<Promise<void>> {
+  await h.write(`AT+SKTSENDRAW=${id},${size}\r\n`);
+  await h.next((e) => e.type === "prompt");
+  const writing = h.write(new Uint8Array(size).fill(0x55));
+  await h.next((e) => e.type === "watermark" && e.level === "high", 20000);
+  return writing;
+}
+
+/** Reads and drops `size` bytes. */
+async function drain(conn: Deno.Conn, size: number): Promise<void> {
+  const buf = new Uint8Array(256 * 1024);
+  for (let got = 0; got < size;) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`closed after ${got} bytes`);
+    got += n;
+  }
+}
+
+Deno.test("so_sndtimeo is the one in force when a link was made: a later SKTCFG changes nothing, seeds take none", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  const serverPort = freePort();
+  const conns: Deno.Conn[] = [];
+  // Enough to fill the host's socket buffers, so that a send gets stuck.
+  const size = 8 * MiB;
+  const final = () => h.next((e) => e.type === "ok" || e.type === "error");
+  // Longer than the 100 ms timeout, set after the stuck send began (its
+  // timer, if any, was set first and fires first).
+  const pastTimeout = () => new Promise((r) => setTimeout(r, 300));
+  /** A stuck send on `id` outlives the timeout, then completes once `conn` reads. */
+  const waitsForPeer = async (id: number, conn: Deno.Conn) => {
+    const writing = await stuckSendRaw(h, id, size);
+    const answer = h.next((e) => e.type === "ok" || e.type === "error", 20000);
+    await pastTimeout();
+    const draining = drain(conn, size);
+    draining.catch(() => {}); // Never completes if the send gave up.
+    assert.deepEqual((await answer).event, { type: "ok" });
+    await draining;
+    await writing;
+  };
+  try {
+    await h.next((e) => e.type === "ready");
+    let accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0`),
+      0,
+    );
+    conns.push(await accepted);
+    assert.equal(await h.code("AT+SKTCFG=100"), 0);
+
+    // Link 0 was made with no timeout: it waits for its slow peer.
+    await waitsForPeer(0, conns[0]);
+
+    // Link 1, made after SKTCFG=100, gives up: ERROR: 2.
+    accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=1,1,,127.0.0.1,${peer.port},,0`),
+      0,
+    );
+    conns.push(await accepted);
+    const writing = await stuckSendRaw(h, 1, size);
+    await writing;
+    assert.deepEqual((await final()).event, { type: "error", code: 2 });
+
+    // A seed of a server made after SKTCFG=100 takes no timeout.
+    assert.equal(await h.code(`AT+SKTSERVER=2,1,,${serverPort},1`), 0);
+    conns.push(await Deno.connect({ hostname: "127.0.0.1", port: serverPort }));
+    const { event } = await h.next((e) => e.type === "connect");
+    const seed = (event as { linkId: number }).linkId;
+    await waitsForPeer(seed, conns[2]);
+  } finally {
+    for (const conn of conns) conn.close();
+    peer.close();
+    await h.close();
+  }
+});
+
+/** Sets a listener's accept queue to hold one connection (libc `listen`, FFI). */
+function backlogOfOne(listener: Deno.Listener): void {
+  const libc = Deno.dlopen("libc.so.6", {
+    listen: { parameters: ["i32", "i32"], result: "i32" },
+  });
+  try {
+    const fd = findSocketFd({
+      transport: "tcp",
+      local: listener.addr as Deno.NetAddr,
+    });
+    assert.ok(fd !== undefined);
+    assert.equal(libc.symbols.listen(fd, 0), 0);
+  } finally {
+    libc.close();
+  }
+}
+
+Deno.test("error paths: a connect nobody answers, a busy UDP source port, a UDP send the OS refuses, a host name", async () => {
+  const h = await Harness.start({ mode: "host", connectTimeoutMs: 200 });
+  // A listener whose accept queue is full drops further SYNs unanswered,
+  // as an unreachable host does, all on loopback.
+  const full = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const fullPort = (full.addr as Deno.NetAddr).port;
+  const udp = createSocket("udp4");
+  const peer = tcpPeer();
+  const conns: Deno.Conn[] = [];
+  try {
+    await h.next((e) => e.type === "ready");
+    backlogOfOne(full);
+    conns.push(await Deno.connect({ hostname: "127.0.0.1", port: fullPort }));
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${fullPort},,0`),
+      2,
+    );
+    assert.equal(h.module.stats().links, 0);
+
+    // A UDP client whose source port is taken.
+    await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+    const busy = udp.address().port;
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=1,0,,127.0.0.1,9,${busy},0`),
+      4,
+    );
+
+    // A send the OS refuses (broadcast without SO_BROADCAST): ERROR: 2.
+    assert.equal(await h.code(`AT+SKTSERVER=2,0,,${freePort()},0`), 0);
+    assert.equal(await h.code("AT+SKTSEND=2,1,255.255.255.255,9,x"), 2);
+
+    // A host name resolves (IPv4) and the link shows the address.
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=3,1,,localhost,${peer.port},,0`),
+      0,
+    );
+    conns.push(await accepted);
+    assert.match(
+      (await h.command("AT+SKTSTATE")).text,
+      new RegExp(
+        `link_id:3,client,tcp,src_address:0\\.0\\.0\\.0,src_port:0,dst_address:127\\.0\\.0\\.1,dst_port:${peer.port},`,
+      ),
+    );
+  } finally {
+    for (const conn of conns) conn.close();
+    full.close();
+    udp.close();
+    peer.close();
+    await h.close();
+  }
+});
+
+Deno.test("a seed that takes the id while a UDP socket is being bound: ERROR: 1, the socket is closed", async () => {
+  const logs: string[] = [];
+  const h = await Harness.start({
+    mode: "host",
+    log: (line) => logs.push(line),
+  });
+  const serverPort = freePort();
+  const clients: Deno.Conn[] = [];
+  let raced = 0;
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code(`AT+SKTSERVER=19,1,,${serverPort},0`), 0);
+    // Each round races AT+SKTSERVER (UDP, id 0, the lowest free) against a
+    // connection whose seed takes the lowest free id. Either may win; what
+    // must hold is that the answer matches the table and no socket leaks.
+    for (let round = 0; round < 30; round++) {
+      const udpPort = freePort();
+      const answer = h.command(`AT+SKTSERVER=0,0,,${udpPort},0`);
+      clients.push(
+        await Deno.connect({ hostname: "127.0.0.1", port: serverPort }),
+      );
+      const { final } = await answer;
+      await h.next((e) => e.type === "connect");
+      const state = (await h.command("AT+SKTSTATE")).text;
+      if (final.type === "ok") {
+        assert.match(state, /^link_id:0,server,udp,/m);
+        assert.match(state, /^link_id:1,seed,tcp,/m);
+      } else {
+        assert.deepEqual(final, { type: "error", code: 1 });
+        if (/taken meanwhile/.test(logs.at(-1) ?? "")) raced++;
+        assert.match(state, /^link_id:0,seed,tcp,/m);
+        // The UDP port was released.
+        const probe = createSocket("udp4");
+        await new Promise<void>((resolve, reject) => {
+          probe.once("error", reject);
+          probe.bind(udpPort, "127.0.0.1", () => resolve());
+        });
+        probe.close();
+      }
+      assert.equal(await h.code("AT+SKTDEL=0"), 0);
+      if (final.type === "ok") assert.equal(await h.code("AT+SKTDEL=1"), 0);
+      clients.pop()!.close();
+    }
+    console.log(`  the seed won ${raced} of 30 rounds during the bind`);
+  } finally {
+    for (const c of clients) c.close();
+    await h.close();
+  }
+});
+
+/** Reads from `conn` until the text read ends with `end` (at most 100 reads). */
+async function readUntil(conn: Deno.Conn, end: string): Promise<string> {
+  const buf = new Uint8Array(4096);
+  let text = "";
+  for (let i = 0; i < 100 && !text.endsWith(end); i++) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return text;
+}
+
+Deno.test("TCP console: a client that goes mid-line or mid-SKTSENDRAW leaves nothing for the next one", async () => {
+  const logs: string[] = [];
+  const h = await Harness.start({
+    mode: "host",
+    log: (line) => logs.push(line),
+  });
+  const peer = tcpPeer();
+  const next = async () => {
+    for (let i = 0; i < 500 && h.console.busy; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(h.console.busy, false);
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: h.console.port,
+    });
+    assert.equal(await readUntil(conn, "ATCMD READY\r\n"), "ATCMD READY\r\n");
+    return conn;
+  };
+  let peerConn: Deno.TcpConn | undefined;
+  try {
+    await h.next((e) => e.type === "ready");
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0`),
+      0,
+    );
+    peerConn = await accepted;
+
+    // Half a command, then the client goes: the next client's "ERY" is a
+    // line of its own (unknown: no answer), not the end of AT+SKTQUERY.
+    await h.write("AT+SKTQU");
+    h.conn.close();
+    const second = await next();
+    await second.write(encode("ERY\r\nAT+SKTDEL=7\r\n"));
+    assert.equal(await readUntil(second, "\r\n"), "\r\nERROR: 1\r\n");
+
+    // Half a payload, then the client goes: what arrived was sent, the rest
+    // never will be, nobody is answered, and the next client's bytes are
+    // commands again.
+    await second.write(encode("AT+SKTSENDRAW=0,10\r\n"));
+    assert.equal(await readUntil(second, ">>>\r\n"), ">>>\r\n");
+    await second.write(encode("12345"));
+    assert.equal(
+      new TextDecoder().decode(await readExactly(peerConn, 5)),
+      "12345",
+    );
+    second.close();
+    const third = await next();
+    await third.write(encode("AT+SKTSTATE\r\n"));
+    assert.match(
+      await readUntil(third, "OK\r\n"),
+      /^link_id:0,client,tcp,[^\r]*\r\n\r\nOK\r\n$/,
+    );
+    assert.ok(
+      logs.some((l) => /went away with 5 bytes not sent/.test(l)),
+      logs.join("\n"),
+    );
+    // The link got nothing more: deleting it shows the end of its stream.
+    await third.write(encode("AT+SKTDEL=0\r\n"));
+    assert.equal(await readUntil(third, "OK\r\n"), "\r\nOK\r\n");
+    assert.equal(await peerConn.read(new Uint8Array(16)), null);
+    third.close();
+  } finally {
+    peerConn?.close();
+    peer.close();
+    await h.close();
+  }
+});
+
+Deno.test("SKTREAD end to end: the data is cut at the first NUL while n counts every byte; data arriving during the 20 ms wait is returned", async () => {
+  const h = await Harness.start(); // Manual Test Mode: the echo shows when a command was taken.
+  const peer = tcpPeer();
+  let conn: Deno.TcpConn | undefined;
+  const realSetTimeout = setTimeout;
+  const realClearTimeout = clearTimeout;
+  let clock: ReturnType<typeof FakeTimers.install> | undefined;
+  try {
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0`),
+      0,
+    );
+    conn = await accepted;
+    await conn.write(new Uint8Array([0x61, 0x62, 0, 0x63, 0x64]));
+    for (let i = 0; i < 500 && h.module.stats().received < 5; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(
+      (await h.command("AT+SKTREAD=0,100")).text,
+      "AT+SKTREAD=0,100\r\n+SKTREAD:0,5,ab\r\nOK\r\n",
+    );
+
+    // With the module's clock stopped, a read of an empty link waits; the
+    // echo shows it has begun. Data sent now is what it returns.
+    clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    const bounded = <T>(work: Promise<T>) =>
+      Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          deadline = realSetTimeout(
+            () => reject(new Error("no answer within 5 s")),
+            5000,
+          );
+        }),
+      ]).finally(() => realClearTimeout(deadline));
+    await h.write("AT+SKTREAD=0,100\r\n");
+    await bounded(
+      h.next((e) => e.type === "echo" && e.text === "AT+SKTREAD=0,100"),
+    );
+    await conn.write(encode("late"));
+    const { event } = await bounded(h.next((e) => e.type === "read"));
+    assert.equal(event.type === "read" && event.size, 4);
+    assert.deepEqual(event.type === "read" && event.data, encode("late"));
+    await bounded(h.next((e) => e.type === "ok"));
+    // With no data the answer comes when the wait's timer runs out.
+    await h.write("AT+SKTREAD=0,100\r\n");
+    await bounded(
+      h.next((e) => e.type === "echo" && e.text === "AT+SKTREAD=0,100"),
+    );
+    await clock.tickAsync(READ_WAIT_MS);
+    const empty = await bounded(h.next((e) => e.type === "read"));
+    assert.equal(empty.event.type === "read" && empty.event.size, 0);
+    await bounded(h.next((e) => e.type === "ok"));
+  } finally {
+    clock?.uninstall();
+    conn?.close();
     peer.close();
     await h.close();
   }

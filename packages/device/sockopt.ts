@@ -43,8 +43,10 @@ const SOL_SOCKET = 1;
 const SO_KEEPALIVE = 9;
 const SO_RCVTIMEO = 20;
 const SO_SNDTIMEO = 21;
+const SO_RCVBUF = 8;
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
+const TCP_MAXSEG = 2;
 const TCP_KEEPIDLE = 4;
 const TCP_KEEPINTVL = 5;
 const TCP_KEEPCNT = 6;
@@ -242,6 +244,35 @@ export function setSocketOptions(fd: number, options: SocketOptions): void {
   if (options.keepCount) {
     setInt(fd, IPPROTO_TCP, TCP_KEEPCNT, options.keepCount, "TCP_KEEPCNT");
   }
+}
+
+/**
+ * The receive window of a socket, as a small stack like lwIP has it: the
+ * kernel receive buffer (`SO_RCVBUF`; Linux doubles the value asked and
+ * raises it to its minimum) and, for listeners, the largest segment
+ * advertised to peers (`TCP_MAXSEG`, which also keeps the peer's own send
+ * buffer small). Set both on a listener before it accepts: a window already
+ * advertised cannot be taken back, so shrinking a connected socket only
+ * slows it down.
+ */
+export interface WindowOptions {
+  /** SO_RCVBUF in bytes asked for. */
+  receiveBuffer: number;
+  /** TCP_MAXSEG in bytes (listeners; omitted: leave the OS default). */
+  maxSegment?: number;
+}
+
+/** Applies {@linkcode WindowOptions}. Throws an Error naming the option and errno. */
+export function setWindow(fd: number, options: WindowOptions): void {
+  setInt(fd, SOL_SOCKET, SO_RCVBUF, options.receiveBuffer, "SO_RCVBUF");
+  if (options.maxSegment !== undefined) {
+    setInt(fd, IPPROTO_TCP, TCP_MAXSEG, options.maxSegment, "TCP_MAXSEG");
+  }
+}
+
+/** The kernel receive buffer size (`SO_RCVBUF`, as the kernel reports it). */
+export function getReceiveBuffer(fd: number): number {
+  return getInt(fd, SOL_SOCKET, SO_RCVBUF);
 }
 
 function getInt(fd: number, level: number, name: number): number {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { findSocketFd, getSocketOptions, setSocketOptions } from "./sockopt.ts";
+import {
+  findSocketFd,
+  getReceiveBuffer,
+  getSocketOptions,
+  setSocketOptions,
+} from "./sockopt.ts";
 import { freePort, Harness, tcpPeer } from "./test_util.ts";
 
 Deno.test("findSocketFd finds listeners, both ends of a connection, UDP and ::1", async () => {
@@ -173,6 +178,130 @@ Deno.test("AT+SKTCFG options are in force on the sockets created afterwards, per
     conn = conn1;
   } finally {
     peer.close();
+    await h.close();
+  }
+});
+
+const hasOpenssl = await new Deno.Command("openssl", {
+  args: ["version"],
+  stdout: "null",
+  stderr: "null",
+}).output().then((o) => o.success, () => false);
+
+Deno.test({
+  name:
+    "TLS links take no AT+SKTCFG option: a TLS client and a TLS seed keep the OS defaults",
+  ignore: !hasOpenssl,
+}, async () => {
+  const { makePki } = await import("../../tools/make_pki.ts");
+  const { connect: tlsConnect, createServer } = await import("node:tls");
+  const dir = await Deno.makeTempDir({ prefix: "atsock-sockopt-tls-" });
+  await makePki(dir, { suites: [1] });
+  const pem = (name: string) => Deno.readTextFile(`${dir}/CERT/${name}`);
+  const h = await Harness.start({ mode: "host", certs: dir });
+  const peer = createServer({
+    cert: await pem("server_cert_1.crt"),
+    key: await pem("server_key_1.key"),
+  });
+  const peerSockets: { destroy(): void }[] = [];
+  const peerConnected = new Promise<{
+    remotePort?: number;
+    localPort?: number;
+  }>((resolve) =>
+    peer.on("secureConnection", (s) => {
+      peerSockets.push(s);
+      resolve(s);
+    })
+  );
+  await new Promise<void>((r) => peer.listen(0, "127.0.0.1", () => r()));
+  const peerPort = (peer.address() as { port: number }).port;
+  const serverPort = freePort();
+  let client: ReturnType<typeof tlsConnect> | undefined;
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code("AT+SKTCFG=1500,2500,1,1,60,10,3"), 0);
+    const defaults = (fd: number | undefined) => {
+      assert.ok(fd !== undefined, "socket not found");
+      const o = getSocketOptions(fd, "tcp");
+      assert.equal(o.sendTimeoutMs, 0);
+      assert.equal(o.receiveTimeoutMs, 0);
+      assert.equal(o.noDelay, false);
+      assert.equal(o.keepAlive, false);
+      assert.notEqual(o.keepIdle, 60);
+    };
+    // A TLS client (type 2: no verification).
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,2,,127.0.0.1,${peerPort},,0`),
+      0,
+    );
+    const seen = await peerConnected;
+    defaults(
+      findSocketFd({
+        transport: "tcp",
+        local: { hostname: "127.0.0.1", port: seen.remotePort! },
+        remote: { hostname: "127.0.0.1", port: seen.localPort! },
+      }),
+    );
+    // A TLS server (type 2) and its seed.
+    assert.equal(await h.code(`AT+SKTSERVER=1,2,1,${serverPort},0`), 0);
+    client = tlsConnect({
+      host: "127.0.0.1",
+      port: serverPort,
+      rejectUnauthorized: false,
+    });
+    const { event } = await h.next((e) => e.type === "connect");
+    assert.equal((event as { protocol: string }).protocol, "tls");
+    defaults(
+      findSocketFd({
+        transport: "tcp",
+        local: { hostname: "127.0.0.1", port: serverPort },
+        remote: { hostname: "127.0.0.1", port: client.localPort! },
+      }),
+    );
+  } finally {
+    client?.destroy();
+    for (const s of peerSockets) s.destroy();
+    peer.close();
+    await h.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("auto_rcv=0 servers: the listener and its seeds get the smallest receive buffer; auto_rcv=1 keeps the OS default", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const small = freePort();
+  const large = freePort();
+  const clients: Deno.Conn[] = [];
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${small},0`), 0);
+    assert.equal(await h.code(`AT+SKTSERVER=1,1,,${large},1`), 0);
+    const seedBuffer = async (port: number) => {
+      const client = await Deno.connect({ hostname: "127.0.0.1", port });
+      clients.push(client);
+      await h.next((e) => e.type === "connect");
+      const fd = findSocketFd({
+        transport: "tcp",
+        local: client.remoteAddr as Deno.NetAddr,
+        remote: client.localAddr as Deno.NetAddr,
+      });
+      assert.ok(fd !== undefined);
+      return getReceiveBuffer(fd);
+    };
+    const listenerBuffer = (port: number) =>
+      getReceiveBuffer(
+        findSocketFd({
+          transport: "tcp",
+          local: { hostname: "127.0.0.1", port },
+        })!,
+      );
+    // Linux's minimum is a few KB (2304 bytes here); its default 128 KB.
+    assert.ok(listenerBuffer(small) <= 4608, `${listenerBuffer(small)}`);
+    assert.ok(await seedBuffer(small) <= 4608);
+    assert.ok(listenerBuffer(large) > 4 * 7300);
+    assert.ok(await seedBuffer(large) > 4 * 7300);
+  } finally {
+    for (const c of clients) c.close();
     await h.close();
   }
 });

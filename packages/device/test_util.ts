@@ -12,6 +12,7 @@ import {
   type VirtualModule,
 } from "./module.ts";
 import { serveTcp, writeAll } from "./consoles.ts";
+import { findSocketFd } from "./sockopt.ts";
 
 const encoder = new TextEncoder();
 const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
@@ -228,4 +229,92 @@ export function* oddChunks(
     yield data.subarray(i, i + k);
     i += k;
   }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Writes 1 KiB pieces of `fill` to a connection until it stops taking them
+ * (the receiver holds it back). {@linkcode Flood.stalled} waits for that.
+ */
+export class Flood {
+  /** Bytes the connection has taken. */
+  written = 0;
+  #stopped = false;
+  #loop: Promise<void>;
+
+  /** Starts writing. */
+  constructor(conn: Deno.Conn, fill = 0x41) {
+    const piece = new Uint8Array(1024).fill(fill);
+    this.#loop = (async () => {
+      try {
+        while (!this.#stopped) this.written += await conn.write(piece);
+      } catch { /* closed */ }
+    })();
+  }
+
+  /**
+   * Resolves with {@linkcode Flood.written} once no write has completed for
+   * five checks 20 ms apart, after `ready()` has held (at most 500 checks).
+   */
+  async stalled(ready: () => boolean = () => true): Promise<number> {
+    let last = -1;
+    let quiet = 0;
+    for (let i = 0; i < 500; i++) {
+      await sleep(20);
+      if (!ready() || this.written !== last) {
+        last = this.written;
+        quiet = 0;
+      } else if (++quiet >= 5) return this.written;
+    }
+    throw new Error(`writes never stalled (${this.written} bytes written)`);
+  }
+
+  /** Stops after the write in progress, which ends once the reader takes it. */
+  stop(): Promise<void> {
+    this.#stopped = true;
+    return this.#loop;
+  }
+}
+
+/** Reads `total` bytes from link `id` with AT+SKTREAD (at most 2000 reads). */
+export async function readLink(
+  h: Harness,
+  id: number,
+  total: number,
+): Promise<number> {
+  let got = 0;
+  for (let i = 0; i < 2000 && got < total; i++) {
+    const answer = await h.command(`AT+SKTREAD=${id},8192`);
+    const read = answer.events.find((e) => e.type === "read");
+    if (read?.type !== "read") throw new Error(answer.text.slice(0, 80));
+    got += read.size;
+  }
+  return got;
+}
+
+const fds = new WeakMap<Deno.Conn, number>();
+let ioctl:
+  | ((fd: number, request: bigint, arg: Uint8Array<ArrayBuffer>) => number)
+  | undefined;
+
+/**
+ * Bytes a connection of this process has taken from writes but not yet
+ * delivered to its peer (`ioctl(SIOCOUTQ)`, Linux, FFI): what a writer
+ * counts minus this is what the receiving side has taken.
+ */
+export function unsentBytes(conn: Deno.Conn): number {
+  ioctl ??= Deno.dlopen("libc.so.6", {
+    ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  }).symbols.ioctl;
+  const fd = fds.get(conn) ?? findSocketFd({
+    transport: "tcp",
+    local: conn.localAddr as Deno.NetAddr,
+    remote: conn.remoteAddr as Deno.NetAddr,
+  });
+  if (fd === undefined) throw new Error("socket not found");
+  fds.set(conn, fd);
+  const out = new Uint8Array(4);
+  if (ioctl(fd, 0x5411n, out) !== 0) throw new Error("SIOCOUTQ failed");
+  return new DataView(out.buffer).getInt32(0, true);
 }

@@ -6,9 +6,11 @@
  * (a `nonblocking` FFI symbol) with a short timeout, so that closing is
  * noticed at once and no thread stays blocked; `read` runs only once poll
  * said there is data (the descriptor is non-blocking), on the main thread,
- * so its errno can be read. A hang-up (`POLLHUP`, `POLLERR`, `EIO`: a USB
- * adapter unplugged, the pty's other side closed) ends the readable, and
- * writes then throw a `SerialError` of kind `disconnected`.
+ * so its errno can be read. On a serial device a hang-up (`POLLHUP`,
+ * `POLLERR`, `EIO`: a USB adapter unplugged, the other side of a pty
+ * closed) ends the readable, and writes then throw a `SerialError` of kind
+ * `disconnected`. On a pty master `POLLHUP` only means that no client has
+ * the slave open: output is then discarded until one does.
  *
  * @module
  */
@@ -21,13 +23,14 @@ const POLLOUT = 0x4;
 const POLLERR = 0x8;
 const POLLHUP = 0x10;
 const POLLNVAL = 0x20;
+const TCIFLUSH = 0;
 const TCSANOW = 0;
 const TIOCEXCL = 0x540c;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EAGAIN = 11;
-const EINTR = 4;
 const EIO = 5;
+const EINTR = 4;
 const CSIZE = 0o60;
 const CS8 = 0o60;
 const PARENB = 0o400;
@@ -84,6 +87,7 @@ const SYMBOLS = {
   cfgetospeed: { parameters: ["buffer"], result: "u32" },
   ioctl: { parameters: ["i32", "u64"], result: "i32" },
   flock: { parameters: ["i32", "i32"], result: "i32" },
+  tcflush: { parameters: ["i32", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -150,38 +154,70 @@ export class SerialError extends Error {
   }
 }
 
-/** A byte stream over a file descriptor of a tty or pty. */
+/** What a pty master's stream needs to know whether a client is there. */
+interface PtySide {
+  /** The slave path, opened briefly to flush what a client left unread. */
+  slavePath: string;
+  /** Called when a client opens the slave (true) or the last one closes it (false). */
+  onPeer?: (present: boolean) => void;
+}
+
+/**
+ * A byte stream over a file descriptor of a tty or pty. On a pty master
+ * (`pty` given) it tracks whether a client has the slave open: the master
+ * polls with POLLHUP while nobody does; writes are then discarded, and
+ * what the last client left unread is flushed when it goes. On a serial
+ * device a hang-up ends the readable and fails writes with a
+ * `SerialError` of kind `disconnected`.
+ */
 class TtyStream {
   readonly readable: ReadableStream<Uint8Array>;
   #fd: number;
   #path: string;
   #closed = false;
-  #hungUp = 0; // errno of the hang-up (EIO when poll reported it), 0 while up.
-  #inFlight: Promise<unknown> = Promise.resolve();
-  #extraFds: number[];
+  #hungUp = 0; // errno of a device's hang-up (EIO when poll reported it), 0 while up.
+  #inFlight = new Set<Promise<unknown>>();
+  #pty: PtySide | undefined;
+  #peer: boolean;
+  #nap: { wake: () => void } | undefined;
 
-  constructor(fd: number, path: string, extraFds: number[] = []) {
+  constructor(fd: number, path: string, pty?: PtySide) {
     this.#fd = fd;
     this.#path = path;
-    this.#extraFds = extraFds;
+    this.#pty = pty;
+    this.#peer = pty === undefined;
     const buf = new Uint8Array(64 * 1024);
     this.readable = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         while (!this.#closed && !this.#hungUp) {
-          const events = await this.#poll(POLLIN);
+          const revents = await this.#poll(POLLIN);
           if (this.#closed) break;
-          if (events & POLLIN) {
+          if (revents > 0 && (revents & POLLIN) !== 0) {
             // Poll said there is data: this read does not block.
             const n = Number(lib().read(this.#fd, buf, BigInt(buf.length)));
             if (n > 0) {
+              this.#setPeer(true);
               controller.enqueue(buf.slice(0, n));
               return;
             }
             const code = n < 0 ? errno() : EIO;
-            if (code !== EAGAIN && code !== EINTR) this.#hungUp = code;
-          } else if (events & (POLLHUP | POLLERR | POLLNVAL)) {
-            this.#hungUp = EIO;
+            if (!this.#pty && code !== EAGAIN && code !== EINTR) {
+              this.#hungUp = code;
+              break;
+            }
           }
+          if (revents > 0 && (revents & (POLLHUP | POLLERR | POLLNVAL)) !== 0) {
+            if (!this.#pty) {
+              this.#hungUp = EIO; // The device went away.
+              break;
+            }
+            // Nobody has the slave open: poll returns at once, so wait
+            // between looks.
+            this.#setPeer(false);
+            await this.#sleep(POLL_MS);
+          } else if (revents === 0) {
+            this.#setPeer(true); // A quiet poll with no hang-up: a client is there.
+          } else await this.#sleep(10); // EAGAIN or EINTR: wait a little.
         }
         controller.close();
       },
@@ -189,16 +225,58 @@ class TtyStream {
     });
   }
 
-  /** Polls off the main thread; the events that happened (0 on timeout). */
+  /** Whether a client has the pty's slave open (always true for a device). */
+  get peer(): boolean {
+    return this.#peer;
+  }
+
+  #setPeer(present: boolean): void {
+    if (this.#pty === undefined || present === this.#peer) return;
+    this.#peer = present;
+    if (!present) this.#flushSlave();
+    this.#pty.onPeer?.(present);
+  }
+
+  /** Drops what the client that went left unread, so the next one reads only new bytes. */
+  #flushSlave(): void {
+    const c = lib();
+    const fd = c.open(
+      cString(this.#pty!.slavePath),
+      O_RDWR | O_NOCTTY | O_NONBLOCK,
+      0,
+    );
+    if (fd < 0) return; // A new client holds it exclusively: it is there.
+    c.tcflush(fd, TCIFLUSH);
+    c.close(fd);
+  }
+
+  #track<T>(op: Promise<T>): Promise<T> {
+    this.#inFlight.add(op);
+    op.finally(() => this.#inFlight.delete(op)).catch(() => {});
+    return op;
+  }
+
+  /** A wait that closing cuts short. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#nap = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#nap = { wake };
+    });
+  }
+
+  /** Polls off the main thread: the returned events, 0 on timeout, -1 on error. */
   async #poll(events: number): Promise<number> {
     const fds = new Uint8Array(8);
     const view = new DataView(fds.buffer);
     view.setInt32(0, this.#fd, true);
     view.setInt16(4, events, true);
-    const op = lib().poll(fds, 1n, POLL_MS);
-    this.#inFlight = op;
-    const r = await op;
-    return r > 0 ? view.getInt16(6, true) : 0;
+    const r = await this.#track(lib().poll(fds, 1n, POLL_MS));
+    return r > 0 ? view.getInt16(6, true) : r === 0 ? 0 : -1;
   }
 
   async write(data: Uint8Array): Promise<void> {
@@ -209,6 +287,8 @@ class TtyStream {
       if (this.#hungUp) {
         throw new SerialError("disconnected", this.#path, this.#hungUp);
       }
+      // Nobody on a pty's line: the bytes go into the void, as on a UART.
+      if (!this.#peer) return;
       const n = Number(
         lib().write(
           this.#fd,
@@ -222,22 +302,26 @@ class TtyStream {
       }
       const code = errno();
       if (n < 0 && code !== EAGAIN && code !== EINTR) {
+        if (this.#pty) return; // The client went between poll and write.
         this.#hungUp = code;
         throw new SerialError("disconnected", this.#path, code);
       }
-      const events = await this.#poll(POLLOUT);
-      if (events & (POLLHUP | POLLERR | POLLNVAL)) this.#hungUp = EIO;
+      const revents = await this.#poll(POLLOUT);
+      if (revents > 0 && (revents & (POLLHUP | POLLERR | POLLNVAL)) !== 0) {
+        if (this.#pty) return; // The client went: the rest is discarded.
+        this.#hungUp = EIO;
+      }
     }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Let an in-flight poll or read finish (at most one poll interval)
-    // before the descriptor is closed and possibly reused.
-    await this.#inFlight.catch(() => {});
+    this.#nap?.wake();
+    // Let in-flight polls finish (at most one poll interval) before the
+    // descriptor is closed and possibly reused.
+    await Promise.allSettled([...this.#inFlight]);
     lib().close(this.#fd);
-    for (const fd of this.#extraFds) lib().close(fd);
   }
 }
 
@@ -245,12 +329,24 @@ class TtyStream {
 export interface Pty {
   /** The slave path, e.g. `/dev/pts/7`. */
   readonly path: string;
+  /** Whether a client has the slave open (as last seen by the reader of `readable`). */
+  readonly peer: boolean;
   /** Bytes written by whoever has the slave open; ends only on close. */
   readonly readable: ReadableStream<Uint8Array>;
-  /** Writes every byte to the master. */
+  /** Writes every byte to the master; discarded while no client is there. */
   write(data: Uint8Array): Promise<void>;
   /** Closes the pty; the readable ends. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Options for {@linkcode openPty}. */
+export interface PtyOptions {
+  /**
+   * Called when a client opens the slave (true) and when the last one
+   * closes it (false); seen while `readable` is being read. Bytes a client
+   * sent before closing come first.
+   */
+  onPeer?: (present: boolean) => void;
 }
 
 function rawTermios(fd: number, baud?: number, rtscts = false): void {
@@ -273,8 +369,13 @@ function rawTermios(fd: number, baud?: number, rtscts = false): void {
   }
 }
 
-/** Opens a new pseudo-terminal (Linux, needs `--allow-ffi`). */
-export function openPty(): Pty {
+/**
+ * Opens a new pseudo-terminal (Linux, needs `--allow-ffi`). Its slave is
+ * set raw (no echo, no CR/LF translation) once, and the setting stays for
+ * every client. While no client has the slave open, writes are discarded,
+ * as bytes sent on a UART with nothing connected.
+ */
+export function openPty(options: PtyOptions = {}): Pty {
   const c = lib();
   const master = c.posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
   if (master < 0) throw new Error(`posix_openpt failed (errno ${errno()})`);
@@ -289,17 +390,31 @@ export function openPty(): Pty {
     throw new Error(`ptsname failed (errno ${errno()})`);
   }
   const path = new Deno.UnsafePointerView(name).getCString();
-  // Keep a slave open ourselves: the master never sees EIO between clients,
-  // and the slave starts raw (no echo, no CR/LF translation).
+  // Open the slave once to make it raw; closing it leaves the master
+  // polling POLLHUP until a client opens it.
   const slave = c.open(cString(path), O_RDWR | O_NOCTTY | O_NONBLOCK, 0);
   if (slave < 0) {
+    const code = errno();
     c.close(master);
-    throw new Error(`open ${path} failed (errno ${errno()})`);
+    throw new Error(`open ${path} failed (errno ${code})`);
   }
-  rawTermios(slave);
-  const stream = new TtyStream(master, "/dev/ptmx", [slave]);
+  try {
+    rawTermios(slave);
+  } catch (e) {
+    c.close(master);
+    throw e;
+  } finally {
+    c.close(slave);
+  }
+  const stream = new TtyStream(master, path, {
+    slavePath: path,
+    onPeer: options.onPeer,
+  });
   return {
     path,
+    get peer() {
+      return stream.peer;
+    },
     readable: stream.readable,
     write: (data) => stream.write(data),
     close: () => stream.close(),

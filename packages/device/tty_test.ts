@@ -99,3 +99,62 @@ Deno.test("a process that opened and closed a pty exits by itself", async () => 
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   assert.equal(new TextDecoder().decode(out.stdout).trim(), "closed");
 });
+
+/** Waits (at most 2 s, in 5 ms steps) until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !condition(); i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(condition(), "condition not met within 2 s");
+}
+
+Deno.test("a pty with no client discards output; a client reads only what comes after it opened", async () => {
+  const seen: boolean[] = [];
+  const pty = openPty({ onPeer: (present) => seen.push(present) });
+  const got: Uint8Array[] = [];
+  const reading = (async () => {
+    for await (const chunk of pty.readable) got.push(chunk);
+  })();
+  try {
+    assert.equal(pty.peer, false);
+    // Far more than the pty's own buffer (about 20 KB): nothing blocks.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      pty.write(new Uint8Array(256 * 1024).fill(0x78)),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the write blocked")), 5000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+
+    const first = openSerial(pty.path);
+    await until(() => pty.peer);
+    assert.deepEqual(seen, [true]);
+    await pty.write(new TextEncoder().encode("fresh"));
+    assert.equal(
+      new TextDecoder().decode(await readN(first.readable, 5)),
+      "fresh",
+    );
+    // Bytes the client sends and then closes are still delivered, first.
+    await first.write(new TextEncoder().encode("bye"));
+    await pty.write(new TextEncoder().encode("never read"));
+    await first.close();
+    await until(() => !pty.peer);
+    assert.deepEqual(seen, [true, false]);
+    assert.equal(new TextDecoder().decode(got.at(-1)), "bye");
+
+    await pty.write(new TextEncoder().encode("into the void"));
+    const second = openSerial(pty.path);
+    await until(() => pty.peer);
+    await pty.write(new TextEncoder().encode("new"));
+    assert.equal(
+      new TextDecoder().decode(await readN(second.readable, 3)),
+      "new",
+    );
+    await second.close();
+    await until(() => !pty.peer);
+    assert.deepEqual(seen, [true, false, true, false]);
+  } finally {
+    await pty.close();
+    await reading;
+  }
+});

@@ -143,7 +143,11 @@ Deno.test("a vanished serial device ends the transport: driver closed, commands 
 Deno.test("a vanished serial device: the transport's readable ends and writes say disconnected", async () => {
   const pty = openPty();
   const transport = openSerialTransport(pty.path);
+  // The pty notices its client while its own readable is read; until then
+  // it discards what it is given, as a UART with nobody on the line.
+  const watching = pty.readable.pipeTo(new WritableStream()).catch(() => {});
   try {
+    await waitFor(() => pty.peer, "the pty to see its client");
     const reader = transport.readable.getReader();
     await pty.write(encode("last"));
     assert.deepEqual((await reader.read()).value, encode("last"));
@@ -157,6 +161,8 @@ Deno.test("a vanished serial device: the transport's readable ends and writes sa
     );
   } finally {
     await transport.close();
+    await pty.close();
+    await watching;
   }
 });
 

@@ -46,3 +46,5 @@ export * from "./format_request.ts";
 export * from "./format_output.ts";
 export * from "./command_framer.ts";
 export * from "./output_parser.ts";
+export * from "./transcript.ts";
+export * from "./transcript_match.ts";
