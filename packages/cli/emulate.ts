@@ -6,11 +6,13 @@
 
 import { parseArgs } from "node:util";
 import {
+  ConnectRuleError,
   type Console,
   createModule,
   type FaultPlan,
   FaultPlanError,
   openTranscriptFile,
+  parseConnectRules,
   parseFaultPlan,
   serveStdio,
   serveTcp,
@@ -38,6 +40,10 @@ export interface EmulateOptions {
   bind: string;
   /** Certificate directory, when given. */
   certs?: string;
+  /** `--allow-connect` entries (`HOST[:PORT]`), when given. */
+  allowConnect?: string[];
+  /** Where the TCP console's token comes from, when one is required. */
+  token?: { kind: "text"; value: string } | { kind: "file"; path: string };
   /** Transcript file to record to, when given. */
   transcript?: string;
   /** Keep network payloads in the transcript. */
@@ -52,6 +58,8 @@ export const EMULATE_HELP = `atsock emulate: run a virtual Ameba module
 Usage:
   atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
                  [--baud N] [--ip ADDR] [--bind ADDR] [--certs DIR]
+                 [--allow-connect HOST[:PORT],...]
+                 [--token TOKEN | --token-file FILE]
                  [--transcript FILE [--payloads]] [--faults PLAN.json]
 
 Options:
@@ -69,6 +77,17 @@ Options:
               (default: the --bind address)
   --bind      address the module's servers listen on (default 127.0.0.1)
   --certs     certificate directory for TLS (CERT/server_cert_1.crt, ...)
+  --allow-connect HOST[:PORT],...
+              the only destinations the module may connect or send to
+              (IPv4 addresses or host names; no port: any port), on top
+              of Deno's --allow-net; others answer the command's error
+              code and the reason is printed here
+  --token TOKEN
+              a TCP console client must first send this line, else it is
+              told and closed (the line is never echoed or logged)
+  --token-file FILE
+              the same, with the token on the first line of FILE (keeps
+              it out of the process list; grant --allow-read for FILE)
   --transcript FILE
               record the console both ways, each link's opens, closes and
               byte counts, and every fault that fires, as JSON lines
@@ -78,6 +97,11 @@ Options:
               inject faults from a plan (docs/fault-injection.md): every
               fault that fires is logged on stderr and in the transcript
   -h, --help  this help
+
+A TCP console listens on loopback unless HOST says otherwise; on any other
+address a warning is printed: anyone who reaches it controls the module
+(use --token). One client at a time: a second one is told the console is
+busy and closed.
 
 Examples:
   atsock emulate                              # stdio, Manual Test Mode
@@ -98,6 +122,9 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
         ip: { type: "string" },
         bind: { type: "string", default: "127.0.0.1" },
         certs: { type: "string" },
+        "allow-connect": { type: "string" },
+        token: { type: "string" },
+        "token-file": { type: "string" },
         transcript: { type: "string" },
         payloads: { type: "boolean" },
         faults: { type: "string" },
@@ -123,7 +150,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       );
     }
   }
-  return {
+  const options: EmulateOptions = {
     console: parseConsole(values.console!),
     mode,
     baud,
@@ -133,6 +160,64 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
     ...transcriptOptions(values.transcript, values.payloads),
     ...(values.faults === undefined ? {} : { faults: values.faults }),
   };
+  const allow = values["allow-connect"];
+  if (allow !== undefined) {
+    try {
+      options.allowConnect = parseConnectRules(allow).map((r) =>
+        r.port === undefined ? r.host : `${r.host}:${r.port}`
+      );
+    } catch (e) {
+      if (e instanceof ConnectRuleError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  const token = values.token;
+  const tokenFile = values["token-file"];
+  if (token !== undefined && tokenFile !== undefined) {
+    throw new UsageError("give --token or --token-file, not both");
+  }
+  if (token !== undefined || tokenFile !== undefined) {
+    if (options.console.kind !== "tcp") {
+      throw new UsageError("--token and --token-file need a TCP console");
+    }
+    if (token !== undefined) {
+      if (!validToken(token)) {
+        throw new UsageError(
+          "--token must be 1 to 1024 characters, no CR or LF",
+        );
+      }
+      options.token = { kind: "text", value: token };
+    } else options.token = { kind: "file", path: tokenFile! };
+  }
+  return options;
+}
+
+function validToken(token: string): boolean {
+  return token.length > 0 && new TextEncoder().encode(token).length <= 1024 &&
+    !/[\r\n]/.test(token);
+}
+
+/** Reads the token: the first line of the file; never printed. */
+async function readToken(
+  source: NonNullable<EmulateOptions["token"]>,
+): Promise<string> {
+  if (source.kind === "text") return source.value;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(source.path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new UsageError(`--token-file ${source.path} does not exist`);
+    }
+    throw e;
+  }
+  const token = text.split(/\r?\n|\r/)[0];
+  if (!validToken(token)) {
+    throw new UsageError(
+      `--token-file ${source.path}: the first line must hold the token (1 to 1024 characters)`,
+    );
+  }
+  return token;
 }
 
 /** Reads and checks a fault plan file; a bad one is a {@linkcode UsageError}. */
@@ -189,6 +274,7 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 /** Runs the emulator until stdin ends (stdio) or SIGINT/SIGTERM. */
 export async function emulate(options: EmulateOptions): Promise<number> {
   const log = (message: string) => console.error(`atsock: ${message}`);
+  const token = options.token ? await readToken(options.token) : undefined;
   const faults = options.faults === undefined
     ? undefined
     : await readFaultPlan(options.faults);
@@ -203,6 +289,7 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     ip: options.ip,
     bindAddress: options.bind,
     certs: options.certs,
+    allowConnect: options.allowConnect,
     log,
   });
   let con: Console & { done?: Promise<void> };
@@ -216,7 +303,11 @@ export async function emulate(options: EmulateOptions): Promise<number> {
           `warning: the console listens on ${options.console.hostname}, not loopback: anyone who can reach it controls the module`,
         );
       }
-      con = serveTcp(module, options.console);
+      con = serveTcp(module, {
+        ...options.console,
+        token,
+        log,
+      });
       break;
     case "pty": {
       const { servePty } = await import("@atsock/device/pty-console");
@@ -239,6 +330,10 @@ export async function emulate(options: EmulateOptions): Promise<number> {
       ]
       : []),
   ];
+  if (options.allowConnect) {
+    banner.push(`connects only to ${options.allowConnect.join(",")}`);
+  }
+  if (options.token) banner.push("console needs a token");
   log(banner.join(", "));
   log(
     `permissions: net ${permission("net")}, read ${permission("read")}, ffi ${

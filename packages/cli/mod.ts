@@ -146,6 +146,10 @@ function report(e: unknown, name: string | undefined): number {
     console.error(`atsock: address in use: ${firstLine(e.message)}`);
     return 1;
   }
+  if (e instanceof Deno.errors.AddrNotAvailable) {
+    console.error(`atsock: address not available: ${firstLine(e.message)}`);
+    return 1;
+  }
   throw e;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { VirtualModule } from "./module.ts";
 
 /** A running console. */
@@ -39,9 +40,11 @@ const MAX_READ = 256 * 1024;
 async function feed(
   module: VirtualModule,
   source: { read(p: Uint8Array): Promise<number | null> },
+  first?: Uint8Array,
 ): Promise<void> {
   let size = MIN_READ;
   try {
+    if (first?.length) await module.receive(first);
     while (true) {
       const buffer = new Uint8Array(size);
       const n = await source.read(buffer);
@@ -128,15 +131,102 @@ export interface TcpConsoleOptions {
   hostname?: string;
   /** Port (0: any free port). */
   port: number;
+  /**
+   * A shared secret: the first line a client sends (ended by CR, LF or
+   * CR LF) must be exactly this, else the client is told and closed. The
+   * line is never echoed, logged or given to the module.
+   */
+  token?: string;
+  /** How long a client may take to send the token (default 10000 ms). */
+  tokenTimeoutMs?: number;
+  /** Called with a one-line notice (a refused client); never gets the token. */
+  log?: (message: string) => void;
 }
 
 const BUSY = new TextEncoder().encode(
   "atsock: console busy: another client is connected\r\n",
 );
+const WRONG_TOKEN = new TextEncoder().encode(
+  "atsock: console refused: wrong token\r\n",
+);
+const NO_TOKEN = new TextEncoder().encode(
+  "atsock: console refused: no token line in time\r\n",
+);
+/** Longest token line read before giving up. */
+const TOKEN_LINE_MAX = 1024;
+
+const digest = (bytes: Uint8Array) =>
+  createHash("sha256").update(bytes).digest();
+
+/**
+ * Reads the first line and compares it with the token in constant time.
+ * Returns the bytes that came after the line (for the module), or why the
+ * client is refused.
+ */
+async function authenticate(
+  conn: Deno.Conn,
+  token: Uint8Array,
+  timeoutMs: number,
+): Promise<{ rest: Uint8Array } | { refused: Uint8Array; why: string }> {
+  const line = new Uint8Array(TOKEN_LINE_MAX + 2);
+  let filled = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), timeoutMs);
+  });
+  try {
+    while (true) {
+      const end = line.subarray(0, filled).findIndex((b) =>
+        b === 13 || b === 10
+      );
+      if (end >= 0) {
+        const given = line.slice(0, end);
+        let after = end + 1;
+        if (line[end] === 13) {
+          // A CR LF split across reads: wait for the LF (or other bytes).
+          while (after >= filled) {
+            const n = await Promise.race([
+              conn.read(line.subarray(filled)),
+              late,
+            ]);
+            if (n === "late" || n === null) break;
+            filled += n;
+          }
+          if (after < filled && line[after] === 10) after++;
+        }
+        const good = timingSafeEqual(digest(given), digest(token));
+        return good ? { rest: line.slice(after, filled) } : {
+          refused: WRONG_TOKEN,
+          why: "wrong token",
+        };
+      }
+      if (filled >= TOKEN_LINE_MAX) {
+        return { refused: WRONG_TOKEN, why: "token line too long" };
+      }
+      const n = await Promise.race([
+        conn.read(line.subarray(filled, TOKEN_LINE_MAX)),
+        late,
+      ]);
+      if (n === "late") return { refused: NO_TOKEN, why: "no token in time" };
+      if (n === null) {
+        return {
+          refused: new Uint8Array(),
+          why: "closed before sending the token",
+        };
+      }
+      filled += n;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Serves the module on a TCP port. One client at a time: a second client is
  * told the console is busy and closed, and the first keeps the console.
+ * With a {@linkcode TcpConsoleOptions.token}, a client must first send the
+ * token line; until it has, it holds the console but the module is not
+ * attached to it.
  */
 export function serveTcp(
   module: VirtualModule,
@@ -154,12 +244,39 @@ export function serveTcp(
   const addr = listener.addr as Deno.NetAddr;
   let current: Deno.TcpConn | undefined;
   const sessions = new Set<Promise<void>>();
+  const token = options.token === undefined
+    ? undefined
+    : new TextEncoder().encode(options.token);
 
   const session = async (conn: Deno.TcpConn) => {
     current = conn;
     conn.setNoDelay(true);
+    let first: Uint8Array | undefined;
+    if (token) {
+      const result = await authenticate(
+        conn,
+        token,
+        options.tokenTimeoutMs ?? 10000,
+      ).catch(() => ({
+        refused: new Uint8Array(),
+        why: "closed before sending the token",
+      }));
+      if ("refused" in result) {
+        const peer = conn.remoteAddr as Deno.NetAddr;
+        options.log?.(
+          `console: client ${peer.hostname}:${peer.port} refused: ${result.why}`,
+        );
+        await writeAll(conn, result.refused).catch(() => {});
+        if (current === conn) current = undefined;
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+        return;
+      }
+      first = result.rest;
+    }
     module.attach((bytes) => writeAll(conn, bytes));
-    await feed(module, conn);
+    await feed(module, conn, first);
     if (current === conn) {
       current = undefined;
       module.detach();

@@ -23,6 +23,7 @@ import {
 import type { ConsoleOutput } from "./output.ts";
 import type { LowestFree } from "./link_table.ts";
 import type { ByteConn } from "./node_conn.ts";
+import type { NetGuard } from "./net_guard.ts";
 import type { NetDetail } from "./transcript.ts";
 
 const ANY: Endpoint = { ip: "0.0.0.0", port: 0 };
@@ -39,6 +40,8 @@ export interface LinkContext {
   output: ConsoleOutput;
   /** lwIP-style socket numbers. */
   fds: LowestFree;
+  /** What UDP sends may reach (default: anything Deno allows). */
+  guard?: NetGuard;
   /** Records network events (a transcript is on), or nothing. */
   net?: NetRecorder;
   /** The fault layer's hooks (a fault plan is in use), or nothing. */
@@ -506,6 +509,10 @@ export class UdpLink extends Link {
   send(data: Uint8Array, destination?: Endpoint): Promise<void> {
     const to = destination ?? this.address;
     if (this.#closed) return Promise.reject(new SendError("socket closed"));
+    // A client's peer was checked when the link was made; a server's
+    // destinations are checked on every send.
+    const refused = destination && this.context.guard?.connect(to.ip, to.port);
+    if (refused) return Promise.reject(new SendError(refused));
     this.context.net?.net(this.id, "tx", { data, peer: endpoint(to) });
     return new Promise((resolve, reject) => {
       this.#socket.send(data, to.port, to.ip, (error) => {

@@ -40,6 +40,11 @@ export {
   writeAll,
 } from "./consoles.ts";
 export {
+  type ConnectRule,
+  ConnectRuleError,
+  parseConnectRules,
+} from "./net_guard.ts";
+export {
   ConsoleOutput,
   type ConsoleOutputOptions,
   type ConsoleSink,

@@ -49,6 +49,7 @@ import {
   UdpLink,
 } from "./links.ts";
 import { ConsoleOutput, type ConsoleSink } from "./output.ts";
+import { type ConnectRule, NetGuard, parseConnectRules } from "./net_guard.ts";
 import type { TranscriptRecorder } from "./transcript.ts";
 import type { FaultPlan } from "./fault_plan.ts";
 import { type CommandEffects, FaultInjector } from "./fault_layer.ts";
@@ -89,6 +90,14 @@ export interface ModuleOptions {
   certs?: string;
   /** Called with a one-line notice for the operator (stderr in the CLI). Never gets key material. */
   log?: (message: string) => void;
+  /**
+   * Outgoing connections and datagrams allowed, as `HOST[:PORT]` entries
+   * (an IPv4 address or a host name; no port: any). Anything else answers
+   * the command's error code and says why in the log. Default: every
+   * destination Deno's permissions allow. Throws `ConnectRuleError` on a
+   * malformed entry.
+   */
+  allowConnect?: readonly string[];
   /**
    * Records the console both ways and each link's network events (see
    * `docs/transcripts.md`). The module writes the header; its owner closes it.
@@ -168,6 +177,7 @@ export class VirtualModule {
   #bindAddress: string;
   #connectTimeout: number;
   #certs: CertStore;
+  #guard: NetGuard;
   #log: (message: string) => void;
   #config: SocketConfig = { ...DEFAULT_CONFIG };
   #links = new LinkTable<Link>();
@@ -200,8 +210,15 @@ export class VirtualModule {
     this.#connectTimeout = options.connectTimeoutMs ?? 10000;
     this.#certs = new CertStore(options.certs);
     this.#log = options.log ?? (() => {});
+    const rules: ConnectRule[] | undefined = options.allowConnect
+      ?.flatMap((entry) => parseConnectRules(entry));
+    this.#guard = new NetGuard(rules);
     this.output = new ConsoleOutput({ baud: options.baud });
-    this.#context = { output: this.output, fds: this.#fds };
+    this.#context = {
+      output: this.output,
+      fds: this.#fds,
+      guard: this.#guard,
+    };
     this.#transcript = options.transcript;
     if (this.#transcript) {
       this.#transcript.begin({
@@ -725,6 +742,7 @@ export class VirtualModule {
       this.#links.put(request.linkId, link);
       return OK;
     }
+    this.#mayBind(request.port, 2, "listen on port");
     let listener: Deno.TcpListener;
     try {
       listener = Deno.listen({
@@ -811,6 +829,7 @@ export class VirtualModule {
   async #tlsServer(request: ServerRequest): Promise<Uint8Array> {
     const type = request.type as 2 | 3;
     const suite = await this.#suite("server", request.certIndex!, type);
+    this.#mayBind(request.port, 11, "bind TLS port");
     const server: { link?: ListenerLink } = {};
     let listener;
     try {
@@ -865,6 +884,7 @@ export class VirtualModule {
     } catch (e) {
       throw new CommandFailure(13, `resolve ${request.host}: ${message(e)}`);
     }
+    this.#mayConnect(ip, request.port, request.host, 13);
     let conn: ByteConn;
     try {
       conn = await connectTls({
@@ -899,11 +919,26 @@ export class VirtualModule {
     return address;
   }
 
+  /** Throws `code` when Deno's permissions would refuse binding `port`. */
+  #mayBind(port: number, code: number, what: string): void {
+    const refused = this.#guard.bind(this.#bindAddress, port);
+    if (refused) throw new CommandFailure(code, `${what} ${port}: ${refused}`);
+  }
+
+  /** Throws `code` when the allowlist or Deno's permissions refuse `ip:port`. */
+  #mayConnect(ip: string, port: number, host: string, code: number): void {
+    const refused = this.#guard.connect(ip, port, host);
+    if (refused) throw new CommandFailure(code, refused);
+  }
+
   async #bindUdp(
     port: number,
     code: number,
     config: SocketConfig,
   ): Promise<UdpSocket> {
+    // node:dgram throws a denied permission asynchronously, out of reach of
+    // any handler: it must never be asked.
+    this.#mayBind(port, code, "bind UDP port");
     const socket = createSocket("udp4");
     try {
       await new Promise<void>((resolve, reject) => {
@@ -943,6 +978,7 @@ export class VirtualModule {
       throw new CommandFailure(code, `resolve ${request.host}: ${message(e)}`);
     }
     this.#free(request.linkId, "SKTCLIENT"); // May have been taken meanwhile.
+    this.#mayConnect(ip, request.port, request.host, code);
     const peer = { ip, port: request.port };
     if (request.type === 0) {
       const socket = await this.#bindUdp(request.localPort!, 4, config);

@@ -111,8 +111,9 @@ export class CertStore {
       );
     }
     try {
-      return await Deno.readTextFile(`${this.#dir}/${name}`);
+      return await readPlainFile(`${this.#dir}/${name}`, name);
     } catch (e) {
+      if (e instanceof TlsFailure) throw e;
       if (e instanceof Deno.errors.NotFound) {
         throw new TlsFailure(6, `${name} is missing`);
       }
@@ -131,6 +132,37 @@ export class CertStore {
       throw new TlsFailure(6, `${name} cannot be read (${(e as Error).name})`);
     }
   }
+}
+
+/**
+ * Reads a file that must be a regular file, not a symbolic link: a real
+ * module's flash has no links, and one inside `CERT/` could point anywhere
+ * on the host. The file opened is checked to be the one looked at (same
+ * device and inode), so a link swapped in between is refused too.
+ */
+async function readPlainFile(path: string, name: string): Promise<string> {
+  const seen = await Deno.lstat(path);
+  if (seen.isSymlink) {
+    throw new TlsFailure(
+      6,
+      `${name} is a symbolic link: refused (copy the file into CERT/)`,
+    );
+  }
+  if (!seen.isFile) throw new TlsFailure(6, `${name} is not a regular file`);
+  const file = await Deno.open(path, { read: true });
+  let bytes: Uint8Array;
+  try {
+    const opened = await file.stat();
+    if (opened.ino !== seen.ino || opened.dev !== seen.dev) {
+      throw new TlsFailure(6, `${name} changed while being opened: refused`);
+    }
+    bytes = new Uint8Array(await new Response(file.readable).arrayBuffer());
+  } finally {
+    try {
+      file.close();
+    } catch { /* closed by the readable */ }
+  }
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }
 
 /**
