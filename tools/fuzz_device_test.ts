@@ -23,6 +23,10 @@ Deno.test("fuzz the interpreter: 2,000 lines of every kind, each answered as par
   assert.ok(report.checkpoints >= 20);
   assert.ok(report.probes >= 2000 - (report.kinds["grammar"] ?? 0));
   assert.ok(report.maxLinks > 0);
+  // Besides the links' sockets, the same fds at every checkpoint: no growth.
+  assert.ok(report.fds.baseline > 0);
+  assert.equal(report.fds.min, report.fds.baseline);
+  assert.equal(report.fds.max, report.fds.baseline);
   console.log(`  ${JSON.stringify(report)}`);
 });
 
