@@ -30,7 +30,9 @@ import { createModule, serveStreams, type VirtualModule } from "@atsock/device";
 import { makePki, PkiError } from "@atsock/device/pki";
 import { memoryPair, type Transport } from "@atsock/host";
 import {
+  decodeLatin1,
   encodeLatin1,
+  renderTemplate,
   replayScript,
   type Transcript,
   type TranscriptHeader,
@@ -272,7 +274,7 @@ async function readUntil(
     clearTimeout(timer);
     if (next === "late") continue;
     if (next.done) throw new TargetError("the module's console ended");
-    text += String.fromCharCode(...next.value);
+    text += decodeLatin1(next.value);
   }
   return text;
 }
@@ -286,6 +288,9 @@ async function resetExternal(transport: Transport, ms: number): Promise<void> {
   const reader = transport.readable.getReader();
   const answered = (text: string) => /\r\n(OK|ERROR: \d+)\r\n$/.test(text);
   try {
+    // In step first: whatever the module printed before ends at this answer.
+    await transport.write(encodeLatin1("AT+SKTDEL=99\r\n"));
+    await readUntil(reader, (text) => text.endsWith("\r\nERROR: 1\r\n"), ms);
     await transport.write(encodeLatin1("AT+SKTSTATE\r\n"));
     const state = await readUntil(reader, answered, ms);
     for (const m of state.matchAll(/link_id:(\d+),(server|client)/g)) {
@@ -296,6 +301,70 @@ async function resetExternal(transport: Transport, ms: number): Promise<void> {
     await readUntil(reader, answered, ms);
   } finally {
     reader.releaseLock();
+  }
+}
+
+/**
+ * An external module's transport, opened once for the whole suite: each
+ * transcript gets a view whose `readable` ends when the view is closed,
+ * while the module's connection stays open. Output between views is
+ * dropped (the next transcript starts with a reset anyway).
+ */
+export class SharedTransport {
+  readonly #transport: Transport;
+  #current?: ReadableStreamDefaultController<Uint8Array>;
+  readonly #pump: Promise<void>;
+
+  /** Starts reading `transport`. */
+  constructor(transport: Transport) {
+    this.#transport = transport;
+    this.#pump = (async () => {
+      try {
+        for await (const chunk of transport.readable) {
+          this.#current?.enqueue(chunk);
+        }
+      } catch { /* the module's connection failed: its end */ }
+      this.#detach();
+    })();
+  }
+
+  #detach(): void {
+    try {
+      this.#current?.close();
+    } catch { /* already closed */ }
+    this.#current = undefined;
+  }
+
+  /** A view for one transcript; closing it leaves the module's connection open. */
+  view(): Transport {
+    this.#detach();
+    const readable = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#current = controller;
+      },
+    });
+    let closed = false;
+    return {
+      name: this.#transport.name,
+      readable,
+      write: (bytes) =>
+        closed
+          ? Promise.reject(new Error("this view is closed"))
+          : this.#transport.write(bytes),
+      close: () => {
+        if (!closed) {
+          closed = true;
+          this.#detach();
+        }
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /** Closes the module's connection. */
+  async close(): Promise<void> {
+    await this.#transport.close();
+    await this.#pump;
   }
 }
 
@@ -337,6 +406,7 @@ export async function runTranscript(
   path: string,
   options: ConformanceOptions,
   certs: string | undefined,
+  external?: SharedTransport,
 ): Promise<Omit<TranscriptOutcome, "name">> {
   const transcript = await readTranscript(path);
   const header: TranscriptHeader = transcript.header;
@@ -361,7 +431,14 @@ export async function runTranscript(
       await device.close();
     };
   } else {
-    transport = await openTarget(options.target, { baud: options.baud });
+    if (!external) throw new Error("an external module needs its transport");
+    // It printed ATCMD READY at power-up, long before: not awaited here.
+    const first = script.steps[0];
+    if (
+      first?.kind === "expect" &&
+      renderTemplate(first.template) === "ATCMD READY\r\n"
+    ) script.steps.shift();
+    transport = external.view();
     await resetExternal(transport, options.timeoutMs);
   }
   const peers = new Peers({
@@ -449,16 +526,28 @@ export async function runConformance(
     certs = scratch;
   }
   const outcomes: TranscriptOutcome[] = [];
+  let external: SharedTransport | undefined;
   try {
+    if (options.target.kind !== "virtual") {
+      external = new SharedTransport(
+        await openTarget(options.target, { baud: options.baud }),
+      );
+    }
     for (const name of names) {
       const outcome = {
         name,
-        ...await runTranscript(`${options.dir}/${name}.jsonl`, options, certs),
+        ...await runTranscript(
+          `${options.dir}/${name}.jsonl`,
+          options,
+          certs,
+          external,
+        ),
       };
       outcomes.push(outcome);
       report(outcome);
     }
   } finally {
+    await external?.close();
     if (scratch) await Deno.remove(scratch, { recursive: true });
   }
   return { outcomes, ms: performance.now() - start };
