@@ -53,9 +53,13 @@ export { UsageError } from "./usage.ts";
 export {
   formatDiff,
   parseReplayArgs,
+  type PeerHandler,
+  type PeerOutcome,
+  readTranscript,
   replay,
   type ReplayOptions,
   type ReplayResult,
+  type ReplayRunOptions,
 } from "./rig/replay.ts";
 export { parseTranscriptArgs, type ShowOptions } from "./rig/show.ts";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";

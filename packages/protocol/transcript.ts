@@ -27,6 +27,61 @@ export interface TranscriptHeader {
   ip?: string;
   /** The fault plan's seed, when one was in use. */
   seed?: number;
+  /**
+   * The address the network peers have in the transcript (abstracted as
+   * `${PEER}` by replay); conformance transcripts set it.
+   */
+  peer?: string;
+  /** What the transcript pins, in words (conformance transcripts). */
+  title?: string;
+  /** The reference lines the transcript pins, quoted (conformance transcripts). */
+  quote?: string[];
+}
+
+/** What a network peer does in a conformance transcript (see `docs/conformance.md`). */
+export type PeerAction =
+  | "listen"
+  | "connect"
+  | "send"
+  | "expect"
+  | "expect-close"
+  | "close";
+
+/** The peer actions, for checks and help. */
+export const PEER_ACTIONS: readonly PeerAction[] = [
+  "listen",
+  "connect",
+  "send",
+  "expect",
+  "expect-close",
+  "close",
+];
+
+/**
+ * A `peer` record: a network peer the runner of a conformance transcript
+ * provides acts. The recorder never writes one; people do.
+ */
+export interface PeerRecord {
+  /** ms since the start (0 in hand-written transcripts). */
+  t: number;
+  /** A network peer acts. */
+  dir: "peer";
+  /** What it does. */
+  do: PeerAction;
+  /** The peer's name: later records refer to it. */
+  name: string;
+  /** `listen`, `connect`: the protocol. */
+  proto?: "tcp" | "udp" | "tls";
+  /** `listen`: the port as the transcript has it (the runner's port takes its placeholder). */
+  port?: number;
+  /** `connect`: the module's port as the transcript has it. */
+  to?: number;
+  /** `connect`: the peer's own port as the transcript has it (the runner's port takes its placeholder). */
+  from?: number;
+  /** `send`, `expect`: the bytes. */
+  data?: Uint8Array;
+  /** `send`: the module keeps the bytes (auto_rcv=0); the runner waits until it holds them. */
+  held?: boolean;
 }
 
 /** Where a network event happened on a link. */
@@ -81,7 +136,8 @@ export type TranscriptRecord =
     dir: "dropped";
     /** How many. */
     count: number;
-  };
+  }
+  | PeerRecord;
 
 /** A transcript that cannot be read: the line number (1-based) and why. */
 export class TranscriptError extends Error {
@@ -140,6 +196,10 @@ export function formatTranscriptRecord(record: TranscriptRecord): string {
         t,
         ...(data ? payload(data) : {}),
       });
+    }
+    case "peer": {
+      const { data, ...rest } = record;
+      return JSON.stringify({ ...rest, t, ...(data ? payload(data) : {}) });
     }
     default:
       return JSON.stringify({ ...record, t });
@@ -238,10 +298,12 @@ export function parseTranscriptRecord(
       };
     case "dropped":
       return { t, dir: "dropped", count: Number(value.count) };
+    case "peer":
+      return peerRecord(value, t, line, bytes(false));
     default:
       throw new TranscriptError(
         line,
-        `"dir" must be h2m, m2h, net, fault or dropped, not ${
+        `"dir" must be h2m, m2h, net, fault, dropped or peer, not ${
           JSON.stringify(value.dir)
         }`,
       );
@@ -262,6 +324,56 @@ export function parseTranscript(text: string): Transcript {
     lines.push(i + 1);
   }
   return { header, records, lines };
+}
+
+function peerRecord(
+  value: Record<string, unknown>,
+  t: number,
+  line: number,
+  data: Uint8Array | undefined,
+): PeerRecord {
+  const action = value.do;
+  if (!PEER_ACTIONS.includes(action as PeerAction)) {
+    throw new TranscriptError(
+      line,
+      `"do" must be ${PEER_ACTIONS.join(", ")}, not ${JSON.stringify(action)}`,
+    );
+  }
+  if (typeof value.name !== "string" || value.name === "") {
+    throw new TranscriptError(line, 'a peer record needs a "name"');
+  }
+  const record: PeerRecord = {
+    t,
+    dir: "peer",
+    do: action as PeerAction,
+    name: value.name,
+  };
+  if (action === "listen" || action === "connect") {
+    const proto = value.proto;
+    if (proto !== "tcp" && proto !== "udp" && proto !== "tls") {
+      throw new TranscriptError(line, '"proto" must be tcp, udp or tls');
+    }
+    record.proto = proto;
+  }
+  const port = (key: "port" | "to" | "from", required: boolean) => {
+    const v = value[key];
+    if (v === undefined && !required) return;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 65535) {
+      throw new TranscriptError(line, `"${key}" must be a port (1..65535)`);
+    }
+    record[key] = v;
+  };
+  if (action === "listen") port("port", true);
+  if (action === "connect") {
+    port("to", true);
+    port("from", true);
+  }
+  if (action === "send" || action === "expect") {
+    if (!data) throw new TranscriptError(line, 'needs "text" or "b64"');
+    record.data = data;
+  }
+  if (value.held === true) record.held = true;
+  return record;
 }
 
 function json(text: string, line: number): Record<string, unknown> {

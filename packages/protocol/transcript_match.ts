@@ -10,19 +10,41 @@
 
 import { decodeLatin1, encodeLatin1 } from "./bytes.ts";
 import { parseCommandLine } from "./parse.ts";
-import type { Transcript } from "./transcript.ts";
+import type { PeerAction, PeerRecord, Transcript } from "./transcript.ts";
 
 /** Text with placeholders: literal strings and named variables. */
 export type Template = (string | { name: string })[];
 
+/** A network peer's action in a replay, its ports named by placeholder. */
+export interface PeerStep {
+  /** What the peer does. */
+  do: PeerAction;
+  /** The peer's name. */
+  name: string;
+  /** `listen`, `connect`: the protocol. */
+  proto?: "tcp" | "udp" | "tls";
+  /** `listen`: the placeholder the peer's listening port binds. */
+  port?: string;
+  /** `connect`: the placeholder of the module's port. */
+  to?: string;
+  /** `connect`: the placeholder the peer's own port binds. */
+  from?: string;
+  /** `send`, `expect`: the bytes. */
+  data?: Uint8Array;
+  /** `send`: the module keeps the bytes; wait until it holds them. */
+  held?: boolean;
+}
+
 /** One step of a replay. */
 export interface ReplayStep {
-  /** `send`: the host writes; `expect`: the module must print. */
-  kind: "send" | "expect";
-  /** The bytes (latin1 text) with placeholders. */
+  /** `send`: the host writes; `expect`: the module must print; `peer`: a network peer acts. */
+  kind: "send" | "expect" | "peer";
+  /** The bytes (latin1 text) with placeholders (empty for `peer`). */
   template: Template;
   /** The transcript line (1-based) where the step starts. */
   line: number;
+  /** `peer`: the action. */
+  peer?: PeerStep;
 }
 
 /** The host side of a transcript, ready to replay. */
@@ -43,15 +65,30 @@ const M2H_PORTS = [
 ];
 
 /**
- * Turns a transcript into a replay script: console records only, runs of
- * one direction joined, ports (from the host's commands and the module's
- * state lines, events and reads) named `PORT0`, `PORT1`... in order of
- * first appearance, and the module's own address (header `ip`) named `IP`
- * where the module prints it as its own (`src_address:`).
+ * Turns a transcript into a replay script: console records and peer
+ * actions, runs of one direction joined, ports (from the host's commands,
+ * the module's state lines, events and reads, and the peers' records)
+ * named `PORT0`, `PORT1`... in order of first appearance, the module's own
+ * address (header `ip`) named `IP` where the module prints it as its own
+ * (`src_address:`), and the peers' address (header `peer`) named `PEER`.
  */
 export function replayScript(transcript: Transcript): ReplayScript {
-  const runs: { kind: "send" | "expect"; text: string; line: number }[] = [];
+  const runs: {
+    kind: "send" | "expect" | "peer";
+    text: string;
+    line: number;
+    peer?: PeerRecord;
+  }[] = [];
   transcript.records.forEach((record, i) => {
+    if (record.dir === "peer") {
+      runs.push({
+        kind: "peer",
+        text: "",
+        line: transcript.lines[i],
+        peer: record,
+      });
+      return;
+    }
     if (record.dir !== "h2m" && record.dir !== "m2h") return;
     const kind = record.dir === "h2m" ? "send" : "expect";
     const text = decodeLatin1(record.data);
@@ -69,7 +106,11 @@ export function replayScript(transcript: Transcript): ReplayScript {
     }
   };
   for (const run of runs) {
-    if (run.kind === "send") {
+    if (run.peer) {
+      see(run.peer.port);
+      see(run.peer.to);
+      see(run.peer.from);
+    } else if (run.kind === "send") {
       for (const line of run.text.split(/\r\n|\r|\n/)) {
         const parsed = parseCommandLine(encodeLatin1(line));
         if (parsed.kind !== "request") continue;
@@ -93,11 +134,30 @@ export function replayScript(transcript: Transcript): ReplayScript {
   ports.forEach((port, i) => (recorded[`PORT${i}`] = port));
   const ip = transcript.header.ip;
   if (ip && runHas(runs, `src_address:${ip}`)) recorded.IP = ip;
-  const steps = runs.map((run): ReplayStep => ({
-    kind: run.kind,
-    line: run.line,
-    template: abstract(run.text, ports, run.kind === "expect" ? ip : undefined),
-  }));
+  const peer = transcript.header.peer;
+  if (peer) recorded.PEER = peer;
+  const name = (port: number | undefined) =>
+    port === undefined ? undefined : `PORT${ports.indexOf(String(port))}`;
+  const steps = runs.map((run): ReplayStep => {
+    if (run.peer) {
+      const { t: _t, dir: _dir, port, to, from, ...rest } = run.peer;
+      const step: PeerStep = { ...rest };
+      if (port !== undefined) step.port = name(port);
+      if (to !== undefined) step.to = name(to);
+      if (from !== undefined) step.from = name(from);
+      return { kind: "peer", line: run.line, template: [], peer: step };
+    }
+    return {
+      kind: run.kind,
+      line: run.line,
+      template: abstract(
+        run.text,
+        ports,
+        run.kind === "expect" ? ip : undefined,
+        peer,
+      ),
+    };
+  });
   return { steps, recorded };
 }
 
@@ -110,6 +170,7 @@ function abstract(
   text: string,
   ports: string[],
   ip: string | undefined,
+  peer: string | undefined,
 ): Template {
   const out: Template = [];
   let literal = "";
@@ -125,6 +186,7 @@ function abstract(
     if (token.includes(".")) {
       const own = text.slice(Math.max(0, start - 12), start) === "src_address:";
       if (ip !== undefined && token === ip && own) name = "IP";
+      else if (peer !== undefined && token === peer) name = "PEER";
     } else if (
       ports.includes(token) && /[,:[]/.test(before) &&
       (after === "" || /[,\]\r\n]/.test(after))
@@ -214,6 +276,7 @@ function templateLines(template: Template): Template[] {
 
 const CAPTURE: Record<string, string> = {
   IP: "(\\d{1,3}(?:\\.\\d{1,3}){3})",
+  PEER: "(\\d{1,3}(?:\\.\\d{1,3}){3})",
 };
 
 function lineMatches(

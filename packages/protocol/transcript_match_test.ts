@@ -88,3 +88,50 @@ Deno.test("matchExpected: binds free placeholders, waits for more, finds the fir
   assert.deepEqual(splitLines("a\r\nb"), ["a\r\n", "b"]);
   assert.ok(encode("x").length === 1);
 });
+
+Deno.test("replayScript: peer records are steps of their own, their ports and the peers' address placeholders", () => {
+  const script = replayScript(parseTranscript(
+    [
+      '{"atsock":"transcript","version":1,"mode":"host","ip":"192.168.0.109","peer":"192.168.0.100"}',
+      '{"t":0,"dir":"peer","do":"listen","name":"S","proto":"tcp","port":6666}',
+      '{"t":0,"dir":"h2m","text":"AT+SKTCLIENT=1,1,,192.168.0.100,6666,,1\\r\\n"}',
+      '{"t":0,"dir":"m2h","text":"\\r\\nOK\\r\\n"}',
+      '{"t":0,"dir":"peer","do":"send","name":"S","text":"Hi","held":true}',
+      '{"t":0,"dir":"m2h","text":"[$][SKT][DATA][1][2]:Hi\\r\\n"}',
+      '{"t":0,"dir":"peer","do":"connect","name":"C","proto":"udp","to":4321,"from":61409}',
+    ].join("\n"),
+  ));
+  assert.deepEqual(script.steps.map((s) => [s.kind, s.line]), [
+    ["peer", 2],
+    ["send", 3],
+    ["expect", 4],
+    ["peer", 5],
+    ["expect", 6],
+    ["peer", 7],
+  ]);
+  assert.deepEqual(script.steps[0].peer, {
+    do: "listen",
+    name: "S",
+    proto: "tcp",
+    port: "PORT0",
+  });
+  assert.equal(
+    renderTemplate(script.steps[1].template),
+    "AT+SKTCLIENT=1,1,,${PEER},${PORT0},,1\r\n",
+  );
+  assert.deepEqual(script.steps[3].peer?.data, encode("Hi"));
+  assert.equal(script.steps[3].peer?.held, true);
+  assert.deepEqual(script.steps[5].peer, {
+    do: "connect",
+    name: "C",
+    proto: "udp",
+    to: "PORT1",
+    from: "PORT2",
+  });
+  assert.deepEqual(script.recorded, {
+    PORT0: "6666",
+    PORT1: "4321",
+    PORT2: "61409",
+    PEER: "192.168.0.100",
+  });
+});

@@ -112,3 +112,46 @@ Deno.test("parseTranscript: a broken file names its line", () => {
     });
   }
 });
+
+Deno.test("parseTranscript: peer records, checked field by field, and back", () => {
+  const header = '{"atsock":"transcript","version":1,"peer":"10.0.0.2"}';
+  const parsed = parseTranscript(
+    header +
+      '\n{"t":0,"dir":"peer","do":"connect","name":"C","proto":"tls","to":4433,"from":49946}\n{"t":0,"dir":"peer","do":"expect","name":"C","b64":"AAE="}\n',
+  );
+  assert.equal(parsed.header.peer, "10.0.0.2");
+  assert.deepEqual(parsed.records[0], {
+    t: 0,
+    dir: "peer",
+    do: "connect",
+    name: "C",
+    proto: "tls",
+    to: 4433,
+    from: 49946,
+  });
+  assert.deepEqual(
+    parseTranscriptRecord(formatTranscriptRecord(parsed.records[1]), 3),
+    parsed.records[1],
+  );
+  const bad: [string, RegExp][] = [
+    ['{"t":0,"dir":"peer","do":"dance","name":"C"}', /"do" must be listen/],
+    ['{"t":0,"dir":"peer","do":"close"}', /needs a "name"/],
+    ['{"t":0,"dir":"peer","do":"listen","name":"S","port":1}', /"proto"/],
+    [
+      '{"t":0,"dir":"peer","do":"listen","name":"S","proto":"tcp","port":70000}',
+      /"port" must be a port/,
+    ],
+    [
+      '{"t":0,"dir":"peer","do":"connect","name":"C","proto":"tcp","to":1}',
+      /"from" must be a port/,
+    ],
+    ['{"t":0,"dir":"peer","do":"send","name":"C"}', /needs "text" or "b64"/],
+  ];
+  for (const [line, message] of bad) {
+    assert.throws(
+      () => parseTranscript(`${header}\n${line}\n`),
+      (e: Error) => e instanceof TranscriptError && message.test(e.message),
+      line,
+    );
+  }
+});

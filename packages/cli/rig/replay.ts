@@ -13,6 +13,7 @@ import {
   encodeLatin1,
   matchExpected,
   parseTranscript,
+  type PeerStep,
   renderTemplate,
   type ReplayScript,
   replayScript,
@@ -233,13 +234,47 @@ class Output {
 const READY = "ATCMD READY\r\n";
 
 /**
+ * What a network peer's action came to: placeholders it bound (its own
+ * ports), or a difference (the peer did not get what the transcript says).
+ */
+export type PeerOutcome =
+  | {
+    /** Placeholders the action bound. */
+    bound?: Record<string, string>;
+  }
+  | {
+    /** Why the peer's side differs, in words. */
+    differs: string;
+    /** What the peer should have got (lines). */
+    expected: string[];
+    /** What it got (lines). */
+    got: string[];
+  };
+
+/** Acts a transcript's `peer` steps (the conformance suite provides peers). */
+export type PeerHandler = (
+  step: PeerStep,
+  vars: Readonly<Record<string, string>>,
+) => Promise<PeerOutcome>;
+
+/** Options of {@linkcode replay}. */
+export interface ReplayRunOptions {
+  /** Placeholder values bound beforehand. */
+  vars?: Record<string, string>;
+  /** Wait per expected answer, in ms (default 5000). */
+  timeoutMs?: number;
+  /** Acts `peer` steps; without it a transcript with peers differs at its first. */
+  peers?: PeerHandler;
+}
+
+/**
  * Plays `script` on `transport`. A leading expected `ATCMD READY` alone is
  * optional (a module on a cable printed it at power-up, before the replay).
  */
 export async function replay(
   script: ReplayScript,
   transport: Transport,
-  options: { vars?: Record<string, string>; timeoutMs?: number } = {},
+  options: ReplayRunOptions = {},
 ): Promise<ReplayResult> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const vars: Record<string, string> = { ...options.vars };
@@ -248,6 +283,31 @@ export async function replay(
   try {
     for (let i = 0; i < script.steps.length; i++) {
       const step = script.steps[i];
+      if (step.kind === "peer") {
+        if (!options.peers || !step.peer) {
+          return differs(
+            step.line,
+            0,
+            "the transcript needs network peers (run it with tools/conformance.ts)",
+            [],
+            [],
+            vars,
+          );
+        }
+        const outcome = await options.peers(step.peer, vars);
+        if ("differs" in outcome) {
+          return differs(
+            step.line,
+            0,
+            outcome.differs,
+            outcome.expected,
+            outcome.got,
+            vars,
+          );
+        }
+        Object.assign(vars, outcome.bound);
+        continue;
+      }
       if (step.kind === "send") {
         for (const name of templateNames(step.template)) {
           vars[name] ??= script.recorded[name];

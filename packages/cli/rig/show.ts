@@ -123,6 +123,7 @@ const COLORS: Record<string, string> = {
   net: "\x1b[33m",
   fault: "\x1b[1;31m",
   dropped: "\x1b[1;31m",
+  peer: "\x1b[35m",
 };
 const DIM = "\x1b[2m";
 const RESET = "\x1b[0m";
@@ -211,6 +212,17 @@ export function formatRecord(
     case "dropped":
       body = `${record.count} records lost (the file could not keep up)`;
       break;
+    case "peer": {
+      const parts = [`${record.name} ${record.do}`];
+      if (record.proto) parts.push(record.proto);
+      if (record.port !== undefined) parts.push(`port ${record.port}`);
+      if (record.to !== undefined) parts.push(`to ${record.to}`);
+      if (record.from !== undefined) parts.push(`from ${record.from}`);
+      if (record.data) parts.push(bytes(record.data, options.hex));
+      if (record.held) parts.push("(held)");
+      body = parts.join(" ");
+      break;
+    }
   }
   const dir = record.dir.padEnd(5);
   if (!options.color) return `${time}  ${dir} ${body}`;
