@@ -828,7 +828,7 @@ export class VirtualModule {
 
   async #tlsServer(request: ServerRequest): Promise<Uint8Array> {
     const type = request.type as 2 | 3;
-    const suite = await this.#suite("server", request.certIndex!, type);
+    const suite = this.#suite("server", request.certIndex!, type);
     this.#mayBind(request.port, 11, "bind TLS port");
     const server: { link?: ListenerLink } = {};
     let listener;
@@ -860,7 +860,7 @@ export class VirtualModule {
     return OK;
   }
 
-  async #suite(
+  #suite(
     side: "server" | "client",
     index: number | undefined,
     type: number,
@@ -868,7 +868,7 @@ export class VirtualModule {
     const needs = needsFor(side, type);
     if (!needs.ca && !needs.cert) return {};
     try {
-      return await this.#certs.load(side, index!, needs);
+      return this.#certs.load(side, index!, needs);
     } catch (e) {
       if (e instanceof TlsFailure) throw new CommandFailure(e.code, e.message);
       throw e;
@@ -877,7 +877,7 @@ export class VirtualModule {
 
   async #tlsClient(request: ClientRequest): Promise<Uint8Array> {
     const type = request.type as 2 | 3 | 4 | 5;
-    const suite = await this.#suite("client", request.certIndex, type);
+    const suite = this.#suite("client", request.certIndex, type);
     let ip: string;
     try {
       ip = await this.#resolve(request.host);

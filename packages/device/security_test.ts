@@ -272,7 +272,7 @@ Deno.test("console token: the first line must be it; never echoed, logged or giv
   }
 });
 
-/** Every path `fn` makes Deno look at or open, through `Deno.lstat`/`Deno.open`/`Deno.readTextFile`. */
+/** Every path `fn` makes Deno look at or open, through the sync and async `lstat`, `open`, `readTextFile` and `readFile`. */
 async function spyPaths<T>(
   fn: () => Promise<T>,
 ): Promise<{ result: T; paths: string[] }> {
@@ -282,6 +282,10 @@ async function spyPaths<T>(
     open: Deno.open,
     readTextFile: Deno.readTextFile,
     readFile: Deno.readFile,
+    lstatSync: Deno.lstatSync,
+    openSync: Deno.openSync,
+    readTextFileSync: Deno.readTextFileSync,
+    readFileSync: Deno.readFileSync,
   };
   const spy = <F extends (path: string | URL, ...rest: never[]) => unknown>(
     f: F,
@@ -295,6 +299,10 @@ async function spyPaths<T>(
     open: spy(saved.open),
     readTextFile: spy(saved.readTextFile),
     readFile: spy(saved.readFile),
+    lstatSync: spy(saved.lstatSync),
+    openSync: spy(saved.openSync),
+    readTextFileSync: spy(saved.readTextFileSync),
+    readFileSync: spy(saved.readFileSync),
   });
   try {
     return { result: await fn(), paths };
