@@ -1159,17 +1159,23 @@ const HELP =
 `;
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      lines: { type: "string", default: "100000" },
-      "host-items": { type: "string", default: "100000" },
-      "driver-rounds": { type: "string", default: "2000" },
-      seed: { type: "string" },
-      "time-limit": { type: "string", default: "1800" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: Deno.args,
+      options: {
+        lines: { type: "string", default: "100000" },
+        "host-items": { type: "string", default: "100000" },
+        "driver-rounds": { type: "string", default: "2000" },
+        seed: { type: "string" },
+        "time-limit": { type: "string", default: "1800" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    console.error(`fuzz: ${(e as Error).message} (see --help)`);
+    Deno.exit(2);
+  }
   if (values.help) {
     console.log(HELP);
     Deno.exit(0);
