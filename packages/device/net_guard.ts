@@ -63,15 +63,32 @@ function hostPort(host: string, port: number): string {
 }
 
 /**
+ * Whether Deno grants net access to every host and port (`--allow-net`
+ * with no `--deny-net`: granted, not partial). Deno keeps every
+ * `PermissionStatus` it ever returned, one per distinct descriptor, for
+ * the life of the process, so asking about each `HOST:PORT` would hold
+ * memory for every port a UDP link ever bound or sent to; this one
+ * question is one entry. A host alone is never asked: Deno says granted
+ * for it even when `--deny-net` names one of its ports.
+ */
+function allNetGranted(): boolean {
+  const all = Deno.permissions.querySync({ name: "net" });
+  return all.state === "granted" && !all.partial;
+}
+
+/**
  * Why Deno's permissions deny net access to `host:port`, or undefined when
  * they grant it. A permission that would prompt counts as denied: a prompt
  * would stop the whole emulator (every module, every console) until
- * answered.
+ * answered. Under a full `--allow-net` only the whole of `net` is asked
+ * about; otherwise `HOST:PORT` is, and Deno keeps one status per distinct
+ * one asked (see `allNetGranted`).
  */
 export function deniedByDeno(host: string, port: number): string | undefined {
   const target = hostPort(host, port);
   let state: Deno.PermissionState;
   try {
+    if (allNetGranted()) return undefined;
     state = Deno.permissions.querySync({ name: "net", host: target }).state;
   } catch (e) {
     return `net access to ${target} cannot be checked (${
