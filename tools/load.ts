@@ -105,6 +105,35 @@ async function openFds(): Promise<number> {
   return (await fdList()).length;
 }
 
+/**
+ * How long after the process starts the runtime's own late fds are open:
+ * Deno 2.9.6 opens a socketpair (the self-pipe of its signal handling) and
+ * a pipe about 0.5 s in, on an event-loop turn (docs/reliability.md,
+ * "fds"). A warm-up of one kind alone can end before that.
+ */
+const LATE_FDS_MS = 1500;
+
+/**
+ * The baseline fds: not before {@linkcode LATE_FDS_MS} into the process,
+ * once every socket of the warm-up has closed: the smallest count seen,
+ * held for 5 looks in a row (a spawn of `ls` in progress only adds fds).
+ * At most about 2 s of looks.
+ */
+async function settledFds(): Promise<string[]> {
+  const late = LATE_FDS_MS - performance.now();
+  if (late > 0) await new Promise((r) => setTimeout(r, late));
+  let least = await fdList();
+  for (let i = 0, same = 0; i < 200 && same < 5; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    const fds = await fdList();
+    if (fds.length < least.length) {
+      least = fds;
+      same = 0;
+    } else if (fds.length === least.length) same++;
+  }
+  return least;
+}
+
 /** Deterministic bytes (any value, NUL and CR LF included). */
 function payload(seed: number, size: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -128,11 +157,42 @@ function collectGarbage(): boolean {
   return true;
 }
 
+/**
+ * The time limit: one timer for the whole run, failing every wait still
+ * pending when it fires. (A timer per wait, each for the time left, would
+ * make Deno 2.9.6 keep a timer list per distinct duration until that
+ * duration ran out, even when cleared: thousands of them, held for the
+ * rest of the run, on the heap the run checks.)
+ */
+class Deadline {
+  #fails = new Set<() => void>();
+  #timer: ReturnType<typeof setTimeout>;
+  /** Fires at `at` (a `Date.now()` time). */
+  constructor(at: number) {
+    this.#timer = setTimeout(() => {
+      for (const fail of [...this.#fails]) fail();
+    }, Math.max(0, at - Date.now()));
+  }
+  /** Calls `fail` when the time is up, unless the returned function is called first. */
+  watch(fail: () => void): () => void {
+    this.#fails.add(fail);
+    return () => this.#fails.delete(fail);
+  }
+  /** Stops the timer. */
+  close(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
 /** Counts bytes and hashes them as they come; `wait(n)` resolves once n have come. */
 class Tally {
   count = 0;
   readonly hash: Hash = createHash("sha256");
   #waiters: { n: number; resolve: () => void }[] = [];
+  #deadline: Deadline;
+  constructor(deadline: Deadline) {
+    this.#deadline = deadline;
+  }
   add(bytes: Uint8Array): void {
     this.hash.update(bytes);
     this.count += bytes.length;
@@ -142,21 +202,22 @@ class Tally {
       return false;
     });
   }
-  wait(n: number, deadline: number, what: string): Promise<void> {
+  wait(n: number, what: string): Promise<void> {
     if (this.count >= n) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(new LoadFailure(`${what}: ${this.count} of ${n} bytes came`)),
-        Math.max(0, deadline - Date.now()),
-      );
-      this.#waiters.push({
+      const waiter = {
         n,
         resolve: () => {
-          clearTimeout(timer);
+          unwatch();
           resolve();
         },
+      };
+      const unwatch = this.#deadline.watch(() => {
+        unwatch();
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(new LoadFailure(`${what}: ${this.count} of ${n} bytes came`));
       });
+      this.#waiters.push(waiter);
     });
   }
 }
@@ -177,14 +238,14 @@ interface Peers {
   close(): void;
 }
 
-function tcpPeers(): Peers {
+function tcpPeers(deadline: Deadline): Peers {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   return {
     connectTo: () => Promise.resolve({ port }),
     async accepted() {
       const conn = await listener.accept();
-      const got = new Tally();
+      const got = new Tally(deadline);
       (async () => {
         const buf = new Uint8Array(65536);
         try {
@@ -210,7 +271,7 @@ function tcpPeers(): Peers {
   };
 }
 
-async function tlsPeers(certs: string): Promise<Peers> {
+async function tlsPeers(certs: string, deadline: Deadline): Promise<Peers> {
   const read = (n: string) => Deno.readTextFileSync(`${certs}/CERT/${n}`);
   const server = createServer({
     cert: read("server_cert_1.crt"),
@@ -232,7 +293,7 @@ async function tlsPeers(certs: string): Promise<Peers> {
     async accepted() {
       const socket = queue.shift() ??
         await new Promise<TLSSocket>((r) => waiting.push(r));
-      const got = new Tally();
+      const got = new Tally(deadline);
       socket.on("data", (d: Uint8Array) => got.add(d));
       return {
         got,
@@ -250,26 +311,72 @@ async function tlsPeers(certs: string): Promise<Peers> {
   };
 }
 
-/** UDP peers: one socket per link, so each knows its link. */
-function udpPeers(): Peers {
-  const pending: { socket: UdpSocket; localPort: number }[] = [];
-  const all: UdpSocket[] = [];
-  return {
-    async connectTo() {
-      const socket = createSocket("udp4");
-      all.push(socket);
-      await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-      // The module's local port: one the kernel gives a UDP socket, released.
-      const probe = createSocket("udp4");
-      await new Promise<void>((r) => probe.bind(0, "127.0.0.1", () => r()));
+/**
+ * The UDP peer sockets and the module's local ports, one pair per link
+ * slot, made when a round first needs them and used by every later round:
+ * the module asks Deno's permissions about every `127.0.0.1:PORT` it binds
+ * or sends to, and Deno keeps an answer per distinct question for the life
+ * of the process, so fresh ports every round would grow the heap the run
+ * checks (by about 0.5 KiB a link) with nothing of ours leaking.
+ */
+class UdpPool {
+  #slots: { socket: UdpSocket; localPort: number }[] = [];
+  /** Every port a slot holds (its socket's or the module's), never given twice. */
+  #ports = new Set<number>();
+  /** Slot `i`: a bound peer socket and a port for the module to bind. */
+  async slot(i: number): Promise<{ socket: UdpSocket; localPort: number }> {
+    while (this.#slots.length <= i) {
+      const socket = await this.#fresh(true);
+      const probe = await this.#fresh(false);
       const localPort = probe.address().port;
       await new Promise<void>((r) => probe.close(() => r()));
-      pending.push({ socket, localPort });
-      return { port: socket.address().port, localPort };
+      this.#slots.push({ socket, localPort });
+    }
+    return this.#slots[i];
+  }
+  /**
+   * A socket on a port no slot holds (the module's ports are released
+   * between rounds, so the kernel may offer one again), kept in `#ports`.
+   */
+  async #fresh(peer: boolean): Promise<UdpSocket> {
+    for (let tries = 0; tries < 100; tries++) {
+      const socket = createSocket("udp4");
+      if (peer) socket.on("error", () => {});
+      await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+      const port = socket.address().port;
+      if (!this.#ports.has(port)) {
+        this.#ports.add(port);
+        return socket;
+      }
+      await new Promise<void>((r) => socket.close(() => r()));
+    }
+    throw new LoadFailure("no free UDP port in 100 tries");
+  }
+  /** Closes every peer socket. */
+  close(): void {
+    this.#ports.clear();
+    for (const { socket } of this.#slots.splice(0)) {
+      try {
+        socket.close();
+      } catch { /* closed */ }
+    }
+  }
+}
+
+/** UDP peers: one socket per link (a pool slot), so each knows its link. */
+function udpPeers(pool: UdpPool, deadline: Deadline): Peers {
+  const pending: { socket: UdpSocket; localPort: number }[] = [];
+  const used: UdpSocket[] = [];
+  return {
+    async connectTo() {
+      const slot = await pool.slot(used.length);
+      used.push(slot.socket);
+      pending.push(slot);
+      return { port: slot.socket.address().port, localPort: slot.localPort };
     },
     accepted() {
       const { socket, localPort } = pending.shift()!;
-      const got = new Tally();
+      const got = new Tally(deadline);
       socket.on("message", (m: Uint8Array) => got.add(new Uint8Array(m)));
       return Promise.resolve(
         {
@@ -292,11 +399,7 @@ function udpPeers(): Peers {
       );
     },
     close: () => {
-      for (const s of all) {
-        try {
-          s.close();
-        } catch { /* closed */ }
-      }
+      for (const s of used) s.removeAllListeners("message");
     },
   };
 }
@@ -309,14 +412,15 @@ async function round(
   kind: LoadKind,
   modules: number,
   options: LoadOptions,
-  deadline: number,
+  deadline: Deadline,
+  pool: UdpPool,
 ): Promise<RoundReport> {
   const started = performance.now();
   const peers = kind === "tcp"
-    ? tcpPeers()
+    ? tcpPeers(deadline)
     : kind === "udp"
-    ? udpPeers()
-    : await tlsPeers(options.certs!);
+    ? udpPeers(pool, deadline)
+    : await tlsPeers(options.certs!, deadline);
   const stacks: {
     module: VirtualModule;
     driver: AtDriver;
@@ -360,7 +464,7 @@ async function round(
         const out = payload(seed * 2 + 1, options.bytes); // module -> peer
         const back = payload(seed * 2 + 2, options.bytes); // peer -> module
         const what = `${kind} module ${m} link ${id}`;
-        const got = new Tally();
+        const got = new Tally(deadline);
         const reading = (async () => {
           const reader = link.readable.getReader();
           while (got.count < options.bytes) {
@@ -375,11 +479,7 @@ async function round(
           const piece = kind === "udp" ? UDP_WINDOW / 2 : 64 * 1024;
           for (let off = 0; off < out.length; off += piece) {
             if (kind === "udp") {
-              await peer.got.wait(
-                off - UDP_WINDOW / 2,
-                deadline,
-                `${what} out`,
-              );
+              await peer.got.wait(off - UDP_WINDOW / 2, `${what} out`);
             }
             await writer.write(out.subarray(off, off + piece));
           }
@@ -388,16 +488,16 @@ async function round(
         // For UDP the peer waits until the module side is at most a window behind.
         const sending = peer.send(
           back,
-          (sent) => got.wait(sent - UDP_WINDOW, deadline, `${what} back`),
+          (sent) => got.wait(sent - UDP_WINDOW, `${what} back`),
         );
         transfers.push((async () => {
           await Promise.all([writing, sending]);
-          await peer.got.wait(out.length, deadline, `${what} module->peer`);
+          await peer.got.wait(out.length, `${what} module->peer`);
           await Promise.race([
             reading,
-            got.wait(back.length, deadline, `${what} peer->module`),
+            got.wait(back.length, `${what} peer->module`),
           ]);
-          await got.wait(back.length, deadline, `${what} peer->module`);
+          await got.wait(back.length, `${what} peer->module`);
           if (peer.got.hash.digest("hex") !== sha(out)) {
             lost += options.bytes;
             throw new LoadFailure(`${what}: module->peer bytes differ`);
@@ -442,28 +542,37 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     throw new RangeError(`links must be 1..20, not ${options.links}`);
   }
   const log = options.log ?? (() => {});
-  const deadline = Date.now() + (options.timeLimitMs ?? 30 * 60_000);
+  const deadline = new Deadline(
+    Date.now() + (options.timeLimitMs ?? 30 * 60_000),
+  );
+  const pool = new UdpPool();
   let scratch: string | undefined;
-  if (options.kinds.includes("tls") && !options.certs) {
-    scratch = await Deno.makeTempDir({ prefix: "atsock-load-" });
-    await makePki(scratch, { suites: [1] });
-    options = { ...options, certs: scratch };
-  }
   try {
-    // Warm up every path (code compiled, lazy runtime state made) with a
-    // small payload before taking the baseline.
-    for (const kind of options.kinds) {
-      await round(kind, options.modules, { ...options, bytes: 4096 }, deadline);
+    if (options.kinds.includes("tls") && !options.certs) {
+      scratch = await Deno.makeTempDir({ prefix: "atsock-load-" });
+      await makePki(scratch, { suites: [1] });
+      options = { ...options, certs: scratch };
     }
+    // Warm up every path (code compiled, lazy runtime state made, every
+    // UDP pool slot bound) with a small payload before taking the baseline.
+    for (const kind of options.kinds) {
+      await round(
+        kind,
+        options.modules,
+        { ...options, bytes: 4096 },
+        deadline,
+        pool,
+      );
+    }
+    const fdsBefore = await settledFds();
     const gc = collectGarbage();
     const heapStart = Deno.memoryUsage().heapUsed;
     const rssStart = Deno.memoryUsage().rss;
-    const fdsBefore = await fdList();
     const fdStart = fdsBefore.length;
     const rounds: RoundReport[] = [];
     for (const kind of options.kinds) {
       for (const modules of options.modules > 1 ? [1, options.modules] : [1]) {
-        const r = await round(kind, modules, options, deadline);
+        const r = await round(kind, modules, options, deadline, pool);
         log(
           `${kind}: ${r.modules} module(s), ${r.links} links, ${r.bytes} bytes both ways, ${r.lost} lost, ${
             r.mibPerSecond.toFixed(1)
@@ -499,6 +608,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     }
     return report;
   } finally {
+    deadline.close();
+    pool.close();
     if (scratch) await Deno.remove(scratch, { recursive: true });
   }
 }
