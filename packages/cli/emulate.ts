@@ -4,7 +4,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   ConnectRuleError,
   type Console,
@@ -21,7 +20,7 @@ import {
 } from "@atsock/device";
 import { firstLine, isPermissionError, TargetError } from "./target.ts";
 import type { Subcommand } from "./command.ts";
-import { UsageError } from "./usage.ts";
+import { parseOptions, UsageError } from "./usage.ts";
 
 /** Parsed options of `atsock emulate`. */
 export interface EmulateOptions {
@@ -111,31 +110,26 @@ Examples:
 
 /** Parses `atsock emulate` arguments; throws {@linkcode UsageError}. */
 export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        console: { type: "string", default: "stdio" },
-        mode: { type: "string", default: "manual" },
-        baud: { type: "string" },
-        ip: { type: "string" },
-        bind: { type: "string", default: "127.0.0.1" },
-        certs: { type: "string" },
-        "allow-connect": { type: "string" },
-        token: { type: "string" },
-        "token-file": { type: "string" },
-        transcript: { type: "string" },
-        payloads: { type: "boolean" },
-        faults: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const { values } = parseOptions({
+    args,
+    options: {
+      console: { type: "string", default: "stdio" },
+      mode: { type: "string", default: "manual" },
+      baud: { type: "string" },
+      ip: { type: "string" },
+      bind: { type: "string", default: "127.0.0.1" },
+      certs: { type: "string" },
+      "allow-connect": { type: "string" },
+      token: { type: "string" },
+      "token-file": { type: "string" },
+      transcript: { type: "string" },
+      payloads: { type: "boolean" },
+      faults: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
   if (values.help) return "help";
   const mode = values.mode;
   if (mode !== "manual" && mode !== "host") {

@@ -5,11 +5,27 @@
  * @module
  */
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 /** Bad command-line arguments. */
 export class UsageError extends Error {
   /** Creates a usage error with a one-line message. */
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
+  }
+}
+
+/**
+ * `node:util` `parseArgs` (strict unless told otherwise), with its errors (an unknown option, a
+ * missing value) turned into a {@linkcode UsageError}: one line, exit 2.
+ */
+export function parseOptions<T extends ParseArgsConfig>(
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
   }
 }

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   CERT_KINDS,
   CERT_SIDES,
@@ -15,7 +14,7 @@ import {
 } from "@atsock/device/pki";
 import { CERT_INDEX_MAX, CERT_INDEX_MIN } from "@atsock/protocol";
 import type { Subcommand } from "../command.ts";
-import { UsageError } from "../usage.ts";
+import { parseOptions, UsageError } from "../usage.ts";
 import { checkCertDir, formatCheckReport } from "./check.ts";
 
 /** Help text of `atsock certs`. */
@@ -103,24 +102,19 @@ export type CertsOptions =
 
 /** Parses `atsock certs` arguments; throws {@linkcode UsageError}. */
 export function parseCertsArgs(args: string[]): CertsOptions | "help" {
-  let values, positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      options: {
-        suites: { type: "string" },
-        hosts: { type: "string" },
-        force: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        progress: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    }));
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const { values, positionals } = parseOptions({
+    args,
+    options: {
+      suites: { type: "string" },
+      hosts: { type: "string" },
+      force: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      progress: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
   if (values.help) return "help";
   const [action, dir, ...extra] = positionals;
   if (action !== "make" && action !== "check") {

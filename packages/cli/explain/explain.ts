@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   COMMAND_NAMES,
   type CommandName,
@@ -13,7 +12,7 @@ import {
   MAX_LINE_LENGTH,
 } from "@atsock/protocol";
 import type { Subcommand } from "../command.ts";
-import { UsageError } from "../usage.ts";
+import { parseOptions, UsageError } from "../usage.ts";
 import { explainCommand } from "./command.ts";
 import { EscapeError, showBytes, unescapeLine } from "./escapes.ts";
 import { type Explanation, formatExplanation } from "./explanation.ts";
@@ -92,22 +91,17 @@ export interface ExplainOptions {
 
 /** Parses `atsock explain` arguments; throws {@linkcode UsageError}. */
 export function parseExplainArgs(args: string[]): ExplainOptions | "help" {
-  let values, positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      options: {
-        json: { type: "boolean", default: false },
-        mode: { type: "string" },
-        command: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    }));
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const { values, positionals } = parseOptions({
+    args,
+    options: {
+      json: { type: "boolean", default: false },
+      mode: { type: "string" },
+      command: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
   if (values.help) return "help";
   if (positionals.length !== 1) {
     throw new UsageError(

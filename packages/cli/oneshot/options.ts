@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import {
   CERT_INDEX_MAX,
   CERT_INDEX_MIN,
@@ -18,7 +18,7 @@ import {
   type ServerType,
 } from "@atsock/protocol";
 import { parseBaud, parseTarget, type Target } from "../target.ts";
-import { UsageError } from "../usage.ts";
+import { parseOptions, UsageError } from "../usage.ts";
 
 /** Options every one-shot subcommand takes. */
 export interface CommonOptions {
@@ -54,17 +54,12 @@ export function parseOneShot(
     common: CommonOptions;
     values: Record<string, string | boolean | undefined>;
   } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { ...specs, ...COMMON_SPECS },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseOptions({
+    args,
+    options: { ...specs, ...COMMON_SPECS },
+    strict: true,
+    allowPositionals: true,
+  });
   const values = parsed.values as Record<
     string,
     string | boolean | undefined

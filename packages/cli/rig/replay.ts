@@ -7,7 +7,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   decodeLatin1,
   encodeLatin1,
@@ -33,7 +32,7 @@ import {
   parseTarget,
   type Target,
 } from "../target.ts";
-import { UsageError } from "../usage.ts";
+import { parseOptions, UsageError } from "../usage.ts";
 
 /** Help text of `atsock replay`. */
 export const REPLAY_HELP =
@@ -115,23 +114,18 @@ export type ReplayResult =
 
 /** Parses `atsock replay` arguments; throws {@linkcode UsageError}. */
 export function parseReplayArgs(args: string[]): ReplayOptions | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        json: { type: "boolean" },
-        var: { type: "string", multiple: true },
-        timeout: { type: "string" },
-        baud: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseOptions({
+    args,
+    options: {
+      json: { type: "boolean" },
+      var: { type: "string", multiple: true },
+      timeout: { type: "string" },
+      baud: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
   const { values, positionals } = parsed;
   if (values.help) return "help";
   if (positionals.length !== 2) {

@@ -7,14 +7,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   decodeLatin1,
   isPrintable,
   type TranscriptRecord,
 } from "@atsock/protocol";
 import type { Subcommand } from "../command.ts";
-import { UsageError } from "../usage.ts";
+import { parseOptions, UsageError } from "../usage.ts";
 import { readTranscript } from "./replay.ts";
 
 /** Help text of `atsock transcript`. */
@@ -62,23 +61,18 @@ export function parseTranscriptArgs(
   args: string[],
   terminal = false,
 ): ShowOptions | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        link: { type: "string" },
-        dir: { type: "string" },
-        hex: { type: "boolean" },
-        "no-color": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseOptions({
+    args,
+    options: {
+      link: { type: "string" },
+      dir: { type: "string" },
+      hex: { type: "boolean" },
+      "no-color": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
   const { values, positionals } = parsed;
   if (values.help) return "help";
   const [verb, file, ...rest] = positionals;

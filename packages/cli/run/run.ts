@@ -7,7 +7,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { AtDriver } from "@atsock/host";
 import type { Subcommand } from "../command.ts";
 import {
@@ -18,7 +17,7 @@ import {
   parseTarget,
   type Target,
 } from "../target.ts";
-import { UsageError } from "../usage.ts";
+import { parseOptions, UsageError } from "../usage.ts";
 import { Progress } from "./progress.ts";
 import { formatJson, formatResult, formatSummary } from "./report.ts";
 import { runScript } from "./runner.ts";
@@ -124,25 +123,20 @@ Examples:
 
 /** Parses `atsock run` arguments; throws {@linkcode UsageError}. */
 export function parseRunArgs(args: string[]): RunOptions | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        var: { type: "string", multiple: true },
-        json: { type: "boolean", default: false },
-        timeout: { type: "string" },
-        baud: { type: "string" },
-        "keep-going": { type: "boolean", default: false },
-        progress: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseOptions({
+    args,
+    options: {
+      var: { type: "string", multiple: true },
+      json: { type: "boolean", default: false },
+      timeout: { type: "string" },
+      baud: { type: "string" },
+      "keep-going": { type: "boolean", default: false },
+      progress: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
   const { values, positionals } = parsed;
   if (values.help) return "help";
   if (positionals.length !== 2) {

@@ -9,7 +9,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import type { Transport } from "@atsock/host";
 import type { Subcommand } from "../command.ts";
 import {
@@ -21,7 +20,7 @@ import {
   type Target,
   TargetError,
 } from "../target.ts";
-import { UsageError } from "../usage.ts";
+import { parseOptions, UsageError } from "../usage.ts";
 import { clock, logLine, type Shown, styleLine } from "./display.ts";
 import { LineEditor } from "./editor.ts";
 import { type SessionAction, TermSession } from "./session.ts";
@@ -115,24 +114,19 @@ Examples:
 
 /** Parses `atsock term` arguments; throws {@linkcode UsageError}. */
 export function parseTermArgs(args: string[]): TermOptions | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        baud: { type: "string" },
-        hex: { type: "boolean", default: false },
-        timestamps: { type: "boolean", default: false },
-        log: { type: "string" },
-        timeout: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
+  const parsed = parseOptions({
+    args,
+    options: {
+      baud: { type: "string" },
+      hex: { type: "boolean", default: false },
+      timestamps: { type: "boolean", default: false },
+      log: { type: "string" },
+      timeout: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
   const { values, positionals } = parsed;
   if (values.help) return "help";
   if (positionals.length === 0) {
