@@ -394,6 +394,13 @@ Deno.test("the same seed gives the same run; another seed another", async () => 
   );
 });
 
+/** Waits (at most 5 s) until the module has received `bytes` bytes from its peers. */
+async function received(r: ReturnType<typeof rig>, bytes: number) {
+  for (let i = 0; i < 500 && r.module.stats().received < bytes; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 Deno.test("peer close: data received stays readable, then the link reports its peer gone", async () => {
   const peer = tcpPeer();
   const r = rig();
@@ -402,9 +409,7 @@ Deno.test("peer close: data received stays readable, then the link reports its p
     await r.command(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0`);
     const conn = await accepted;
     await conn.write(encode("hello"));
-    for (let i = 0; i < 500 && r.module.stats().received < 5; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await received(r, 5);
     r.module.faults.add({
       on: "command",
       command: "SKTSTATE",
@@ -437,9 +442,7 @@ Deno.test("peer reset: data not yet read is lost", async () => {
     await r.command(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0`);
     const conn = await accepted;
     await conn.write(encode("hello"));
-    for (let i = 0; i < 500 && r.module.stats().received < 5; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await received(r, 5);
     r.module.faults.add({
       on: "command",
       command: "SKTREAD",
@@ -468,9 +471,7 @@ Deno.test("peer stall: the link stops reading its socket (after the read under w
     });
     await r.command("AT+SKTSTATE");
     await conn.write(encode("A"));
-    for (let i = 0; i < 500 && r.module.stats().received < 1; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await received(r, 1);
     let written = 0;
     const big = new Uint8Array(16 * 1024);
     while (written < 64 * 1024) written += await conn.write(big);
