@@ -38,6 +38,7 @@
 
 export * from "./bytes.ts";
 export * from "./constants.ts";
+export * from "./firmware_rules.ts";
 export * from "./errors.ts";
 export * from "./types.ts";
 export * from "./fields.ts";
