@@ -11,30 +11,25 @@
  */
 
 import { allocate } from "./bytes.ts";
-import { MAX_LINE_LENGTH } from "./constants.ts";
+import { LineReader } from "./line_reader.ts";
 
-const CR = 0x0d;
-const LF = 0x0a;
 const LT = 0x3c;
 
 /** What the framer yields. */
 export type ConsoleEvent =
   | {
-    /** A complete command line, without its CR/LF. Empty lines are skipped. */
+    /**
+     * A complete command line, without its CR LF or NUL (`shell_cmd_chk`).
+     * It may be empty.
+     */
     type: "line";
     /** The line's bytes (may be a view of pushed bytes: do not reuse a pushed buffer). */
     line: Uint8Array;
-  }
-  | {
     /**
-     * A line longer than the command buffer. Its bytes were dropped up to
-     * the next line end, so the next command is read normally.
+     * The line buffer filled up: the line is its first `BUFLEN - 1` bytes,
+     * run without a line end, and the byte after them was lost.
      */
-    type: "overlong";
-    /** The whole line's length in bytes. */
-    length: number;
-    /** Its first bytes, enough to name the command. */
-    head: Uint8Array;
+    overflow?: boolean;
   }
   | {
     /** Raw bytes of transparent transmission, in order. */
@@ -56,8 +51,12 @@ export type ConsoleEvent =
 
 /** Options for {@linkcode CommandFramer}. */
 export interface CommandFramerOptions {
-  /** Longest accepted line in bytes (default 2000). */
-  maxLineLength?: number;
+  /** The line buffer, `UART_LOG_CMD_BUFLEN` (default 2000); see {@linkcode LineReader}. */
+  lineBuffer?: number;
+  /** Receives the shell's echo (Manual Test Mode); none without it. */
+  echo?: (bytes: Uint8Array) => void;
+  /** Drop ESC bytes as the log UART does (Manual Test Mode). */
+  dropEsc?: boolean;
 }
 
 /**
@@ -73,24 +72,26 @@ export interface CommandFramerOptions {
  * ```
  */
 export class CommandFramer {
-  #max: number;
+  #reader: LineReader;
   #chunks: Uint8Array[] = [];
   /** Bytes of the first chunk already consumed. */
   #pos = 0;
-  /** A view of the first chunk for reading it four bytes at a time. */
-  #view: DataView | undefined;
-  #line: Uint8Array;
-  #lineLength = 0;
-  #overlongLength = -1;
-  #skipLf = false;
   #rawRemaining = 0;
   #held = 0;
   #abortSignalled = false;
 
-  /** Creates a framer in line mode. */
+  /** Creates a framer in line mode. Throws a RangeError on a bad `lineBuffer`. */
   constructor(options: CommandFramerOptions = {}) {
-    this.#max = options.maxLineLength ?? MAX_LINE_LENGTH;
-    this.#line = new Uint8Array(Math.min(this.#max, 256));
+    this.#reader = new LineReader({
+      size: options.lineBuffer,
+      echo: options.echo,
+      dropEsc: options.dropEsc,
+    });
+  }
+
+  /** Bytes of a partial line held by the line reader. */
+  get partialLine(): number {
+    return this.#reader.length;
   }
 
   /** Whether the framer is passing raw bytes through. */
@@ -105,7 +106,7 @@ export class CommandFramer {
 
   /** Bytes pushed but not yet turned into events, plus a partial line. */
   get buffered(): number {
-    let n = this.#lineLength + this.#held - this.#pos;
+    let n = this.#reader.length + this.#held - this.#pos;
     for (const chunk of this.#chunks) n += chunk.length;
     return n;
   }
@@ -123,7 +124,7 @@ export class CommandFramer {
     if (!Number.isSafeInteger(size) || size < 1) {
       throw new RangeError(`raw size must be a positive integer, got ${size}`);
     }
-    if (this.#lineLength > 0 || this.#overlongLength >= 0) {
+    if (this.#reader.length > 0) {
       throw new Error("cannot start raw mode in the middle of a line");
     }
     this.#rawRemaining = size;
@@ -158,66 +159,19 @@ export class CommandFramer {
       }
       const chunk = this.#chunks[0];
       if (chunk === undefined) return undefined;
-      if (this.#skipLf) {
-        this.#skipLf = false;
-        if (chunk[this.#pos] === LF) {
-          this.#advance(chunk, 1);
-          continue;
-        }
+      const { next, read } = this.#reader.feed(chunk, this.#pos, chunk.length);
+      this.#advance(chunk, next - this.#pos);
+      if (read === undefined) continue;
+      let line = read.line;
+      if (line.buffer !== chunk.buffer) {
+        // A view of the reader's buffer, which the next line overwrites.
+        line = allocate(line.length);
+        line.set(read.line);
       }
-      const start = this.#pos;
-      const end = this.#lineEnd(chunk);
-      if (end < 0) {
-        this.#append(chunk.subarray(start));
-        this.#drop();
-        continue;
-      }
-      if (chunk[end] === CR) this.#skipLf = true;
-      this.#advance(chunk, end + 1 - start);
-      if (this.#lineLength === 0 && this.#overlongLength < 0) {
-        // The whole line is in this chunk: hand out a view, no copy.
-        if (end === start) continue;
-        const line = chunk.subarray(start, end);
-        if (end - start <= this.#max) return { type: "line", line };
-        this.#append(line);
-      } else {
-        this.#append(chunk.subarray(start, end));
-      }
-      const event = this.#finishLine();
-      if (event !== undefined) return event;
+      return read.overflow
+        ? { type: "line", line, overflow: true }
+        : { type: "line", line };
     }
-  }
-
-  /**
-   * Where the line starting at `#pos` ends in `chunk` (its first CR or LF),
-   * or -1. Each byte is looked at once, eight at a time where no CR or LF
-   * is among them.
-   */
-  #lineEnd(chunk: Uint8Array): number {
-    this.#view ??= new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
-    const view = this.#view;
-    const n = chunk.length;
-    let i = this.#pos;
-    while (i + 8 <= n) {
-      const a = view.getUint32(i);
-      const b = view.getUint32(i + 4);
-      const crA = a ^ 0x0d0d0d0d;
-      const lfA = a ^ 0x0a0a0a0a;
-      const crB = b ^ 0x0d0d0d0d;
-      const lfB = b ^ 0x0a0a0a0a;
-      // Non-zero when a byte of one of them is zero: a CR or LF.
-      if (
-        (((crA - 0x01010101) & ~crA) | ((lfA - 0x01010101) & ~lfA) |
-          ((crB - 0x01010101) & ~crB) | ((lfB - 0x01010101) & ~lfB)) &
-        0x80808080
-      ) break;
-      i += 8;
-    }
-    for (; i < n; i++) {
-      const byte = chunk[i];
-      if (byte === CR || byte === LF) return i;
-    }
-    return -1;
   }
 
   /** Consumes `count` bytes of the first chunk. */
@@ -230,19 +184,11 @@ export class CommandFramer {
   #drop(): void {
     this.#chunks.shift();
     this.#pos = 0;
-    this.#view = undefined;
   }
 
   /** One raw step: an event, or null to loop again. */
   #nextRaw(): ConsoleEvent | null | undefined {
     const chunk = this.#chunks[0];
-    if (chunk !== undefined && this.#skipLf) {
-      this.#skipLf = false;
-      if (chunk[this.#pos] === LF) {
-        this.#advance(chunk, 1);
-        return null;
-      }
-    }
     if (chunk === undefined) {
       if (this.#held === 3 && !this.#abortSignalled) {
         this.#abortSignalled = true;
@@ -289,55 +235,6 @@ export class CommandFramer {
   }
 
   #pendingEnd = false;
-  #head: Uint8Array = new Uint8Array();
-
-  #append(bytes: Uint8Array): void {
-    if (this.#overlongLength >= 0) {
-      this.#overlongLength += bytes.length;
-      return;
-    }
-    const length = this.#lineLength + bytes.length;
-    if (length > this.#max) {
-      const head = new Uint8Array(Math.min(32, length));
-      head.set(this.#line.subarray(0, Math.min(this.#lineLength, head.length)));
-      if (this.#lineLength < head.length) {
-        head.set(
-          bytes.subarray(0, head.length - this.#lineLength),
-          this.#lineLength,
-        );
-      }
-      this.#head = head;
-      this.#overlongLength = length;
-      return;
-    }
-    if (length > this.#line.length) {
-      const grown = new Uint8Array(
-        Math.min(this.#max, Math.max(length, this.#line.length * 2)),
-      );
-      grown.set(this.#line.subarray(0, this.#lineLength));
-      this.#line = grown;
-    }
-    this.#line.set(bytes, this.#lineLength);
-    this.#lineLength = length;
-  }
-
-  #finishLine(): ConsoleEvent | undefined {
-    if (this.#overlongLength >= 0) {
-      const event: ConsoleEvent = {
-        type: "overlong",
-        length: this.#overlongLength,
-        head: this.#head,
-      };
-      this.#overlongLength = -1;
-      this.#lineLength = 0;
-      return event;
-    }
-    if (this.#lineLength === 0) return undefined;
-    const line = allocate(this.#lineLength);
-    line.set(this.#line.subarray(0, this.#lineLength));
-    this.#lineLength = 0;
-    return { type: "line", line };
-  }
 }
 
 function ltBytes(count: number): Uint8Array {

@@ -4,7 +4,7 @@ import { CommandFramer, type ConsoleEvent, encode } from "./mod.ts";
 
 type Plain =
   | { type: "line"; text: string }
-  | { type: "overlong"; length: number }
+  | { type: "overflow"; text: string }
   | { type: "raw"; text: string }
   | { type: "raw-end" }
   | { type: "abort-pending" };
@@ -15,21 +15,23 @@ const latin1 = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
  * Feeds chunks, entering raw mode after lines of the form `RAW <n>` as a
  * device does after `AT+SKTSENDRAW`, and merges adjacent raw events.
  */
-function run(chunks: Uint8Array[], maxLineLength?: number): Plain[] {
-  const framer = new CommandFramer({ maxLineLength });
+function run(chunks: Uint8Array[], lineBuffer?: number): Plain[] {
+  const framer = new CommandFramer({ lineBuffer });
   const out: Plain[] = [];
   const add = (event: ConsoleEvent) => {
     switch (event.type) {
       case "line": {
         const text = latin1(event.line);
+        if (event.overflow) {
+          out.push({ type: "overflow", text });
+          break;
+        }
+        if (text === "") break;
         out.push({ type: "line", text });
         const m = /^RAW (\d+)$/.exec(text);
         if (m) framer.startRaw(Number(m[1]));
         break;
       }
-      case "overlong":
-        out.push({ type: "overlong", length: event.length });
-        break;
       case "raw": {
         const last = out.at(-1);
         if (last?.type === "raw") last.text += latin1(event.data);
@@ -58,42 +60,72 @@ function splits(bytes: Uint8Array): Uint8Array[][] {
   return all;
 }
 
-Deno.test("lines end with CR LF, lone CR or lone LF; empty lines vanish", () => {
-  const input = encode("AT+A\r\nAT+B\rAT+C\nAT+D\r\r\n\nAT+E\r\n");
-  const expected = ["AT+A", "AT+B", "AT+C", "AT+D", "AT+E"].map((text) => ({
-    type: "line",
+Deno.test("shell_cmd_chk: only CR LF or NUL ends a line; a lone CR or LF is a byte of it", () => {
+  const input = encode("AT+A\r\nAT+B\rAT+C\nAT+D\r\r\n\nAT+E\0AT+F\r\n");
+  const expected = ["AT+A", "AT+B\rAT+C\nAT+D\r", "\nAT+E", "AT+F"].map((
     text,
-  }));
+  ) => ({ type: "line", text }));
   for (const chunks of splits(input)) assert.deepEqual(run(chunks), expected);
 });
 
-Deno.test("an overlong line is reported once and the next command survives", () => {
-  const input = encode("A".repeat(30) + "\r\nAT+OK\r\n");
+Deno.test("shell_cmd_chk: an empty line is a line (CR LF alone, NUL alone)", () => {
+  const framer = new CommandFramer();
+  framer.push(encode("\r\n\0"));
+  for (let k = 0; k < 2; k++) {
+    const event = framer.next();
+    assert.equal(event?.type, "line");
+    if (event?.type === "line") assert.equal(event.line.length, 0);
+  }
+  assert.equal(framer.next(), undefined);
+});
+
+Deno.test("shell_cmd_chk: a full buffer runs its BUFLEN-1 bytes, loses the next byte, reads on", () => {
+  // BUFLEN 20: 19 bytes held; the 20th byte runs them and is lost.
+  const input = encode("A".repeat(19) + "XYZ\r\nAT+OK\r\n");
   for (const chunks of splits(input)) {
     assert.deepEqual(run(chunks, 20), [
-      { type: "overlong", length: 30 },
+      { type: "overflow", text: "A".repeat(19) },
+      { type: "line", text: "YZ" },
       { type: "line", text: "AT+OK" },
     ]);
   }
-  const framer = new CommandFramer({ maxLineLength: 10 });
-  framer.push(encode("AT+SKTSEND=1,2,3,4,5,6,7"));
-  framer.push(encode("\r"));
-  const event = framer.next();
-  assert.equal(event?.type, "overlong");
-  if (event?.type === "overlong") {
-    assert.equal(latin1(event.head), "AT+SKTSEND=1,2,3,4,5,6,7");
-  }
-  assert.ok(framer.buffered <= 10);
+  // 18 bytes and CR LF: the CR is the 19th byte, the LF still ends the line.
+  assert.deepEqual(run([encode("B".repeat(18) + "\r\n")], 20), [
+    { type: "line", text: "B".repeat(18) },
+  ]);
+  // 19 bytes and CR LF: the CR overflows, the LF starts the next line.
+  assert.deepEqual(run([encode("C".repeat(19) + "\r\nAT+N\r\n")], 20), [
+    { type: "overflow", text: "C".repeat(19) },
+    { type: "line", text: "\nAT+N" },
+  ]);
 });
 
-Deno.test("memory stays bounded on an endless line", () => {
+Deno.test("shell_cmd_chk: memory stays bounded on an endless line", () => {
   const framer = new CommandFramer();
   const chunk = new Uint8Array(65536).fill(65);
+  let overflows = 0;
   for (let i = 0; i < 64; i++) {
     framer.push(chunk);
-    assert.equal(framer.next(), undefined);
+    for (let e = framer.next(); e; e = framer.next()) {
+      assert.equal(e.type, "line");
+      if (e.type === "line") {
+        assert.equal(e.overflow, true);
+        assert.equal(e.line.length, 1999);
+      }
+      overflows++;
+    }
     assert.ok(framer.buffered <= 2000);
   }
+  assert.equal(overflows, Math.floor(64 * 65536 / 2000));
+});
+
+Deno.test("shell_cmd_chk: a NUL or BS at BUFLEN-1 bytes is still taken", () => {
+  assert.deepEqual(run([encode("A".repeat(19) + "\0")], 20), [
+    { type: "line", text: "A".repeat(19) },
+  ]);
+  assert.deepEqual(run([encode("A".repeat(19) + "\bB\0")], 20), [
+    { type: "line", text: "A".repeat(18) + "B" },
+  ]);
 });
 
 Deno.test("raw mode passes exactly N bytes of any value, then lines again", () => {
@@ -170,6 +202,11 @@ Deno.test("the same events however the input is chunked (property)", () => {
       "AT+SKTSTATE\r\n",
       "AT+X\r",
       "\n",
+      "\0",
+      "\b",
+      "\x7f",
+      "\t",
+      "\xff",
       "RAW 7\r\n",
       "<<<",
       "\r\n",
@@ -199,7 +236,7 @@ Deno.test("the same events however the input is chunked (property)", () => {
   );
 });
 
-Deno.test("a megabyte of LF-only or CR-only lines in one chunk comes out whole", async (t) => {
+Deno.test("a megabyte of CR LF or NUL lines in one chunk comes out whole", async (t) => {
   // One scan per chunk: this used to take seconds (a search for the other
   // line end from every line start).
   const lines: string[] = [];
@@ -208,7 +245,7 @@ Deno.test("a megabyte of LF-only or CR-only lines in one chunk comes out whole",
     lines.push(line);
     size += line.length + 1;
   }
-  for (const end of ["\n", "\r", "\r\n", "\n\r"]) {
+  for (const end of ["\r\n", "\0"]) {
     await t.step(JSON.stringify(end), () => {
       const framer = new CommandFramer();
       framer.push(encode(lines.join(end) + end));
@@ -225,15 +262,14 @@ Deno.test("a megabyte of LF-only or CR-only lines in one chunk comes out whole",
 });
 
 Deno.test("raw bytes taken from the middle of a chunk leave its lines intact", () => {
-  const input = encode("AT+A\nRAW 3\nx\ny\nAT+B\rAT+C\r\n");
+  const input = encode("AT+A\r\nRAW 3\r\nx\ny\nAT+B\rAT+C\r\n");
   for (const chunks of splits(input)) {
     assert.deepEqual(run(chunks), [
       { type: "line", text: "AT+A" },
       { type: "line", text: "RAW 3" },
       { type: "raw", text: "x\ny" },
       { type: "raw-end" },
-      { type: "line", text: "AT+B" },
-      { type: "line", text: "AT+C" },
+      { type: "line", text: "\nAT+B\rAT+C" },
     ]);
   }
 });

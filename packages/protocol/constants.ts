@@ -7,8 +7,13 @@
 /** Number of link ids (MEMP_NUM_NETCONN in the lwIP configuration): ids are 0..19. */
 export const LINK_COUNT = 20;
 
-/** Longest command line in bytes, without its line end (UART_LOG_CMD_BUFLEN). */
-export const MAX_LINE_LENGTH = 2000;
+/**
+ * Longest command line a host can send, in bytes without its CR LF: the
+ * line buffer (`UART_LOG_CMD_BUFLEN`, 2000) less the CR and one place
+ * (`shell_cmd_chk` takes the CR LF only while it holds at most BUFLEN - 1
+ * bytes, CR included).
+ */
+export const MAX_LINE_LENGTH = 1998;
 
 /** Lowest and highest certificate suite index. */
 export const CERT_INDEX_MIN = 1;

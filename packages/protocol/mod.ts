@@ -46,6 +46,7 @@ export * from "./parse.ts";
 export * from "./format_request.ts";
 export * from "./format_output.ts";
 export * from "./command_framer.ts";
+export * from "./line_reader.ts";
 export * from "./output_parser.ts";
 export * from "./transcript.ts";
 export * from "./transcript_match.ts";

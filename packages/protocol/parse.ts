@@ -16,7 +16,6 @@ import {
   CERT_INDEX_MIN,
   LINK_COUNT,
   MAX_HOST_LENGTH,
-  MAX_LINE_LENGTH,
 } from "./constants.ts";
 import { AtError, COMMAND_NAMES, type CommandName } from "./errors.ts";
 import { atoi, isIPv4, splitFields } from "./fields.ts";
@@ -43,7 +42,7 @@ export type ParsedLine =
     request: Request;
   }
   | {
-    /** A known command (or an overlong line) that the module answers with `ERROR: <n>`. */
+    /** A known command that the module answers with `ERROR: <n>`. */
     kind: "error";
     /** The command's name, when the line names one. */
     command: CommandName | undefined;
@@ -103,16 +102,6 @@ function nameBefore(line: Uint8Array, end: number): CommandName | undefined {
 export function parseCommandLine(line: Uint8Array): ParsedLine {
   const eq = equalsIn(line);
   const command = nameBefore(line, eq);
-  if (line.length > MAX_LINE_LENGTH) {
-    return {
-      kind: "error",
-      command,
-      error: new AtError(command, 1, {
-        detail:
-          `line of ${line.length} bytes exceeds the ${MAX_LINE_LENGTH}-byte command buffer`,
-      }),
-    };
-  }
   if (command === undefined) return { kind: "unknown" };
   const fields = eq === line.length
     ? undefined
