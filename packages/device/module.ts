@@ -11,6 +11,7 @@ import { lookup } from "node:dns/promises";
 import {
   ATCMD_READY,
   AtError,
+  checkLineBufferSize,
   type ClientRequest,
   CommandFramer,
   type CommandName,
@@ -25,6 +26,7 @@ import {
   formatState,
   HIGH_WATERMARK,
   isIPv4,
+  LINE_BUFFER_SIZE,
   type LinkState,
   LOW_WATERMARK,
   OK,
@@ -49,6 +51,12 @@ import {
   UdpLink,
 } from "./links.ts";
 import { ConsoleOutput, type ConsoleSink } from "./output.ts";
+import {
+  afterCommand,
+  dispatchedLine,
+  emptyLine,
+  unknownCommand,
+} from "./log_service.ts";
 import { type ConnectRule, NetGuard, parseConnectRules } from "./net_guard.ts";
 import type { TranscriptRecorder } from "./transcript.ts";
 import type { FaultPlan } from "./fault_plan.ts";
@@ -78,6 +86,12 @@ export type ConsoleMode = "manual" | "host";
 export interface ModuleOptions {
   /** Console mode (default `manual`, as the default firmware build). */
   mode?: ConsoleMode;
+  /**
+   * The console line buffer, `UART_LOG_CMD_BUFLEN` (default 2000, from 8 to
+   * 65535): a line ending in CR LF holds at most this less 2 bytes. Throws
+   * a RangeError on anything else.
+   */
+  lineBuffer?: number;
   /** Local address servers listen on (default `127.0.0.1`). */
   bindAddress?: string;
   /** The address the module reports as its own (default: the bind address, or the first external IPv4 address when binding to 0.0.0.0). */
@@ -133,7 +147,6 @@ class CommandFailure extends Error {
   }
 }
 
-const ECHO_CRLF = new Uint8Array([13, 10]);
 const INPUT_HIGH_WATER = 64 * 1024;
 
 /**
@@ -183,13 +196,13 @@ export class VirtualModule {
   #links = new LinkTable<Link>();
   #fds = new LowestFree();
   #context: LinkContext;
+  #lineBuffer: number;
   /** Console input being acted on. */
-  #framer = new CommandFramer();
+  #framer: CommandFramer;
   /** Input from consoles attached after the last one went, in order. */
   #laterInput: CommandFramer[] = [];
   #running = false;
   #closed = false;
-  #echoSkipLf = false;
   #inputWaiters: (() => void)[] = [];
   #raw: RawTransfer | undefined;
   #abortTimer: ReturnType<typeof setTimeout> | undefined;
@@ -205,6 +218,10 @@ export class VirtualModule {
   /** Creates a module; see {@linkcode createModule}. */
   constructor(options: ModuleOptions = {}) {
     this.mode = options.mode ?? "manual";
+    this.#lineBuffer = checkLineBufferSize(
+      options.lineBuffer ?? LINE_BUFFER_SIZE,
+    );
+    this.#framer = this.#newFramer();
     this.#bindAddress = options.bindAddress ?? "127.0.0.1";
     this.ip = options.ip ?? reportedAddress(this.#bindAddress);
     this.#connectTimeout = options.connectTimeoutMs ?? 10000;
@@ -355,9 +372,8 @@ export class VirtualModule {
     this.#raw?.mute();
     this.#raw = undefined;
     this.#rawResetLeft = undefined;
-    this.#framer = new CommandFramer();
+    this.#framer = this.#newFramer();
     this.#laterInput = [];
-    this.#echoSkipLf = false;
     this.output.reset();
     this.#log("reset: all links closed");
     if (this.mode === "host") this.output.unsolicited(ATCMD_READY);
@@ -374,10 +390,9 @@ export class VirtualModule {
   detach(): void {
     this.#sink = undefined;
     this.output.attach(undefined);
-    this.#echoSkipLf = false;
     const input = this.#input;
     if (input.buffered > 0 || input.raw) {
-      this.#laterInput.push(new CommandFramer());
+      this.#laterInput.push(this.#newFramer());
       this.#kick();
     }
   }
@@ -393,7 +408,6 @@ export class VirtualModule {
     this.#transcript?.h2m(bytes);
     if (this.#faults) bytes = this.#faults.h2m(bytes);
     const input = this.#input;
-    if (this.mode === "manual" && !input.raw) this.#echo(bytes);
     input.push(bytes);
     if (input === this.#framer && this.#abortTimer) {
       clearTimeout(this.#abortTimer);
@@ -426,23 +440,18 @@ export class VirtualModule {
     return work;
   }
 
-  #echo(bytes: Uint8Array): void {
-    // Echo as a terminal shell does: CR or LF ends the line with CR LF.
-    const parts: Uint8Array[] = [];
-    let start = 0;
-    for (let i = 0; i < bytes.length; i++) {
-      const byte = bytes[i];
-      if (byte !== 13 && byte !== 10) {
-        this.#echoSkipLf = false;
-        continue;
-      }
-      if (i > start) parts.push(bytes.slice(start, i));
-      if (byte === 13 || !this.#echoSkipLf) parts.push(ECHO_CRLF);
-      this.#echoSkipLf = byte === 13;
-      start = i + 1;
-    }
-    if (start < bytes.length) parts.push(bytes.slice(start));
-    for (const part of parts) this.output.unsolicited(part);
+  /**
+   * A framer for console input. In Manual Test Mode the console is the log
+   * UART: the shell echoes what it reads and ESC never reaches it.
+   */
+  #newFramer(): CommandFramer {
+    const manual = this.mode === "manual";
+    return new CommandFramer({
+      lineBuffer: this.#lineBuffer,
+      // firmware rule console-echo
+      echo: manual ? (bytes) => this.output.unsolicited(bytes) : undefined,
+      dropEsc: manual,
+    });
   }
 
   #kick(): void {
@@ -502,15 +511,13 @@ export class VirtualModule {
   async #handle(event: ConsoleEvent): Promise<void> {
     switch (event.type) {
       case "line":
+        if (event.overflow) {
+          // firmware rule console-overflow
+          this.#log(
+            `console: the ${this.#lineBuffer}-byte line buffer filled up; its ${event.line.length} bytes run as a command, the next byte is lost`,
+          );
+        }
         return await this.#command(event.line);
-      case "overlong":
-        this.#log(
-          `console: line of ${event.length} bytes rejected (buffer is 2000)`,
-        );
-        this.output.beginAnswer();
-        this.output.answer(formatError(1));
-        this.output.endAnswer();
-        return;
       case "raw":
         if (this.#rawResetLeft !== undefined) {
           return await this.#rawFault(event.data);
@@ -546,8 +553,19 @@ export class VirtualModule {
   }
 
   async #command(line: Uint8Array): Promise<void> {
+    const manual = this.mode === "manual";
+    // firmware rule console-manual-dispatch
+    if (manual) line = dispatchedLine(line);
     const name = commandNameOf(line);
-    if (name === undefined && line.length <= 2000) return; // Unknown: silence.
+    if (name === undefined) {
+      // firmware rule console-unknown
+      if (!manual) return; // Host Control Mode: the log UART says it.
+      this.output.beginAnswer();
+      if (line.length === 0) this.output.answer(emptyLine());
+      else for (const part of unknownCommand(line)) this.output.answer(part);
+      this.output.endAnswer();
+      return;
+    }
     const generation = this.#generation;
     const live = () => generation === this.#generation;
     const faults: CommandEffects | undefined = name === undefined
@@ -567,7 +585,7 @@ export class VirtualModule {
         throw new CommandFailure(4, "AT+SKTSENDRAW needs Host Control Mode");
       }
       const parsed = parseCommandLine(line);
-      if (parsed.kind === "unknown") return;
+      if (parsed.kind === "unknown") return; // Not reached: the name is known.
       if (parsed.kind === "error") throw parsed.error;
       const result = await this.#execute(parsed.request);
       if (faults?.delayMs) await this.#faults!.sleep(faults.delayMs);
@@ -592,7 +610,11 @@ export class VirtualModule {
       }
       if (live()) this.output.answer(formatError(code));
     } finally {
-      if (!answered && live()) this.output.endAnswer();
+      if (!answered && live()) {
+        // firmware rule console-mem-line
+        if (manual) this.output.answer(afterCommand());
+        this.output.endAnswer();
+      }
     }
   }
 

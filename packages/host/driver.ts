@@ -327,6 +327,7 @@ export class AtDriver extends EventTarget {
         pending?.onPrompt?.();
         return;
       case "echo":
+      case "shell":
         return;
       case "ready":
         // The very first thing a module prints on a fresh transport is its

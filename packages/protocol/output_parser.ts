@@ -40,6 +40,17 @@ export type ModuleEvent =
     text: string;
   }
   | {
+    /**
+     * A line the shell prints around commands in Manual Test Mode (the log
+     * UART): `[MEM] After do cmd, available heap <n>`, the `#` prompt,
+     * `unknown command '<word>'`, `<<<Too long cmd string.>>>`. Never part
+     * of an answer.
+     */
+    type: "shell";
+    /** The line's text. */
+    text: string;
+  }
+  | {
     /** `+SKTREAD`: an answer's data (the OK follows as its own event). */
     type: "read";
     /** The link read. */
@@ -539,12 +550,22 @@ export class OutputParser {
   #endLine(events: ModuleEvent[]): void {
     if (this.#line.length === 0) return;
     if (this.#line.length > this.#max) return this.#checkOverlong(events);
-    events.push(classify(decodeLatin1(this.#line.take())));
+    let text = decodeLatin1(this.#line.take());
+    if (text.length > 1 && text.startsWith("#")) {
+      // The prompt `\r#` after an empty line has no line end of its own.
+      events.push({ type: "shell", text: "#" });
+      text = text.slice(1);
+    }
+    events.push(classify(text));
   }
 }
 
+const SHELL_LINE =
+  /^(?:#|\[MEM\] After do cmd, available heap \d+|unknown command '.*'| <<<Too long cmd string\.>>> )$/s;
+
 function classify(text: string): ModuleEvent {
   if (text === "OK") return { type: "ok" };
+  if (SHELL_LINE.test(text)) return { type: "shell", text };
   const error = ERROR_LINE.exec(text);
   if (error) return { type: "error", code: Number(error[1]) };
   if (text === ">>>") return { type: "prompt" };

@@ -330,6 +330,9 @@ export function describeEvent(event: ShownEvent, hex: boolean): Shown[] {
       }];
     case "urc":
       return [{ kind: "urc", text: escapeText(event.text) }];
+    case "shell":
+      // Manual Test Mode's log lines ([MEM], #, unknown command).
+      return [{ kind: "note", text: escapeText(event.text) }];
     case "garbage":
       return [{
         kind: "warning",
