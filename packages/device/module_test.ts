@@ -3,6 +3,7 @@ import { createSocket } from "node:dgram";
 import FakeTimers from "@sinonjs/fake-timers";
 import { encode, READ_WAIT_MS, TCP_WINDOW } from "@atsock/protocol";
 import { findSocketFd } from "./sockopt.ts";
+import { createModule } from "./module.ts";
 import {
   Flood,
   freePort,
@@ -19,13 +20,13 @@ Deno.test("SKTQUERY and SKTCFG answer byte for byte as the reference shows", asy
     const query = await h.command("AT+SKTQUERY");
     assert.equal(
       query.text,
-      "AT+SKTQUERY\r\n" + // Manual Test Mode echoes what is typed.
+      "AT+SKTQUERY\r\r\n" + // Manual Test Mode echoes what is typed (shell_cmd_chk).
         "\r\nGlobal SOCKET configuration:\r\nso_sndtimeo: 0\r\nso_rcvtimeo: 0\r\n" +
         "tcp_nodelay: 0\r\nso_keepalive: 0\r\ntcp_keepidle: 0\r\n" +
         "tcp_keepintvl: 0\r\ntcp_keepcnt: 0\r\n\r\nOK\r\n",
     );
     const cfg = await h.command("AT+SKTCFG=2000,2000,,1,60,10,3");
-    assert.equal(cfg.text, "AT+SKTCFG=2000,2000,,1,60,10,3\r\n\r\nOK\r\n");
+    assert.equal(cfg.text, "AT+SKTCFG=2000,2000,,1,60,10,3\r\r\n\r\nOK\r\n");
     const after = await h.command("AT+SKTQUERY");
     assert.match(
       after.text,
@@ -61,15 +62,101 @@ Deno.test("host mode: ATCMD READY, no echo; unknown lines get nothing", async ()
   }
 });
 
-Deno.test("overlong line: ERROR: 1 and the next command still works", async () => {
+Deno.test("shell_cmd_chk: a full line buffer runs its first 1999 bytes at once; the next byte is lost, the rest is the next line", async () => {
   const h = await Harness.start({ mode: "host" });
   try {
     await h.next((e) => e.type === "ready");
+    const head = "AT+SKTSTATE=";
+    // 1999 bytes, no line end: they run as soon as the 2000th byte comes.
+    await h.write(head + "x".repeat(1999 - head.length) + "Y" + "AT+SKTQUERY");
+    const state = await h.next((e) => e.type === "ok");
+    assert.deepEqual(state.before, []);
+    await h.write("\r\n");
+    const query = await h.next((e) => e.type === "ok");
+    assert.ok(
+      query.before.some((e) => e.type === "line" && e.text.startsWith("so_")),
+    );
+    // An unknown overflow (5000 bytes of SKTSEND data) answers what its
+    // first 1999 bytes answer; the rest are unknown lines: nothing.
     await h.write("AT+SKTSEND=0,5000,,," + "x".repeat(5000) + "\r\n");
     const { event } = await h.next((e) => e.type === "error");
     assert.deepEqual(event, { type: "error", code: 1 });
     assert.equal((await h.command("AT+SKTSTATE")).final.type, "ok");
+    assert.deepEqual(h.pending(), []);
   } finally {
+    await h.close();
+  }
+});
+
+Deno.test("shell_cmd_chk: --line-buffer sets the buffer; a 1998-byte line with CR LF fits 2000", async () => {
+  const h = await Harness.start({ mode: "host", lineBuffer: 64 });
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(
+      (await h.command("AT+SKTSTATE=" + "x".repeat(50))).final.type,
+      "ok",
+    );
+    // 63 bytes then CR: the CR overflows, the line runs, the LF begins the next.
+    await h.write("AT+SKTSTATE=" + "x".repeat(51) + "\r\n");
+    await h.next((e) => e.type === "ok");
+    // "\nAT+SKTQUERY" is an unknown command: no answer at all.
+    await h.write("AT+SKTQUERY\r\n");
+    const after = await h.command("AT+SKTSTATE");
+    assert.equal(after.final.type, "ok");
+    assert.deepEqual(after.events, []);
+  } finally {
+    await h.close();
+  }
+  assert.throws(() => createModule({ lineBuffer: 3 }), RangeError);
+  const big = await Harness.start({ mode: "host" });
+  try {
+    await big.next((e) => e.type === "ready");
+    const line = "AT+SKTSTATE=" + "x".repeat(1998 - 12);
+    assert.equal(line.length, 1998);
+    assert.equal((await big.command(line)).final.type, "ok");
+  } finally {
+    await big.close();
+  }
+});
+
+Deno.test("shell_cmd_chk: a client that leaves a partial line of any length leaves nothing for the next one (issue 12)", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const next = async () => {
+    for (let i = 0; i < 500 && h.console.busy; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(h.console.busy, false);
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: h.console.port,
+    });
+    assert.equal(await readUntil(conn, "ATCMD READY\r\n"), "ATCMD READY\r\n");
+    return conn;
+  };
+  const conns: Deno.TcpConn[] = [];
+  try {
+    await h.next((e) => e.type === "ready");
+    // 2001 bytes without a line end, then the client goes.
+    await h.write("x".repeat(2001));
+    h.conn.close();
+    let conn = await next();
+    conns.push(conn);
+    await conn.write(encode("AT+SKTSTATE\r\n"));
+    assert.equal(await readUntil(conn, "OK\r\n"), "\r\nOK\r\n");
+    for (const partial of ["A", "AT+SKTSTATE\r", "y".repeat(1998) + "\n"]) {
+      await conn.write(encode(partial));
+      conn.close();
+      conn = await next();
+      conns.push(conn);
+      await conn.write(encode("AT+SKTSTATE\r\n"));
+      assert.equal(await readUntil(conn, "OK\r\n"), "\r\nOK\r\n");
+    }
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
     await h.close();
   }
 });
@@ -738,7 +825,7 @@ Deno.test("SKTREAD end to end: the data is cut at the first NUL while n counts e
     }
     assert.equal(
       (await h.command("AT+SKTREAD=0,100")).text,
-      "AT+SKTREAD=0,100\r\n+SKTREAD:0,5,ab\r\nOK\r\n",
+      "AT+SKTREAD=0,100\r\r\n+SKTREAD:0,5,ab\r\nOK\r\n",
     );
 
     // With the module's clock stopped, a read of an empty link waits; the

@@ -12,6 +12,7 @@ import {
   type VirtualModule,
 } from "./module.ts";
 import { serveTcp, writeAll } from "./consoles.ts";
+import { afterCommand } from "./log_service.ts";
 import { findSocketFd } from "./sockopt.ts";
 
 const encoder = new TextEncoder();
@@ -23,10 +24,12 @@ export interface Answer {
   events: ModuleEvent[];
   /** The final result. */
   final: ModuleEvent;
-  /** The exact bytes of the answer. */
+  /** The exact bytes of the answer (Manual Test Mode: without the shell's `[MEM]` and `#` lines after it). */
   bytes: Uint8Array;
   /** The bytes as text (latin1). */
   text: string;
+  /** Manual Test Mode: what the shell printed after the answer (`[MEM]`, `#`). */
+  shell: string;
 }
 
 /** A module with a TCP console and a client on it. */
@@ -152,8 +155,18 @@ export class Harness {
       (e) => e.type === "ok" || e.type === "error",
       ms,
     );
-    const bytes = concat(this.#bytes);
-    return { events: before, final: event, bytes, text: latin1(bytes) };
+    if (this.module.mode === "manual") {
+      // The log service's lines follow every known command (atcmd_service).
+      await this.next((e) => e.type === "shell" && e.text === "#", ms);
+    }
+    let bytes = concat(this.#bytes);
+    let shell = "";
+    const tail = afterCommand();
+    if (this.module.mode === "manual" && endsWith(bytes, tail)) {
+      shell = latin1(tail);
+      bytes = bytes.subarray(0, bytes.length - tail.length);
+    }
+    return { events: before, final: event, bytes, text: latin1(bytes), shell };
   }
 
   /** Sends a command and asserts-free returns the error code, or 0 for OK. */
@@ -317,4 +330,10 @@ export function unsentBytes(conn: Deno.Conn): number {
   const out = new Uint8Array(4);
   if (ioctl(fd, 0x5411n, out) !== 0) throw new Error("SIOCOUTQ failed");
   return new DataView(out.buffer).getInt32(0, true);
+}
+
+function endsWith(bytes: Uint8Array, tail: Uint8Array): boolean {
+  if (bytes.length < tail.length) return false;
+  const at = bytes.length - tail.length;
+  return tail.every((b, i) => bytes[at + i] === b);
 }
