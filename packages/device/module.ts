@@ -218,6 +218,7 @@ export class VirtualModule {
   /** Creates a module; see {@linkcode createModule}. */
   constructor(options: ModuleOptions = {}) {
     this.mode = options.mode ?? "manual";
+    // firmware rule console-line-buffer
     this.#lineBuffer = checkLineBufferSize(
       options.lineBuffer ?? LINE_BUFFER_SIZE,
     );

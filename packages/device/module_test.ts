@@ -161,6 +161,75 @@ Deno.test("shell_cmd_chk: a client that leaves a partial line of any length leav
   }
 });
 
+Deno.test("atcmd_service and shell_task_ram: Manual Test Mode prints [MEM] and # after a known command, unknown command for the rest", async () => {
+  const h = await Harness.start();
+  try {
+    const all: string[] = [];
+    h.transcript = all;
+    const mem = "\n\r[MEM] After do cmd, available heap 290560\n\r\r\n\n#\r\n";
+    // A known command, answered OK.
+    const state = await h.command("AT+SKTSTATE");
+    assert.equal(state.text + state.shell, "AT+SKTSTATE\r\r\n\r\nOK\r\n" + mem);
+    // A known command that fails still gets the [MEM] line.
+    const del = await h.command("AT+SKTDEL=7");
+    assert.equal(
+      del.text + del.shell,
+      "AT+SKTDEL=7\r\r\n\r\nERROR: 1\r\n" + mem,
+    );
+    // Unknown: the first word only, no [MEM] line. Leading spaces go first.
+    all.length = 0;
+    await h.write("  AT+NOPE x y\r\n");
+    await h.next((e) => e.type === "shell" && e.text === "#");
+    assert.equal(
+      all.join(""),
+      "  AT+NOPE x y\r\r\n\r\nunknown command 'AT+NOPE'\r\n\n#\r\n",
+    );
+    // A lone LF is a byte of the line: "AT+SKTSTATE\n" is unknown.
+    all.length = 0;
+    await h.write("AT+SKTSTATE\n\r\n");
+    await h.next((e) => e.type === "shell" && e.text === "#");
+    assert.equal(
+      all.join(""),
+      "AT+SKTSTATE\n\r\r\n\r\nunknown command 'AT+SKTSTATE\n'\r\n\n#\r\n",
+    );
+    // BS, DEL, TAB, 0xFF and ESC: "AT+SKTSTATX<BS>E" is AT+SKTSTATE.
+    all.length = 0;
+    const typed = new Uint8Array([
+      ...encode("AT+SKTSTATX\bE\x1b"),
+      0xff,
+      ...encode("Q\x7f\r\n"),
+    ]);
+    const typedAnswer = await h.command(typed.subarray(0, typed.length - 2));
+    assert.equal(typedAnswer.final.type, "ok");
+    assert.equal(
+      all.join(""),
+      "AT+SKTSTATX\b \bEQ\b \b\r\r\n\r\nOK\r\n" + mem,
+    );
+    // An empty line: only the prompt.
+    all.length = 0;
+    await h.write("\r\n");
+    await h.command("AT+SKTSTATE");
+    assert.ok(all.join("").startsWith("\r\r\n\r#AT+SKTSTATE\r\r\n"));
+    // A full buffer: the shell says so and runs the 1999 bytes.
+    all.length = 0;
+    const long = "AT+SKTSTATE=" + "x".repeat(1987);
+    await h.write(long + "Z\r\n");
+    await h.next((e) => e.type === "ok");
+    await h.next((e) => e.type === "shell" && e.text === "#");
+    // The prompt after the empty line has no line end: wait for its bytes.
+    for (let i = 0; i < 500 && !all.join("").endsWith("\r#"); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(
+      all.join(""),
+      long + "\n\r <<<Too long cmd string.>>> \n" + long + "\r\n" +
+        "\r\nOK\r\n" + mem + "\r\r\n\r#",
+    );
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("TCP server: seeds, connect events, SKTREAD, SKTSEND, peer close, SKTDEL", async () => {
   const h = await Harness.start({ mode: "host" });
   const port = freePort();

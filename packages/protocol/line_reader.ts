@@ -181,13 +181,14 @@ export class LineReader {
     try {
       for (; i < end; i++) {
         const b = chunk[i];
-        if (b === ESC && this.#dropEsc) continue;
+        if (b === ESC && this.#dropEsc) continue; // firmware rule console-esc
         const count = this.#count;
         if (
           count < max ||
           (count === max && (b === LF || b === NUL || b === BS || b === DEL))
         ) {
-          if (b === INVALID) continue;
+          if (b === INVALID) continue; // firmware rule console-edit-keys
+          // firmware rule console-line-end
           if (b === LF && count > 0 && this.#buf[count - 1] === CR) {
             this.#count = 0;
             this.#flushEcho(true);
@@ -214,6 +215,7 @@ export class LineReader {
           continue;
         }
         if (count === max) {
+          // firmware rule console-overflow
           // The buffer is full: run what it holds; this byte is lost.
           this.#count = 0;
           const read = this.#take(max, true);
@@ -225,6 +227,7 @@ export class LineReader {
           }
           return { next: i + 1, read };
         }
+        // firmware rule console-stuck
         // count === size: stuck until the module restarts.
       }
       return { next: end };
