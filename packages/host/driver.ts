@@ -13,6 +13,7 @@ import {
   DEFAULT_CONFIG,
   type Endpoint,
   formatRequest,
+  lineReaderAlters,
   type LinkState,
   MAX_LINE_LENGTH,
   type ModuleEvent,
@@ -872,8 +873,9 @@ export class AtDriver extends EventTarget {
 
   /**
    * `AT+SKTSEND`: sends bytes, split over as many commands as the 2000-byte
-   * command buffer needs. Data may hold any byte but CR and LF (they end a
-   * command line); use {@linkcode sendRaw} for those in Host Control Mode.
+   * command buffer needs. Data may hold a lone CR or LF, but not bytes the
+   * module's line reader changes (NUL, BS, TAB, DEL, 0xFF, CR LF); use
+   * {@linkcode sendRaw} for those in Host Control Mode.
    */
   async send(
     linkId: number,
@@ -884,8 +886,8 @@ export class AtDriver extends EventTarget {
     checkLink(linkId);
     check(data.length > 0, "data is empty");
     check(
-      !data.includes(13) && !data.includes(10),
-      "AT+SKTSEND cannot carry CR or LF bytes: use sendRaw (Host Control Mode)",
+      !lineReaderAlters(data),
+      "AT+SKTSEND cannot carry NUL, BS, TAB, DEL, 0xFF or CR LF bytes (the module's line reader changes them): use sendRaw (Host Control Mode)",
     );
     if (destination) checkEndpoint(destination);
     if (this.#udp.has(linkId)) {

@@ -56,7 +56,8 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     id: "console-esc",
     rule:
       "The log UART's interrupt handler drops ESC bytes before the line reader (Manual Test Mode); the AT UART's handler passes them on.",
-    source: "shell_rom_patch.c shell_uart_irq_rom, at_intf_uart.c atio_uart_handler",
+    source:
+      "shell_rom_patch.c shell_uart_irq_rom, at_intf_uart.c atio_uart_handler",
     code: "protocol/line_reader.ts",
   },
   {
@@ -94,7 +95,6 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     source: "shell_ram.c shell_task_ram, atcmd_service.c atcmd_handler",
     code: "device/module.ts",
   },
-
   // --- fields, errors, links, SKTREAD, SKTSTATE, DATA lines, TLS ---
   // (sockets rows)
 

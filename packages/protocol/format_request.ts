@@ -13,11 +13,10 @@ import {
   MAX_LINE_LENGTH,
 } from "./constants.ts";
 import { escapeData, isIPv4 } from "./fields.ts";
+import { lineReaderAlters } from "./line_reader.ts";
 import type { Endpoint, Request, SocketConfig } from "./types.ts";
 
 const CRLF = encode("\r\n");
-const CR = 0x0d;
-const LF = 0x0a;
 const INT_MAX = 2147483647;
 
 /** Throws the RangeError for a request that would not parse back to itself. */
@@ -121,8 +120,10 @@ function configFields(config: SocketConfig): string {
  * request: a field out of its range or not a whole number, a cert index or
  * local port given for a type that takes none (or missing where needed), a
  * host that is empty, longer than 255 characters or holds `,`, `\` or
- * anything but printable ASCII, `AT+SKTSEND` data that is empty or holds CR or LF, or
- * a line longer than the 2000-byte command buffer.
+ * anything but printable ASCII, `AT+SKTSEND` data that is empty or holds
+ * bytes the module's line reader changes (NUL, BS, TAB, DEL, 0xFF, CR LF;
+ * see {@linkcode lineReaderAlters}), or a line longer than the 1998 bytes a
+ * CR LF line can hold in the 2000-byte command buffer.
  *
  * @example
  * ```ts
@@ -184,8 +185,11 @@ function formatLine(request: Request): Uint8Array {
       if (!(data instanceof Uint8Array) || data.length === 0) {
         invalid(c, "data must be at least one byte");
       }
-      if (data.includes(CR) || data.includes(LF)) {
-        invalid(c, "data cannot hold CR or LF bytes (they end a command line)");
+      if (lineReaderAlters(data)) {
+        invalid(
+          c,
+          "data cannot hold NUL, BS, TAB, DEL, 0xFF or CR LF bytes (the module's line reader changes them)",
+        );
       }
       const dst = request.destination;
       const head = encodeLatin1(

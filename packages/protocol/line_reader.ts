@@ -90,6 +90,22 @@ export function checkLineBufferSize(size: number): number {
   return size;
 }
 
+/**
+ * Whether `shell_cmd_chk` would change these bytes inside a command line:
+ * they hold NUL, BS, TAB, DEL or 0xFF, or a CR followed by LF. Such data
+ * cannot go in `AT+SKTSEND`; a lone CR or LF can.
+ */
+export function lineReaderAlters(data: Uint8Array): boolean {
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i];
+    if (b === NUL || b === BS || b === TAB || b === DEL || b === INVALID) {
+      return true;
+    }
+    if (b === CR && data[i + 1] === LF) return true;
+  }
+  return false;
+}
+
 // Bytes that need more than "append and echo as typed".
 const SPECIAL = new Uint8Array(256);
 for (const b of [NUL, BS, TAB, LF, DEL, INVALID]) SPECIAL[b] = 1;

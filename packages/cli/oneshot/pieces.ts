@@ -5,16 +5,22 @@
  * @module
  */
 
-import { type Endpoint, MAX_LINE_LENGTH } from "@atsock/protocol";
+import {
+  type Endpoint,
+  lineReaderAlters,
+  MAX_LINE_LENGTH,
+} from "@atsock/protocol";
 
-const CR = 0x0d;
-const LF = 0x0a;
 const COMMA = 0x2c;
 const BACKSLASH = 0x5c;
 
-/** Whether the bytes hold a CR or LF, which `AT+SKTSEND` cannot carry (they end the command). */
+/**
+ * Whether the bytes hold what `AT+SKTSEND` cannot carry: NUL, BS, TAB, DEL,
+ * 0xFF or CR LF, which the module's line reader changes (a lone CR or LF
+ * is fine).
+ */
 export function hasLineEnd(data: Uint8Array): boolean {
-  return data.includes(CR) || data.includes(LF);
+  return lineReaderAlters(data);
 }
 
 /**

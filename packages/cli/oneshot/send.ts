@@ -2,7 +2,7 @@
  * `atsock send`: sends text or a file on a link. Files go with
  * `AT+SKTSENDRAW` in Host Control Mode (paused between the module's
  * watermarks, as `AtDriver.sendRaw` does); in Manual Test Mode, where that
- * command is `ERROR: 4`, a payload without CR or LF bytes goes as
+ * command is `ERROR: 4`, a payload AT+SKTSEND can carry goes as
  * `AT+SKTSEND` pieces that fit the command buffer, and anything else is
  * refused with the reason.
  *
@@ -39,13 +39,14 @@ Usage:
   atsock send <DEVICE | tcp:HOST:PORT> --link N (--data TEXT | --file PATH)
               [--ip A --port P] [--progress] [--json]
 
---data is sent with AT+SKTSEND when it can be (no CR or LF bytes; on UDP,
-one command), else with AT+SKTSENDRAW. --file is sent with AT+SKTSENDRAW,
+--data is sent with AT+SKTSEND when it can be (no NUL, BS, TAB, DEL, 0xFF
+or CR LF bytes, which the module's line reader changes; on UDP, one
+command), else with AT+SKTSENDRAW. --file is sent with AT+SKTSENDRAW,
 pausing between the module's High and Low Watermark lines. In Manual Test
 Mode, where AT+SKTSENDRAW is ERROR: 4, the payload goes as AT+SKTSEND pieces
-of up to 2000 bytes a command (',' and '\\' escaped) if it has no CR or LF
-bytes; on a UDP link it must fit one command (one datagram), else it is
-refused, as it is when it holds CR or LF: those need Host Control Mode.
+of up to 1998 bytes a command (',' and '\\' escaped) if it has none of
+those bytes; on a UDP link it must fit one command (one datagram), else it
+is refused, as it is when it holds them: those need Host Control Mode.
 Prints the bytes sent, the time and the rate.
 
 Options:
@@ -192,7 +193,7 @@ function streamOf(source: Source): ReadableStream<Uint8Array> {
   });
 }
 
-/** Whether any chunk holds a CR or LF byte. */
+/** Whether any chunk holds bytes AT+SKTSEND cannot carry (see `hasLineEnd`). */
 async function sourceHasLineEnd(source: Source): Promise<boolean> {
   for await (const chunk of source.chunks()) {
     if (hasLineEnd(chunk)) return true;
@@ -250,7 +251,9 @@ async function sendSource(
     );
   }
   if (await sourceHasLineEnd(source)) {
-    throw refuse("holds CR or LF bytes, which AT+SKTSEND cannot carry");
+    throw refuse(
+      "holds NUL, BS, TAB, DEL, 0xFF or CR LF bytes, which AT+SKTSEND cannot carry",
+    );
   }
   if (udp) {
     const whole = data ?? (await Deno.readFile(source.name));
@@ -275,7 +278,7 @@ async function bySend(
   for await (const chunk of source.chunks()) {
     if (hasLineEnd(chunk)) {
       throw new OneShotError(
-        `${source.name} changed while it was sent: it now holds CR or LF bytes`,
+        `${source.name} changed while it was sent: it now holds bytes AT+SKTSEND cannot carry`,
       );
     }
     for (const piece of sendPieces(chunk, room)) {
