@@ -251,17 +251,21 @@ Deno.test("console token: the first line must be it; never echoed, logged or giv
         assert.match(second.text, /console busy/);
         await second.close();
         await c.write("\nAT+SKTSTATE\r\n");
-        await c.until(/OK\r\n$/);
+        await c.until(/#\r\n$/);
         // Manual Test Mode echoes commands, never the token line.
-        assert.equal(c.text, "AT+SKTSTATE\r\n\r\nOK\r\n");
+        assert.equal(
+          c.text,
+          "AT+SKTSTATE\r\r\n\r\nOK\r\n" +
+            "\n\r[MEM] After do cmd, available heap 290560\n\r\r\n\n#\r\n",
+        );
         await c.close();
       },
     );
     await t.step("the token and a command in one write", async () => {
       const c = await consoleClient(con.port);
       await c.write(token + "\nAT+SKTQUERY\r\n");
-      await c.until(/OK\r\n$/);
-      assert.match(c.text, /^AT\+SKTQUERY\r\n\r\nGlobal SOCKET/);
+      await c.until(/#\r\n$/);
+      assert.match(c.text, /^AT\+SKTQUERY\r\r\n\r\nGlobal SOCKET/);
       await c.close();
     });
     for (const line of logs) assert.ok(!line.includes(token), line);

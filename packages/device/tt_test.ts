@@ -13,14 +13,17 @@ import {
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-Deno.test("Manual Test Mode: echo (CR alone too), and SKTSENDRAW is ERROR: 4", async () => {
+Deno.test("Manual Test Mode: echo, and SKTSENDRAW is ERROR: 4", async () => {
   const h = await Harness.start();
   try {
+    // A CR alone does not end the line: the LF after it does (shell_cmd_chk).
     await h.write("AT+SKTSTATE\r");
+    await h.write("\n");
     const { event } = await h.next((e) => e.type === "ok");
     assert.deepEqual(event, { type: "ok" });
+    await h.next((e) => e.type === "shell" && e.text === "#");
     const raw = await h.command("AT+SKTSENDRAW=0,6");
-    assert.equal(raw.text, "AT+SKTSENDRAW=0,6\r\n\r\nERROR: 4\r\n");
+    assert.equal(raw.text, "AT+SKTSENDRAW=0,6\r\r\n\r\nERROR: 4\r\n");
     // Even a malformed SKTSENDRAW is refused for the mode first.
     assert.equal(await h.code("AT+SKTSENDRAW=99"), 4);
   } finally {

@@ -454,3 +454,37 @@ Deno.test("a long SKTREAD answer fed byte by byte is read in linear time", () =>
     { type: "ok" },
   ]);
 });
+
+Deno.test("atcmd_service, shell_task_ram: Manual Test Mode's log lines are shell events, never answer lines", () => {
+  const output = "AT+SKTSTATE\r\r\n\r\nOK\r\n" +
+    "\n\r[MEM] After do cmd, available heap 290560\n\r\r\n\n#\r\n" +
+    "hello x\r\r\n\r\nunknown command 'hello'\r\n\n#\r\n" +
+    "\r\r\n\r#" + // An empty line: the prompt, with no line end.
+    "AT+SKTQUERY\r\r\n\r\nGlobal SOCKET configuration:\r\n" +
+    "A".repeat(10) + "\n\r <<<Too long cmd string.>>> \n" + "A".repeat(10) +
+    "\r\n";
+  const expected = [
+    { type: "echo", text: "AT+SKTSTATE" },
+    { type: "ok" },
+    { type: "shell", text: "[MEM] After do cmd, available heap 290560" },
+    { type: "shell", text: "#" },
+    { type: "line", text: "hello x" },
+    { type: "shell", text: "unknown command 'hello'" },
+    { type: "shell", text: "#" },
+    { type: "shell", text: "#" },
+    { type: "echo", text: "AT+SKTQUERY" },
+    { type: "line", text: "Global SOCKET configuration:" },
+    { type: "line", text: "A".repeat(20) },
+  ];
+  const bytes = new TextEncoder().encode(output);
+  const events = new OutputParser().push(bytes);
+  assert.deepEqual(events.slice(0, 10), expected.slice(0, 10));
+  assert.deepEqual(
+    events.slice(10).map((e) => e.type),
+    ["line", "shell", "line"],
+  );
+  // The same however the bytes are cut.
+  const parser = new OutputParser();
+  const cut = [...bytes].flatMap((b) => parser.push(Uint8Array.of(b)));
+  assert.deepEqual(cut, events);
+});
