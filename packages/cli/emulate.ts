@@ -18,6 +18,11 @@ import {
   type TranscriptRecorder,
   type VirtualModule,
 } from "@atsock/device";
+import {
+  LINE_BUFFER_MAX,
+  LINE_BUFFER_MIN,
+  LINE_BUFFER_SIZE,
+} from "@atsock/protocol";
 import { firstLine, isPermissionError, TargetError } from "./target.ts";
 import type { Subcommand } from "./command.ts";
 import { parseOptions, UsageError } from "./usage.ts";
@@ -33,6 +38,8 @@ export interface EmulateOptions {
   mode: "manual" | "host";
   /** Baud rate for pacing (0: unpaced). */
   baud: number;
+  /** The console line buffer, `UART_LOG_CMD_BUFLEN` (default 2000). */
+  lineBuffer: number;
   /** The reported IP address, when given. */
   ip?: string;
   /** Address the module's servers bind to. */
@@ -56,7 +63,7 @@ export const EMULATE_HELP = `atsock emulate: run a virtual Ameba module
 
 Usage:
   atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
-                 [--baud N] [--ip ADDR] [--bind ADDR] [--certs DIR]
+                 [--baud N] [--line-buffer N] [--ip ADDR] [--bind ADDR] [--certs DIR]
                  [--allow-connect HOST[:PORT],...]
                  [--token TOKEN | --token-file FILE]
                  [--transcript FILE [--payloads]] [--faults PLAN.json]
@@ -72,6 +79,11 @@ Options:
   --mode      manual (default: echoes, no AT+SKTSENDRAW) or host
               (Host Control Mode: ATCMD READY, no echo, AT+SKTSENDRAW)
   --baud      pace console output like a UART at N baud (default: unpaced)
+  --line-buffer N
+              the firmware's console line buffer, UART_LOG_CMD_BUFLEN, in
+              bytes (default 2000, from 8 to 65535): a line ending in
+              CR LF holds at most N-2 bytes; with N-1 bytes held and no
+              line end, the next byte runs them as a command at once
   --ip        the address the module reports as its own
               (default: the --bind address)
   --bind      address the module's servers listen on (default 127.0.0.1)
@@ -116,6 +128,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       console: { type: "string", default: "stdio" },
       mode: { type: "string", default: "manual" },
       baud: { type: "string" },
+      "line-buffer": { type: "string" },
       ip: { type: "string" },
       bind: { type: "string", default: "127.0.0.1" },
       certs: { type: "string" },
@@ -144,10 +157,23 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       );
     }
   }
+  let lineBuffer = LINE_BUFFER_SIZE;
+  if (values["line-buffer"] !== undefined) {
+    const text = values["line-buffer"];
+    lineBuffer = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
+    if (
+      !(lineBuffer >= LINE_BUFFER_MIN && lineBuffer <= LINE_BUFFER_MAX)
+    ) {
+      throw new UsageError(
+        `--line-buffer must be a whole number of bytes from ${LINE_BUFFER_MIN} to ${LINE_BUFFER_MAX}, not "${text}"`,
+      );
+    }
+  }
   const options: EmulateOptions = {
     console: parseConsole(values.console!),
     mode,
     baud,
+    lineBuffer,
     ip: values.ip,
     bind: values.bind!,
     certs: values.certs,
@@ -280,6 +306,7 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     faults,
     mode: options.mode,
     baud: options.baud || undefined,
+    lineBuffer: options.lineBuffer,
     ip: options.ip,
     bindAddress: options.bind,
     certs: options.certs,
@@ -315,6 +342,9 @@ export async function emulate(options: EmulateOptions): Promise<number> {
       options.mode === "host" ? "Host Control Mode" : "Manual Test Mode"
     }`,
     options.baud ? `${options.baud} baud` : "unpaced",
+    ...(options.lineBuffer === LINE_BUFFER_SIZE
+      ? []
+      : [`line buffer ${options.lineBuffer}`]),
     `servers bind ${options.bind}, report ip ${module.ip}`,
     options.certs ? `certs ${options.certs}` : "no cert directory",
     ...(options.transcript ? [`transcript ${options.transcript}`] : []),

@@ -36,6 +36,7 @@ Deno.test("emulate arguments: defaults, tcp forms, errors", () => {
     console: { kind: "stdio" },
     mode: "manual",
     baud: 0,
+    lineBuffer: 2000,
     ip: undefined,
     bind: "127.0.0.1",
     certs: undefined,
@@ -58,6 +59,9 @@ Deno.test("emulate arguments: defaults, tcp forms, errors", () => {
   assert.ok(v6 !== "help");
   assert.deepEqual(v6.console, { kind: "tcp", hostname: "::1", port: 4000 });
   assert.equal(parseEmulateArgs(["--help"]), "help");
+  const small = parseEmulateArgs(["--line-buffer", "127"]);
+  assert.ok(small !== "help");
+  assert.equal(small.lineBuffer, 127);
   for (
     const bad of [
       ["--console", "serial"],
@@ -65,6 +69,12 @@ Deno.test("emulate arguments: defaults, tcp forms, errors", () => {
       ["--console", "tcp::70000"],
       ["--mode", "auto"],
       ["--baud", "fast"],
+      ["--line-buffer", "7"],
+      ["--line-buffer", "65536"],
+      ["--line-buffer", "2e3"],
+      ["--line-buffer", "-5"],
+      ["--line-buffer", ""],
+      ["--line-buffer", "12.5"],
       ["--bogus"],
       ["extra"],
     ]
@@ -111,12 +121,17 @@ Deno.test("atsock emulate on a TCP console; SIGTERM closes every socket", async 
   await conn.write(new TextEncoder().encode("AT+SKTSTATE\r\n"));
   const buf = new Uint8Array(100);
   let text = "";
-  while (!text.endsWith("OK\r\n")) {
+  while (!text.endsWith("#\r\n")) {
     const n = await conn.read(buf);
     if (n === null) break;
     text += decoder.decode(buf.subarray(0, n));
   }
-  assert.equal(text, "AT+SKTSTATE\r\n\r\nOK\r\n");
+  // Manual Test Mode: the echo, the answer, the log service's lines.
+  assert.equal(
+    text,
+    "AT+SKTSTATE\r\r\n\r\nOK\r\n" +
+      "\n\r[MEM] After do cmd, available heap 290560\n\r\r\n\n#\r\n",
+  );
   // A second client is told the console is busy.
   const second = await Deno.connect({ hostname: "127.0.0.1", port });
   const n = await second.read(buf);
@@ -131,7 +146,7 @@ Deno.test("atsock emulate on a TCP console; SIGTERM closes every socket", async 
   );
   const clientSide = await accepted;
   text = "";
-  while (!/OK\r\n[\s\S]*OK\r\n$/.test(text)) {
+  while (!/OK\r\n[\s\S]*OK\r\n[\s\S]*#\r\n$/.test(text)) {
     const n = await conn.read(buf);
     if (n === null) break;
     text += decoder.decode(buf.subarray(0, n));
@@ -266,12 +281,17 @@ Deno.test({
     await w.write(new TextEncoder().encode("AT+SKTSTATE\r\n"));
     const r = socat.stdout.getReader();
     let text = "";
-    while (!text.endsWith("OK\r\n")) {
+    while (!text.endsWith("#\r\n")) {
       const { value, done } = await r.read();
       if (done) break;
       text += decoder.decode(value);
     }
-    assert.equal(text, "AT+SKTSTATE\r\n\r\nOK\r\n"); // Manual Test Mode echoes
+    // Manual Test Mode echoes, then prints the log service's lines.
+    assert.equal(
+      text,
+      "AT+SKTSTATE\r\r\n\r\nOK\r\n" +
+        "\n\r[MEM] After do cmd, available heap 290560\n\r\r\n\n#\r\n",
+    );
     await w.close();
     r.releaseLock();
     await socat.stdout.cancel();
