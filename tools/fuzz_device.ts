@@ -3,7 +3,7 @@
  *
  * The interpreter: command lines (grammar-aware from the protocol's request
  * types and `formatRequest`, mutated ones, random bytes, overlong lines,
- * NUL bytes, lone CRs), written in chunks split at random, through the
+ * NUL bytes, lone CRs and LFs), written in chunks split at random, through the
  * console of a virtual module in this process. Every line must get the
  * answer the protocol's own `parseCommandLine` says (silence for unknown
  * lines, exactly `ERROR: 1` for a malformed one, OK or an error code that
@@ -51,6 +51,7 @@ import {
   type ModuleEvent,
   OK,
   OutputParser,
+  LineReader,
   parseCommandLine,
   type Request,
   type SocketConfig,
@@ -88,7 +89,7 @@ export interface DeviceFuzzOptions {
 export interface DeviceFuzzReport {
   /** Fuzz lines written, by kind. */
   kinds: Record<string, number>;
-  /** Command lines the module saw (a lone CR makes two of one). */
+  /** Command lines the module saw (a NUL makes two of one, an overflow more). */
   commandLines: number;
   /** Lines answered nothing, as expected. */
   silent: number;
@@ -307,7 +308,8 @@ function lineArb(world: World): fc.Arbitrary<FuzzLine> {
       return encode("AT+SKTSTATE");
     }
   });
-  const ending = fc.constantFrom("\r\n", "\r\n", "\r", "\n");
+  // Only CR LF or NUL ends a line (shell_cmd_chk).
+  const ending = fc.constantFrom("\r\n", "\r\n", "\r\n", "\0");
   const withEnd = (kind: string, body: fc.Arbitrary<Uint8Array>) =>
     fc.tuple(body, ending).map(([b, e]): FuzzLine => ({
       kind,
@@ -380,42 +382,19 @@ function lineArb(world: World): fc.Arbitrary<FuzzLine> {
       weight: 7,
     },
     {
-      // A lone CR inside: the module sees two lines.
+      // A lone CR (or, in a short line, a lone LF) inside: a byte of the
+      // line. (An LF with 1999 bytes held would leave the reader stuck.)
       arbitrary: withEnd(
         "lone-cr",
-        fc.tuple(grammar, fc.nat()).map(([g, at]) => {
+        fc.tuple(grammar, fc.nat(), fc.boolean()).map(([g, at, lf]) => {
           const b = Array.from(g);
-          b.splice(at % (b.length + 1), 0, 13);
+          b.splice(at % (b.length + 1), 0, lf && b.length < 1000 ? 10 : 13);
           return new Uint8Array(b);
         }),
       ),
       weight: 7,
     },
   );
-}
-
-/** One line as the module's console splits it, and where the bytes after its line end start. */
-interface CommandLine {
-  bytes: Uint8Array;
-  /** Offset of the first byte after the line end (a LF right after the CR belongs to it). */
-  next: number;
-}
-
-/**
- * Splits bytes into the lines the module's console sees: CR, LF or CR LF
- * ends one; empty ones vanish; a last piece without a line end is no line.
- */
-function commandLines(bytes: Uint8Array): CommandLine[] {
-  const out: CommandLine[] = [];
-  let start = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] !== 13 && bytes[i] !== 10) continue;
-    const next = bytes[i] === 13 && bytes[i + 1] === 10 ? i + 2 : i + 1;
-    if (i > start) out.push({ bytes: bytes.subarray(start, i), next });
-    start = next;
-    i = next - 1;
-  }
-  return out;
 }
 
 /** Random split points from a seeded generator. */
@@ -570,7 +549,98 @@ export async function fuzzDevice(
       (e as { text: string }).text
     );
 
+  // The oracle's line reader: the same rules (shell_cmd_chk, Host Control
+  // Mode), fed the same bytes, says which lines the module runs.
+  const oracle = new LineReader();
+  /**
+   * Writes bytes (split at random), then reads the answers in order: the
+   * framer must see lines as the oracle does, each answered as
+   * `parseCommandLine` says.
+   */
+  const feed = async (bytes: Uint8Array, where: string): Promise<void> => {
+    await write(bytes);
+    let at = 0;
+    while (at < bytes.length) {
+      const { next, read } = oracle.feed(bytes, at, bytes.length);
+      at = next;
+      if (read === undefined) continue;
+      const line = read.line.slice();
+      report.commandLines++;
+      const parsed = parseCommandLine(line);
+      const what = `"${show(line)}" (${where})`;
+      if (parsed.kind === "unknown") {
+        report.silent++;
+        continue;
+      }
+      const { final } = await answer(what);
+      count(text(final));
+      if (parsed.kind === "error") {
+        if (codeOf(final) !== parsed.error.code) {
+          throw new FuzzFailure(
+            `${what} answered ${
+              text(final)
+            }, expected ERROR: ${parsed.error.code}`,
+          );
+        }
+        continue;
+      }
+      const request = parsed.request;
+      if (final.type === "prompt") {
+        if (request.command !== "SKTSENDRAW") {
+          throw new FuzzFailure(`${what} answered >>>`);
+        }
+        report.prompts++;
+        if (request.size <= 4096) {
+          // The payload starts with what followed the command's line end.
+          const inLine = Math.min(bytes.length - at, request.size);
+          const payload = new Uint8Array(request.size - inLine);
+          crypto.getRandomValues(payload);
+          for (let i = 0; i < payload.length; i++) {
+            if (payload[i] === 0x3c) payload[i] = 0x3d; // no stray <<<
+          }
+          await write(payload);
+          report.rawBytes += request.size;
+          at += inLine;
+          const end = await answer(`${what} payload`);
+          count(text(end.final));
+          if (
+            ![0, 2].includes(codeOf(end.final)) ||
+            end.final.type === "prompt"
+          ) {
+            throw new FuzzFailure(
+              `${what} payload answered ${text(end.final)}`,
+            );
+          }
+        } else {
+          // The rest of the line went into the payload being aborted.
+          at = bytes.length;
+          for (const b of "<<<") await hostSide.write(encode(b));
+          const end = await answer(`${what} abort`);
+          count(text(end.final));
+          if (codeOf(end.final) !== 4) {
+            throw new FuzzFailure(
+              `${what} abort answered ${text(end.final)}`,
+            );
+          }
+        }
+        continue;
+      }
+      if (!allowedCodes(request).includes(codeOf(final))) {
+        throw new FuzzFailure(
+          `${what} answered ${text(final)}, not one of ${
+            allowedCodes(request)
+          }`,
+        );
+      }
+    }
+  };
+  /** Ends a partial line the module holds (as its reader does), so the next command is read whole. */
+  const flush = async () => {
+    if (oracle.length > 0) await feed(CRLF, "flush");
+  };
+
   const probe = async () => {
+    await flush();
     await write(encode("AT+SKTQUERY\r\n"));
     const { final, before } = await answer("AT+SKTQUERY (probe)");
     const expected = new TextDecoder().decode(formatQuery(module.config))
@@ -592,6 +662,7 @@ export async function fuzzDevice(
   let baseline: string[] = [];
   const unaccountedSeen: number[] = [];
   const checkpoint = async () => {
+    await flush();
     await write(encode("AT+SKTSTATE\r\n"));
     const { final, before } = await answer("AT+SKTSTATE (checkpoint)");
     const table = module.state();
@@ -777,85 +848,7 @@ export async function fuzzDevice(
         }
         report.kinds[line.kind] = (report.kinds[line.kind] ?? 0) + 1;
         done++;
-        // Write the whole line at once (split at random), then read the
-        // answers in order: the framer must see lines as the oracle does.
-        await write(line.bytes);
-        // What the module still reads as commands: after a `>>>` the rest
-        // of the line (a lone CR made two lines of one) is payload.
-        let rest = line.bytes;
-        let pieces = commandLines(rest);
-        while (pieces.length) {
-          const piece = pieces.shift()!;
-          report.commandLines++;
-          const parsed = parseCommandLine(piece.bytes);
-          const what = `"${show(piece.bytes)}" (${line.kind} line ${done})`;
-          if (parsed.kind === "unknown") {
-            report.silent++;
-            continue;
-          }
-          const { final } = await answer(what);
-          count(text(final));
-          if (parsed.kind === "error") {
-            if (codeOf(final) !== parsed.error.code) {
-              throw new FuzzFailure(
-                `${what} answered ${
-                  text(final)
-                }, expected ERROR: ${parsed.error.code}`,
-              );
-            }
-            continue;
-          }
-          const request = parsed.request;
-          if (final.type === "prompt") {
-            if (request.command !== "SKTSENDRAW") {
-              throw new FuzzFailure(`${what} answered >>>`);
-            }
-            report.prompts++;
-            const tail = rest.subarray(piece.next);
-            if (request.size <= 4096) {
-              // The payload starts with what followed the command's line end.
-              const inLine = Math.min(tail.length, request.size);
-              const payload = new Uint8Array(request.size - inLine);
-              crypto.getRandomValues(payload);
-              for (let i = 0; i < payload.length; i++) {
-                if (payload[i] === 0x3c) payload[i] = 0x3d; // no stray <<<
-              }
-              await write(payload);
-              report.rawBytes += request.size;
-              rest = tail.subarray(inLine);
-              pieces = commandLines(rest);
-              const end = await answer(`${what} payload`);
-              count(text(end.final));
-              if (
-                ![0, 2].includes(codeOf(end.final)) ||
-                end.final.type === "prompt"
-              ) {
-                throw new FuzzFailure(
-                  `${what} payload answered ${text(end.final)}`,
-                );
-              }
-            } else {
-              // The rest of the line went into the payload being aborted.
-              pieces = [];
-              for (const b of "<<<") await hostSide.write(encode(b));
-              const end = await answer(`${what} abort`);
-              count(text(end.final));
-              if (codeOf(end.final) !== 4) {
-                throw new FuzzFailure(
-                  `${what} abort answered ${text(end.final)}`,
-                );
-              }
-            }
-            continue;
-          }
-          if (!allowedCodes(request).includes(codeOf(final))) {
-            throw new FuzzFailure(
-              `${what} answered ${text(final)}, not one of ${
-                allowedCodes(request)
-              }`,
-            );
-          }
-        }
+        await feed(line.bytes, `${line.kind} line ${done}`);
         if (line.kind !== "grammar") await probe();
         if (done % checkEvery === 0) await checkpoint();
         if (done % 2000 === 0) {
@@ -867,6 +860,7 @@ export async function fuzzDevice(
     }
     await checkpoint();
     // Clean up through the console, as a host would.
+    await flush();
     for (const link of module.state()) {
       await write(encode(`AT+SKTDEL=${link.linkId}\r\n`));
       await answer("cleanup");
