@@ -1020,7 +1020,7 @@ export async function fuzzHost(
     { arbitrary: garbageOutput.map((b) => ({ valid: false, b })), weight: 1 },
   );
   const parser = new OutputParser();
-  const ignorable = new Set(["garbage", "line", "urc", "echo"]);
+  const ignorable = new Set(["garbage", "line", "urc", "echo", "shell"]);
   let done = 0;
   for (let batch = 0; done < options.items; batch++) {
     const items = fc.sample(item, {
