@@ -20,7 +20,6 @@ import {
   isIPv4,
   LINK_COUNT,
   MAX_HOST_LENGTH,
-  MAX_LINE_LENGTH,
   parseCommandLine,
   READ_WAIT_MS,
   type Request,
@@ -655,11 +654,6 @@ export function explainCommand(
   }
   if (parsed.kind === "error") {
     const error = parsed.error;
-    if (line.length > MAX_LINE_LENGTH) {
-      notes.push(
-        `the command buffer holds ${MAX_LINE_LENGTH} bytes (UART_LOG_CMD_BUFLEN): the module answers ERROR: 1 at the line end and reads the next line normally`,
-      );
-    }
     return {
       line: shown,
       kind: "command",

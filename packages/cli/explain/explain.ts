@@ -158,22 +158,47 @@ export function explainLine(
   }
   if (bytes.length >= 2 && bytes.at(-2) === CR && bytes.at(-1) === LF) {
     bytes = bytes.subarray(0, -2);
-  } else if (bytes.at(-1) === CR || bytes.at(-1) === LF) {
-    bytes = bytes.subarray(0, -1);
+  } else if (bytes.length >= 2 && bytes.at(-2) === LF && bytes.at(-1) === CR) {
+    bytes = bytes.subarray(0, -2); // The shell's [MEM] line ends in LF CR.
   }
   const notes: string[] = [];
-  const cr = bytes.indexOf(CR);
-  const lf = bytes.indexOf(LF);
-  const cut = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
+  // shell_cmd_chk: only CR LF or NUL ends a line; a lone CR or LF is a byte of it.
+  let cut = -1;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0 || (bytes[i] === CR && bytes[i + 1] === LF)) {
+      cut = i;
+      break;
+    }
+  }
   if (cut >= 0) {
+    const end = bytes[cut] === 0 ? 1 : 2;
     notes.push(
       `the line ends at the ${
-        bytes[cut] === CR ? "CR" : "LF"
+        end === 1 ? "NUL" : "CR LF"
       } after ${cut} bytes, as on the module; "${
-        showBytes(bytes.subarray(cut + 1), 60)
+        showBytes(bytes.subarray(cut + end), 60)
       }" after it is another line`,
     );
     bytes = bytes.subarray(0, cut);
+  }
+  if (bytes.length > MAX_LINE_LENGTH + 1) {
+    notes.push(
+      `the line buffer holds ${
+        MAX_LINE_LENGTH + 2
+      } bytes (UART_LOG_CMD_BUFLEN): its first ${
+        MAX_LINE_LENGTH + 1
+      } bytes run as a command as soon as the next byte comes, that byte is lost, and "${
+        showBytes(bytes.subarray(MAX_LINE_LENGTH + 2), 60)
+      }" is another line (explained here: the first ${
+        MAX_LINE_LENGTH + 1
+      } bytes)`,
+    );
+    bytes = bytes.subarray(0, MAX_LINE_LENGTH + 1);
+  }
+  if (bytes.includes(CR) || bytes.includes(LF)) {
+    notes.push(
+      "a lone CR or LF is a byte of the line (shell_cmd_chk): only CR LF or a NUL ends a line",
+    );
   }
   let explanation: Explanation;
   if (bytes.length === 0) {
@@ -182,19 +207,15 @@ export function explainLine(
       kind: "blank",
       command: null,
       summary:
-        "an empty line: the module ignores it as a command; in output, empty lines frame answers (\\r\\nOK\\r\\n)",
+        "an empty line: no command (Manual Test Mode prints the prompt \\r#, Host Control Mode nothing); in output, empty lines frame answers (\\r\\nOK\\r\\n)",
       fields: [],
       error: null,
       answer: null,
       notes: [],
       valid: true,
     };
-  } else if (
-    bytes.length > MAX_LINE_LENGTH ||
-    /^at(\+|$)/i.test(decodeLatin1(bytes.subarray(0, 3)))
-  ) {
-    // AT+ lines (any case) and a bare AT, and any line too long for the
-    // command buffer, which the module answers ERROR: 1 whatever it is.
+  } else if (/^at(\+|$)/i.test(decodeLatin1(bytes.subarray(0, 3)))) {
+    // AT+ lines (any case) and a bare AT.
     explanation = explainCommand(bytes, options);
   } else {
     explanation = explainOutput(bytes, options);

@@ -22,6 +22,7 @@ export type ExplanationKind =
   | "prompt"
   | "ready"
   | "watermark"
+  | "shell"
   | "unrecognised";
 
 /** One field of a line. */

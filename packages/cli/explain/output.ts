@@ -107,6 +107,53 @@ const QUERY_FIELDS: Readonly<
   },
 };
 
+/** The log service's lines of Manual Test Mode (`atcmd_service`, `shell_task_ram`, `shell_cmd_chk`). */
+function shellLine(shown: string, text: string): Explanation | undefined {
+  const mem = /^\[MEM\] After do cmd, available heap (\d+)$/.exec(text);
+  if (mem) {
+    return result(
+      shown,
+      "shell",
+      "Manual Test Mode: the shell's line after every command the module knew, whatever it answered (atcmd_service); it is printed as \\n\\r[MEM] ...\\n\\r, then the # prompt; never part of an answer",
+      [{
+        name: "available heap",
+        value: Number(mem[1]),
+        meaning:
+          "free heap in bytes after the command (the virtual module always prints 290560)",
+      }],
+      { notes: ["Host Control Mode prints it on the log UART, not the AT UART"] },
+    );
+  }
+  if (text === "#") {
+    return result(
+      shown,
+      "shell",
+      "Manual Test Mode: the shell's prompt, printed as \\r\\n\\n#\\r\\n after every line it ran (and as \\r# alone after an empty line)",
+    );
+  }
+  const unknown = /^unknown command '(.*)'$/s.exec(text);
+  if (unknown) {
+    return result(
+      shown,
+      "shell",
+      "Manual Test Mode: the shell knew no command for the line (shell_task_ram): it shows the line up to its first space; no [MEM] line follows, only the # prompt. Host Control Mode gives nothing for such a line",
+      [{
+        name: "word",
+        value: unknown[1],
+        meaning: "the line up to its first space",
+      }],
+    );
+  }
+  if (text.trim() === "<<<Too long cmd string.>>>") {
+    return result(
+      shown,
+      "shell",
+      "Manual Test Mode: the line buffer (UART_LOG_CMD_BUFLEN, 2000) filled up (shell_cmd_chk): the shell prints this, then the line it runs at once (its first 1999 bytes); the byte that did not fit is lost",
+    );
+  }
+  return undefined;
+}
+
 function result(
   line: string,
   kind: ExplanationKind,
@@ -203,6 +250,8 @@ export function explainOutput(
       { command: "SKTSENDRAW" },
     );
   }
+  const shell = shellLine(shown, text);
+  if (shell) return shell;
   if (text === "ATCMD READY") {
     return result(
       shown,
