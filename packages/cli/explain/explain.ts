@@ -42,9 +42,10 @@ Escapes: write control bytes as \\r, \\n, \\t, \\0 or \\xNN (two hex digits),
 so binary DATA lines can be typed. A pair \\\\ and a backslash before
 anything else are kept as typed, so the module's own escapes in AT+SKTSEND
 data (\\, for a comma, \\\\ for a backslash) are written as they are sent.
-A single backslash byte before r, n, t, 0 or x is \\x5c. One trailing line end
-is ignored; a CR or LF inside a line ends it as on the module (the rest is
-reported as another line), except inside DATA and +SKTREAD payloads.
+A single backslash byte before r, n, t, 0 or x is \\x5c. One trailing CR LF
+is ignored; a CR LF or NUL inside a line ends it as on the module (the rest
+is reported as another line), except inside DATA and +SKTREAD payloads; a
+lone CR or LF is a byte of the line, as on the module (shell_cmd_chk).
 
 With -, lines are read from standard input, one explanation per line
 (split at LF, a CR before it dropped, empty lines skipped).

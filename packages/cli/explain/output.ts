@@ -63,9 +63,9 @@ const ERROR_NOTES: Readonly<Partial<Record<string, string>>> = {
   "SKTDEL 1": "also: the link id is not in use",
 };
 
-/** A line at least this long is rejected as a whole with ERROR: 1. */
+/** What a line too long for the line buffer does. */
 const OVERLONG_NOTE =
-  "any line longer than 2000 bytes is also ERROR: 1, whatever the command";
+  "a line longer than 1998 bytes is not rejected as a whole: its first 1999 bytes run as a command at once (shell_cmd_chk), so a long AT+SKTSEND is usually ERROR: 1 for its data size";
 
 const QUERY_FIELDS: Readonly<
   Record<string, { meaning: string; min: number; max: number }>
