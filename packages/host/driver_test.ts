@@ -250,6 +250,30 @@ Deno.test("a fresh driver on a host-mode TCP console: greeting, then commands an
   }
 });
 
+Deno.test("atcmd_service: a Manual Test Mode console's [MEM] and # lines never become answer lines", async () => {
+  const module = createModule(); // Manual Test Mode
+  const console = serveTcp(module, { port: 0 });
+  try {
+    const driver = new AtDriver(await connectTcp({ port: console.port }));
+    try {
+      // Pipelined: each answer's [MEM] and # lines come before the next answer.
+      const [state, query, again] = await Promise.all([
+        driver.state(),
+        driver.query(),
+        driver.state(),
+      ]);
+      assert.deepEqual(state, []);
+      assert.deepEqual(again, []);
+      assert.equal(query.sendTimeout, 0);
+    } finally {
+      await driver.close();
+    }
+  } finally {
+    await console.close();
+    await module.close();
+  }
+});
+
 Deno.test("AT+SKTSTATE tells a fresh driver which links are UDP: reads name the sender", async () => {
   const module = createModule({ mode: "host" });
   const console = serveTcp(module, { port: 0 });
