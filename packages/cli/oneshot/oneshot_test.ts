@@ -229,7 +229,7 @@ for (const mode of ["manual", "host"] as const) {
             failed(
               refused,
               1,
-              /Manual Test Mode \(AT\+SKTSENDRAW is ERROR: 4\) and the data holds CR or LF bytes/,
+              /Manual Test Mode \(AT\+SKTSENDRAW is ERROR: 4\) and the data holds NUL, BS, TAB, DEL, 0xFF or CR LF bytes/,
             );
           },
         );
@@ -412,7 +412,7 @@ Deno.test("manual mode: a file goes as AT+SKTSEND pieces, or is refused with the
       ["--link", "1", "--file", crlf],
       [...NET, `--allow-read=${crlf}`],
     );
-    failed(refused, 1, /Manual Test Mode .* holds CR or LF bytes/);
+    failed(refused, 1, /Manual Test Mode .* holds NUL, BS, TAB, DEL, 0xFF or CR LF bytes/);
     // Nothing of the refused file went out: the next bytes are these.
     const marker = await bench.run("send", ["--link", "1", "--data", "END"]);
     assert.equal(marker.code, 0, marker.stderr);

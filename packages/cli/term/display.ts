@@ -331,8 +331,11 @@ export function describeEvent(event: ShownEvent, hex: boolean): Shown[] {
     case "urc":
       return [{ kind: "urc", text: escapeText(event.text) }];
     case "shell":
-      // Manual Test Mode's log lines ([MEM], #, unknown command).
-      return [{ kind: "note", text: escapeText(event.text) }];
+      // Manual Test Mode's log lines: the [MEM] line and the # prompt after
+      // every command are left out; `unknown command` and the shell's
+      // "Too long" line say something about what was typed.
+      if (event.text === "#" || event.text.startsWith("[MEM]")) return [];
+      return [{ kind: "note", text: escapeText(event.text.trim()) }];
     case "garbage":
       return [{
         kind: "warning",

@@ -16,6 +16,7 @@ import {
   decodeLatin1,
   encode,
   errorMeaning,
+  MAX_LINE_LENGTH,
   type ModuleEvent,
   OutputParser,
   parseCommandLine,
@@ -251,6 +252,19 @@ export class TermSession {
     }
     if (line === "") return [];
     const bytes = encode(line + "\r\n");
+    if (bytes.length - 2 > MAX_LINE_LENGTH) {
+      // shell_cmd_chk would run its first 1999 bytes at once, lose a byte
+      // and take the rest as another line.
+      return [
+        warn(
+          `a line of ${
+            bytes.length - 2
+          } bytes: the module's line buffer holds ${MAX_LINE_LENGTH} bytes before CR LF (it would run the first ${
+            MAX_LINE_LENGTH + 1
+          } at once and take the rest as another line); nothing sent`,
+        ),
+      ];
+    }
     const text = decodeLatin1(bytes.subarray(0, bytes.length - 2));
     const actions: SessionAction[] = [
       { type: "show", line: { kind: "sent", text: escapeText(text) } },
@@ -259,7 +273,7 @@ export class TermSession {
       this.#echoes.push(text);
       if (this.#echoes.length > MAX_ECHOES) this.#echoes.shift();
     }
-    // One of the nine commands, or an overlong line: an answer will come.
+    // One of the nine commands: an answer will come.
     const parsed = parseCommandLine(bytes.subarray(0, bytes.length - 2));
     const answered = parsed.kind !== "unknown";
     if (answered) {
