@@ -46,7 +46,6 @@ const INVALID = 0xff;
 
 const ECHO_LINE_END = encode("\r\n");
 const ECHO_ERASE = encode("\b \b");
-const ECHO_SPACE = encode(" ");
 const TOO_LONG = encode("\n\r <<<Too long cmd string.>>> \n");
 
 /** Options for {@linkcode LineReader}. */

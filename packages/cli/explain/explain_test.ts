@@ -120,17 +120,20 @@ Deno.test("commands: every field named, atoi readings shown, answer and effect",
     assert.match(udp.error!.detail!, /not an IPv4 address/);
     assert.match(field(udp, "dst_ip").problem!, /not an IPv4 address/);
   });
-  await t.step("shell_cmd_chk: a line over 1998 bytes runs its first 1999 at once", () => {
-    const data = "a".repeat(1990);
-    const e = explain(`AT+SKTSEND=0,1990,,,${data}`);
-    // The first 1999 bytes hold 1979 bytes of data: a size mismatch.
-    assert.equal(e.error?.code, 1);
-    assert.match(e.error!.detail!, /does not match/);
-    assert.ok(e.notes.some((n) => /UART_LOG_CMD_BUFLEN/.test(n)));
-    const anonymous = explain("x".repeat(2001));
-    assert.notEqual(anonymous.kind, "command");
-    assert.ok(anonymous.notes.some((n) => /first 1999 bytes run/.test(n)));
-  });
+  await t.step(
+    "shell_cmd_chk: a line over 1998 bytes runs its first 1999 at once",
+    () => {
+      const data = "a".repeat(1990);
+      const e = explain(`AT+SKTSEND=0,1990,,,${data}`);
+      // The first 1999 bytes hold 1979 bytes of data: a size mismatch.
+      assert.equal(e.error?.code, 1);
+      assert.match(e.error!.detail!, /does not match/);
+      assert.ok(e.notes.some((n) => /UART_LOG_CMD_BUFLEN/.test(n)));
+      const anonymous = explain("x".repeat(2001));
+      assert.notEqual(anonymous.kind, "command");
+      assert.ok(anonymous.notes.some((n) => /first 1999 bytes run/.test(n)));
+    },
+  );
   await t.step("AT+SKTSENDRAW and the console mode", () => {
     const unknown = explain("AT+SKTSENDRAW=0,6");
     assert.equal(unknown.valid, true);
@@ -169,32 +172,44 @@ Deno.test("commands: every field named, atoi readings shown, answer and effect",
     assert.equal(s.valid, true);
     assert.match(s.fields[0].meaning, /ignored/);
   });
-  await t.step("shell_cmd_chk: only CR LF or NUL inside ends the line; a lone CR is a byte of it", () => {
-    const e = explain("AT+SKTDEL=1\\r\\nAT+SKTDEL=2\\r\\n");
-    assert.equal(e.fields[0].value, 1);
-    assert.ok(
-      e.notes.some((n) =>
-        /ends at the CR LF after 11 bytes.*AT\+SKTDEL=2/.test(n)
-      ),
-    );
-    const nul = explain("AT+SKTDEL=1\\0AT+SKTDEL=2\\r\\n");
-    assert.ok(nul.notes.some((n) => /ends at the NUL after 11 bytes/.test(n)));
-    const lone = explain("AT+SKTDEL=1\\rAT+SKTDEL=2\\r\\n");
-    assert.equal(lone.command, "SKTDEL"); // atoi reads the 1 before the CR
-    assert.ok(lone.notes.some((n) => /lone CR or LF is a byte of the line/.test(n)));
-    const lf = explain("AT+SKTSTATE\\n");
-    assert.equal(lf.kind, "unknown");
-  });
-  await t.step("atcmd_service, shell_task_ram: Manual Test Mode's log lines", () => {
-    const mem = explain("\\n\\r[MEM] After do cmd, available heap 290560\\n\\r");
-    assert.equal(mem.kind, "shell");
-    assert.equal(mem.fields[0].value, 290560);
-    assert.equal(explain("\\r\\n\\n#\\r\\n").kind, "shell");
-    const unknown = explain("\\r\\nunknown command 'hello'");
-    assert.equal(unknown.kind, "shell");
-    assert.equal(unknown.fields[0].value, "hello");
-    assert.equal(explain(" <<<Too long cmd string.>>> ").kind, "shell");
-  });
+  await t.step(
+    "shell_cmd_chk: only CR LF or NUL inside ends the line; a lone CR is a byte of it",
+    () => {
+      const e = explain("AT+SKTDEL=1\\r\\nAT+SKTDEL=2\\r\\n");
+      assert.equal(e.fields[0].value, 1);
+      assert.ok(
+        e.notes.some((n) =>
+          /ends at the CR LF after 11 bytes.*AT\+SKTDEL=2/.test(n)
+        ),
+      );
+      const nul = explain("AT+SKTDEL=1\\0AT+SKTDEL=2\\r\\n");
+      assert.ok(
+        nul.notes.some((n) => /ends at the NUL after 11 bytes/.test(n)),
+      );
+      const lone = explain("AT+SKTDEL=1\\rAT+SKTDEL=2\\r\\n");
+      assert.equal(lone.command, "SKTDEL"); // atoi reads the 1 before the CR
+      assert.ok(
+        lone.notes.some((n) => /lone CR or LF is a byte of the line/.test(n)),
+      );
+      const lf = explain("AT+SKTSTATE\\n");
+      assert.equal(lf.kind, "unknown");
+    },
+  );
+  await t.step(
+    "atcmd_service, shell_task_ram: Manual Test Mode's log lines",
+    () => {
+      const mem = explain(
+        "\\n\\r[MEM] After do cmd, available heap 290560\\n\\r",
+      );
+      assert.equal(mem.kind, "shell");
+      assert.equal(mem.fields[0].value, 290560);
+      assert.equal(explain("\\r\\n\\n#\\r\\n").kind, "shell");
+      const unknown = explain("\\r\\nunknown command 'hello'");
+      assert.equal(unknown.kind, "shell");
+      assert.equal(unknown.fields[0].value, "hello");
+      assert.equal(explain(" <<<Too long cmd string.>>> ").kind, "shell");
+    },
+  );
 });
 
 Deno.test("output lines: each kind, fields checked", async (t) => {

@@ -121,7 +121,9 @@ function shellLine(shown: string, text: string): Explanation | undefined {
         meaning:
           "free heap in bytes after the command (the virtual module always prints 290560)",
       }],
-      { notes: ["Host Control Mode prints it on the log UART, not the AT UART"] },
+      {
+        notes: ["Host Control Mode prints it on the log UART, not the AT UART"],
+      },
     );
   }
   if (text === "#") {

@@ -412,7 +412,11 @@ Deno.test("manual mode: a file goes as AT+SKTSEND pieces, or is refused with the
       ["--link", "1", "--file", crlf],
       [...NET, `--allow-read=${crlf}`],
     );
-    failed(refused, 1, /Manual Test Mode .* holds NUL, BS, TAB, DEL, 0xFF or CR LF bytes/);
+    failed(
+      refused,
+      1,
+      /Manual Test Mode .* holds NUL, BS, TAB, DEL, 0xFF or CR LF bytes/,
+    );
     // Nothing of the refused file went out: the next bytes are these.
     const marker = await bench.run("send", ["--link", "1", "--data", "END"]);
     assert.equal(marker.code, 0, marker.stderr);

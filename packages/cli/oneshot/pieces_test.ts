@@ -22,17 +22,20 @@ Deno.test("AT+SKTSEND pieces fill the command buffer and no more", async (t) => 
     assert.equal(pieceEnd(data, 0, 2), 1);
     assert.equal(pieceEnd(data, 1, 2), 2);
   });
-  await t.step("bytes the line reader changes are found (shell_cmd_chk)", () => {
-    assert.ok(hasLineEnd(new Uint8Array([1, 13, 10])));
-    for (const b of [0, 8, 9, 0x7f, 0xff]) {
-      assert.ok(hasLineEnd(new Uint8Array([1, b])), String(b));
-    }
-    // A lone CR or LF is a byte of the line: AT+SKTSEND carries it.
-    assert.ok(!hasLineEnd(new Uint8Array([10])));
-    assert.ok(!hasLineEnd(new Uint8Array([13])));
-    assert.ok(!hasLineEnd(new Uint8Array([10, 13])));
-    assert.ok(!hasLineEnd(new Uint8Array([1, 2, 0x2c])));
-  });
+  await t.step(
+    "bytes the line reader changes are found (shell_cmd_chk)",
+    () => {
+      assert.ok(hasLineEnd(new Uint8Array([1, 13, 10])));
+      for (const b of [0, 8, 9, 0x7f, 0xff]) {
+        assert.ok(hasLineEnd(new Uint8Array([1, b])), String(b));
+      }
+      // A lone CR or LF is a byte of the line: AT+SKTSEND carries it.
+      assert.ok(!hasLineEnd(new Uint8Array([10])));
+      assert.ok(!hasLineEnd(new Uint8Array([13])));
+      assert.ok(!hasLineEnd(new Uint8Array([10, 13])));
+      assert.ok(!hasLineEnd(new Uint8Array([1, 2, 0x2c])));
+    },
+  );
   await t.step("property: pieces join to the payload, each line fits", () => {
     fc.assert(
       fc.property(
