@@ -198,6 +198,19 @@ export class LineReader {
         const b = chunk[i];
         if (b === ESC && this.#dropEsc) continue; // firmware rule console-esc
         const count = this.#count;
+        if (SPECIAL[b] === 0 && count < max && !this.#dropEsc) {
+          // A run of plain bytes that fits: taken at once.
+          const limit = Math.min(end, i + (max - count));
+          let j = i + 1;
+          while (j < limit && SPECIAL[chunk[j]] === 0) j++;
+          this.#putAll(chunk.subarray(i, j));
+          if (this.#echo) {
+            this.#flushEcho(false);
+            this.#echo(chunk.slice(i, j));
+          }
+          i = j - 1;
+          continue;
+        }
         if (
           count < max ||
           (count === max && (b === LF || b === NUL || b === BS || b === DEL))
@@ -249,6 +262,20 @@ export class LineReader {
     } finally {
       this.#flushEcho(false);
     }
+  }
+
+  #putAll(bytes: Uint8Array): void {
+    const count = this.#count;
+    const need = count + bytes.length;
+    if (need > this.#buf.length) {
+      const grown = new Uint8Array(
+        Math.min(this.#size, Math.max(need, this.#buf.length * 2)),
+      );
+      grown.set(this.#buf.subarray(0, count));
+      this.#buf = grown;
+    }
+    this.#buf.set(bytes, count);
+    this.#count = need;
   }
 
   #put(b: number): void {
