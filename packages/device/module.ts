@@ -374,6 +374,7 @@ export class VirtualModule {
     this.#raw = undefined;
     this.#rawResetLeft = undefined;
     this.#framer = this.#newFramer();
+    this.#warnedStuck = false;
     this.#laterInput = [];
     this.output.reset();
     this.#log("reset: all links closed");
@@ -465,6 +466,13 @@ export class VirtualModule {
     try {
       while (true) {
         const event = this.#framer.next();
+        if (event === undefined && this.#framer.stuck && !this.#warnedStuck) {
+          // firmware rule console-stuck
+          this.#warnedStuck = true;
+          this.#log(
+            `console: an LF (not after CR) filled the last place of the ${this.#lineBuffer}-byte line buffer: as the firmware, the console now ignores every byte until the module restarts (or a new TCP console client connects)`,
+          );
+        }
         if (event === undefined) {
           // Input from a console that has gone ends here.
           const next = this.#laterInput.shift();
@@ -472,6 +480,7 @@ export class VirtualModule {
           await this.#hangUp();
           if (this.#closed) return;
           this.#framer = next;
+          this.#warnedStuck = false;
           continue;
         }
         await this.#handle(event);
@@ -647,6 +656,7 @@ export class VirtualModule {
     }
   }
 
+  #warnedStuck = false;
   #warnedOptions = false;
   #warnedWindow = false;
 

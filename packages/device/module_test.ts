@@ -119,6 +119,33 @@ Deno.test("shell_cmd_chk: --line-buffer sets the buffer; a 1998-byte line with C
   }
 });
 
+Deno.test("shell_cmd_chk: an LF in the last place of the buffer leaves the console ignoring everything until a reset", async () => {
+  const logs: string[] = [];
+  const h = await Harness.start({
+    mode: "host",
+    lineBuffer: 16,
+    log: (line) => logs.push(line),
+  });
+  try {
+    await h.next((e) => e.type === "ready");
+    await h.write("x".repeat(15) + "\nAT+SKTSTATE\r\n");
+    for (
+      let i = 0;
+      i < 500 && !logs.some((l) => /ignores every byte/.test(l));
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(logs.some((l) => /ignores every byte/.test(l)), logs.join("\n"));
+    assert.deepEqual(h.pending(), []);
+    h.module.reset();
+    await h.next((e) => e.type === "ready");
+    assert.equal((await h.command("AT+SKTSTATE")).final.type, "ok");
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("shell_cmd_chk: a client that leaves a partial line of any length leaves nothing for the next one (issue 12)", async () => {
   const h = await Harness.start({ mode: "host" });
   const next = async () => {

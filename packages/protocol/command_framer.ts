@@ -94,6 +94,14 @@ export class CommandFramer {
     return this.#reader.length;
   }
 
+  /**
+   * Whether the line reader ignores every byte (an LF filled its last
+   * place, as the firmware's does) until a new framer replaces it.
+   */
+  get stuck(): boolean {
+    return this.#reader.stuck;
+  }
+
   /** Whether the framer is passing raw bytes through. */
   get raw(): boolean {
     return this.#rawRemaining > 0;
