@@ -17,9 +17,11 @@
 
 struct at_stats at_stats;
 int at_error;
+char at_last[40];
 bool at_reset_seen;
 
 static at_data_fn data_fn;
+static at_urc_fn urc_fn;
 static char line[LINE_MAX + 1];
 static size_t line_len;
 static int prev;                /* the byte before, for CR LF */
@@ -28,9 +30,10 @@ static bool paused;             /* between High and Low Watermark */
 /* Internal answers besides at_result. */
 enum { EV_NONE = 100, EV_PROMPT, EV_READ_HEADER };
 
-void at_init(at_data_fn on_data)
+void at_init(at_data_fn on_data, at_urc_fn on_urc)
 {
 	data_fn = on_data;
+	urc_fn = on_urc;
 	line_len = 0;
 	prev = 0;
 	paused = false;
@@ -39,6 +42,14 @@ void at_init(at_data_fn on_data)
 static void put_str(const char *s)
 {
 	while (*s) board_putc((uint8_t)*s++);
+}
+
+/* Sends the start of a command and remembers it. */
+static void begin_command(const char *s)
+{
+	at_stats.commands++;
+	strncpy(at_last, s, sizeof at_last - 1);
+	put_str(s);
 }
 
 static void put_uint(uint32_t v)
@@ -150,6 +161,7 @@ static int dispatch(void)
 	}
 	if (strcmp(line, ">>>") == 0) return EV_PROMPT;
 	if (starts(line, "+SKTREAD:")) return EV_READ_HEADER;
+	if (starts(line, "[$]") && urc_fn) urc_fn(line);
 	if (strcmp(line, "[$][TT]:High Watermark") == 0) {
 		at_stats.high_watermarks++;
 		paused = true;
@@ -202,8 +214,7 @@ void at_poll(uint32_t ms)
 
 at_result at_command(const char *cmd, uint32_t timeout_ms)
 {
-	at_stats.commands++;
-	put_str(cmd);
+	begin_command(cmd);
 	put_str("\r\n");
 	return (at_result)wait_answer(board_ms() + timeout_ms, false);
 }
@@ -219,8 +230,7 @@ at_result at_send(int link, const uint8_t *data, size_t n, uint32_t timeout_ms)
 		escaped += (b == ',' || b == '\\') ? 2 : 1;
 	}
 	if (n == 0 || escaped > SEND_MAX) return AT_REFUSED;
-	at_stats.commands++;
-	put_str("AT+SKTSEND=");
+	begin_command("AT+SKTSEND=");
 	put_uint((uint32_t)link);
 	board_putc(',');
 	put_uint((uint32_t)n);
@@ -245,8 +255,7 @@ static int look(void)
 
 at_result at_send_raw(int link, const uint8_t *data, size_t n, uint32_t timeout_ms)
 {
-	at_stats.commands++;
-	put_str("AT+SKTSENDRAW=");
+	begin_command("AT+SKTSENDRAW=");
 	put_uint((uint32_t)link);
 	board_putc(',');
 	put_uint((uint32_t)n);
@@ -280,8 +289,7 @@ at_result at_read(int link, uint8_t *buf, size_t cap, size_t *got, uint32_t time
 {
 	uint32_t deadline = board_ms() + timeout_ms;
 	*got = 0;
-	at_stats.commands++;
-	put_str("AT+SKTREAD=");
+	begin_command("AT+SKTREAD=");
 	put_uint((uint32_t)link);
 	board_putc(',');
 	put_uint((uint32_t)cap);

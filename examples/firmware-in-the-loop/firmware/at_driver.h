@@ -27,12 +27,15 @@ struct at_stats {
 
 /* Called with the bytes of a [$][SKT][DATA] line, in pieces. */
 typedef void (*at_data_fn)(int link, const uint8_t *bytes, size_t n);
+/* Called with every other [$] line (events, watermarks), CR LF removed. */
+typedef void (*at_urc_fn)(const char *line);
 
 extern struct at_stats at_stats;
 extern int at_error;   /* <n> of the last ERROR: <n> */
+extern char at_last[40]; /* the last command sent (its start), for reports */
 extern bool at_reset_seen; /* an ATCMD READY came; the caller clears it */
 
-void at_init(at_data_fn on_data);
+void at_init(at_data_fn on_data, at_urc_fn on_urc);
 /* Waits up to ms for ATCMD READY (sent once at start-up). */
 bool at_wait_ready(uint32_t ms);
 /* Handles whatever the module prints for ms (DATA lines, events). */

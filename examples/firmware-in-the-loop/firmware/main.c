@@ -57,7 +57,9 @@ static void add_u(uint32_t v)
 }
 static void add_x(uint32_t v)
 {
-	for (int s = 28; s >= 0; s -= 4) out[out_n < sizeof out - 1 ? out_n++ : out_n] = "0123456789abcdef"[(v >> s) & 15];
+	char d[9] = { 0 };
+	for (int i = 0; i < 8; i++) d[i] = "0123456789abcdef"[(v >> (28 - 4 * i)) & 15];
+	add(d);
 }
 static void say(void) { out[out_n] = 0; board_print(out); out_n = 0; }
 static void begin(const char *s) { out_n = 0; add("fil: "); add(s); }
@@ -70,9 +72,14 @@ static unsigned parse_uint(const char **p)
 	return v;
 }
 
+static void on_urc(const char *line)
+{
+	begin("event: unsolicited line: "); add(line); add("\n"); say();
+}
+
 static at_result client(int link, int type, unsigned port, unsigned src, int auto_rcv)
 {
-	begin(""); out_n = 0;
+	out_n = 0;
 	add("AT+SKTCLIENT="); add_u((uint32_t)link); add(","); add_u((uint32_t)type); add(",,");
 	add(peer); add(","); add_u(port); add(",");
 	if (src) add_u(src);
@@ -161,10 +168,11 @@ static at_result step_put(void)
 	if (r != AT_OK) return r;
 	if ((r = at_send_raw(0, payload, PUT_BYTES, CMD_MS)) != AT_OK) return r;
 	/* The peer answers "SUM 4096 <fnv1a hex>;" */
-	begin(""); out_n = 0; add("SUM 4096 "); add_x(fnv1a(payload, PUT_BYTES)); add(";"); out[out_n] = 0;
-	size_t n = strlen(out);
+	out_n = 0;
+	add("SUM 4096 "); add_x(fnv1a(payload, PUT_BYTES)); add(";");
+	size_t n = out_n;
 	char expect[32];
-	memcpy(expect, out, n + 1);
+	memcpy(expect, out, n);
 	out_n = 0;
 	if ((r = wait_bytes(0, n)) != AT_OK) return r;
 	if (memcmp(inbox[0].buf, expect, n) != 0) {
@@ -200,8 +208,9 @@ static at_result step_read(void)
 		else if (r != AT_OK) return r;
 		else if (got == 0) at_poll(50);
 	}
+	uint8_t scratch[16];
 	size_t got = 0;
-	at_result r = at_read(2, txt, 0 + 1, &got, CMD_MS);
+	at_result r = at_read(2, scratch, sizeof scratch, &got, CMD_MS);
 	if (r == AT_ERROR) close_codes[1] = at_error; /* and every read after it */
 	else if (r != AT_OK) return r;
 	return txt_n == TXT_BYTES && close_codes[0] && close_codes[1] ? AT_OK : AT_ERROR;
@@ -212,13 +221,17 @@ static const char *names[] = { "", "ERROR", "timeout", "reset (ATCMD READY)", "r
 static bool run(const char *name, at_result (*step)(void))
 {
 	for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+		uint32_t stuck = at_stats.watermark_timeouts;
 		at_result r = setup();
 		if (r == AT_OK) r = step();
+		if (at_stats.watermark_timeouts != stuck) {
+			begin("event: "); add(name); add(": High Watermark and no Low Watermark in 3 s; went on\n"); say();
+		}
 		if (r == AT_OK) {
 			if (attempt > 1) recovered++;
 			return true;
 		}
-		begin("event: "); add(name); add(": "); add(names[r]);
+		begin("event: "); add(name); add(": "); add(at_last); add(": "); add(names[r]);
 		if (r == AT_ERROR) { add(" "); add_u((uint32_t)at_error); }
 		add(attempt < ATTEMPTS ? "; again\n" : "; giving up\n");
 		say();
@@ -230,7 +243,7 @@ static bool run(const char *name, at_result (*step)(void))
 int main(void)
 {
 	board_init();
-	at_init(on_data);
+	at_init(on_data, on_urc);
 	const char *p = board_cmdline(); /* QEMU gives "<kernel file> <-append text>" */
 	size_t i = 0;
 	while (*p && *p != ' ') p++;
