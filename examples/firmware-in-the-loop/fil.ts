@@ -319,6 +319,7 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
   const stdout = module.stdout.cancel();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
+    let late: ReturnType<typeof setTimeout> | undefined;
     const port = await Promise.race([
       announced,
       module.status.then((s) => {
@@ -326,7 +327,13 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
           `atsock emulate exited (${s.code}):\n${emulator.join("\n")}`,
         );
       }),
-    ]);
+      new Promise<never>((_, reject) => {
+        late = setTimeout(
+          () => reject(new Error("atsock emulate did not start in 30 s")),
+          30000,
+        );
+      }),
+    ]).finally(() => clearTimeout(late));
     const udpSrc = await freeUdpPort();
     const qemu = new Deno.Command("qemu-system-arm", {
       args: [
