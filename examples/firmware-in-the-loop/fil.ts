@@ -86,6 +86,46 @@ export async function buildFirmware(dir: string): Promise<string> {
   return elf;
 }
 
+/** Whether a native C compiler (`cc`) is here, for the native build. */
+export function nativeCompiler(): boolean {
+  try {
+    return new Deno.Command("cc", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds the same driver and application for Linux (`board_posix.c`), to
+ * talk to a serial device or the emulator's pty; returns the program.
+ */
+export async function buildNative(dir: string): Promise<string> {
+  const exe = `${dir}/fil-native`;
+  const out = await new Deno.Command("cc", {
+    args: [
+      "-O2",
+      "-Wall",
+      "-Wextra",
+      "-Werror",
+      "-o",
+      exe,
+      `${HERE}firmware/board_posix.c`,
+      `${HERE}firmware/at_driver.c`,
+      `${HERE}firmware/main.c`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`the native build failed:\n${decoder.decode(out.stderr)}`);
+  }
+  return exe;
+}
+
 /** FNV-1a, 32 bits: the firmware's checksum. */
 export function fnv1a(bytes: Uint8Array): number {
   let h = 2166136261;
@@ -243,6 +283,7 @@ export function atsock(args: string[]): Deno.ChildProcess {
       "--allow-read",
       "--allow-write",
       "--allow-sys=networkInterfaces",
+      "--allow-ffi",
       CLI,
       ...args,
     ],
@@ -270,8 +311,11 @@ async function lines(
 
 /** Options of {@linkcode runLoop}. */
 export interface LoopOptions {
-  /** The firmware ELF (from {@linkcode buildFirmware}). */
-  elf: string;
+  /**
+   * What runs the firmware: the ELF in QEMU (module on a TCP console), or
+   * the native build (from {@linkcode buildNative}) on the module's pty.
+   */
+  firmware: { elf: string } | { native: string };
   /** A fault plan file for the module. */
   faults?: string;
   /** Record the console to this transcript file. */
@@ -284,23 +328,24 @@ export interface LoopOptions {
 
 /** What one run gave. */
 export interface LoopResult {
-  /** QEMU's exit status: the firmware's (0 pass, 1 fail), or 124 on timeout. */
+  /** The firmware's exit status (0 pass, 1 fail), or 124 on timeout. */
   status: number;
   /** The firmware's report lines (`fil: ...`). */
   report: string[];
   /** The emulator's stderr lines (banner, faults that fired). */
   emulator: string[];
-  /** QEMU's stderr. */
+  /** Anything else QEMU or the native program printed. */
   qemu: string;
 }
 
-/** Runs the firmware in QEMU against a fresh `atsock emulate`. */
+/** Runs the firmware against a fresh `atsock emulate` and collects its report. */
 export async function runLoop(options: LoopOptions): Promise<LoopResult> {
   const emulator: string[] = [];
+  const native = "native" in options.firmware;
   const args = [
     "emulate",
     "--console",
-    "tcp:127.0.0.1:0",
+    native ? "pty" : "tcp:127.0.0.1:0",
     "--mode",
     "host",
     "--baud",
@@ -309,18 +354,20 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
   if (options.faults) args.push("--faults", options.faults);
   if (options.transcript) args.push("--transcript", options.transcript);
   const module = atsock(args);
-  let announce: (port: number) => void = () => {};
-  const announced = new Promise<number>((resolve) => (announce = resolve));
+  let announce: (where: string) => void = () => {};
+  const announced = new Promise<string>((resolve) => (announce = resolve));
   const stderr = lines(module.stderr, (line) => {
     emulator.push(line);
-    const m = /virtual module on tcp:127\.0\.0\.1:(\d+)/.exec(line);
-    if (m) announce(Number(m[1]));
+    const m = /virtual module on (tcp:127\.0\.0\.1:\d+|\/dev\/\S+?),/.exec(
+      line,
+    );
+    if (m) announce(m[1]);
   });
   const stdout = module.stdout.cancel();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     let late: ReturnType<typeof setTimeout> | undefined;
-    const port = await Promise.race([
+    const where = await Promise.race([
       announced,
       module.status.then((s) => {
         throw new Error(
@@ -335,48 +382,57 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
       }),
     ]).finally(() => clearTimeout(late));
     const udpSrc = await freeUdpPort();
-    const qemu = new Deno.Command("qemu-system-arm", {
-      args: [
-        "-M",
-        "mps2-an385",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-serial",
-        `tcp:127.0.0.1:${port},nodelay=on`,
-        "-semihosting-config",
-        "enable=on,target=native",
-        "-kernel",
-        options.elf,
-        "-append",
-        `127.0.0.1 ${options.peers.tcpPort} ${options.peers.udpPort} ${udpSrc}`,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const peers =
+      `127.0.0.1 ${options.peers.tcpPort} ${options.peers.udpPort} ${udpSrc}`;
+    const child = "native" in options.firmware
+      ? new Deno.Command(options.firmware.native, {
+        env: { FIL_TTY: where, FIL_ARGS: peers },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn()
+      : new Deno.Command("qemu-system-arm", {
+        args: [
+          "-M",
+          "mps2-an385",
+          "-display",
+          "none",
+          "-monitor",
+          "none",
+          "-serial",
+          `${where},nodelay=on`,
+          "-semihosting-config",
+          "enable=on,target=native",
+          "-kernel",
+          options.firmware.elf,
+          "-append",
+          peers,
+        ],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
     const report: string[] = [];
-    let qemuErr = "";
+    let other = "";
     // Semihosting output goes to QEMU's stdout or stderr (by version).
     const take = (line: string) => {
       if (line.startsWith("fil: ")) report.push(line.slice(5));
-      else qemuErr += line + "\n";
+      else other += line + "\n";
     };
-    const out = lines(qemu.stdout, take);
-    const err = lines(qemu.stderr, take);
+    const out = lines(child.stdout, take);
+    const err = lines(child.stderr, take);
     let timedOut = false;
     timer = setTimeout(() => {
       timedOut = true;
-      qemu.kill("SIGKILL");
+      child.kill("SIGKILL");
     }, options.timeoutMs ?? 60000);
-    const status = await qemu.status;
+    const status = await child.status;
     await Promise.all([out, err]);
     return {
       status: timedOut ? 124 : status.code,
       report,
       emulator,
-      qemu: qemuErr,
+      qemu: other,
     };
   } finally {
     clearTimeout(timer);
@@ -417,7 +473,7 @@ async function main(): Promise<number> {
       const peers = await startPeers(faults !== undefined);
       try {
         const t0 = performance.now();
-        const result = await runLoop({ elf, peers, faults });
+        const result = await runLoop({ firmware: { elf }, peers, faults });
         console.log(
           `\n== firmware report (${
             faults ? "fault plan " + faults : "plain"

@@ -9,11 +9,13 @@ import assert from "node:assert/strict";
 import {
   atsock,
   buildFirmware,
+  buildNative,
   CFLAGS,
   FAULT_PLAN,
   fnv1a,
   getReply,
   type LoopResult,
+  nativeCompiler,
   putPayload,
   runLoop,
   seen,
@@ -87,7 +89,7 @@ Deno.test({
     try {
       const transcript = `${dir}/plain.jsonl`;
       const result = await runLoop({
-        elf: await firmware(),
+        firmware: { elf: await firmware() },
         peers,
         transcript,
       });
@@ -131,7 +133,7 @@ Deno.test({
     const peers = await startPeers(true);
     try {
       const result = await runLoop({
-        elf: await firmware(),
+        firmware: { elf: await firmware() },
         peers,
         faults: FAULT_PLAN,
       });
@@ -189,4 +191,36 @@ Deno.test("firmware in the loop: the example driver stays under 400 lines, built
   for (const flag of ["-Wall", "-Wextra", "-Werror"]) {
     assert.ok(CFLAGS.includes(flag), flag);
   }
+});
+
+const nativeMissing = Deno.build.os !== "linux"
+  ? "the pty console and board_posix.c are for Linux"
+  : nativeCompiler()
+  ? undefined
+  : "no C compiler (cc) for the native build";
+if (nativeMissing) {
+  console.log(`firmware in the loop, native build: skipped: ${nativeMissing}`);
+}
+
+Deno.test({
+  name:
+    "firmware in the loop: the same driver built for Linux talks to `atsock emulate --console pty`",
+  ignore: nativeMissing !== undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "fil-native-" });
+    const peers = await startPeers();
+    try {
+      const result = await runLoop({
+        firmware: { native: await buildNative(dir) },
+        peers,
+      });
+      assertDelivered(result);
+      const counts = seen(result.report);
+      assert.equal(counts.resets, 0, result.report.join("\n"));
+      assert.equal(counts.recovered, 0, result.report.join("\n"));
+    } finally {
+      await peers.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
