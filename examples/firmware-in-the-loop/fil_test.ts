@@ -101,7 +101,7 @@ Deno.test({
       assert.equal(counts.errors, 2, why); // the two reads after the close
       assert.equal(counts.timeouts, 0, why);
       assert.equal(counts.data_lines, 3, why); // GET, SUM, PONG
-      assert.ok(result.report[0] === "module: ATCMD READY", why);
+      assert.match(result.report[0], /^module: /, why); // READY or not (a console opened late)
 
       // The same console traffic against a fresh module (peers still up).
       const replay = atsock([

@@ -84,9 +84,11 @@ static at_result client(int link, int type, unsigned port, unsigned src, int aut
 	add(peer); add(","); add_u(port); add(",");
 	if (src) add_u(src);
 	add(","); add_u((uint32_t)auto_rcv);
-	out[out_n] = 0;
+	char cmd[80]; /* out is reused by reports while the command waits */
+	memcpy(cmd, out, out_n);
+	cmd[out_n] = 0;
 	out_n = 0;
-	return at_command(out, CMD_MS);
+	return at_command(cmd, CMD_MS);
 }
 
 static at_result send_text(int link, const char *text)
