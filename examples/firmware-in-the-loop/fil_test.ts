@@ -224,3 +224,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "firmware in the loop: driver_test.c, the C driver's unit tests against a scripted module",
+  ignore: nativeMissing !== undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "fil-unit-" });
+    try {
+      const exe = `${dir}/driver_test`;
+      const src = new URL("./firmware/", import.meta.url).pathname;
+      const build = await new Deno.Command("cc", {
+        args: [
+          "-Wall",
+          "-Wextra",
+          "-Werror",
+          "-o",
+          exe,
+          `${src}driver_test.c`,
+          `${src}at_driver.c`,
+        ],
+        stderr: "piped",
+      }).output();
+      assert.ok(build.success, new TextDecoder().decode(build.stderr));
+      const run = await new Deno.Command(exe, { stdout: "piped" }).output();
+      const out = new TextDecoder().decode(run.stdout);
+      assert.ok(run.success, out);
+      assert.match(out, /driver_test: PASS/);
+      assert.ok(!out.includes("FAIL"), out);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

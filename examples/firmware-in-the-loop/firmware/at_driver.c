@@ -26,6 +26,14 @@ static char line[LINE_MAX + 1];
 static size_t line_len;
 static int prev;                /* the byte before, for CR LF */
 static bool paused;             /* between High and Low Watermark */
+static int pushed = -1;         /* a byte read too far, to read again */
+
+static int get(uint32_t deadline)
+{
+	int c = pushed;
+	pushed = -1;
+	return c >= 0 ? c : board_getc(deadline);
+}
 
 /* Internal answers besides at_result. */
 enum { EV_NONE = 100, EV_PROMPT, EV_READ_HEADER };
@@ -36,6 +44,7 @@ void at_init(at_data_fn on_data, at_urc_fn on_urc)
 	urc_fn = on_urc;
 	line_len = 0;
 	prev = 0;
+	pushed = -1;
 	paused = false;
 }
 
@@ -91,7 +100,7 @@ static void read_data_line(void)
 	uint8_t piece[64];
 	size_t n = 0;
 	for (long i = 0; i < len; i++) {
-		int c = board_getc(board_ms() + BYTE_TIMEOUT_MS);
+		int c = get(board_ms() + BYTE_TIMEOUT_MS);
 		if (c < 0) {
 			at_stats.timeouts++;
 			break;
@@ -115,7 +124,7 @@ static void read_data_line(void)
 static bool next_line(uint32_t deadline, bool read_header)
 {
 	for (;;) {
-		int c = board_getc(deadline);
+		int c = get(deadline);
 		if (c < 0) return false;
 		bool end = c == '\n' && prev == '\r';
 		prev = c;
@@ -303,23 +312,39 @@ at_result at_read(int link, uint8_t *buf, size_t cap, size_t *got, uint32_t time
 		if (ev == AT_ERROR) at_stats.errors++;
 		if (ev == AT_OK || ev == AT_ERROR || ev == AT_RESET) return (at_result)ev;
 		if (ev != EV_READ_HEADER) continue;
-		/* "+SKTREAD:<id>,<n>," then the data as a C string (cut at a NUL), then \r\nOK\r\n. */
+		/*
+		 * "+SKTREAD:<id>,<n>," then the data as a C string, then \r\nOK\r\n.
+		 * A NUL cuts the data short while <n> still counts it, so the
+		 * \r\nOK\r\n may come before the n-th byte or straddle it.
+		 */
 		const char *p = strchr(line, ',') + 1;
 		long n = number(&p);
 		static const char ok[] = "\r\nOK\r\n";
-		size_t matched = 0;
-		for (long i = 0; i < n; i++) {
-			int c = board_getc(board_ms() + BYTE_TIMEOUT_MS);
+		size_t matched = 0, kept = 0; /* bytes of a possible OK, and how many went in buf */
+		for (long i = 0; i < n || matched > 0; i++) {
+			int c = get(board_ms() + BYTE_TIMEOUT_MS);
 			if (c < 0) {
 				at_stats.timeouts++;
 				return AT_TIMEOUT;
 			}
-			matched = (c == ok[matched]) ? matched + 1 : (c == ok[0] ? 1 : 0);
-			if (matched == 6) { /* the data stopped at a NUL: this was the answer */
-				*got -= 6 - 1;
+			if (i >= n && c != ok[matched]) { /* all n bytes were data */
+				pushed = c;
+				break;
+			}
+			if (c == ok[matched]) {
+				matched++;
+			} else {
+				matched = c == ok[0];
+				kept = 0;
+			}
+			if (matched == 6) { /* the data stopped at a NUL: that was the answer */
+				*got -= kept;
 				return AT_OK;
 			}
-			if (*got < cap) buf[(*got)++] = (uint8_t)c;
+			if (i < n && *got < cap) {
+				buf[(*got)++] = (uint8_t)c;
+				kept += matched > 0;
+			}
 		}
 		return (at_result)wait_answer(deadline, false);
 	}
