@@ -101,8 +101,9 @@ static void read_data_line(void)
 	size_t n = 0;
 	for (long i = 0; i < len; i++) {
 		int c = get(board_ms() + BYTE_TIMEOUT_MS);
-		if (c < 0) {
+		if (c < 0) { /* the line stopped short: hand over what came */
 			at_stats.timeouts++;
+			if (n && data_fn) data_fn((int)link, piece, n);
 			break;
 		}
 		piece[n++] = (uint8_t)c;
