@@ -164,12 +164,13 @@ const LIMIT = 64 * 1024; // bytes a peer keeps from one connection, at most
 
 /**
  * Starts the peers. The TCP peer reads requests ended by `;`:
- * `GET n ...;` answers {@linkcode getReply} (in two writes 300 ms apart
- * when `split`, so a stall has something to hold), `PUT n;` reads n bytes
- * and answers `SUM n <fnv1a hex>;`, `TXT n;` sends n letters and closes.
+ * `GET n ...;` answers {@linkcode getReply} (with `split`: the first half,
+ * then the rest once `split` settles, 10 s at most, so a stall has
+ * something to hold), `PUT n;` reads n bytes and answers
+ * `SUM n <fnv1a hex>;`, `TXT n;` sends n letters and closes.
  * The UDP peer answers each datagram with `PONG ` + the datagram.
  */
-export async function startPeers(split = false): Promise<Peers> {
+export async function startPeers(split?: Promise<void>): Promise<Peers> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
   let connections = 0;
@@ -209,7 +210,12 @@ export async function startPeers(split = false): Promise<Peers> {
             const reply = getReply(request, size);
             if (split) {
               await conn.write(reply.subarray(0, size >> 1));
-              await new Promise((r) => setTimeout(r, 300));
+              let timer: ReturnType<typeof setTimeout> | undefined;
+              await Promise.race([
+                split,
+                new Promise((r) => (timer = setTimeout(r, 10000))),
+              ]);
+              clearTimeout(timer);
               await conn.write(reply.subarray(size >> 1));
             } else await conn.write(reply);
           } else if (verb === "PUT") put = size;
@@ -261,6 +267,26 @@ export async function startPeers(split = false): Promise<Peers> {
       }
       await accepting;
       await new Promise<void>((resolve) => udp.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * For a run under the fault plan: `gate` settles when the module logs that
+ * a `peer` fault fired on a link's data (the link has stopped reading), so
+ * the peer sends the rest of its reply only then, whatever the load.
+ * Give `watch` to {@linkcode runLoop} as `onEmulatorLine`.
+ */
+export function stallGate(): {
+  gate: Promise<void>;
+  watch: (line: string) => void;
+} {
+  let open: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  return {
+    gate,
+    watch: (line) => {
+      if (/fault #\d+ \(peer on data/.test(line)) open();
     },
   };
 }
@@ -324,6 +350,8 @@ export interface LoopOptions {
   peers: Peers;
   /** How long the firmware may run (default 60000 ms). */
   timeoutMs?: number;
+  /** Called with each line the emulator prints on stderr. */
+  onEmulatorLine?: (line: string) => void;
 }
 
 /** What one run gave. */
@@ -358,6 +386,7 @@ export async function runLoop(options: LoopOptions): Promise<LoopResult> {
   const announced = new Promise<string>((resolve) => (announce = resolve));
   const stderr = lines(module.stderr, (line) => {
     emulator.push(line);
+    options.onEmulatorLine?.(line);
     const m = /virtual module on (tcp:127\.0\.0\.1:\d+|\/dev\/\S+?),/.exec(
       line,
     );
@@ -470,10 +499,16 @@ async function main(): Promise<number> {
       ? [undefined, FAULT_PLAN]
       : [undefined];
     for (const faults of plans) {
-      const peers = await startPeers(faults !== undefined);
+      const { gate, watch } = stallGate();
+      const peers = await startPeers(faults ? gate : undefined);
       try {
         const t0 = performance.now();
-        const result = await runLoop({ firmware: { elf }, peers, faults });
+        const result = await runLoop({
+          firmware: { elf },
+          peers,
+          faults,
+          onEmulatorLine: watch,
+        });
         console.log(
           `\n== firmware report (${
             faults ? "fault plan " + faults : "plain"

@@ -19,6 +19,7 @@ import {
   putPayload,
   runLoop,
   seen,
+  stallGate,
   startPeers,
   toolchainMissing,
   txtReply,
@@ -130,12 +131,15 @@ Deno.test({
     "firmware in the loop: under the fault plan the firmware recovers and says what happened",
   ignore,
   async fn() {
-    const peers = await startPeers(true);
+    // The peer sends the second half of its reply once the stall is on.
+    const { gate, watch } = stallGate();
+    const peers = await startPeers(gate);
     try {
       const result = await runLoop({
         firmware: { elf: await firmware() },
         peers,
         faults: FAULT_PLAN,
+        onEmulatorLine: watch,
       });
       assertDelivered(result);
       const why = `${result.report.join("\n")}\n--- module:\n${
