@@ -503,10 +503,12 @@ async function main(): Promise<number> {
       const peers = await startPeers(faults ? gate : undefined);
       try {
         const t0 = performance.now();
+        const transcript = faults ? undefined : `${dir}/plain.jsonl`;
         const result = await runLoop({
           firmware: { elf },
           peers,
           faults,
+          transcript,
           onEmulatorLine: watch,
         });
         console.log(
@@ -520,6 +522,17 @@ async function main(): Promise<number> {
         }
         if (result.qemu) console.log(`qemu: ${result.qemu.trim()}`);
         worst = Math.max(worst, result.status);
+        if (transcript) {
+          // The same console traffic against a fresh module, peers still up.
+          const replay = atsock(["replay", transcript, "virtual"]);
+          const [out, err, status] = await Promise.all([
+            new Response(replay.stdout).text(),
+            new Response(replay.stderr).text(),
+            replay.status,
+          ]);
+          console.log(`atsock replay of its transcript: ${(out + err).trim()}`);
+          if (!status.success) worst = Math.max(worst, 1);
+        }
       } finally {
         await peers.close();
       }
