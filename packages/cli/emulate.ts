@@ -70,7 +70,9 @@ Usage:
 
 Options:
   --console   where the module's UART is (default stdio):
-                stdio            standard input and output
+                stdio            standard input and output (typed on
+                                 a terminal, Enter is sent as CR LF:
+                                 only CR LF ends a module's line)
                 tcp:HOST:PORT    a TCP console, one client at a time
                                  (HOST defaults to 127.0.0.1: tcp::3333)
                 pty              a serial pseudo-terminal; its /dev/pts/N

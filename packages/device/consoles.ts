@@ -108,13 +108,52 @@ export function serveStreams(
   };
 }
 
-/** Serves the module on standard input and output until stdin ends. */
+/**
+ * A terminal's line discipline turns the Enter key into a lone LF, which
+ * the module's line reader keeps as a byte of the line (only CR LF ends
+ * one): typed on a terminal, each LF not after a CR is sent as CR LF, as a
+ * serial terminal set to send CR LF on Enter would. Piped input is left as
+ * it is.
+ */
+export function enterAsCrLf(
+  source: { read(p: Uint8Array): Promise<number | null> },
+): { read(p: Uint8Array): Promise<number | null> } {
+  let lastCr = false;
+  let pending: Uint8Array = new Uint8Array();
+  return {
+    async read(p: Uint8Array): Promise<number | null> {
+      if (pending.length === 0) {
+        const buf = new Uint8Array(Math.max(1, p.length >> 1));
+        const n = await source.read(buf);
+        if (n === null) return null;
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const b = buf[i];
+          if (b === 0x0a && !lastCr) out.push(0x0d);
+          out.push(b);
+          lastCr = b === 0x0d;
+        }
+        pending = Uint8Array.from(out);
+      }
+      const take = Math.min(p.length, pending.length);
+      p.set(pending.subarray(0, take));
+      pending = pending.subarray(take);
+      return take;
+    },
+  };
+}
+
+/**
+ * Serves the module on standard input and output until stdin ends. On a
+ * terminal, Enter (a lone LF) is sent as CR LF ({@linkcode enterAsCrLf}).
+ */
 export function serveStdio(module: VirtualModule): Console & {
   /** Settles when stdin has ended. */
   done: Promise<void>;
 } {
   module.attach((bytes) => writeAll(Deno.stdout, bytes));
-  const done = feed(module, Deno.stdin).then(() => module.output.flushed());
+  const input = Deno.stdin.isTerminal() ? enterAsCrLf(Deno.stdin) : Deno.stdin;
+  const done = feed(module, input).then(() => module.output.flushed());
   return {
     address: "stdio",
     done,
