@@ -177,6 +177,7 @@ const CONNECT =
   /^\[\$\]\[SKT\]\[EVENT\]: A client\[link_id:(\d+),seed,(tcp|tls),dst_address:([^,\]]*),dst_port:(\d+)\] connected to server\[link_id:(\d+)\]$/;
 const ERROR_LINE = /^ERROR: (\d+)$/;
 const OPEN_BRACKET = 0x5b;
+const HASH = 0x23;
 const PLUS = 0x2b;
 
 /** A growable byte buffer. */
@@ -323,6 +324,26 @@ export class OutputParser {
           if (this.#skipLf) {
             this.#skipLf = false;
             if (chunk[i] === LF) {
+              i++;
+              break;
+            }
+          }
+          // The prompt `\r#` after an empty line (Manual Test Mode) has no
+          // line end: a DATA line or a `+SKTREAD` answer may follow right on.
+          if (
+            this.#line.length === 1 && this.#line.bytes[0] === HASH &&
+            (chunk[i] === OPEN_BRACKET || chunk[i] === PLUS)
+          ) {
+            this.#line.clear();
+            events.push({ type: "shell", text: "#" });
+          } else if (this.#line.length === 0 && chunk[i] === HASH) {
+            if (i + 1 === chunk.length) {
+              this.#line.push(HASH); // Decided by the next byte.
+              i++;
+              break;
+            }
+            if (chunk[i + 1] === OPEN_BRACKET || chunk[i + 1] === PLUS) {
+              events.push({ type: "shell", text: "#" });
               i++;
               break;
             }

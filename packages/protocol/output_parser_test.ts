@@ -488,3 +488,26 @@ Deno.test("atcmd_service, shell_task_ram: Manual Test Mode's log lines are shell
   const cut = [...bytes].flatMap((b) => parser.push(Uint8Array.of(b)));
   assert.deepEqual(cut, events);
 });
+
+Deno.test("shell_loguartRx_dispatch: the prompt \\r# of an empty line, then a DATA line right on", () => {
+  const bytes = new TextEncoder().encode(
+    "\r\r\n\r#[$][SKT][DATA][1][4]:a\r\nb\r\n#+SKTREAD:0,2,\r\n\r\nOK\r\n",
+  );
+  const whole = new OutputParser().push(bytes);
+  assert.deepEqual(whole, [
+    { type: "shell", text: "#" },
+    { type: "data", linkId: 1, data: new TextEncoder().encode("a\r\nb") },
+    { type: "shell", text: "#" },
+    {
+      type: "read",
+      linkId: 0,
+      size: 2,
+      data: new TextEncoder().encode("\r\n"),
+      truncated: false,
+    },
+    { type: "ok" },
+  ]);
+  const parser = new OutputParser();
+  const cut = [...bytes].flatMap((b) => parser.push(Uint8Array.of(b)));
+  assert.deepEqual(cut, whole);
+});
