@@ -31,8 +31,12 @@ const CRLF = new Uint8Array([13, 10]);
 
 /** Room before an auto-receive read for the longest DATA header. */
 const HEADER_ROOM = 32;
-/** Bytes an auto-receive link reads at once. */
-const AUTO_READ = 64 * 1024;
+/**
+ * Bytes an auto-receive link reads at once: one `[$][SKT][DATA]` line
+ * carries at most this (`AT_SOCKET_RECEIVE_BUFFER_SIZE`, 16 KiB).
+ */
+// firmware rule data-line-size
+export const AUTO_READ = 16 * 1024;
 
 /** What links share with their module. */
 export interface LinkContext {
@@ -128,6 +132,8 @@ export class StreamLink extends Link {
   readonly peer: Endpoint;
   /** The server link id, for seeds. */
   readonly serverId: number | undefined;
+  /** What `AT+SKTSTATE` shows as its source (`0.0.0.0:0` for seeds). */
+  readonly source: Endpoint;
   /** so_sndtimeo in force when the link was made (0: none). */
   readonly sendTimeoutMs: number;
   #conn: ByteConn;
@@ -154,6 +160,8 @@ export class StreamLink extends Link {
       serverId?: number;
       /** so_sndtimeo for sends on this link (default 0: none). */
       sendTimeoutMs?: number;
+      /** The source `AT+SKTSTATE` shows (default `0.0.0.0:0`). */
+      source?: Endpoint;
     },
     context: LinkContext,
   ) {
@@ -163,6 +171,7 @@ export class StreamLink extends Link {
     this.#conn = options.conn;
     this.peer = options.peer;
     this.serverId = options.serverId;
+    this.source = options.source ?? ANY;
     this.sendTimeoutMs = options.sendTimeoutMs ?? 0;
     context.net?.net(id, "open", {
       kind: `${this.role} ${this.protocol}`,
@@ -181,12 +190,17 @@ export class StreamLink extends Link {
     return this.#buffered;
   }
 
+  /** Whether the peer has ended the stream (closed, half-closed or reset). */
+  get ended(): boolean {
+    return this.#eof;
+  }
+
   state(): LinkState {
     return {
       linkId: this.id,
       role: this.role,
       protocol: this.protocol === "tls" ? "ssl" : "tcp",
-      source: ANY,
+      source: this.source,
       destination: this.peer,
       socketFd: this.fd,
     };
@@ -250,13 +264,20 @@ export class StreamLink extends Link {
     }
     this.#eof = true;
     this.#notifyData();
-    if (!this.#closed) {
-      this.context.net?.net(this.id, "close", { by: "peer" });
-      try {
-        this.#conn.close();
-      } catch { /* already closed */ }
-      this.gone();
-    }
+    if (this.#closed) return;
+    this.context.net?.net(this.id, "close", { by: "peer" });
+    // firmware rule peer-gone-fd
+    // An auto-receive task closes the socket as soon as its read() gives 0
+    // or fails; an auto_rcv=0 socket stays open (socket_fd set, sends
+    // still go out) until the AT+SKTREAD that meets the end closes it.
+    if (this.autoReceive) this.#shut();
+  }
+
+  #shut(): void {
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    this.gone();
   }
 
   #notifyData(): void {
@@ -265,7 +286,9 @@ export class StreamLink extends Link {
 
   /**
    * Reads up to `size` buffered bytes, waiting about 20 ms when none are
-   * there. `"closed"` once the peer has gone and everything was read.
+   * there. `"closed"` once the peer has gone and everything was read: that
+   * read closes the socket (`atcmd_lwip_receive_data`), so the link shows
+   * `socket_fd:-1` and takes no more reads or sends.
    */
   async read(size: number): Promise<ReadResult> {
     if (this.#buffered === 0 && !this.#eof) {
@@ -277,7 +300,12 @@ export class StreamLink extends Link {
       clearTimeout(timer);
     }
     if (this.#buffered === 0) {
-      return this.#eof ? "closed" : { data: new Uint8Array() };
+      if (!this.#eof) return { data: new Uint8Array() };
+      if (!this.#closed && this.fd >= 0) {
+        this.context.net?.net(this.id, "close", { by: "module" });
+      }
+      this.#shut();
+      return "closed";
     }
     const out = new Uint8Array(Math.min(size, this.#buffered));
     let filled = 0;
@@ -429,6 +457,8 @@ export class UdpLink extends Link {
   readonly protocol = "udp" as const;
   /** The module's own address (servers) or the destination (clients). */
   readonly address: Endpoint;
+  /** A client's source in `AT+SKTSTATE`: `0.0.0.0` and its src_port. */
+  readonly source: Endpoint;
   /** Datagrams dropped because the queue was full or the console too slow. */
   dropped = 0;
   #socket: UdpSocket;
@@ -444,6 +474,8 @@ export class UdpLink extends Link {
       socket: UdpSocket;
       address: Endpoint;
       autoReceive: boolean;
+      /** A client's src_port, shown by `AT+SKTSTATE`. */
+      sourcePort?: number;
     },
     context: LinkContext,
   ) {
@@ -451,6 +483,9 @@ export class UdpLink extends Link {
     this.role = options.role;
     this.#socket = options.socket;
     this.address = options.address;
+    this.source = options.role === "server"
+      ? options.address
+      : { ip: "0.0.0.0", port: options.sourcePort ?? 0 };
     context.net?.net(id, "open", {
       kind: `${this.role} udp`,
       peer: endpoint(this.address),
@@ -462,8 +497,13 @@ export class UdpLink extends Link {
       this.context.net?.net(this.id, "rx", { data, peer: endpoint(sender) });
       if (this.autoReceive) {
         // UDP cannot hold a peer back: past the console's high water, drop.
+        // recvfrom() into a 16 KiB buffer: the rest of a longer datagram is lost.
         if (this.context.output.buffered >= 256 * 1024) this.dropped++;
-        else this.context.output.unsolicited(formatData(this.id, data, sender));
+        else {
+          this.context.output.unsolicited(
+            formatData(this.id, data.subarray(0, AUTO_READ), sender),
+          );
+        }
       } else if (this.#queue.length >= UDP_QUEUE_DATAGRAMS) {
         this.dropped++;
       } else {
@@ -484,7 +524,7 @@ export class UdpLink extends Link {
       linkId: this.id,
       role: this.role,
       protocol: "udp",
-      source: this.role === "server" ? this.address : ANY,
+      source: this.source,
       destination: this.role === "server" ? ANY : this.address,
       socketFd: this.fd,
     };
@@ -501,7 +541,8 @@ export class UdpLink extends Link {
       clearTimeout(timer);
     }
     const next = this.#queue.shift();
-    if (!next) return { data: new Uint8Array() };
+    // firmware rule sktread-udp-address
+    if (!next) return { data: new Uint8Array(), sender: ANY };
     return { data: next.data.subarray(0, size), sender: next.sender };
   }
 

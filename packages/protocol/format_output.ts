@@ -62,7 +62,8 @@ export function formatState(links: readonly LinkState[]): Uint8Array {
 /**
  * The `AT+SKTREAD` answer including its final OK. The firmware prints the
  * data as a C string, so the printed bytes stop at the first NUL while the
- * size still counts every byte read. UDP reads with data name the sender.
+ * size still counts every byte read. A UDP read always names the sender
+ * (give `sender`), `0.0.0.0,0` when nothing came (`at_sktread`).
  */
 export function formatRead(
   linkId: number,
@@ -71,7 +72,8 @@ export function formatRead(
 ): Uint8Array {
   const nul = data.indexOf(0);
   const printed = nul < 0 ? data : data.subarray(0, nul);
-  const from = sender && data.length > 0 ? `${sender.ip},${sender.port},` : "";
+  // firmware rule sktread-udp-address
+  const from = sender ? `${sender.ip},${sender.port},` : "";
   return concat([
     encodeLatin1(`+SKTREAD:${linkId},${data.length},${from}`),
     printed,
