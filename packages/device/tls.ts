@@ -485,5 +485,3 @@ export async function connectTls(
   });
   return nodeConn(secure);
 }
-
-

@@ -996,7 +996,6 @@ Deno.test({
   }
 });
 
-
 Deno.test({
   name:
     "create_socket_client_tls with mbedtls 3: types 3 and 5 fail the handshake (14) for want of a host name; 2 and 4 connect",

@@ -105,7 +105,7 @@ Deno.test("SKTSTATE answers match the reference's examples exactly", () => {
   );
 });
 
-Deno.test("SKTREAD answers: TCP, UDP, empty, cut at NUL", () => {
+Deno.test("at_sktread: answers for TCP, UDP, empty (UDP: 0.0.0.0,0), cut at NUL", () => {
   assert.equal(
     text(formatRead(1, encode("Hello!"))),
     "+SKTREAD:1,6,Hello!\r\nOK\r\n",
@@ -123,8 +123,8 @@ Deno.test("SKTREAD answers: TCP, UDP, empty, cut at NUL", () => {
     "+SKTREAD:2,0,\r\nOK\r\n",
   );
   assert.equal(
-    text(formatRead(2, new Uint8Array(), { ip: "1.2.3.4", port: 5 })),
-    "+SKTREAD:2,0,\r\nOK\r\n",
+    text(formatRead(2, new Uint8Array(), { ip: "0.0.0.0", port: 0 })),
+    "+SKTREAD:2,0,0.0.0.0,0,\r\nOK\r\n",
   );
   assert.equal(
     text(formatRead(4, new Uint8Array([65, 0, 66]))),
@@ -664,9 +664,9 @@ Deno.test("requests that would not parse back are a RangeError with a clear mess
       type: 1,
       host: "h",
       port: 80,
-      localPort: 5,
+      localPort: 0,
       autoReceive: true,
-    }, /localPort is given/],
+    }, /localPort must be/],
     [
       { command: "SKTSEND", linkId: 0, data: new Uint8Array() },
       /at least one byte/,
