@@ -281,6 +281,9 @@ function destination(
 }
 
 function parseConfig(f: Uint8Array[]): SocketConfig {
+  // firmware rule sktcfg-missing-fields
+  // at_sktcfg takes 1 to 7 fields; one not given keeps its 0 (the vendor's
+  // own drivers send `AT+SKTCFG=,,1`). Every call sets all seven.
   const at = (i: number) => f[i] ?? new Uint8Array();
   return {
     sendTimeout: ranged(at(0), "so_sndtimeo", 0, 2147483647),
