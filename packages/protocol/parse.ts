@@ -23,7 +23,6 @@ import { atoi, badEscape, isIPv4, splitFields, splitParams } from "./fields.ts";
 import type {
   ClientRequest,
   ClientType,
-  Endpoint,
   Request,
   SendRawRequest,
   SendRequest,
