@@ -813,3 +813,75 @@ Deno.test("SKTREAD end to end: the data is cut at the first NUL while n counts e
     await h.close();
   }
 });
+
+Deno.test("hang_seednode / at_sktstate: seeds are listed under their server in accept order, not by id", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const port = freePort();
+  const conns: Deno.Conn[] = [];
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    const connect = async () => {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      const { event } = await h.next((e) => e.type === "connect");
+      return (event as { linkId: number }).linkId;
+    };
+    assert.equal(await connect(), 1);
+    assert.equal(await connect(), 2);
+    assert.equal(await h.code("AT+SKTDEL=1"), 0);
+    assert.equal(await connect(), 1); // the lowest free id, accepted last
+    const ids = (await h.command("AT+SKTSTATE")).text.split("\r\n")
+      .filter((l) => l.startsWith("link_id:"))
+      .map((l) => Number(/^link_id:(\d+),/.exec(l)![1]));
+    assert.deepEqual(ids, [0, 2, 1]);
+    assert.deepEqual(h.module.state().map((s) => s.linkId), [0, 2, 1]);
+  } finally {
+    for (const c of conns) c.close();
+    await h.close();
+  }
+});
+
+Deno.test("socket_client_tcp_auto_rcv / socket_server_udp_auto_rcv_data: one DATA line per read of at most 16 KiB; a longer datagram is cut", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  const udp = createSocket("udp4");
+  try {
+    await h.next((e) => e.type === "ready");
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,1`),
+      0,
+    );
+    const conn = await accepted;
+    const size = 200 * 1024;
+    const payload = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
+    const writing = (async () => {
+      let n = 0;
+      while (n < size) n += await conn.write(payload.subarray(n));
+    })();
+    const got: number[] = [];
+    let lines = 0;
+    while (got.length < size) {
+      const { event } = await h.next((e) => e.type === "data");
+      if (event.type !== "data") continue;
+      assert.ok(event.data.length <= 16384, `${event.data.length} bytes`);
+      got.push(...event.data);
+      lines++;
+    }
+    await writing;
+    assert.deepEqual(new Uint8Array(got), payload);
+    assert.ok(lines >= size / 16384, `${lines} lines`);
+
+    const udpPort = freePort();
+    assert.equal(await h.code(`AT+SKTSERVER=1,0,,${udpPort},1`), 0);
+    await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+    udp.send(new Uint8Array(20000).fill(0x61), udpPort, "127.0.0.1");
+    const { event } = await h.next((e) => e.type === "data" && e.linkId === 1);
+    assert.equal((event as { data: Uint8Array }).data.length, 16384);
+    conn.close();
+  } finally {
+    udp.close();
+    peer.close();
+    await h.close();
+  }
+});

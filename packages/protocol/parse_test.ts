@@ -446,3 +446,32 @@ Deno.test("SKTSEND data with escapes every few bytes comes out whole", () => {
   assert.ok(parsed.kind === "request" && parsed.request.command === "SKTSEND");
   assert.deepEqual(parsed.request.data, data.subarray(0, 1300));
 });
+
+Deno.test("at_sktcfg: 1 to 7 fields; those not given (or empty) are 0, and every call sets all seven", () => {
+  assert.deepEqual(request("AT+SKTCFG=,,1"), {
+    command: "SKTCFG",
+    config: {
+      sendTimeout: 0,
+      receiveTimeout: 0,
+      noDelay: true,
+      keepAlive: false,
+      keepIdle: 0,
+      keepInterval: 0,
+      keepCount: 0,
+    },
+  });
+  assert.deepEqual(request("AT+SKTCFG="), {
+    command: "SKTCFG",
+    config: {
+      sendTimeout: 0,
+      receiveTimeout: 0,
+      noDelay: false,
+      keepAlive: false,
+      keepIdle: 0,
+      keepInterval: 0,
+      keepCount: 0,
+    },
+  });
+  assert.equal(errorCode("AT+SKTCFG"), 1);
+  assert.equal(errorCode("AT+SKTCFG=1,2,0,0,0,0,0,0"), 1);
+});
