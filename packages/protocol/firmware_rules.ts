@@ -130,6 +130,13 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     code: "protocol/format_output.ts formatRead",
   },
   {
+    id: "sktread-print-limit",
+    rule:
+      'AT+SKTREAD prints its data with at_printf("%s"), which prints nothing for a string of 20000 bytes or more (MAX_BUF_LEN): the header and OK come, the data does not (a UDP datagram that long).',
+    source: "atcmd_service.c at_printf, atcmd_sockets.c at_sktread",
+    code: "protocol/format_output.ts formatRead",
+  },
+  {
     id: "sktstate-client-source",
     rule:
       "AT+SKTSTATE sources: a TCP client its local address and ephemeral port (lwip_getsockname); a UDP client 0.0.0.0 and its src_port; a TLS client 0.0.0.0 and the src_port given, else 0; a seed 0.0.0.0:0.",

@@ -132,6 +132,25 @@ Deno.test("at_sktread: answers for TCP, UDP, empty (UDP: 0.0.0.0,0), cut at NUL"
   );
 });
 
+Deno.test("at_sktread / at_printf: a string of 20000 bytes or more is not printed; the size still says how many were read", () => {
+  const long = new Uint8Array(20000).fill(0x61);
+  assert.equal(
+    text(formatRead(3, long, { ip: "1.2.3.4", port: 5 })),
+    "+SKTREAD:3,20000,1.2.3.4,5,\r\nOK\r\n",
+  );
+  const shorter = new Uint8Array(19999).fill(0x61);
+  assert.equal(
+    formatRead(3, shorter).length,
+    "+SKTREAD:3,19999,".length + 19999 + 6,
+  );
+  // Cut at a NUL first: what is left counts.
+  long[100] = 0;
+  assert.equal(
+    text(formatRead(3, long)),
+    `+SKTREAD:3,20000,${"a".repeat(100)}\r\nOK\r\n`,
+  );
+});
+
 Deno.test("connect event and DATA lines", () => {
   assert.equal(
     text(formatConnectEvent({
