@@ -40,7 +40,11 @@ Deno.test("emulate arguments: defaults, tcp forms, errors", () => {
     ip: undefined,
     bind: "127.0.0.1",
     certs: undefined,
+    mbedtls: 2,
   });
+  const three = parseEmulateArgs(["--mbedtls", "3"]);
+  assert.ok(three !== "help");
+  assert.equal(three.mbedtls, 3);
   const tcp = parseEmulateArgs([
     "--console",
     "tcp::3333",
@@ -75,6 +79,8 @@ Deno.test("emulate arguments: defaults, tcp forms, errors", () => {
       ["--line-buffer", "-5"],
       ["--line-buffer", ""],
       ["--line-buffer", "12.5"],
+      ["--mbedtls", "4"],
+      ["--mbedtls", ""],
       ["--bogus"],
       ["extra"],
     ]
