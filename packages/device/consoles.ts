@@ -6,6 +6,7 @@
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
+import { acceptLoop } from "./accept_loop.ts";
 import type { VirtualModule } from "./module.ts";
 
 /** A running console. */
@@ -286,27 +287,28 @@ export function serveTcp(
     } catch { /* already closed */ }
   };
 
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        if (current) {
-          writeAll(conn, BUSY).catch(() => {}).finally(() => {
-            try {
-              conn.close();
-            } catch { /* gone */ }
-          });
-          continue;
-        }
-        const run = session(conn);
-        sessions.add(run);
-        run.finally(() => sessions.delete(run));
-      }
-    } catch { /* listener closed */ }
-  })();
-
   const host = addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
+  let closed = false;
+  const accepting = acceptLoop(listener, (conn) => {
+    if (current) {
+      writeAll(conn, BUSY).catch(() => {}).finally(() => {
+        try {
+          conn.close();
+        } catch { /* gone */ }
+      });
+      return;
+    }
+    const run = session(conn);
+    sessions.add(run);
+    run.finally(() => sessions.delete(run));
+  }, {
+    name: `console tcp:${host}:${addr.port}`,
+    log: options.log,
+    closed: () => closed,
+  });
+
   return {
     address: `tcp:${host}:${addr.port}`,
     port: addr.port,
@@ -314,6 +316,7 @@ export function serveTcp(
       return current !== undefined;
     },
     close: async () => {
+      closed = true;
       try {
         listener.close();
       } catch { /* closed */ }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { acceptLoop } from "./accept_loop.ts";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import {
@@ -784,19 +785,20 @@ export class VirtualModule {
     const inherited = config.noDelay || config.sendTimeout ||
       config.receiveTimeout || config.keepIdle || config.keepInterval ||
       config.keepCount;
-    try {
-      for await (const conn of listener) {
-        if (keepAlive) conn.setKeepAlive(true);
-        if (inherited) this.#resetSeedOptions(conn, keepAlive);
-        const remote = conn.remoteAddr as Deno.NetAddr;
-        this.#addSeed(server, conn, {
-          ip: unmapIPv4(remote.hostname),
-          port: remote.port,
-        });
-      }
-    } catch {
-      // The listener was closed by SKTDEL.
-    }
+    // Ends when SKTDEL closes the listener; survives every other error.
+    await acceptLoop(listener, (conn) => {
+      if (keepAlive) conn.setKeepAlive(true);
+      if (inherited) this.#resetSeedOptions(conn, keepAlive);
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      this.#addSeed(server, conn, {
+        ip: unmapIPv4(remote.hostname),
+        port: remote.port,
+      });
+    }, {
+      name: `link ${server.id} (TCP server)`,
+      log: this.#log,
+      closed: () => this.#closed || this.#links.get(server.id) !== server,
+    });
   }
 
   /** Makes an accepted connection a seed on the lowest free id, or refuses it silently. */
