@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { acceptLoop } from "./accept_loop.ts";
 import { createModule } from "./module.ts";
 import { serveTcp } from "./consoles.ts";
-import { resetConnect, resetsSupported } from "./attacks.ts";
+import { connect as tlsConnect } from "node:tls";
+import { makePki } from "../../tools/make_pki.ts";
+import {
+  resetConnect,
+  resetsSupported,
+  stalledConnections,
+} from "./attacks.ts";
+import { listenTls, TLS_HANDSHAKES_IN_PROGRESS } from "./tls.ts";
 import { freePort, Harness } from "./test_util.ts";
 
 const ffi = resetsSupported();
@@ -140,4 +147,60 @@ Deno.test("acceptLoop: resets, EMFILE, ENFILE and ECONNABORTED never end it; eac
   });
   assert.equal(logs.length, 4);
   assert.match(logs[1], /EMFILE.*back-off/);
+});
+
+const hasOpenssl = await new Deno.Command("openssl", {
+  args: ["version"],
+  stdout: "null",
+  stderr: "null",
+}).output().then((o) => o.success, () => false);
+
+Deno.test({
+  name:
+    "listenTls: at most TLS_HANDSHAKES_IN_PROGRESS handshakes at once; the oldest goes, an honest client still gets through",
+  ignore: !hasOpenssl,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "atsock-cap-" });
+    await makePki(dir, { suites: [1] });
+    const suite = {
+      cert: await Deno.readTextFile(`${dir}/CERT/server_cert_1.crt`),
+      key: await Deno.readTextFile(`${dir}/CERT/server_key_1.key`),
+    };
+    const seeds: { close(): void }[] = [];
+    const server = await listenTls(
+      { hostname: "127.0.0.1", port: 0, type: 2, suite },
+      (conn) => seeds.push(conn),
+    );
+    const stalled = await stalledConnections(server.port, 40);
+    try {
+      for (
+        let i = 0;
+        i < 500 && server.dropped < 40 - TLS_HANDSHAKES_IN_PROGRESS;
+        i++
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(server.dropped, 40 - TLS_HANDSHAKES_IN_PROGRESS);
+      assert.ok(server.handshaking <= TLS_HANDSHAKES_IN_PROGRESS);
+      const socket = await new Promise<{ destroy(): void }>(
+        (resolve, reject) => {
+          const s = tlsConnect(
+            { host: "127.0.0.1", port: server.port, rejectUnauthorized: false },
+            () => resolve(s),
+          );
+          s.once("error", reject);
+        },
+      );
+      for (let i = 0; i < 500 && seeds.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(seeds.length, 1);
+      socket.destroy();
+    } finally {
+      stalled.close();
+      for (const seed of seeds) seed.close();
+      server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -840,6 +840,7 @@ export class VirtualModule {
         port: request.port,
         type,
         suite,
+        log: this.#log,
       }, (conn, peer) => {
         if (server.link) this.#addSeed(server.link, conn, peer);
         else conn.close();

@@ -18,6 +18,7 @@ import {
   type Server,
   type TLSSocket,
 } from "node:tls";
+import { errorKind } from "./accept_loop.ts";
 import { type ByteConn, nodeConn } from "./node_conn.ts";
 
 /** A TLS setup failure with the code the command answers. */
@@ -264,6 +265,12 @@ export function needsFor(side: "server" | "client", type: number): SuiteNeeds {
 
 /** A TLS listener whose accepted, verified connections are handed out. */
 export interface TlsListener {
+  /** The port listened on. */
+  readonly port: number;
+  /** Handshakes in progress now (at most {@linkcode TLS_HANDSHAKES_IN_PROGRESS}). */
+  readonly handshaking: number;
+  /** Handshakes dropped to make room for a newer one, since the start. */
+  readonly dropped: number;
   /** Closes the listener. */
   close(): void;
 }
@@ -272,10 +279,23 @@ export interface TlsListener {
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10000;
 
 /**
+ * Handshakes a TLS server lets run at once, by default. The firmware serves
+ * one at a time (its accept task runs each handshake to its end before the
+ * next accept); a few let honest clients that arrive together through,
+ * while a flood of clients that never finish cannot hold more than this
+ * many connections (and file descriptors) per server.
+ */
+export const TLS_HANDSHAKES_IN_PROGRESS = 4;
+
+/**
  * Listens for TLS clients. Type 3 requires a client certificate signed by
  * the suite's CA: a client without one fails the handshake and is never
  * handed out. A handshake that takes longer than `handshakeTimeoutMs`
  * (default {@linkcode TLS_HANDSHAKE_TIMEOUT_MS}) is dropped, without a seed.
+ * At most `maxHandshakes` (default {@linkcode TLS_HANDSHAKES_IN_PROGRESS})
+ * handshakes run at once: a new connection beyond that closes the oldest
+ * one still in its handshake. Accept errors (a reset before the accept,
+ * out of descriptors) never stop the server; each kind is logged once.
  */
 export async function listenTls(
   options: {
@@ -284,6 +304,8 @@ export async function listenTls(
     type: 2 | 3;
     suite: Suite;
     handshakeTimeoutMs?: number;
+    maxHandshakes?: number;
+    log?: (message: string) => void;
   },
   onConnection: (conn: ByteConn, peer: { ip: string; port: number }) => void,
 ): Promise<TlsListener> {
@@ -296,7 +318,28 @@ export async function listenTls(
     maxVersion: "TLSv1.2",
     handshakeTimeout: options.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
   });
+  const cap = Math.max(1, options.maxHandshakes ?? TLS_HANDSHAKES_IN_PROGRESS);
+  // Raw connections whose handshake has not ended, oldest first.
+  const handshaking = new Set<Socket>();
+  let dropped = 0;
+  server.on("connection", (raw: Socket) => {
+    handshaking.add(raw);
+    raw.once("close", () => handshaking.delete(raw));
+    while (handshaking.size > cap) {
+      const oldest: Socket = handshaking.values().next().value!;
+      handshaking.delete(oldest);
+      dropped++;
+      oldest.destroy();
+    }
+  });
+  const handshakeEnded = (socket: TLSSocket) => {
+    const raw = (socket as unknown as { _parent?: Socket })._parent;
+    if (raw) handshaking.delete(raw);
+    // Whichever object the runtime handed to "connection".
+    handshaking.delete(socket as unknown as Socket);
+  };
   server.on("secureConnection", (socket: TLSSocket) => {
+    handshakeEnded(socket);
     if (options.type === 3 && !socket.authorized) {
       socket.destroy();
       return;
@@ -309,6 +352,7 @@ export async function listenTls(
   // A failed or too slow handshake: no seed, and the socket goes (Deno's
   // node:tls leaves it open after a handshake timeout).
   server.on("tlsClientError", (_error: Error, socket: TLSSocket) => {
+    handshakeEnded(socket);
     socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
@@ -318,7 +362,29 @@ export async function listenTls(
       resolve();
     });
   });
-  return { close: () => server.close() };
+  // An accept that failed (a reset, out of descriptors): the runtime's
+  // accept loop backs off and goes on; without a listener the event would
+  // end the process.
+  const seen = new Set<string>();
+  server.on("error", (e: Error) => {
+    const kind = errorKind(e);
+    if (seen.has(kind)) return;
+    seen.add(kind);
+    options.log?.(
+      `TLS server on port ${port}: accept failed (${kind}: ${e.message}); still accepting (further ${kind} errors are not logged)`,
+    );
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    get handshaking() {
+      return handshaking.size;
+    },
+    get dropped() {
+      return dropped;
+    },
+    close: () => server.close(),
+  };
 }
 
 /**
