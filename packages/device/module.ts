@@ -7,6 +7,7 @@
  */
 
 import { acceptLoop } from "./accept_loop.ts";
+import { inetAton } from "./ipv4.ts";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import {
@@ -25,7 +26,6 @@ import {
   formatRead,
   formatState,
   HIGH_WATERMARK,
-  isIPv4,
   type LinkState,
   LOW_WATERMARK,
   OK,
@@ -922,7 +922,10 @@ export class VirtualModule {
   }
 
   async #resolve(host: string): Promise<string> {
-    if (isIPv4(host)) return host;
+    // firmware rule ipv4-inet-aton: at_sktclient tries inet_aton first
+    // (127.0.0.010 is 127.0.0.8), then a name lookup.
+    const number = inetAton(host);
+    if (number !== undefined) return number;
     const { address } = await lookup(host, { family: 4 });
     return address;
   }
