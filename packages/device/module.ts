@@ -470,7 +470,7 @@ export class VirtualModule {
         // A UART whose transmit buffer is full stalls the module: no more
         // input is taken until the console has read enough of the output,
         // so a console that never reads cannot make it grow without bound.
-        await this.output.waitForRoom();
+        await this.output.waitForDrain();
         if (this.#closed) return;
         if (this.#inputBuffered() < INPUT_HIGH_WATER) {
           for (const resolve of this.#inputWaiters.splice(0)) resolve();
