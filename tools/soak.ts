@@ -324,18 +324,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     report.memory.heapStart = Deno.memoryUsage().heapUsed;
     report.memory.heapPeak = report.memory.heapStart;
     const deadline = Date.now() + options.seconds * 1000;
+    let unmeasured = false;
     log(`soak: ${options.seconds} s of traffic under attack`);
 
     const sampling = (async () => {
       while (Date.now() < deadline) {
-        report.memory.aPeakRss = Math.max(
-          report.memory.aPeakRss,
-          a!.rss() ?? 0,
-        );
-        report.memory.bPeakRss = Math.max(
-          report.memory.bPeakRss,
-          b!.rss() ?? 0,
-        );
+        const [rssA, rssB] = await Promise.all([a!.rss(), b!.rss()]);
+        if (rssA === undefined || rssB === undefined) unmeasured = true;
+        report.memory.aPeakRss = Math.max(report.memory.aPeakRss, rssA ?? 0);
+        report.memory.bPeakRss = Math.max(report.memory.bPeakRss, rssB ?? 0);
         report.memory.heapPeak = Math.max(
           report.memory.heapPeak,
           Deno.memoryUsage().heapUsed,
@@ -419,9 +416,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         30_000,
       ).then((ok) => ok === true);
     const tcpBefore = seeds.tcp;
-    const peer = await Deno.connect({ hostname: "127.0.0.1", port: tcpPort });
-    report.accepting.tcpServer = await seen("tcp", tcpBefore);
-    peer.close();
+    const peer = await within(
+      Deno.connect({ hostname: "127.0.0.1", port: tcpPort }),
+      10_000,
+    ).catch(() => undefined);
+    report.accepting.tcpServer = peer !== undefined &&
+      await seen("tcp", tcpBefore);
+    peer?.close();
     const tlsBefore = seeds.tls;
     const tlsPeer = await new Promise<{ destroy(): void } | undefined>(
       (resolve) => {
@@ -435,10 +436,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     report.accepting.tlsServer = tlsPeer !== undefined &&
       await seen("tls", tlsBefore);
     tlsPeer?.destroy();
-    const second = await ConsoleClient.connect(a.port);
-    report.accepting.consoleA = await second.waitFor(/console busy/, 30_000)
-      .then(() => true, () => false);
-    await second.close();
+    report.accepting.consoleA = await within(
+      (async () => {
+        const second = await ConsoleClient.connect(a!.port);
+        try {
+          await second.waitFor(/console busy/, 30_000);
+          return true;
+        } finally {
+          await second.close();
+        }
+      })().catch(() => false),
+      40_000,
+    ) === true;
     const fresh = await connectConsoleB(b.port);
     report.accepting.consoleB = fresh;
 
@@ -460,6 +469,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           } MiB)`,
         );
       }
+    }
+    if (unmeasured) {
+      report.failures.push("an emulator's resident set could not be measured");
     }
     const growth = report.memory.heapPeak - report.memory.heapStart;
     if (growth > HEAP_GROWTH_BOUND) {
@@ -490,7 +502,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 async function connectConsoleB(port: number): Promise<boolean> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const client = await ConsoleClient.connect(port);
+    const client = await within(ConsoleClient.connect(port), 10_000).catch(
+      () => undefined,
+    );
+    if (!client) return false;
     try {
       await client.write("AT+SKTSTATE\r\n");
       const m = await client.waitFor(/console busy|\r\nOK\r\n/, 10_000);

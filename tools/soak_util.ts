@@ -16,8 +16,8 @@ export interface Emulator {
   port: number;
   /** Everything the child printed on stderr so far. */
   stderr(): string;
-  /** The child's resident set, in bytes (from /proc), or undefined. */
-  rss(): number | undefined;
+  /** The child's resident set, in bytes (from /proc, else `ps`), or undefined. */
+  rss(): Promise<number | undefined>;
   /** Stops the child (SIGTERM, then SIGKILL after 5 s) and waits for it. */
   stop(): Promise<void>;
 }
@@ -80,11 +80,22 @@ export async function startEmulator(
   return {
     port: Number(banner.exec(err)![1]),
     stderr: () => err,
-    rss() {
+    async rss() {
       try {
         const text = Deno.readTextFileSync(`/proc/${child.pid}/status`);
         const kb = /VmRSS:\s+(\d+) kB/.exec(text)?.[1];
-        return kb === undefined ? undefined : Number(kb) * 1024;
+        if (kb !== undefined) return Number(kb) * 1024;
+      } catch {
+        // Deno wants --allow-all for /proc: ask ps.
+      }
+      try {
+        const out = await new Deno.Command("ps", {
+          args: ["-o", "rss=", "-p", String(child.pid)],
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        const kb = Number(decoder.decode(out.stdout).trim());
+        return out.success && kb > 0 ? kb * 1024 : undefined;
       } catch {
         return undefined;
       }
