@@ -34,6 +34,7 @@ import {
   ATCMD_READY,
   type ClientRequest,
   concat,
+  DEFAULT_CONFIG,
   encode,
   type Endpoint,
   formatConnectEvent,
@@ -1089,7 +1090,15 @@ export async function fuzzHost(
         const line = pending.subarray(0, end + 1);
         pending = pending.slice(end + 1);
         const junk = garbage[round++ % garbage.length];
-        if (!new TextDecoder().decode(line).startsWith("AT+SKTSTATE")) continue;
+        const text = new TextDecoder().decode(line);
+        if (text.startsWith("AT+SKTQUERY")) {
+          // The driver's resynchronisation after a timeout: answered, after
+          // garbage, so the next command may go.
+          const answer = concat([junk, formatQuery(DEFAULT_CONFIG)]);
+          for (const piece of chunks(answer, rnd)) await fake.write(piece);
+          continue;
+        }
+        if (!text.startsWith("AT+SKTSTATE")) continue;
         const answer = silentNext ? junk : concat([
           junk,
           formatState([{
