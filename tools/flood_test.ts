@@ -97,3 +97,76 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "flood: a TLS server with no handshake cap, out of descriptors (ulimit -n 64, 100 stalled clients), logs EMFILE once and accepts again after",
+  ignore: !hasOpenssl || !hasBash,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "atsock-emfile-" });
+    await makePki(dir, { suites: [1] });
+    const tls = new URL("../packages/device/tls.ts", import.meta.url).href;
+    const script = `
+      import { listenTls } from ${JSON.stringify(tls)};
+      const read = (n) => Deno.readTextFileSync(${
+      JSON.stringify(dir)
+    } + "/CERT/" + n);
+      const server = await listenTls({
+        hostname: "127.0.0.1", port: 0, type: 2, maxHandshakes: 100000,
+        suite: { cert: read("server_cert_1.crt"), key: read("server_key_1.key") },
+        log: (m) => console.log("LOG " + m),
+      }, () => console.log("SEED"));
+      console.log("PORT " + server.port);
+      await new Promise((r) => setTimeout(r, 60000));
+    `;
+    const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
+    const child = new Deno.Command("bash", {
+      args: [
+        "-c",
+        `ulimit -n 64 && exec ${quote(Deno.execPath())} eval --no-check ${
+          quote(script)
+        }`,
+      ],
+      stdout: "piped",
+      stderr: "null",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    let out = "";
+    const reading = (async () => {
+      for await (const chunk of child.stdout) {
+        out += new TextDecoder().decode(chunk);
+      }
+    })();
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 600 && !re.test(out); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(out, re);
+    };
+    try {
+      await until(/PORT (\d+)/);
+      const port = Number(/PORT (\d+)/.exec(out)![1]);
+      const stalled = await stalledConnections(port, 100);
+      await until(/accept failed \(EMFILE/);
+      stalled.close();
+      // The stalled clients are gone: the server frees their descriptors
+      // and accepts a real client (bounded retries while it catches up).
+      let done = false;
+      for (let i = 0; i < 20 && !done; i++) {
+        const closeTls = await tlsHandshake(port).catch(() => undefined);
+        if (closeTls) {
+          closeTls();
+          done = true;
+        } else await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.ok(done, `no handshake after the flood: ${out}`);
+      await until(/SEED/);
+      assert.equal(out.match(/accept failed \(EMFILE/g)?.length, 1, out);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await reading;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -10,15 +10,14 @@
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { connect as netConnect, type Socket } from "node:net";
+import { Duplex } from "node:stream";
 import {
   connect as tlsConnect,
   createSecureContext,
-  createServer,
   type SecureContext,
-  type Server,
-  type TLSSocket,
+  TLSSocket,
 } from "node:tls";
-import { errorKind } from "./accept_loop.ts";
+import { acceptLoop, errorKind } from "./accept_loop.ts";
 import { type ByteConn, nodeConn } from "./node_conn.ts";
 
 /** A TLS setup failure with the code the command answers. */
@@ -294,10 +293,11 @@ export const TLS_HANDSHAKES_IN_PROGRESS = 4;
  * (default {@linkcode TLS_HANDSHAKE_TIMEOUT_MS}) is dropped, without a seed.
  * At most `maxHandshakes` (default {@linkcode TLS_HANDSHAKES_IN_PROGRESS})
  * handshakes run at once: a new connection beyond that closes the oldest
- * one still in its handshake. Accept errors (a reset before the accept,
- * out of descriptors) never stop the server; each kind is logged once.
+ * one still in its handshake. Connections are accepted by
+ * {@linkcode acceptLoop} (a reset before the accept, out of descriptors:
+ * the server goes on), then given to `node:tls` for the handshake.
  */
-export async function listenTls(
+export function listenTls(
   options: {
     hostname: string;
     port: number;
@@ -309,73 +309,92 @@ export async function listenTls(
   },
   onConnection: (conn: ByteConn, peer: { ip: string; port: number }) => void,
 ): Promise<TlsListener> {
-  const server: Server = createServer({
+  const context = createSecureContext({
     cert: options.suite.cert,
     key: options.suite.key,
     ca: options.type === 3 ? options.suite.ca : undefined,
-    requestCert: options.type === 3,
-    rejectUnauthorized: options.type === 3,
     maxVersion: "TLSv1.2",
-    handshakeTimeout: options.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
   });
-  const cap = Math.max(1, options.maxHandshakes ?? TLS_HANDSHAKES_IN_PROGRESS);
-  // Raw connections whose handshake has not ended, oldest first.
-  const handshaking = new Set<Socket>();
-  let dropped = 0;
-  server.on("connection", (raw: Socket) => {
-    handshaking.add(raw);
-    raw.once("close", () => handshaking.delete(raw));
-    while (handshaking.size > cap) {
-      const oldest: Socket = handshaking.values().next().value!;
-      handshaking.delete(oldest);
-      dropped++;
-      oldest.destroy();
-    }
-  });
-  const handshakeEnded = (socket: TLSSocket) => {
-    const raw = (socket as unknown as { _parent?: Socket })._parent;
-    if (raw) handshaking.delete(raw);
-    // Whichever object the runtime handed to "connection".
-    handshaking.delete(socket as unknown as Socket);
-  };
-  server.on("secureConnection", (socket: TLSSocket) => {
-    handshakeEnded(socket);
-    if (options.type === 3 && !socket.authorized) {
-      socket.destroy();
-      return;
-    }
-    onConnection(nodeConn(socket), {
-      ip: socket.remoteAddress ?? "0.0.0.0",
-      port: socket.remotePort ?? 0,
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      transport: "tcp",
     });
-  });
-  // A failed or too slow handshake: no seed, and the socket goes (Deno's
-  // node:tls leaves it open after a handshake timeout).
-  server.on("tlsClientError", (_error: Error, socket: TLSSocket) => {
-    handshakeEnded(socket);
-    socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  // An accept that failed (a reset, out of descriptors): the runtime's
-  // accept loop backs off and goes on; without a listener the event would
-  // end the process.
-  const seen = new Set<string>();
-  server.on("error", (e: Error) => {
-    const kind = errorKind(e);
-    if (seen.has(kind)) return;
-    seen.add(kind);
-    options.log?.(
-      `TLS server on port ${port}: accept failed (${kind}: ${e.message}); still accepting (further ${kind} errors are not logged)`,
+  } catch (e) {
+    // Named as node:net named it (EADDRINUSE), with Deno's words after.
+    return Promise.reject(
+      new Error(
+        `${errorKind(e)}: ${e instanceof Error ? e.message : String(e)}`,
+      ),
     );
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+  const caCert = options.type === 3 && options.suite.ca
+    ? new X509Certificate(options.suite.ca)
+    : undefined;
+  const cap = Math.max(1, options.maxHandshakes ?? TLS_HANDSHAKES_IN_PROGRESS);
+  const limitMs = options.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
+  // Connections whose handshake has not ended, oldest first.
+  const handshaking = new Map<Deno.TcpConn, () => void>();
+  let dropped = 0;
+  let closed = false;
+  const accepting = acceptLoop(listener, (conn) => {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    // A client gone before its handshake ended frees its slot at once.
+    const gone = () => {
+      if (handshaking.has(conn)) end();
+    };
+    const socket = new TLSSocket(denoDuplex(conn, () => gone()), {
+      isServer: true,
+      secureContext: context,
+      requestCert: options.type === 3,
+      rejectUnauthorized: options.type === 3,
+    });
+    const timer = setTimeout(() => end(), limitMs);
+    const end = () => {
+      clearTimeout(timer);
+      handshaking.delete(conn);
+      socket.destroy();
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    };
+    handshaking.set(conn, end);
+    while (handshaking.size > cap) {
+      const [, oldest] = handshaking.entries().next().value!;
+      dropped++;
+      oldest();
+    }
+    socket.once("close", () => {
+      clearTimeout(timer);
+      handshaking.delete(conn);
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    });
+    // A failed handshake: no seed, and the connection goes.
+    socket.on("error", () => end());
+    socket.once("secure", () => {
+      clearTimeout(timer);
+      handshaking.delete(conn);
+      if (options.type === 3 && !clientVerified(socket, caCert)) {
+        end();
+        return;
+      }
+      socket.removeAllListeners("error");
+      onConnection(nodeConn(socket as unknown as Socket), {
+        ip: remote.hostname,
+        port: remote.port,
+      });
+    });
+  }, {
+    name: `TLS server on port ${port}`,
+    log: options.log,
+    closed: () => closed,
   });
-  const port = (server.address() as { port: number }).port;
-  return {
+  return Promise.resolve({
     port,
     get handshaking() {
       return handshaking.size;
@@ -383,8 +402,83 @@ export async function listenTls(
     get dropped() {
       return dropped;
     },
-    close: () => server.close(),
-  };
+    close: () => {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      for (const end of [...handshaking.values()]) end();
+      accepting.catch(() => {});
+    },
+  });
+}
+
+/**
+ * Whether a type 3 server's client presented a certificate issued and
+ * signed by the suite's CA and valid now. `node:tls` on a stream socket
+ * does not say (`authorized` stays false), so it is checked here, as
+ * mbedtls does with `MBEDTLS_SSL_VERIFY_REQUIRED` and the CA chain.
+ */
+function clientVerified(
+  socket: TLSSocket,
+  ca: X509Certificate | undefined,
+): boolean {
+  if (!ca) return false;
+  const raw = socket.getPeerCertificate()?.raw;
+  if (!raw || raw.length === 0) return false;
+  try {
+    const cert = new X509Certificate(raw);
+    const now = Date.now();
+    return cert.checkIssued(ca) && cert.verify(ca.publicKey) &&
+      Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A `node:stream` Duplex over a Deno TCP connection, for `node:tls` to run
+ * a server handshake on: reads only when asked (back-pressure), and
+ * closing either side closes the connection.
+ */
+function denoDuplex(conn: Deno.TcpConn, onEnd: () => void): Duplex {
+  let reading = false;
+  return new Duplex({
+    read() {
+      if (reading) return;
+      reading = true;
+      const buffer = new Uint8Array(16 * 1024);
+      conn.read(buffer).then(
+        (n) => {
+          reading = false;
+          if (n === null) onEnd();
+          this.push(n === null ? null : buffer.subarray(0, n));
+        },
+        () => {
+          reading = false;
+          onEnd();
+          this.push(null);
+        },
+      );
+    },
+    write(chunk: Uint8Array, _encoding, callback) {
+      (async () => {
+        for (let at = 0; at < chunk.length;) {
+          at += await conn.write(chunk.subarray(at));
+        }
+      })().then(() => callback(), (e) => callback(e));
+    },
+    final(callback) {
+      conn.closeWrite().then(() => callback(), () => callback());
+    },
+    destroy(error, callback) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+      callback(error);
+    },
+  });
 }
 
 /**
