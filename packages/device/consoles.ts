@@ -391,7 +391,21 @@ export function serveTcp(
     // Taken now, so that a second client is busy even before the first
     // one's session has started.
     if (!token) current = conn;
-    const run = session(conn);
+    const run = session(conn).catch((e) => {
+      // A connection that failed under us (reset mid-setup): say so, go on.
+      options.log?.(
+        `console: a client's session failed: ${
+          e instanceof Error ? e.message : String(e)
+        }`,
+      );
+      try {
+        conn.close();
+      } catch { /* closed */ }
+      if (current === conn) {
+        current = undefined;
+        module.detach();
+      }
+    });
     sessions.add(run);
     run.finally(() => sessions.delete(run));
   }, {
