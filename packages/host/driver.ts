@@ -1063,6 +1063,12 @@ export class AtDriver extends EventTarget {
       options.timeoutMs ?? this.#timeout + Math.ceil(size * RAW_MS_PER_BYTE),
       options.signal,
     );
+    try {
+      await this.#recovered(limit); // As every command: never out of step.
+    } catch (e) {
+      limit.dispose();
+      throw e;
+    }
     let prompted!: () => void;
     const prompt = new Promise<void>((resolve) => (prompted = resolve));
     this.#rawPaused = false;
