@@ -448,7 +448,7 @@ function denoDuplex(conn: Deno.TcpConn, onEnd: () => void): Duplex {
     read() {
       if (reading) return;
       reading = true;
-      const buffer = new Uint8Array(16 * 1024);
+      const buffer = new Uint8Array(64 * 1024);
       conn.read(buffer).then(
         (n) => {
           reading = false;
