@@ -395,21 +395,12 @@ export function listenTls(
   let closed = false;
   const accepting = acceptLoop(listener, (conn) => {
     const remote = conn.remoteAddr as Deno.NetAddr;
-    // A client gone before its handshake ended frees its slot at once.
-    const gone = () => {
-      if (handshaking.has(conn)) end();
-    };
-    const socket = new TLSSocket(denoDuplex(conn, () => gone()), {
-      isServer: true,
-      secureContext: context,
-      requestCert: options.type === 3,
-      rejectUnauthorized: options.type === 3,
-    });
+    let socket: TLSSocket | undefined;
     const timer = setTimeout(() => end(), limitMs);
     const end = () => {
       clearTimeout(timer);
       handshaking.delete(conn);
-      socket.destroy();
+      socket?.destroy();
       try {
         conn.close();
       } catch { /* closed */ }
@@ -420,28 +411,49 @@ export function listenTls(
       dropped++;
       oldest();
     }
-    socket.once("close", () => {
-      clearTimeout(timer);
-      handshaking.delete(conn);
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    });
-    // A failed handshake: no seed, and the connection goes.
-    socket.on("error", () => end());
-    socket.once("secure", () => {
-      clearTimeout(timer);
-      handshaking.delete(conn);
-      if (options.type === 3 && !clientVerified(socket, caCert)) {
-        end();
-        return;
-      }
-      socket.removeAllListeners("error");
-      onConnection(nodeConn(socket as unknown as Socket), {
-        ip: remote.hostname,
-        port: remote.port,
+    // No TLS state until the client says hello: a client that never does
+    // costs a socket and a pending read, nothing more (node:tls keeps
+    // native memory for every handshake it starts).
+    const hello = new Uint8Array(16 * 1024);
+    conn.read(hello).then((n) => {
+      if (n === null || !handshaking.has(conn)) return end();
+      // A client gone before its handshake ended frees its slot at once.
+      const gone = () => {
+        if (handshaking.has(conn)) end();
+      };
+      const tls = new TLSSocket(
+        denoDuplex(conn, gone, hello.subarray(0, n)),
+        {
+          isServer: true,
+          secureContext: context,
+          requestCert: options.type === 3,
+          rejectUnauthorized: options.type === 3,
+        },
+      );
+      socket = tls;
+      tls.once("close", () => {
+        clearTimeout(timer);
+        handshaking.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
       });
-    });
+      // A failed handshake: no seed, and the connection goes.
+      tls.on("error", () => end());
+      tls.once("secure", () => {
+        clearTimeout(timer);
+        handshaking.delete(conn);
+        if (options.type === 3 && !clientVerified(tls, caCert)) {
+          end();
+          return;
+        }
+        tls.removeAllListeners("error");
+        onConnection(nodeConn(tls as unknown as Socket), {
+          ip: remote.hostname,
+          port: remote.port,
+        });
+      });
+    }, () => end());
   }, {
     name: `TLS server on port ${port}`,
     log: options.log,
@@ -495,10 +507,21 @@ function clientVerified(
  * a server handshake on: reads only when asked (back-pressure), and
  * closing either side closes the connection.
  */
-function denoDuplex(conn: Deno.TcpConn, onEnd: () => void): Duplex {
+function denoDuplex(
+  conn: Deno.TcpConn,
+  onEnd: () => void,
+  first?: Uint8Array,
+): Duplex {
   let reading = false;
+  let pending = first;
   return new Duplex({
     read() {
+      if (pending) {
+        const chunk = pending;
+        pending = undefined;
+        this.push(chunk);
+        return;
+      }
       if (reading) return;
       reading = true;
       const buffer = new Uint8Array(64 * 1024);
