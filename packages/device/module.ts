@@ -371,6 +371,7 @@ export class VirtualModule {
     clearTimeout(this.#abortTimer);
     this.#abortTimer = undefined;
     for (const [id] of this.#links.entries()) this.#delete(id);
+    this.#links.unreserveAll(); // A command under way makes no link.
     this.#config = { ...DEFAULT_CONFIG };
     this.#raw?.discard();
     this.#raw?.mute();
@@ -630,9 +631,11 @@ export class VirtualModule {
         this.#delete(request.linkId);
         return OK;
       case "SKTSERVER":
-        return this.#server(request);
+        return this.#reserving(request.linkId, "SKTSERVER", () =>
+          this.#server(request));
       case "SKTCLIENT":
-        return this.#client(request);
+        return this.#reserving(request.linkId, "SKTCLIENT", () =>
+          this.#client(request));
       case "SKTSEND":
         return this.#send(request);
       case "SKTREAD":
@@ -685,16 +688,39 @@ export class VirtualModule {
   }
 
   /**
-   * After an await: a seed may have taken the id meanwhile, or the module
-   * may have closed. Then what was opened is closed and the answer is
-   * `ERROR: 1`.
+   * Runs `AT+SKTSERVER`/`AT+SKTCLIENT` with its link id reserved: seeds
+   * accepted while it waits for a lookup, bind, connect or handshake skip
+   * the id, and a failure frees it again.
+   */
+  async #reserving(
+    id: number,
+    command: CommandName,
+    open: () => Promise<Uint8Array>,
+  ): Promise<Uint8Array> {
+    // firmware rule link-reserved-while-opening
+    // at_sktserver/at_sktclient set node_pool[link_id].link_id before
+    // create_socket_server/client, so search_available_node skips it;
+    // init_single_node frees it when the socket cannot be made.
+    this.#free(id, command);
+    this.#links.reserve(id);
+    try {
+      return await open();
+    } finally {
+      this.#links.unreserve(id);
+    }
+  }
+
+  /**
+   * After an await: the module may have closed or been reset meanwhile
+   * (the reservation has gone). Then what was opened is closed and the
+   * answer is `ERROR: 1` (a reset one is never printed).
    */
   #stillFree(id: number, dispose: () => void): void {
-    if (!this.#links.get(id) && !this.#closed) return;
+    if (this.#links.reserved(id) && !this.#closed) return;
     try {
       dispose();
     } catch { /* already closed */ }
-    throw new CommandFailure(1, `link ${id} was taken meanwhile`);
+    throw new CommandFailure(1, `link ${id}: the module closed or was reset`);
   }
 
   #resetSeedOptions(conn: Deno.TcpConn, keepAlive: boolean): void {
@@ -743,7 +769,6 @@ export class VirtualModule {
   }
 
   async #server(request: ServerRequest): Promise<Uint8Array> {
-    this.#free(request.linkId, "SKTSERVER");
     if (request.type >= 2) return await this.#tlsServer(request);
     const address: Endpoint = { ip: this.ip, port: request.port };
     // Options are those in force when the socket is made (BEHAVIOUR.md).
@@ -1010,13 +1035,11 @@ export class VirtualModule {
   }
 
   async #client(request: ClientRequest): Promise<Uint8Array> {
-    this.#free(request.linkId, "SKTCLIENT");
     if (request.type >= 2) return await this.#tlsClient(request);
     // Options are those in force when the socket is made (BEHAVIOUR.md).
     const config = { ...this.#config };
     const code = request.type === 0 ? 4 : 2;
     const ip = await this.#resolve(request.host);
-    this.#free(request.linkId, "SKTCLIENT"); // May have been taken meanwhile.
     this.#mayConnect(ip, request.port, request.host, code);
     const peer = { ip, port: request.port };
     if (request.type === 0) {

@@ -28,6 +28,14 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
   // --- fields, errors, links, SKTREAD, SKTSTATE, DATA lines, TLS ---
   // (sockets rows)
   {
+    id: "link-reserved-while-opening",
+    rule:
+      "SKTSERVER and SKTCLIENT take their link id (node_pool[link_id].link_id = link_id) before the socket is made, so a seed accepted while they bind, connect or handshake skips it (search_available_node); a failed command frees it again (init_single_node).",
+    source:
+      "atcmd_sockets.c at_sktserver, at_sktclient, search_available_node",
+    code: "device/module.ts #reserving",
+  },
+  {
     id: "fields-empty",
     rule:
       "A required field that is empty is ERROR: 1 (strlen(argv[n]) == 0), not the number 0: SKTSERVER link_id, conn_type, src_port, auto_rcv; SKTCLIENT link_id, conn_type, dst_host, dst_port, auto_rcv; SKTSEND link_id, size, data; SKTREAD link_id, size; SKTSENDRAW link_id, size; SKTDEL link_id.",
