@@ -27,6 +27,7 @@ import {
   isIPv4,
   type LinkState,
   LOW_WATERMARK,
+  MODULE_FREE_HEAP,
   OK,
   parseCommandLine,
   type ReadRequest,
@@ -1176,6 +1177,15 @@ export class VirtualModule {
       throw new CommandFailure(
         1,
         `link ${request.linkId} is a listening server: read a seed`,
+      );
+    }
+    // firmware rule sktread-heap
+    // at_sktread: rx_buffer = rtos_mem_zmalloc(wanted_recv_size + 1), NULL
+    // is ERROR: 2 (after the link checks, before any read).
+    if (request.size >= MODULE_FREE_HEAP) {
+      throw new CommandFailure(
+        2,
+        `a read of ${request.size} bytes needs a buffer of ${request.size} + 1 bytes: more than the module's free heap (${MODULE_FREE_HEAP})`,
       );
     }
     const result = await (link as StreamLink | UdpLink).read(request.size);

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import FakeTimers from "@sinonjs/fake-timers";
-import { encode, READ_WAIT_MS, TCP_WINDOW } from "@atsock/protocol";
+import {
+  encode,
+  MODULE_FREE_HEAP,
+  READ_WAIT_MS,
+  TCP_WINDOW,
+} from "@atsock/protocol";
 import { findSocketFd } from "./sockopt.ts";
 import {
   Flood,
@@ -230,6 +235,46 @@ Deno.test("at_sktclient: refused, a host not found (1 for every type), id in use
     assert.equal(await h.code("AT+SKTSEND=5,1,,,x"), 1);
     assert.equal(await h.code("AT+SKTREAD=5,1"), 1);
   } finally {
+    await h.close();
+  }
+});
+
+Deno.test("at_sktread: a data_size whose buffer the heap cannot hold is ERROR: 2, after the link checks", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  try {
+    await h.next((e) => e.type === "ready");
+    const port = freePort();
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    assert.equal(await h.code(`AT+SKTSERVER=1,0,,${freePort()},0`), 0);
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=2,1,,127.0.0.1,${peer.port},,0`),
+      0,
+    );
+    const conn = await accepted;
+    await conn.write(encode("kept"));
+    // firmware rule sktread-heap: rtos_mem_zmalloc(wanted_recv_size + 1)
+    // fails (ERROR: 2) for more than the free heap, on TCP and UDP links.
+    for (
+      const size of [MODULE_FREE_HEAP, 1000000, 2147483647, 99999999999]
+    ) {
+      assert.equal(await h.code(`AT+SKTREAD=2,${size}`), 2, `${size}`);
+      assert.equal(await h.code(`AT+SKTREAD=1,${size}`), 2, `${size}`);
+      // The link checks come first: a free id or a listener is 1.
+      assert.equal(await h.code(`AT+SKTREAD=7,${size}`), 1, `${size}`);
+      assert.equal(await h.code(`AT+SKTREAD=0,${size}`), 1, `${size}`);
+    }
+    // Nothing was read: the data is still there for a read that fits.
+    let read;
+    for (let i = 0; i < 100; i++) {
+      read = await h.command(`AT+SKTREAD=2,${MODULE_FREE_HEAP - 1}`);
+      if (!read.text.startsWith("+SKTREAD:2,0,")) break;
+    }
+    assert.equal(read!.text, "+SKTREAD:2,4,kept\r\nOK\r\n");
+    conn.close();
+  } finally {
+    peer.close();
     await h.close();
   }
 });

@@ -28,6 +28,13 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
   // --- fields, errors, links, SKTREAD, SKTSTATE, DATA lines, TLS ---
   // (sockets rows)
   {
+    id: "sktread-heap",
+    rule:
+      "SKTREAD allocates data_size + 1 bytes before it reads (after the link checks); when that cannot be allocated the answer is ERROR: 2. The virtual module's heap is MODULE_FREE_HEAP (290560 bytes, the [MEM] figure of a real module), so data_size 290560 or more is ERROR: 2.",
+    source: "atcmd_sockets.c at_sktread (rtos_mem_zmalloc)",
+    code: "device/module.ts #read",
+  },
+  {
     id: "link-reserved-while-opening",
     rule:
       "SKTSERVER and SKTCLIENT take their link id (node_pool[link_id].link_id = link_id) before the socket is made, so a seed accepted while they bind, connect or handshake skips it (search_available_node); a failed command frees it again (init_single_node).",

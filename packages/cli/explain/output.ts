@@ -13,6 +13,7 @@ import {
   ERROR_MEANINGS,
   isIPv4,
   LINK_COUNT,
+  MODULE_FREE_HEAP,
   TT_BUFFER_SIZE,
 } from "@atsock/protocol";
 import { showBytes } from "./escapes.ts";
@@ -60,6 +61,8 @@ const ERROR_NOTES: Readonly<Partial<Record<string, string>>> = {
     "the send failed: the connection was reset, or so_sndtimeo passed",
   "SKTREAD 1":
     "also: the link is not in use, or its socket has gone (socket_fd:-1): after the read that met the end, or an auto_rcv=1 link whose peer closed",
+  "SKTREAD 2":
+    `the buffer of data_size + 1 bytes could not be allocated (at_sktread): data_size larger than the module's free heap (the virtual module: ${MODULE_FREE_HEAP} bytes or more); nothing was read, read less at a time`,
   "SKTREAD 4":
     "the read met the peer's close (everything buffered had been read): the module closes the socket, later reads are ERROR: 1",
   "SKTSENDRAW 1":
@@ -613,11 +616,15 @@ function readLine(shown: string, line: Uint8Array): Explanation {
     notes.push(
       "read as the UDP form because the data starts with <ip>,<port>, (a TCP read whose data looks like that reads the same)",
     );
-    if (size === 0 && (udp[1] !== "0.0.0.0" || udp[2] !== "0")) {
-      fields[fields.length - 1].problem =
-        "a UDP read of nothing names 0.0.0.0,0";
-    } else if (size === 0) {
+    // recvfrom fills in the sender of an empty datagram too; only a read
+    // that found nothing (select timed out) leaves it 0.0.0.0,0 (at_sktread).
+    const nothing = udp[1] === "0.0.0.0" && udp[2] === "0";
+    if (size === 0 && nothing) {
       notes.push("a UDP read of nothing: the module prints 0.0.0.0,0");
+    } else if (size === 0) {
+      notes.push(
+        `an empty (0-byte) datagram from ${udp[1]}:${udp[2]}; a read that found nothing would name 0.0.0.0,0`,
+      );
     }
   }
   const { payload, tail } = payloadOf(rest, size, true);
@@ -642,7 +649,11 @@ function readLine(shown: string, line: Uint8Array): Explanation {
   return result(
     shown,
     "read",
-    size === 0
+    size === 0 && udp && (udp[1] !== "0.0.0.0" || udp[2] !== "0")
+      ? `the AT+SKTREAD answer for link ${id}: an empty UDP datagram from ${
+        udp[1]
+      }:${udp[2]}`
+      : size === 0
       ? `the AT+SKTREAD answer for link ${id}: no data was waiting`
       : `the AT+SKTREAD answer: ${size} byte${
         size === 1 ? "" : "s"
