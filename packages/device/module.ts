@@ -775,7 +775,7 @@ export class VirtualModule {
     // Options are those in force when the socket is made (BEHAVIOUR.md).
     const config = { ...this.#config };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.port, 4, config);
+      const socket = await this.#bindUdp(request.port, 4, config, "server");
       this.#stillFree(request.linkId, () => socket.close());
       const link = new UdpLink(request.linkId, {
         role: "server",
@@ -1005,11 +1005,17 @@ export class VirtualModule {
     port: number,
     code: number,
     config: SocketConfig,
+    role: "server" | "client",
   ): Promise<UdpSocket> {
     // node:dgram throws a denied permission asynchronously, out of reach of
     // any handler: it must never be asked.
     this.#mayBind(port, code, "bind UDP port");
-    const socket = createSocket("udp4");
+    // firmware rule udp-server-reuseaddr
+    // create_socket_server_udp sets SO_REUSEADDR before bind (lwIP SO_REUSE
+    // 1): UDP servers share a port (the last bound gets unicast datagrams,
+    // on lwIP as on Linux); create_socket_client_udp does not, so a client
+    // on a server's port (or a server on a client's) is ERROR: 4.
+    const socket = createSocket({ type: "udp4", reuseAddr: role === "server" });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once("error", reject);
@@ -1027,6 +1033,12 @@ export class VirtualModule {
       } catch { /* never bound */ }
       throw new CommandFailure(code, `bind UDP port ${port}: ${message(e)}`);
     }
+    // firmware rule udp-broadcast
+    // The SO_BROADCAST setsockopt of create_socket_server_udp and
+    // create_socket_client_udp is under IP_SOF_BROADCAST, which the
+    // firmware's lwipopts.h leaves at lwIP's default 0: no broadcast filter
+    // at all, so every UDP link may send to a broadcast address.
+    socket.setBroadcast(true);
     const local = socket.address();
     this.#applyOptions({
       transport: "udp",
@@ -1044,7 +1056,12 @@ export class VirtualModule {
     this.#mayConnect(ip, request.port, request.host, code);
     const peer = { ip, port: request.port };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.localPort!, 4, config);
+      const socket = await this.#bindUdp(
+        request.localPort!,
+        4,
+        config,
+        "client",
+      );
       this.#stillFree(request.linkId, () => socket.close());
       this.#links.put(
         request.linkId,

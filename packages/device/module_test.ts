@@ -279,6 +279,101 @@ Deno.test("at_sktread: a data_size whose buffer the heap cannot hold is ERROR: 2
   }
 });
 
+/** A UDP socket bound to `address:port`, collecting what it receives. */
+async function udpReceiver(address: string, port = 0) {
+  const socket = createSocket("udp4");
+  const got: string[] = [];
+  socket.on("message", (msg) => got.push(new TextDecoder().decode(msg)));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(port, address, () => resolve());
+  });
+  return { socket, got, port: socket.address().port };
+}
+
+/** Waits until `condition()` holds (bounded: about 5 s). */
+async function until(condition: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 500 && !condition(); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return condition();
+}
+
+Deno.test("create_socket_client_udp, create_socket_server_udp: UDP links send to a broadcast address (loopback's 127.255.255.255 only)", async () => {
+  const h = await Harness.start({ mode: "host" });
+  // Bound to the loopback broadcast address itself: it receives only what
+  // is sent to 127.255.255.255, and nothing here leaves the loopback.
+  const receiver = await udpReceiver("127.255.255.255");
+  try {
+    await h.next((e) => e.type === "ready");
+    // firmware rule udp-broadcast: no broadcast filter (IP_SOF_BROADCAST
+    // is 0 in the firmware's lwipopts.h), so SO_BROADCAST on every socket.
+    assert.equal(
+      await h.code(
+        `AT+SKTCLIENT=0,0,,127.255.255.255,${receiver.port},${freePort()},0`,
+      ),
+      0,
+    );
+    assert.equal(await h.code("AT+SKTSEND=0,2,,,hi"), 0);
+    assert.equal(await h.code(`AT+SKTSERVER=1,0,,${freePort()},0`), 0);
+    assert.equal(
+      await h.code(`AT+SKTSEND=1,3,127.255.255.255,${receiver.port},srv`),
+      0,
+    );
+    assert.ok(
+      await until(() => receiver.got.length === 2),
+      JSON.stringify(receiver.got),
+    );
+    assert.deepEqual(receiver.got.sort(), ["hi", "srv"]);
+  } finally {
+    receiver.socket.close();
+    await h.close();
+  }
+});
+
+Deno.test("create_socket_server_udp: UDP servers share a port (SO_REUSEADDR), the last bound gets unicast; a UDP client there is ERROR: 4", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = await udpReceiver("127.0.0.1");
+  try {
+    await h.next((e) => e.type === "ready");
+    const port = freePort();
+    // firmware rule udp-server-reuseaddr
+    assert.equal(await h.code(`AT+SKTSERVER=0,0,,${port},1`), 0);
+    assert.equal(await h.code(`AT+SKTSERVER=1,0,,${port},1`), 0);
+    // create_socket_client_udp sets no SO_REUSEADDR: the port is in use.
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=2,0,,127.0.0.1,${peer.port},${port},0`),
+      4,
+    );
+    // A datagram to the port reaches the server bound last (lwIP puts a
+    // newly bound pcb first in udp_pcbs; Linux picks the last bound too).
+    peer.socket.send(encode("one"), port, "127.0.0.1");
+    const { event } = await h.next((e) => e.type === "data");
+    assert.equal((event as { linkId: number }).linkId, 1);
+    // Both send from the shared port.
+    assert.equal(
+      await h.code(`AT+SKTSEND=0,2,127.0.0.1,${peer.port},s0`),
+      0,
+    );
+    assert.ok(await until(() => peer.got.length === 1));
+    // Once the last bound has gone, the other one gets them.
+    assert.equal(await h.code("AT+SKTDEL=1"), 0);
+    peer.socket.send(encode("two"), port, "127.0.0.1");
+    const next = await h.next((e) => e.type === "data");
+    assert.equal((next.event as { linkId: number }).linkId, 0);
+    // A client that holds a port keeps a server off it (4).
+    const clientPort = freePort();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=2,0,,127.0.0.1,${peer.port},${clientPort},0`),
+      0,
+    );
+    assert.equal(await h.code(`AT+SKTSERVER=3,0,,${clientPort},0`), 4);
+  } finally {
+    peer.socket.close();
+    await h.close();
+  }
+});
+
 Deno.test("UDP server and client: SKTSEND with destination, SKTREAD sender, DATA lines", async () => {
   const h = await Harness.start({ mode: "host" });
   const serverPort = freePort();

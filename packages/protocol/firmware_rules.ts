@@ -28,6 +28,21 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
   // --- fields, errors, links, SKTREAD, SKTSTATE, DATA lines, TLS ---
   // (sockets rows)
   {
+    id: "udp-broadcast",
+    rule:
+      "Every UDP link may send to a broadcast address: the SO_BROADCAST setsockopt of the UDP server and client is compiled only under IP_SOF_BROADCAST, which the firmware's lwipopts.h leaves at lwIP's default 0, and then lwIP filters no broadcast at all.",
+    source:
+      "atcmd_sockets.c create_socket_server_udp, create_socket_client_udp (lwipopts.h)",
+    code: "device/module.ts #bindUdp",
+  },
+  {
+    id: "udp-server-reuseaddr",
+    rule:
+      "A UDP server sets SO_REUSEADDR before bind (lwIP SO_REUSE 1), so two UDP servers can share a port (the last bound gets unicast datagrams); a UDP client sets none, so a client and a server cannot share one (ERROR: 4).",
+    source: "atcmd_sockets.c create_socket_server_udp, create_socket_client_udp",
+    code: "device/module.ts #bindUdp",
+  },
+  {
     id: "sktread-heap",
     rule:
       "SKTREAD allocates data_size + 1 bytes before it reads (after the link checks); when that cannot be allocated the answer is ERROR: 2. The virtual module's heap is MODULE_FREE_HEAP (290560 bytes, the [MEM] figure of a real module), so data_size 290560 or more is ERROR: 2.",
