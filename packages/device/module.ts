@@ -625,12 +625,17 @@ export class VirtualModule {
         return formatQuery(this.#config);
       case "SKTSTATE":
         return formatState(this.state());
-      case "SKTDEL":
-        if (!this.#links.get(request.linkId)) {
+      case "SKTDEL": {
+        const link = this.#links.get(request.linkId);
+        if (!link) {
           throw new CommandFailure(1, `link ${request.linkId} is not in use`);
         }
         this.#delete(request.linkId);
+        // The answer waits until a UDP port is free again, as lwIP's close
+        // is: a datagram right after OK goes to another server on the port.
+        if (link instanceof UdpLink) return link.released.then(() => OK);
         return OK;
+      }
       case "SKTSERVER":
         return this.#reserving(request.linkId, "SKTSERVER", () =>
           this.#server(request));
