@@ -637,11 +637,17 @@ export class VirtualModule {
         return OK;
       }
       case "SKTSERVER":
-        return this.#reserving(request.linkId, "SKTSERVER", () =>
-          this.#server(request));
+        return this.#reserving(
+          request.linkId,
+          "SKTSERVER",
+          () => this.#server(request),
+        );
       case "SKTCLIENT":
-        return this.#reserving(request.linkId, "SKTCLIENT", () =>
-          this.#client(request));
+        return this.#reserving(
+          request.linkId,
+          "SKTCLIENT",
+          () => this.#client(request),
+        );
       case "SKTSEND":
         return this.#send(request);
       case "SKTREAD":

@@ -39,7 +39,8 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     id: "udp-server-reuseaddr",
     rule:
       "A UDP server sets SO_REUSEADDR before bind (lwIP SO_REUSE 1), so two UDP servers can share a port (the last bound gets unicast datagrams); a UDP client sets none, so a client and a server cannot share one (ERROR: 4).",
-    source: "atcmd_sockets.c create_socket_server_udp, create_socket_client_udp",
+    source:
+      "atcmd_sockets.c create_socket_server_udp, create_socket_client_udp",
     code: "device/module.ts #bindUdp",
   },
   {
@@ -53,8 +54,7 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     id: "link-reserved-while-opening",
     rule:
       "SKTSERVER and SKTCLIENT take their link id (node_pool[link_id].link_id = link_id) before the socket is made, so a seed accepted while they bind, connect or handshake skips it (search_available_node); a failed command frees it again (init_single_node).",
-    source:
-      "atcmd_sockets.c at_sktserver, at_sktclient, search_available_node",
+    source: "atcmd_sockets.c at_sktserver, at_sktclient, search_available_node",
     code: "device/module.ts #reserving",
   },
   {

@@ -623,7 +623,9 @@ function readLine(shown: string, line: Uint8Array): Explanation {
       notes.push("a UDP read of nothing: the module prints 0.0.0.0,0");
     } else if (size === 0) {
       notes.push(
-        `an empty (0-byte) datagram from ${udp[1]}:${udp[2]}; a read that found nothing would name 0.0.0.0,0`,
+        `an empty (0-byte) datagram from ${udp[1]}:${
+          udp[2]
+        }; a read that found nothing would name 0.0.0.0,0`,
       );
     }
   }
