@@ -36,7 +36,8 @@ const ERROR_NOTES: Readonly<Partial<Record<string, string>>> = {
   "SKTSERVER 1":
     "also: the link id is in use, a required field is empty or out of range, or a certificate file the type needs does not exist",
   "SKTSERVER 2": "the TCP port cannot be bound (in use?)",
-  "SKTSERVER 4": "the UDP port cannot be bound (in use?)",
+  "SKTSERVER 4":
+    "the UDP port cannot be bound: a UDP client or another program holds it (UDP servers may share a port: SO_REUSEADDR)",
   "SKTSERVER 6":
     "a file the type needs exists but cannot be read: CERT/server_cert_<i>.crt, server_key_<i>.key (type 3 also server_ca_<i>.crt); one that does not exist is 1",
   "SKTSERVER 9": "a certificate or key file of the suite does not parse",
