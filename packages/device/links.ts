@@ -23,6 +23,7 @@ import {
 import type { ConsoleOutput } from "./output.ts";
 import type { LowestFree } from "./link_table.ts";
 import type { ByteConn } from "./node_conn.ts";
+import { inetAton } from "./ipv4.ts";
 import type { NetGuard } from "./net_guard.ts";
 import type { NetDetail } from "./transcript.ts";
 
@@ -576,7 +577,13 @@ export class UdpLink extends Link {
 
   /** Sends one datagram to `destination` (servers) or the link's peer (clients). */
   send(data: Uint8Array, destination?: Endpoint): Promise<void> {
-    const to = destination ?? this.address;
+    // firmware rule ipv4-inet-aton: at_sktsend reads dst_ip with inet_aton.
+    const to = destination
+      ? {
+        ip: inetAton(destination.ip) ?? destination.ip,
+        port: destination.port,
+      }
+      : this.address;
     if (this.#closed) return Promise.reject(new SendError("socket closed"));
     // A client's peer was checked when the link was made; a server's
     // destinations are checked on every send.

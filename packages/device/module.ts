@@ -6,6 +6,8 @@
  * @module
  */
 
+import { acceptLoop } from "./accept_loop.ts";
+import { inetAton } from "./ipv4.ts";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import {
@@ -24,7 +26,6 @@ import {
   formatRead,
   formatState,
   HIGH_WATERMARK,
-  isIPv4,
   type LinkState,
   LOW_WATERMARK,
   MODULE_FREE_HEAP,
@@ -489,6 +490,11 @@ export class VirtualModule {
         }
         await this.#handle(event);
         if (this.#closed) return;
+        // A UART whose transmit buffer is full stalls the module: no more
+        // input is taken until the console has read enough of the output,
+        // so a console that never reads cannot make it grow without bound.
+        await this.output.waitForDrain();
+        if (this.#closed) return;
         if (this.#inputBuffered() < INPUT_HIGH_WATER) {
           for (const resolve of this.#inputWaiters.splice(0)) resolve();
         }
@@ -839,19 +845,20 @@ export class VirtualModule {
     const inherited = config.noDelay || config.sendTimeout ||
       config.receiveTimeout || config.keepIdle || config.keepInterval ||
       config.keepCount;
-    try {
-      for await (const conn of listener) {
-        if (keepAlive) conn.setKeepAlive(true);
-        if (inherited) this.#resetSeedOptions(conn, keepAlive);
-        const remote = conn.remoteAddr as Deno.NetAddr;
-        this.#addSeed(server, conn, {
-          ip: unmapIPv4(remote.hostname),
-          port: remote.port,
-        });
-      }
-    } catch {
-      // The listener was closed by SKTDEL.
-    }
+    // Ends when SKTDEL closes the listener; survives every other error.
+    await acceptLoop(listener, (conn) => {
+      if (keepAlive) conn.setKeepAlive(true);
+      if (inherited) this.#resetSeedOptions(conn, keepAlive);
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      this.#addSeed(server, conn, {
+        ip: unmapIPv4(remote.hostname),
+        port: remote.port,
+      });
+    }, {
+      name: `link ${server.id} (TCP server)`,
+      log: this.#log,
+      closed: () => this.#closed || this.#links.get(server.id) !== server,
+    });
   }
 
   /** Makes an accepted connection a seed on the lowest free id, or refuses it silently. */
@@ -894,6 +901,7 @@ export class VirtualModule {
         port: request.port,
         type,
         suite,
+        log: this.#log,
       }, (conn, peer) => {
         if (server.link) this.#addSeed(server.link, conn, peer);
         else conn.close();
@@ -990,7 +998,10 @@ export class VirtualModule {
 
   /** The host's IPv4 address; a failed lookup is `ERROR: 1` for every type. */
   async #resolve(host: string): Promise<string> {
-    if (isIPv4(host)) return host;
+    // firmware rule ipv4-inet-aton: at_sktclient tries inet_aton first
+    // (127.0.0.010 is 127.0.0.8), then a name lookup.
+    const number = inetAton(host);
+    if (number !== undefined) return number;
     try {
       const { address } = await lookup(host, { family: 4 });
       return address;
