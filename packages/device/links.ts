@@ -484,6 +484,15 @@ export class UdpLink extends Link {
   #queue: { data: Uint8Array; sender: Endpoint }[] = [];
   #waiters: (() => void)[] = [];
   #closed = false;
+  #release: () => void = () => {};
+  /**
+   * Resolves once {@linkcode close} has closed the host socket: node:dgram
+   * closes it a turn later, and until then it still takes datagrams and
+   * holds its port.
+   */
+  readonly released: Promise<void> = new Promise<void>((resolve) =>
+    this.#release = resolve
+  );
 
   /** Wraps a bound dgram socket and starts receiving. */
   constructor(
@@ -501,6 +510,7 @@ export class UdpLink extends Link {
     super(id, options.autoReceive, context);
     this.role = options.role;
     this.#socket = options.socket;
+    this.#socket.once("close", () => this.#release());
     this.address = options.address;
     this.source = options.role === "server"
       ? options.address
@@ -594,7 +604,9 @@ export class UdpLink extends Link {
     this.context.net?.net(this.id, "close", { by: "module" });
     try {
       this.#socket.close();
-    } catch { /* already closed */ }
+    } catch {
+      this.#release(); // Already closed.
+    }
     this.gone();
     for (const resolve of this.#waiters.splice(0)) resolve();
   }

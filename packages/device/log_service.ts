@@ -8,15 +8,16 @@
  * @module
  */
 
-import { encode, encodeLatin1 } from "@atsock/protocol";
+import { encode, encodeLatin1, MODULE_FREE_HEAP } from "@atsock/protocol";
 
 /**
  * The free heap the `[MEM]` line reports. A real module prints
  * `rtos_mem_get_free_heap_size()`, which moves with every allocation; the
- * virtual module prints this constant (a figure seen on real modules) so
- * that transcripts stay byte for byte the same from run to run.
+ * virtual module prints the constant `MODULE_FREE_HEAP` (a figure seen on
+ * real modules) so that transcripts stay byte for byte the same from run
+ * to run.
  */
-export const REPORTED_FREE_HEAP = 290560;
+export const REPORTED_FREE_HEAP = MODULE_FREE_HEAP;
 
 const SPACE = 0x20;
 const MEM_AND_PROMPT = encode(

@@ -30,6 +30,7 @@ import {
   LINE_BUFFER_SIZE,
   type LinkState,
   LOW_WATERMARK,
+  MODULE_FREE_HEAP,
   OK,
   parseCommandLine,
   type ReadRequest,
@@ -390,6 +391,7 @@ export class VirtualModule {
     clearTimeout(this.#abortTimer);
     this.#abortTimer = undefined;
     for (const [id] of this.#links.entries()) this.#delete(id);
+    this.#links.unreserveAll(); // A command under way makes no link.
     this.#config = { ...DEFAULT_CONFIG };
     this.#raw?.discard();
     this.#raw?.mute();
@@ -661,16 +663,29 @@ export class VirtualModule {
         return formatQuery(this.#config);
       case "SKTSTATE":
         return formatState(this.state());
-      case "SKTDEL":
-        if (!this.#links.get(request.linkId)) {
+      case "SKTDEL": {
+        const link = this.#links.get(request.linkId);
+        if (!link) {
           throw new CommandFailure(1, `link ${request.linkId} is not in use`);
         }
         this.#delete(request.linkId);
+        // The answer waits until a UDP port is free again, as lwIP's close
+        // is: a datagram right after OK goes to another server on the port.
+        if (link instanceof UdpLink) return link.released.then(() => OK);
         return OK;
+      }
       case "SKTSERVER":
-        return this.#server(request);
+        return this.#reserving(
+          request.linkId,
+          "SKTSERVER",
+          () => this.#server(request),
+        );
       case "SKTCLIENT":
-        return this.#client(request);
+        return this.#reserving(
+          request.linkId,
+          "SKTCLIENT",
+          () => this.#client(request),
+        );
       case "SKTSEND":
         return this.#send(request);
       case "SKTREAD":
@@ -724,16 +739,39 @@ export class VirtualModule {
   }
 
   /**
-   * After an await: a seed may have taken the id meanwhile, or the module
-   * may have closed. Then what was opened is closed and the answer is
-   * `ERROR: 1`.
+   * Runs `AT+SKTSERVER`/`AT+SKTCLIENT` with its link id reserved: seeds
+   * accepted while it waits for a lookup, bind, connect or handshake skip
+   * the id, and a failure frees it again.
+   */
+  async #reserving(
+    id: number,
+    command: CommandName,
+    open: () => Promise<Uint8Array>,
+  ): Promise<Uint8Array> {
+    // firmware rule link-reserved-while-opening
+    // at_sktserver/at_sktclient set node_pool[link_id].link_id before
+    // create_socket_server/client, so search_available_node skips it;
+    // init_single_node frees it when the socket cannot be made.
+    this.#free(id, command);
+    this.#links.reserve(id);
+    try {
+      return await open();
+    } finally {
+      this.#links.unreserve(id);
+    }
+  }
+
+  /**
+   * After an await: the module may have closed or been reset meanwhile
+   * (the reservation has gone). Then what was opened is closed and the
+   * answer is `ERROR: 1` (a reset one is never printed).
    */
   #stillFree(id: number, dispose: () => void): void {
-    if (!this.#links.get(id) && !this.#closed) return;
+    if (this.#links.reserved(id) && !this.#closed) return;
     try {
       dispose();
     } catch { /* already closed */ }
-    throw new CommandFailure(1, `link ${id} was taken meanwhile`);
+    throw new CommandFailure(1, `link ${id}: the module closed or was reset`);
   }
 
   #resetSeedOptions(conn: Deno.TcpConn, keepAlive: boolean): void {
@@ -782,13 +820,12 @@ export class VirtualModule {
   }
 
   async #server(request: ServerRequest): Promise<Uint8Array> {
-    this.#free(request.linkId, "SKTSERVER");
     if (request.type >= 2) return await this.#tlsServer(request);
     const address: Endpoint = { ip: this.ip, port: request.port };
     // Options are those in force when the socket is made (BEHAVIOUR.md).
     const config = { ...this.#config };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.port, 4, config);
+      const socket = await this.#bindUdp(request.port, 4, config, "server");
       this.#stillFree(request.linkId, () => socket.close());
       const link = new UdpLink(request.linkId, {
         role: "server",
@@ -1023,11 +1060,17 @@ export class VirtualModule {
     port: number,
     code: number,
     config: SocketConfig,
+    role: "server" | "client",
   ): Promise<UdpSocket> {
     // node:dgram throws a denied permission asynchronously, out of reach of
     // any handler: it must never be asked.
     this.#mayBind(port, code, "bind UDP port");
-    const socket = createSocket("udp4");
+    // firmware rule udp-server-reuseaddr
+    // create_socket_server_udp sets SO_REUSEADDR before bind (lwIP SO_REUSE
+    // 1): UDP servers share a port (the last bound gets unicast datagrams,
+    // on lwIP as on Linux); create_socket_client_udp does not, so a client
+    // on a server's port (or a server on a client's) is ERROR: 4.
+    const socket = createSocket({ type: "udp4", reuseAddr: role === "server" });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once("error", reject);
@@ -1045,6 +1088,12 @@ export class VirtualModule {
       } catch { /* never bound */ }
       throw new CommandFailure(code, `bind UDP port ${port}: ${message(e)}`);
     }
+    // firmware rule udp-broadcast
+    // The SO_BROADCAST setsockopt of create_socket_server_udp and
+    // create_socket_client_udp is under IP_SOF_BROADCAST, which the
+    // firmware's lwipopts.h leaves at lwIP's default 0: no broadcast filter
+    // at all, so every UDP link may send to a broadcast address.
+    socket.setBroadcast(true);
     const local = socket.address();
     this.#applyOptions({
       transport: "udp",
@@ -1054,17 +1103,20 @@ export class VirtualModule {
   }
 
   async #client(request: ClientRequest): Promise<Uint8Array> {
-    this.#free(request.linkId, "SKTCLIENT");
     if (request.type >= 2) return await this.#tlsClient(request);
     // Options are those in force when the socket is made (BEHAVIOUR.md).
     const config = { ...this.#config };
     const code = request.type === 0 ? 4 : 2;
     const ip = await this.#resolve(request.host);
-    this.#free(request.linkId, "SKTCLIENT"); // May have been taken meanwhile.
     this.#mayConnect(ip, request.port, request.host, code);
     const peer = { ip, port: request.port };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.localPort!, 4, config);
+      const socket = await this.#bindUdp(
+        request.localPort!,
+        4,
+        config,
+        "client",
+      );
       this.#stillFree(request.linkId, () => socket.close());
       this.#links.put(
         request.linkId,
@@ -1197,6 +1249,15 @@ export class VirtualModule {
       throw new CommandFailure(
         1,
         `link ${request.linkId} is a listening server: read a seed`,
+      );
+    }
+    // firmware rule sktread-heap
+    // at_sktread: rx_buffer = rtos_mem_zmalloc(wanted_recv_size + 1), NULL
+    // is ERROR: 2 (after the link checks, before any read).
+    if (request.size >= MODULE_FREE_HEAP) {
+      throw new CommandFailure(
+        2,
+        `a read of ${request.size} bytes needs a buffer of ${request.size} + 1 bytes: more than the module's free heap (${MODULE_FREE_HEAP})`,
       );
     }
     const result = await (link as StreamLink | UdpLink).read(request.size);

@@ -1004,8 +1004,9 @@ export class AtDriver extends EventTarget {
 
   /**
    * `AT+SKTREAD`: reads up to `size` buffered bytes (waits about 20 ms on
-   * the module). `sender` is the UDP sender of the datagram read; it is
-   * absent when nothing came (the module prints `0.0.0.0,0` then).
+   * the module). `sender` is the UDP sender of the datagram read, also of
+   * an empty (0-byte) one (`size` 0); it is absent when nothing came (the
+   * module prints `0.0.0.0,0` then) and on TCP and TLS links.
    *
    * After a peer has closed, the read that meets the end throws the
    * module's `AtError` 4 (the module closes the socket), and every later
@@ -1033,7 +1034,12 @@ export class AtDriver extends EventTarget {
       data: read.data,
       size: read.size,
       truncated: read.truncated,
-      ...(read.sender && read.size > 0 ? { sender: read.sender } : {}),
+      // at_sktread: recvfrom names the sender of an empty datagram too;
+      // only a read that found nothing leaves 0.0.0.0,0.
+      ...(read.sender &&
+          !(read.sender.ip === "0.0.0.0" && read.sender.port === 0)
+        ? { sender: read.sender }
+        : {}),
     };
   }
 
