@@ -6,6 +6,7 @@
  * @module
  */
 
+import { RAW_PIECE, Turns } from "./raw_pace.ts";
 import {
   AtError,
   type ClientType,
@@ -170,12 +171,6 @@ interface ServerEntry {
   ended: unknown;
 }
 
-/**
- * Bytes written between two looks at the watermarks in `AT+SKTSENDRAW`: a
- * quarter of the module's 80 KiB TT buffer, so a High Watermark is obeyed
- * long before the buffer could overflow.
- */
-const RAW_PIECE = 20 * 1024;
 
 /** Payload size that fits one `AT+SKTSEND` line in the worst case of escaping. */
 const SEND_CHUNK = 900;
@@ -941,16 +936,20 @@ export class AtDriver extends EventTarget {
 
   /**
    * `AT+SKTSENDRAW` (Host Control Mode): sends raw bytes of any value, from
-   * a buffer or a stream of known total size, pausing between the module's
-   * High and Low Watermark lines.
+   * a buffer or a stream of known total size, in pieces of 8 KiB, pausing
+   * between the module's High and Low Watermark lines, so that a module
+   * without flow control (which drops bytes its full TT buffer cannot take)
+   * loses none; the rule and its limits are in `raw_pace.ts` and
+   * `docs/host.md`.
    *
    * The default time limit is the driver's plus the time the bytes take at
    * 9600 baud. If the transfer fails after the module's `>>>` (timeout,
    * abort, a stream shorter than `size`), the driver ends raw mode with
    * `<`,`<`,`<` and 30 ms of silence and waits for the module's final
-   * result before the next command: the peer has then received exactly the
-   * bytes written before the failure (plus up to three `<` when fewer than
-   * four bytes were left, as the module then takes them as the payload's end).
+   * result before the next command: the peer has then received the bytes
+   * written before the failure followed by the `<` bytes (the firmware
+   * sends them with the payload), and the module answers `OK` for a
+   * payload of at most 10 KiB, `ERROR: 4` for a larger one.
    */
   sendRaw(
     linkId: number,
@@ -1001,8 +1000,11 @@ export class AtDriver extends EventTarget {
     early.catch(() => {});
     const wait = <T>(work: Promise<T>) =>
       limit.race(Promise.race([work, early]));
+    // The pacing rule and why it loses nothing: raw_pace.ts.
+    const turns = new Turns();
     const push = async (chunk: Uint8Array) => {
       for (let i = 0; i < chunk.length; i += RAW_PIECE) {
+        if (handed > 0) await wait(turns.next());
         while (this.#rawPaused && !this.#closed) {
           await wait(
             new Promise<void>((resolve) => this.#rawResume.push(resolve)),
@@ -1052,6 +1054,7 @@ export class AtDriver extends EventTarget {
       }
       throw e;
     } finally {
+      turns.close();
       limit.dispose();
     }
   }

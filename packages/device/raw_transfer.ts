@@ -1,0 +1,345 @@
+/**
+ * Transparent transmission (`AT+SKTSENDRAW`) as the firmware does it
+ * (Ameba-AIoT/ameba-rtos `atcmd_service.c` `atcmd_tt_mode_start`/`_get`/
+ * `_end`, `tt_mode_timeout_handler`; `at_intf_uart.c` `atio_uart_handler`;
+ * `atcmd_sockets.c` `atcmd_lwip_start_tt_handle`):
+ *
+ * - console bytes go into a ring buffer of `min(size + 1, 80 KiB)` bytes
+ *   (it holds one byte less) as they arrive, in pieces of at most 1 KiB
+ *   (the UART handler's buffer); a piece that does not fit is dropped
+ *   whole unless the UART has RTS flow control (then the console waits);
+ * - a sender takes the payload out in pieces of at most 10 KiB and sends
+ *   each piece at once (on UDP: one datagram each), at the network's pace;
+ * - watermarks (80 KiB buffer, no RTS): `[$][TT]:High Watermark` when the
+ *   free space left after a piece is at most 24576 bytes,
+ *   `[$][TT]:Low Watermark` when the sender finds fewer than 16384 held;
+ * - abort: three chunks of one `<` each, then 30 ms without a byte, stop
+ *   the sender once the buffer is empty (the `<` bytes are payload).
+ *
+ * @module
+ */
+
+import {
+  type Endpoint,
+  HIGH_WATERMARK,
+  LOW_WATERMARK,
+  TT_ABORT_SILENCE_MS,
+  TT_BUFFER_SIZE,
+  TT_HIGH_WATERMARK_FREE,
+  TT_LOW_WATERMARK_HELD,
+  TT_PIECE_SIZE,
+} from "@atsock/protocol";
+import type { ConsoleOutput } from "./output.ts";
+import { type StreamLink, UdpLink } from "./links.ts";
+
+/**
+ * How the AT UART is wired: `none` (the firmware default, no RTS pin):
+ * watermarks, and bytes that find the TT buffer full are dropped; `rts`:
+ * no watermarks, and the console is held back while the buffer is full.
+ */
+export type FlowControl = "none" | "rts";
+
+/** Bytes the UART handler takes from the FIFO at once (UART_TT_BUF_LEN). */
+export const UART_TT_BUF_LEN = 1024;
+
+const LT = 0x3c;
+
+/**
+ * The firmware's TT globals, which outlive one transfer: the watermark
+ * flags, the stop flag and count, and the stop timer (`xTimers_TT_Mode`).
+ */
+export class TtGlobals {
+  /** `g_tt_mode_indicate_high_watermark`. */
+  highIndicated = false;
+  /** `g_tt_mode_indicate_low_watermark`. */
+  lowIndicated = true;
+  /** `g_tt_mode_stop_flag`. */
+  stopFlag = false;
+  /** `g_tt_mode_stop_char_cnt`. */
+  stopChars = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Wakes the transfer under way, if any, when the stop timer fires. */
+  wake: (() => void) | undefined;
+
+  /** Whether the stop timer is running. */
+  get timerActive(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Starts the 30 ms stop timer. */
+  startTimer(): void {
+    this.#timer = setTimeout(() => {
+      // firmware rule tt-abort-timer
+      this.#timer = undefined;
+      this.stopFlag = true;
+      this.stopChars = 0;
+      this.wake?.();
+    }, TT_ABORT_SILENCE_MS);
+  }
+
+  /** Stops the stop timer. */
+  stopTimer(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Back to power-up values (a module reset or close). */
+  reset(): void {
+    this.stopTimer();
+    this.highIndicated = false;
+    this.lowIndicated = true;
+    this.stopFlag = false;
+    this.stopChars = 0;
+    this.wake = undefined;
+  }
+}
+
+/** What a {@linkcode RawTransfer} needs. */
+export interface RawTransferOptions {
+  /** The announced payload size. */
+  size: number;
+  /** The link the payload goes to. */
+  link: StreamLink | UdpLink;
+  /** Where UDP datagrams go (UDP servers). */
+  destination?: Endpoint;
+  /** The console output, for watermark lines. */
+  output: ConsoleOutput;
+  /** The UART's flow control. */
+  flowControl: FlowControl;
+  /** The firmware's TT globals (one set per module). */
+  globals: TtGlobals;
+}
+
+/**
+ * One `AT+SKTSENDRAW` payload under way: feed console bytes with
+ * {@linkcode RawTransfer.arrive}; {@linkcode RawTransfer.done} gives the
+ * error code to answer (0 for OK).
+ */
+export class RawTransfer {
+  /** Bytes the ring holds at most (its size less one). */
+  readonly capacity: number;
+  /** Whether watermark lines are printed. */
+  readonly watermarks: boolean;
+  /** The error code to answer (0: OK; 2: a send failed; 4: nothing came or aborted). */
+  readonly done: Promise<number>;
+  /** Why a send failed, when it did. */
+  failure: string | undefined;
+  #options: RawTransferOptions;
+  #ring: Uint8Array[] = [];
+  #ringPos = 0;
+  #held = 0;
+  #dropped = 0;
+  #sent = 0;
+  #ended = false;
+  #abandoned = false;
+  #wake: (() => void) | undefined;
+  #room: (() => void)[] = [];
+
+  /** Starts the transfer (the caller prints `>>>`). */
+  constructor(options: RawTransferOptions) {
+    this.#options = options;
+    // firmware rule tt-ring-size
+    const ringSize = options.size >= TT_BUFFER_SIZE
+      ? TT_BUFFER_SIZE
+      : options.size + 1;
+    this.capacity = ringSize - 1;
+    this.watermarks = ringSize === TT_BUFFER_SIZE &&
+      options.flowControl === "none";
+    options.globals.wake = () => this.#wakeSender();
+    this.done = this.#run(options.size);
+  }
+
+  /** Bytes held in the ring, not yet taken by the sender. */
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Bytes dropped because the ring was full. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Bytes handed to the link. */
+  get sent(): number {
+    return this.#sent;
+  }
+
+  /** Whether the transfer has ended (tt mode left). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * Console bytes, as one read of the console brought them. Returns a
+   * promise only with RTS flow control while the ring is full (the console
+   * is held back); bytes arriving after the transfer ended are ignored.
+   */
+  arrive(bytes: Uint8Array): void | Promise<void> {
+    for (let i = 0; i < bytes.length; i += UART_TT_BUF_LEN) {
+      if (this.#ended) return;
+      const piece = bytes.subarray(i, i + UART_TT_BUF_LEN);
+      if (
+        this.#options.flowControl === "rts" &&
+        this.capacity - this.#held < piece.length
+      ) return this.#arriveHeld(bytes.subarray(i));
+      this.#uart(piece);
+    }
+  }
+
+  async #arriveHeld(bytes: Uint8Array): Promise<void> {
+    for (let i = 0; i < bytes.length; i += UART_TT_BUF_LEN) {
+      const piece = bytes.subarray(i, i + UART_TT_BUF_LEN);
+      while (!this.#ended && this.capacity - this.#held < piece.length) {
+        await new Promise<void>((resolve) => this.#room.push(resolve));
+      }
+      if (this.#ended) return;
+      this.#uart(piece);
+    }
+  }
+
+  /** `atio_uart_handler` in tt mode, for one piece read from the FIFO. */
+  #uart(piece: Uint8Array): void {
+    const g = this.#options.globals;
+    const n = piece.length;
+    const space = this.capacity - this.#held;
+    // firmware rule tt-high-watermark
+    // (`space - n` is unsigned there: no High for a piece that cannot fit.)
+    if (
+      this.watermarks && space >= n &&
+      space - n <= TT_HIGH_WATERMARK_FREE && !g.highIndicated
+    ) {
+      g.highIndicated = true;
+      g.lowIndicated = false;
+      this.#options.output.answer(HIGH_WATERMARK);
+    }
+    if (space >= n) {
+      this.#ring.push(piece);
+      this.#held += n;
+      this.#wakeSender();
+    } else {
+      // firmware rule tt-drop-when-full
+      this.#dropped += n;
+    }
+    // firmware rule tt-abort-chars
+    if (n === 1 && piece[0] === LT) g.stopChars++;
+    else g.stopChars = 0;
+    if (!g.stopFlag && g.timerActive) {
+      g.stopTimer();
+      g.stopChars = 0;
+    }
+    if (g.stopChars >= 3 && !g.timerActive) g.startTimer();
+  }
+
+  #wakeSender(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** Copies `count` held bytes into `out` at `offset`. */
+  #read(out: Uint8Array, offset: number, count: number): void {
+    while (count > 0) {
+      const chunk = this.#ring[0];
+      const take = Math.min(count, chunk.length - this.#ringPos);
+      out.set(chunk.subarray(this.#ringPos, this.#ringPos + take), offset);
+      offset += take;
+      count -= take;
+      this.#ringPos += take;
+      if (this.#ringPos === chunk.length) {
+        this.#ring.shift();
+        this.#ringPos = 0;
+      }
+    }
+  }
+
+  /** `atcmd_tt_mode_get`: up to `length` (at most 10 KiB) bytes, fewer after a stop. */
+  async #get(length: number): Promise<Uint8Array> {
+    const g = this.#options.globals;
+    const out = new Uint8Array(Math.min(length, TT_PIECE_SIZE));
+    let want = out.length;
+    let filled = 0;
+    while (want > 0 && !this.#abandoned) {
+      if (g.stopFlag && this.#held === 0) break;
+      while (this.#held === 0 && !this.#abandoned) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        if (g.stopFlag) break;
+      }
+      const available = this.#held;
+      if (available === 0 || this.#abandoned) continue;
+      // firmware rule tt-low-watermark
+      if (
+        this.watermarks && available < TT_LOW_WATERMARK_HELD &&
+        !g.lowIndicated
+      ) {
+        g.lowIndicated = true;
+        g.highIndicated = false;
+        this.#options.output.answer(LOW_WATERMARK);
+      }
+      const take = Math.min(available, want);
+      this.#read(out, filled, take);
+      this.#held -= take;
+      filled += take;
+      want -= take;
+      for (const resolve of this.#room.splice(0)) resolve();
+    }
+    return out.subarray(0, filled);
+  }
+
+  /** Sends one piece; false when the send failed. */
+  async #send(piece: Uint8Array): Promise<boolean> {
+    const { link, destination } = this.#options;
+    try {
+      if (link instanceof UdpLink) await link.send(piece, destination);
+      else await link.send(piece);
+      this.#sent += piece.length;
+      return true;
+    } catch (e) {
+      this.failure = e instanceof Error ? e.message : String(e);
+      return false;
+    }
+  }
+
+  /** `atcmd_lwip_start_tt_handle`, from `atcmd_tt_mode_start` on. */
+  async #run(size: number): Promise<number> {
+    // firmware rule tt-pieces
+    try {
+      if (size <= TT_PIECE_SIZE) {
+        const piece = await this.#get(size);
+        if (piece.length === 0) return 4;
+        return (await this.#send(piece)) ? 0 : 2;
+      }
+      let remaining = size;
+      while (remaining > 0) {
+        const piece = await this.#get(Math.min(remaining, TT_PIECE_SIZE));
+        if (piece.length === 0) return 4;
+        if (!(await this.#send(piece))) return 2;
+        remaining -= piece.length;
+      }
+      return 0;
+    } finally {
+      this.#end();
+    }
+  }
+
+  /** `atcmd_tt_mode_end`: the ring goes with what it holds. */
+  #end(): void {
+    const g = this.#options.globals;
+    this.#ended = true;
+    g.stopFlag = false;
+    g.wake = undefined;
+    this.#ring = [];
+    this.#ringPos = 0;
+    this.#held = 0;
+    for (const resolve of this.#room.splice(0)) resolve();
+  }
+
+  /**
+   * Gives up (the console went away, or the module was reset): nothing more
+   * is sent and {@linkcode RawTransfer.done} resolves soon.
+   */
+  abandon(): void {
+    this.#abandoned = true;
+    this.#wakeSender();
+    for (const resolve of this.#room.splice(0)) resolve();
+  }
+}
