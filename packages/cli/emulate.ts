@@ -33,6 +33,8 @@ export interface EmulateOptions {
   mode: "manual" | "host";
   /** Baud rate for pacing (0: unpaced). */
   baud: number;
+  /** The AT UART's flow control (default `none`, as the firmware). */
+  flowControl?: "none" | "rts";
   /** The reported IP address, when given. */
   ip?: string;
   /** Address the module's servers bind to. */
@@ -56,7 +58,8 @@ export const EMULATE_HELP = `atsock emulate: run a virtual Ameba module
 
 Usage:
   atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
-                 [--baud N] [--ip ADDR] [--bind ADDR] [--certs DIR]
+                 [--baud N] [--flow-control none|rts]
+                 [--ip ADDR] [--bind ADDR] [--certs DIR]
                  [--allow-connect HOST[:PORT],...]
                  [--token TOKEN | --token-file FILE]
                  [--transcript FILE [--payloads]] [--faults PLAN.json]
@@ -72,6 +75,12 @@ Options:
   --mode      manual (default: echoes, no AT+SKTSENDRAW) or host
               (Host Control Mode: ATCMD READY, no echo, AT+SKTSENDRAW)
   --baud      pace console output like a UART at N baud (default: unpaced)
+  --flow-control none|rts
+              the AT UART's wiring, for AT+SKTSENDRAW (default none, as
+              the firmware): none prints [$][TT]:High/Low Watermark and
+              drops console bytes that find the 80 KiB TT buffer full (a
+              host must pause at High; the count dropped is logged here);
+              rts prints no watermarks and holds the console back instead
   --ip        the address the module reports as its own
               (default: the --bind address)
   --bind      address the module's servers listen on (default 127.0.0.1)
@@ -116,6 +125,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       console: { type: "string", default: "stdio" },
       mode: { type: "string", default: "manual" },
       baud: { type: "string" },
+      "flow-control": { type: "string" },
       ip: { type: "string" },
       bind: { type: "string", default: "127.0.0.1" },
       certs: { type: "string" },
@@ -144,10 +154,20 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       );
     }
   }
+  const flowControl = values["flow-control"];
+  if (
+    flowControl !== undefined && flowControl !== "none" &&
+    flowControl !== "rts"
+  ) {
+    throw new UsageError(
+      `--flow-control must be none or rts, not "${flowControl}"`,
+    );
+  }
   const options: EmulateOptions = {
     console: parseConsole(values.console!),
     mode,
     baud,
+    ...(flowControl === undefined ? {} : { flowControl }),
     ip: values.ip,
     bind: values.bind!,
     certs: values.certs,
@@ -280,6 +300,7 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     faults,
     mode: options.mode,
     baud: options.baud || undefined,
+    flowControl: options.flowControl,
     ip: options.ip,
     bindAddress: options.bind,
     certs: options.certs,
@@ -315,6 +336,7 @@ export async function emulate(options: EmulateOptions): Promise<number> {
       options.mode === "host" ? "Host Control Mode" : "Manual Test Mode"
     }`,
     options.baud ? `${options.baud} baud` : "unpaced",
+    `flow control ${options.flowControl ?? "none"}`,
     `servers bind ${options.bind}, report ip ${module.ip}`,
     options.certs ? `certs ${options.certs}` : "no cert directory",
     ...(options.transcript ? [`transcript ${options.transcript}`] : []),

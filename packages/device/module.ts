@@ -126,7 +126,7 @@ export interface ModuleStats {
   received: number;
   /** Datagrams held on UDP links for `AT+SKTREAD`. */
   datagrams: number;
-  /** Bytes of an `AT+SKTSENDRAW` payload held in the TT buffer, not yet sent. */
+  /** Bytes of an `AT+SKTSENDRAW` payload taken in (the TT buffer and the piece being gathered), not yet sent. */
   transparent: number;
   /** Console bytes dropped since start because the TT buffer was full (flow control `none`). */
   transparentDropped: number;
@@ -310,7 +310,7 @@ export class VirtualModule {
       consoleInput: this.#inputBuffered(),
       received,
       datagrams,
-      transparent: this.#raw?.held ?? 0,
+      transparent: this.#raw?.pending ?? 0,
       transparentDropped: this.#ttDropped + (this.#raw?.dropped ?? 0),
     };
   }

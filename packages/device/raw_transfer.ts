@@ -128,6 +128,7 @@ export class RawTransfer {
   #ring: Uint8Array[] = [];
   #ringPos = 0;
   #held = 0;
+  #gathered = 0;
   #dropped = 0;
   #sent = 0;
   #ended = false;
@@ -152,6 +153,11 @@ export class RawTransfer {
   /** Bytes held in the ring, not yet taken by the sender. */
   get held(): number {
     return this.#held;
+  }
+
+  /** Bytes taken in (held, or gathered into the piece being filled or sent), not yet sent. */
+  get pending(): number {
+    return this.#held + this.#gathered;
   }
 
   /** Bytes dropped because the ring was full. */
@@ -279,6 +285,7 @@ export class RawTransfer {
       this.#read(out, filled, take);
       this.#held -= take;
       filled += take;
+      this.#gathered = filled;
       want -= take;
       for (const resolve of this.#room.splice(0)) resolve();
     }
@@ -296,6 +303,8 @@ export class RawTransfer {
     } catch (e) {
       this.failure = e instanceof Error ? e.message : String(e);
       return false;
+    } finally {
+      this.#gathered = 0;
     }
   }
 
@@ -330,6 +339,7 @@ export class RawTransfer {
     this.#ring = [];
     this.#ringPos = 0;
     this.#held = 0;
+    this.#gathered = 0;
     for (const resolve of this.#room.splice(0)) resolve();
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { RAW_PIECE, Turns } from "./raw_pace.ts";
+import { nextTurn, RAW_PIECE } from "./raw_pace.ts";
 import {
   AtError,
   type ClientType,
@@ -171,7 +171,6 @@ interface ServerEntry {
   ended: unknown;
 }
 
-
 /** Payload size that fits one `AT+SKTSEND` line in the worst case of escaping. */
 const SEND_CHUNK = 900;
 
@@ -182,6 +181,9 @@ const RAW_MS_PER_BYTE = 10 / 9600 * 1000;
 const EVENTS_BUFFERED = 4096;
 
 const ABORT_BYTE = new Uint8Array([0x3c]); // `<`
+
+/** Pause before each `<` of an abort, so that each arrives alone. */
+const ABORT_GAP_MS = 20;
 
 /**
  * Drives a module over a transport. Unsolicited events are dispatched on the
@@ -940,7 +942,7 @@ export class AtDriver extends EventTarget {
    * between the module's High and Low Watermark lines, so that a module
    * without flow control (which drops bytes its full TT buffer cannot take)
    * loses none; the rule and its limits are in `raw_pace.ts` and
-   * `docs/host.md`.
+   * `docs/getting-started-host-library.md`.
    *
    * The default time limit is the driver's plus the time the bytes take at
    * 9600 baud. If the transfer fails after the module's `>>>` (timeout,
@@ -957,6 +959,12 @@ export class AtDriver extends EventTarget {
     destination?: Endpoint,
     options: CommandOptions & {
       onProgress?: (sent: number, total: number) => void;
+      /**
+       * The module's UART flow control (default `none`, the firmware's):
+       * with `rts` the hardware holds the host back, and the driver writes
+       * without the pause before each piece that `none` needs.
+       */
+      flowControl?: "none" | "rts";
     } = {},
   ): Promise<void> {
     checkLink(linkId);
@@ -974,9 +982,11 @@ export class AtDriver extends EventTarget {
     data: Uint8Array | { size: number; stream: ReadableStream<Uint8Array> },
     options: CommandOptions & {
       onProgress?: (sent: number, total: number) => void;
+      flowControl?: "none" | "rts";
     },
   ): Promise<void> {
     const name = describe(request);
+    const paced = options.flowControl !== "rts";
     if (this.#closed) throw new TransportClosedError(name);
     options.signal?.throwIfAborted();
     const limit = new Deadline(
@@ -1001,10 +1011,9 @@ export class AtDriver extends EventTarget {
     const wait = <T>(work: Promise<T>) =>
       limit.race(Promise.race([work, early]));
     // The pacing rule and why it loses nothing: raw_pace.ts.
-    const turns = new Turns();
     const push = async (chunk: Uint8Array) => {
       for (let i = 0; i < chunk.length; i += RAW_PIECE) {
-        if (handed > 0) await wait(turns.next());
+        if (paced && handed > 0) await wait(nextTurn());
         while (this.#rawPaused && !this.#closed) {
           await wait(
             new Promise<void>((resolve) => this.#rawResume.push(resolve)),
@@ -1054,7 +1063,6 @@ export class AtDriver extends EventTarget {
       }
       throw e;
     } finally {
-      turns.close();
       limit.dispose();
     }
   }
@@ -1062,7 +1070,8 @@ export class AtDriver extends EventTarget {
   /**
    * Ends a raw transfer early (BEHAVIOUR.md): three `<` one at a time, then
    * silence (nothing else is written until the final result), then the
-   * module's `ERROR: 4`.
+   * module's final result (`OK` for a payload of at most 10 KiB, else
+   * `ERROR: 4`).
    */
   async #abortRaw(
     pending: Pending,
@@ -1074,7 +1083,10 @@ export class AtDriver extends EventTarget {
     }
     const limit = new Deadline("<<<", this.#timeout);
     try {
+      // Each `<` must reach the module as a read of its own (a UART FIFO
+      // or a TCP segment holding two is no abort): a pause before each.
       for (let i = 0; i < Math.min(3, remaining); i++) {
+        await limit.race(new Promise((r) => setTimeout(r, ABORT_GAP_MS)));
         await limit.race(this.#write(ABORT_BYTE, "<<<"));
       }
       await limit.race(pending.promise);

@@ -7,13 +7,18 @@
  * when a piece of at most 1 KiB leaves 24576 bytes or fewer free, so at
  * least 23553 bytes are free when High goes out. The driver writes pieces
  * of {@linkcode RAW_PIECE} bytes and lets the event loop turn once before
- * each piece (so a High read from the transport is handled before the
- * next piece), and after a High writes nothing until `[$][TT]:Low
+ * each piece (so a High that has reached the transport is read before
+ * the next piece goes), and after a High writes nothing until `[$][TT]:Low
  * Watermark`. So at most one piece plus what the transport holds in flight
  * reaches the module after High: lossless while the transport holds less
  * than 23553 - 8192 = 15361 bytes between the driver and the module's
  * UART (a UART's FIFO and a serial driver's buffer hold a few KiB; the
  * virtual module takes its console's bytes as soon as they come).
+ *
+ * The turn costs about a millisecond, so a paced payload goes at a few
+ * MB/s: far above any UART, far below a virtual module's TCP console. A
+ * host whose module has RTS flow control passes `flowControl: "rts"`: the
+ * hardware holds it back, so it writes without pausing between pieces.
  *
  * Payloads under 81919 bytes get no watermarks and fit the buffer the
  * module makes for them (`size + 1`), so they cannot overflow.
@@ -24,34 +29,11 @@
 /** Bytes the driver writes between two looks at the watermarks. */
 export const RAW_PIECE = 8 * 1024;
 
-/** One event-loop turn at a time, without the 4 ms clamp of nested timers. */
-export class Turns {
-  #channel: MessageChannel | undefined;
-  #waiting: (() => void) | undefined;
-
-  /** Resolves after one turn of the event loop (I/O included). */
-  next(): Promise<void> {
-    if (!this.#channel) {
-      this.#channel = new MessageChannel();
-      this.#channel.port1.onmessage = () => {
-        const resolve = this.#waiting;
-        this.#waiting = undefined;
-        resolve?.();
-      };
-    }
-    const channel = this.#channel;
-    return new Promise<void>((resolve) => {
-      this.#waiting = resolve;
-      channel.port2.postMessage(0);
-    });
-  }
-
-  /** Releases the channel (it would keep the process alive). */
-  close(): void {
-    this.#channel?.port1.close();
-    this.#channel?.port2.close();
-    this.#channel = undefined;
-    this.#waiting?.();
-    this.#waiting = undefined;
-  }
+/**
+ * Waits for one turn of the event loop with its I/O poll (a timer: a
+ * MessageChannel message or `setImmediate` does not let pending reads
+ * complete first).
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setTimeout(resolve, 0));
 }
