@@ -44,6 +44,19 @@ export const UART_TT_BUF_LEN = 1024;
 
 const LT = 0x3c;
 
+/** Most bytes of complete pieces sent in one write (no watermarks, TCP/TLS). */
+export const TT_BATCH = 256 * 1024;
+
+function joinPieces(pieces: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const piece of pieces) {
+    out.set(piece, offset);
+    offset += piece.length;
+  }
+  return out;
+}
+
 /**
  * The firmware's TT globals, which outlive one transfer: the watermark
  * flags, the stop flag and count, and the stop timer (`xTimers_TT_Mode`).
@@ -181,6 +194,9 @@ export class RawTransfer {
    * is held back); bytes arriving after the transfer ended are ignored.
    */
   arrive(bytes: Uint8Array): void | Promise<void> {
+    if (!this.#ended && bytes.length <= this.capacity - this.#held) {
+      return this.#arriveWhole(bytes);
+    }
     for (let i = 0; i < bytes.length; i += UART_TT_BUF_LEN) {
       if (this.#ended) return;
       const piece = bytes.subarray(i, i + UART_TT_BUF_LEN);
@@ -201,6 +217,51 @@ export class RawTransfer {
       if (this.#ended) return;
       this.#uart(piece);
     }
+  }
+
+  /**
+   * A read that fits whole: the same as {@linkcode RawTransfer.#uart} for
+   * each of its pieces, but kept as one entry of the ring (fewer copies).
+   */
+  #arriveWhole(bytes: Uint8Array): void {
+    const g = this.#options.globals;
+    const space = this.capacity - this.#held;
+    const n = bytes.length;
+    if (this.watermarks && !g.highIndicated) {
+      // The first piece after which the free space is 24576 or less.
+      for (let end = Math.min(n, UART_TT_BUF_LEN);; end += UART_TT_BUF_LEN) {
+        const last = Math.min(end, n);
+        if (space - last <= TT_HIGH_WATERMARK_FREE) {
+          g.highIndicated = true;
+          g.lowIndicated = false;
+          this.#options.output.answer(HIGH_WATERMARK);
+          break;
+        }
+        if (last === n) break;
+      }
+    }
+    if (n > 0) {
+      this.#ring.push(bytes);
+      this.#held += n;
+      this.#wakeSender();
+    }
+    for (let i = 0; i < n; i += UART_TT_BUF_LEN) {
+      const length = Math.min(UART_TT_BUF_LEN, n - i);
+      this.#stopChars(length === 1 && bytes[i] === LT);
+    }
+  }
+
+  /** The stop-character count and timer, for one piece read from the FIFO. */
+  #stopChars(loneLt: boolean): void {
+    const g = this.#options.globals;
+    // firmware rule tt-abort-chars
+    if (loneLt) g.stopChars++;
+    else g.stopChars = 0;
+    if (!g.stopFlag && g.timerActive) {
+      g.stopTimer();
+      g.stopChars = 0;
+    }
+    if (g.stopChars >= 3 && !g.timerActive) g.startTimer();
   }
 
   /** `atio_uart_handler` in tt mode, for one piece read from the FIFO. */
@@ -226,14 +287,7 @@ export class RawTransfer {
       // firmware rule tt-drop-when-full
       this.#dropped += n;
     }
-    // firmware rule tt-abort-chars
-    if (n === 1 && piece[0] === LT) g.stopChars++;
-    else g.stopChars = 0;
-    if (!g.stopFlag && g.timerActive) {
-      g.stopTimer();
-      g.stopChars = 0;
-    }
-    if (g.stopChars >= 3 && !g.timerActive) g.startTimer();
+    this.#stopChars(n === 1 && piece[0] === LT);
   }
 
   #wakeSender(): void {
@@ -261,8 +315,9 @@ export class RawTransfer {
   /** `atcmd_tt_mode_get`: up to `length` (at most 10 KiB) bytes, fewer after a stop. */
   async #get(length: number): Promise<Uint8Array> {
     const g = this.#options.globals;
-    const out = new Uint8Array(Math.min(length, TT_PIECE_SIZE));
-    let want = out.length;
+    const size = Math.min(length, TT_PIECE_SIZE);
+    let out: Uint8Array | undefined;
+    let want = size;
     let filled = 0;
     while (want > 0 && !this.#abandoned) {
       if (g.stopFlag && this.#held === 0) break;
@@ -282,14 +337,29 @@ export class RawTransfer {
         this.#options.output.answer(LOW_WATERMARK);
       }
       const take = Math.min(available, want);
-      this.#read(out, filled, take);
+      const first = this.#ring[0];
+      if (
+        out === undefined && take === size &&
+        first.length - this.#ringPos >= take
+      ) {
+        // The whole piece lies in one read: a view, no copy.
+        out = first.subarray(this.#ringPos, this.#ringPos + take);
+        this.#ringPos += take;
+        if (this.#ringPos === first.length) {
+          this.#ring.shift();
+          this.#ringPos = 0;
+        }
+      } else {
+        out ??= new Uint8Array(size);
+        this.#read(out, filled, take);
+      }
       this.#held -= take;
       filled += take;
-      this.#gathered = filled;
+      this.#gathered += take;
       want -= take;
       for (const resolve of this.#room.splice(0)) resolve();
     }
-    return out.subarray(0, filled);
+    return out === undefined ? new Uint8Array(0) : out.subarray(0, filled);
   }
 
   /** Sends one piece; false when the send failed. */
@@ -311,18 +381,40 @@ export class RawTransfer {
   /** `atcmd_lwip_start_tt_handle`, from `atcmd_tt_mode_start` on. */
   async #run(size: number): Promise<number> {
     // firmware rule tt-pieces
+    const g = this.#options.globals;
     try {
       if (size <= TT_PIECE_SIZE) {
         const piece = await this.#get(size);
         if (piece.length === 0) return 4;
         return (await this.#send(piece)) ? 0 : 2;
       }
+      // Without watermarks nothing shows when a piece leaves the ring: on
+      // a byte stream, pieces already complete go in one write (the peer
+      // sees the same bytes, in fewer syscalls). With watermarks each piece
+      // waits for the send before it, as in the firmware.
+      const batch = !this.watermarks &&
+        !(this.#options.link instanceof UdpLink);
       let remaining = size;
       while (remaining > 0) {
         const piece = await this.#get(Math.min(remaining, TT_PIECE_SIZE));
         if (piece.length === 0) return 4;
-        if (!(await this.#send(piece))) return 2;
         remaining -= piece.length;
+        let out = piece;
+        if (batch && piece.length === TT_PIECE_SIZE) {
+          const pieces = [piece];
+          let length = piece.length;
+          while (
+            remaining > 0 && length < TT_BATCH && !g.stopFlag &&
+            this.#held >= Math.min(remaining, TT_PIECE_SIZE)
+          ) {
+            const next = await this.#get(Math.min(remaining, TT_PIECE_SIZE));
+            pieces.push(next);
+            length += next.length;
+            remaining -= next.length;
+          }
+          if (pieces.length > 1) out = joinPieces(pieces, length);
+        }
+        if (!(await this.#send(out))) return 2;
       }
       return 0;
     } finally {

@@ -294,3 +294,12 @@ Deno.test("atcmd_tt_mode_end: the watermark flags outlive a transfer", async () 
   next.transfer.abandon();
   await next.transfer.done;
 });
+
+Deno.test("atcmd_lwip_start_tt_handle: without watermarks, complete pieces held on a byte stream go in one write (nothing shows when they leave the ring)", async () => {
+  const { transfer, link } = start(25000);
+  const data = new Uint8Array(25000).map((_, i) => i * 3);
+  transfer.arrive(data); // all held before the sender runs
+  assert.equal(await transfer.done, 0);
+  assert.deepEqual(link.pieces.map((p) => p.length), [25000]);
+  assert.deepEqual(link.sent, data);
+});
