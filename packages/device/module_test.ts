@@ -377,10 +377,12 @@ Deno.test("reset(): links closed, options back to defaults, a raw transfer dropp
     await h.write("AT+SKTSENDRAW=0,100\r\n");
     await h.next((e) => e.type === "prompt");
     await h.write("half");
-    assert.equal(
-      new TextDecoder().decode(await readExactly(conn, 4)),
-      "half",
-    );
+    // A payload of at most 10 KiB is sent whole (atcmd_lwip_start_tt_handle):
+    // the module holds the half.
+    for (let i = 0; i < 1000 && h.module.stats().transparent < 4; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(h.module.stats().transparent, 4);
     h.module.reset();
     await h.next((e) => e.type === "ready");
     assert.deepEqual(h.module.state(), []);
@@ -458,7 +460,8 @@ async function drain(conn: Deno.Conn, size: number): Promise<void> {
 }
 
 Deno.test("so_sndtimeo is the one in force when a link was made: a later SKTCFG changes nothing, seeds take none", async () => {
-  const h = await Harness.start({ mode: "host" });
+  // The payload is written without looking at watermarks: RTS holds it back.
+  const h = await Harness.start({ mode: "host", flowControl: "rts" });
   const peer = tcpPeer();
   const serverPort = freePort();
   const conns: Deno.Conn[] = [];

@@ -388,6 +388,10 @@ export class RawTransfer {
         if (piece.length === 0) return 4;
         return (await this.#send(piece)) ? 0 : 2;
       }
+      // After a failed send the firmware leaves tt mode at once and reads
+      // the rest of the payload as commands; we take the announced bytes
+      // and answer ERROR: 2 after them (docs/behaviour.md).
+      let failed = false;
       // Without watermarks nothing shows when a piece leaves the ring: on
       // a byte stream, pieces already complete go in one write (the peer
       // sees the same bytes, in fewer syscalls). With watermarks each piece
@@ -397,7 +401,7 @@ export class RawTransfer {
       let remaining = size;
       while (remaining > 0) {
         const piece = await this.#get(Math.min(remaining, TT_PIECE_SIZE));
-        if (piece.length === 0) return 4;
+        if (piece.length === 0) return failed ? 2 : 4;
         remaining -= piece.length;
         let out = piece;
         if (batch && piece.length === TT_PIECE_SIZE) {
@@ -414,9 +418,10 @@ export class RawTransfer {
           }
           if (pieces.length > 1) out = joinPieces(pieces, length);
         }
-        if (!(await this.#send(out))) return 2;
+        if (!failed && !(await this.#send(out))) failed = true;
+        this.#gathered = 0;
       }
-      return 0;
+      return failed ? 2 : 0;
     } finally {
       this.#end();
     }
