@@ -75,6 +75,7 @@ async function assertNoLeak(module: VirtualModule, baseline: number) {
       received: 0,
       datagrams: 0,
       transparent: 0,
+      transparentDropped: 0,
     },
   );
   assert.deepEqual(module.state(), []);

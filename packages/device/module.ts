@@ -492,11 +492,13 @@ export class VirtualModule {
     const raw = this.#raw;
     if (!this.#framer.raw || !raw) return;
     this.#raw = undefined;
-    raw.abandon();
+    raw.hangUp();
     await raw.done;
     this.#ttDropped += raw.dropped;
     this.#log(
-      `AT+SKTSENDRAW: the console went away after ${raw.sent} bytes were sent${
+      `AT+SKTSENDRAW: the console went away with ${
+        raw.size - raw.sent
+      } bytes not sent${
         raw.failure ? ` (a send had failed: ${raw.failure})` : ""
       }; nothing answered`,
     );

@@ -445,7 +445,11 @@ async function stuckSendRaw(
   await h.write(`AT+SKTSENDRAW=${id},${size}\r\n`);
   await h.next((e) => e.type === "prompt");
   const writing = h.write(new Uint8Array(size).fill(0x55));
-  await h.next((e) => e.type === "watermark" && e.level === "high", 20000);
+  // RTS flow control: no watermarks; the buffer fills and stays full.
+  for (let i = 0; i < 4000 && h.module.stats().transparent < 81919; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(h.module.stats().transparent >= 81919, "the TT buffer filled");
   return writing;
 }
 

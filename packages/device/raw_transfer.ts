@@ -146,12 +146,17 @@ export class RawTransfer {
   #sent = 0;
   #ended = false;
   #abandoned = false;
+  #hungUp = false;
   #wake: (() => void) | undefined;
   #room: (() => void)[] = [];
+
+  /** The announced payload size. */
+  readonly size: number;
 
   /** Starts the transfer (the caller prints `>>>`). */
   constructor(options: RawTransferOptions) {
     this.#options = options;
+    this.size = options.size;
     // firmware rule tt-ring-size
     const ringSize = options.size >= TT_BUFFER_SIZE
       ? TT_BUFFER_SIZE
@@ -320,10 +325,10 @@ export class RawTransfer {
     let want = size;
     let filled = 0;
     while (want > 0 && !this.#abandoned) {
-      if (g.stopFlag && this.#held === 0) break;
+      if ((g.stopFlag || this.#hungUp) && this.#held === 0) break;
       while (this.#held === 0 && !this.#abandoned) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
-        if (g.stopFlag) break;
+        if (g.stopFlag || this.#hungUp) break;
       }
       const available = this.#held;
       if (available === 0 || this.#abandoned) continue;
@@ -441,8 +446,17 @@ export class RawTransfer {
   }
 
   /**
-   * Gives up (the console went away, or the module was reset): nothing more
-   * is sent and {@linkcode RawTransfer.done} resolves soon.
+   * The console went away: what arrived is sent, as after a stop, and
+   * {@linkcode RawTransfer.done} resolves once it is.
+   */
+  hangUp(): void {
+    this.#hungUp = true;
+    this.#wakeSender();
+  }
+
+  /**
+   * Gives up (the module was reset or closed): nothing more is sent and
+   * {@linkcode RawTransfer.done} resolves soon.
    */
   abandon(): void {
     this.#abandoned = true;
