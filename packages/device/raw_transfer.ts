@@ -48,6 +48,18 @@ const LT = 0x3c;
 export const TT_BATCH = 256 * 1024;
 
 function joinPieces(pieces: Uint8Array[], length: number): Uint8Array {
+  // Views of one console read that follow each other: one view, no copy.
+  const first = pieces[0];
+  let end = first.byteOffset + first.length;
+  let adjacent = true;
+  for (let i = 1; i < pieces.length && adjacent; i++) {
+    adjacent = pieces[i].buffer === first.buffer &&
+      pieces[i].byteOffset === end;
+    end += pieces[i].length;
+  }
+  if (adjacent) {
+    return new Uint8Array(first.buffer, first.byteOffset, length);
+  }
   const out = new Uint8Array(length);
   let offset = 0;
   for (const piece of pieces) {
@@ -202,6 +214,7 @@ export class RawTransfer {
     if (!this.#ended && bytes.length <= this.capacity - this.#held) {
       return this.#arriveWhole(bytes);
     }
+    if (this.#options.flowControl === "rts") return this.#arriveHeld(bytes);
     for (let i = 0; i < bytes.length; i += UART_TT_BUF_LEN) {
       if (this.#ended) return;
       const piece = bytes.subarray(i, i + UART_TT_BUF_LEN);
@@ -214,13 +227,22 @@ export class RawTransfer {
   }
 
   async #arriveHeld(bytes: Uint8Array): Promise<void> {
-    for (let i = 0; i < bytes.length; i += UART_TT_BUF_LEN) {
-      const piece = bytes.subarray(i, i + UART_TT_BUF_LEN);
-      while (!this.#ended && this.capacity - this.#held < piece.length) {
-        await new Promise<void>((resolve) => this.#room.push(resolve));
-      }
+    // RTS: no drops and no watermarks, so the pieces that fit go in
+    // together (whole 1 KiB pieces, so the stop count sees the same ones).
+    let at = 0;
+    while (at < bytes.length) {
       if (this.#ended) return;
-      this.#uart(piece);
+      const rest = bytes.length - at;
+      const room = this.capacity - this.#held;
+      const fit = rest <= room
+        ? rest
+        : Math.floor(room / UART_TT_BUF_LEN) * UART_TT_BUF_LEN;
+      if (fit === 0) {
+        await new Promise<void>((resolve) => this.#room.push(resolve));
+        continue;
+      }
+      this.#arriveWhole(bytes.subarray(at, at + fit));
+      at += fit;
     }
   }
 
