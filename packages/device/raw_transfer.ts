@@ -217,12 +217,7 @@ export class RawTransfer {
     if (this.#options.flowControl === "rts") return this.#arriveHeld(bytes);
     for (let i = 0; i < bytes.length; i += UART_TT_BUF_LEN) {
       if (this.#ended) return;
-      const piece = bytes.subarray(i, i + UART_TT_BUF_LEN);
-      if (
-        this.#options.flowControl === "rts" &&
-        this.capacity - this.#held < piece.length
-      ) return this.#arriveHeld(bytes.subarray(i));
-      this.#uart(piece);
+      this.#uart(bytes.subarray(i, i + UART_TT_BUF_LEN));
     }
   }
 
