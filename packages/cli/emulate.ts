@@ -51,6 +51,8 @@ export interface EmulateOptions {
   payloads?: boolean;
   /** Fault plan file (JSON), when given. */
   faults?: string;
+  /** The firmware build's mbedtls major version (default 2). */
+  mbedtls: 2 | 3;
 }
 
 /** Help text of `atsock emulate`. */
@@ -60,7 +62,7 @@ Usage:
   atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
                  [--baud N] [--flow-control none|rts]
                  [--ip ADDR] [--bind ADDR] [--certs DIR]
-                 [--allow-connect HOST[:PORT],...]
+                 [--allow-connect HOST[:PORT],...] [--mbedtls 2|3]
                  [--token TOKEN | --token-file FILE]
                  [--transcript FILE [--payloads]] [--faults PLAN.json]
 
@@ -85,6 +87,13 @@ Options:
               (default: the --bind address)
   --bind      address the module's servers listen on (default 127.0.0.1)
   --certs     certificate directory for TLS (CERT/server_cert_1.crt, ...)
+  --mbedtls 2|3
+              the mbedtls of the firmware build (default 2). The firmware
+              never sets a host name: no SNI is sent either way; with 2
+              a verifying TLS client (AT+SKTCLIENT types 3 and 5) checks
+              the server's chain but not its name, with 3 (3.6.3 and
+              later) those types fail the handshake (ERROR: 14). TLS is
+              1.2 and the chain is verified either way
   --allow-connect HOST[:PORT],...
               the only destinations the module may connect or send to
               (IPv4 addresses or host names; no port: any port), on top
@@ -135,6 +144,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       transcript: { type: "string" },
       payloads: { type: "boolean" },
       faults: { type: "string" },
+      mbedtls: { type: "string", default: "2" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -163,11 +173,16 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       `--flow-control must be none or rts, not "${flowControl}"`,
     );
   }
+  const mbedtls = values.mbedtls;
+  if (mbedtls !== "2" && mbedtls !== "3") {
+    throw new UsageError(`--mbedtls must be 2 or 3, not "${mbedtls}"`);
+  }
   const options: EmulateOptions = {
     console: parseConsole(values.console!),
     mode,
     baud,
     ...(flowControl === undefined ? {} : { flowControl }),
+    mbedtls: mbedtls === "3" ? 3 : 2,
     ip: values.ip,
     bind: values.bind!,
     certs: values.certs,
@@ -197,7 +212,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
     if (token !== undefined) {
       if (!validToken(token)) {
         throw new UsageError(
-          "--token must be 1 to 1024 characters, no CR or LF",
+          "--token must be 1 to 1024 characters, no CR, LF or NUL",
         );
       }
       options.token = { kind: "text", value: token };
@@ -208,7 +223,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
 
 function validToken(token: string): boolean {
   return token.length > 0 && new TextEncoder().encode(token).length <= 1024 &&
-    !/[\r\n]/.test(token);
+    !/[\r\n\0]/.test(token);
 }
 
 /** Reads the token: the first line of the file; never printed. */
@@ -305,6 +320,7 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     bindAddress: options.bind,
     certs: options.certs,
     allowConnect: options.allowConnect,
+    mbedtls: options.mbedtls,
     log,
   });
   let con: Console & { done?: Promise<void> };
@@ -339,6 +355,7 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     `flow control ${options.flowControl ?? "none"}`,
     `servers bind ${options.bind}, report ip ${module.ip}`,
     options.certs ? `certs ${options.certs}` : "no cert directory",
+    ...(options.mbedtls === 3 ? ["mbedtls 3 (TLS types 3 and 5 fail)"] : []),
     ...(options.transcript ? [`transcript ${options.transcript}`] : []),
     ...(faults
       ? [

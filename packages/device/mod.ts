@@ -32,6 +32,11 @@ export {
 } from "./module.ts";
 export type { FlowControl } from "./raw_transfer.ts";
 export {
+  acceptLoop,
+  type AcceptLoopOptions,
+  type AcceptStats,
+} from "./accept_loop.ts";
+export {
   type Console,
   type ConsolePipe,
   serveStdio,

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { acceptLoop } from "./accept_loop.ts";
+import { inetAton } from "./ipv4.ts";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import {
@@ -23,8 +25,8 @@ import {
   formatQuery,
   formatRead,
   formatState,
-  isIPv4,
   type LinkState,
+  MODULE_FREE_HEAP,
   OK,
   parseCommandLine,
   type ReadRequest,
@@ -112,6 +114,13 @@ export interface ModuleOptions {
    * the console back instead.
    */
   flowControl?: FlowControl;
+  /**
+   * The mbedtls major version of the firmware build (default 2). The
+   * firmware never sets a host name: with 2 a verifying TLS client (types
+   * 3 and 5) checks the server's chain only; with 3 (3.6.3 and later)
+   * their handshake fails (`ERROR: 14`). No SNI is sent either way.
+   */
+  mbedtls?: 2 | 3;
 }
 
 /** Memory a module holds, from {@linkcode VirtualModule.stats}. */
@@ -126,6 +135,8 @@ export interface ModuleStats {
   received: number;
   /** Datagrams held on UDP links for `AT+SKTREAD`. */
   datagrams: number;
+  /** TCP/TLS links whose peer has ended the stream (shown or not as `socket_fd:-1`). */
+  ended: number;
   /** Bytes of an `AT+SKTSENDRAW` payload taken in (the TT buffer and the piece being gathered), not yet sent. */
   transparent: number;
   /** Console bytes dropped since start because the TT buffer was full (flow control `none`). */
@@ -183,6 +194,7 @@ export class VirtualModule {
   #bindAddress: string;
   #connectTimeout: number;
   #certs: CertStore;
+  #mbedtls: 2 | 3;
   #guard: NetGuard;
   #log: (message: string) => void;
   #config: SocketConfig = { ...DEFAULT_CONFIG };
@@ -218,6 +230,10 @@ export class VirtualModule {
     this.ip = options.ip ?? reportedAddress(this.#bindAddress);
     this.#connectTimeout = options.connectTimeoutMs ?? 10000;
     this.#certs = new CertStore(options.certs);
+    this.#mbedtls = options.mbedtls ?? 2;
+    if (this.#mbedtls !== 2 && this.#mbedtls !== 3) {
+      throw new RangeError(`mbedtls must be 2 or 3, not ${options.mbedtls}`);
+    }
     this.#log = options.log ?? (() => {});
     this.#flowControl = options.flowControl ?? "none";
     const rules: ConnectRule[] | undefined = options.allowConnect
@@ -287,7 +303,9 @@ export class VirtualModule {
       if (link.role === "seed") continue;
       out.push(link.state());
       if (link instanceof ListenerLink) {
-        for (const seedId of [...link.seeds].sort((a, b) => a - b)) {
+        // firmware rule sktstate-seed-order
+        // In accept order (hang_seednode appends to the server's chain).
+        for (const seedId of link.seeds) {
           const seed = this.#links.get(seedId);
           if (seed) out.push(seed.state());
         }
@@ -300,8 +318,12 @@ export class VirtualModule {
   stats(): ModuleStats {
     let received = 0;
     let datagrams = 0;
+    let ended = 0;
     for (const [, link] of this.#links.entries()) {
-      if (link instanceof StreamLink) received += link.buffered;
+      if (link instanceof StreamLink) {
+        received += link.buffered;
+        if (link.ended) ended++;
+      }
       if (link instanceof UdpLink) datagrams += link.queued;
     }
     return {
@@ -310,6 +332,7 @@ export class VirtualModule {
       consoleInput: this.#inputBuffered(),
       received,
       datagrams,
+      ended,
       transparent: this.#raw?.pending ?? 0,
       transparentDropped: this.#ttDropped + (this.#raw?.dropped ?? 0),
     };
@@ -359,6 +382,7 @@ export class VirtualModule {
     if (this.#closed) return;
     this.#generation++;
     for (const [id] of this.#links.entries()) this.#delete(id);
+    this.#links.unreserveAll(); // A command under way makes no link.
     this.#config = { ...DEFAULT_CONFIG };
     this.#raw?.abandon();
     this.#raw = undefined;
@@ -472,6 +496,11 @@ export class VirtualModule {
         }
         await this.#handle(event);
         if (this.#closed) return;
+        // A UART whose transmit buffer is full stalls the module: no more
+        // input is taken until the console has read enough of the output,
+        // so a console that never reads cannot make it grow without bound.
+        await this.output.waitForDrain();
+        if (this.#closed) return;
         if (this.#inputBuffered() < INPUT_HIGH_WATER) {
           for (const resolve of this.#inputWaiters.splice(0)) resolve();
         }
@@ -556,9 +585,6 @@ export class VirtualModule {
           throw new CommandFailure(faults.error, "fault plan");
         }
       }
-      if (name === "SKTSENDRAW" && this.mode === "manual") {
-        throw new CommandFailure(4, "AT+SKTSENDRAW needs Host Control Mode");
-      }
       const parsed = parseCommandLine(line);
       if (parsed.kind === "unknown") return;
       if (parsed.kind === "error") throw parsed.error;
@@ -598,16 +624,29 @@ export class VirtualModule {
         return formatQuery(this.#config);
       case "SKTSTATE":
         return formatState(this.state());
-      case "SKTDEL":
-        if (!this.#links.get(request.linkId)) {
+      case "SKTDEL": {
+        const link = this.#links.get(request.linkId);
+        if (!link) {
           throw new CommandFailure(1, `link ${request.linkId} is not in use`);
         }
         this.#delete(request.linkId);
+        // The answer waits until a UDP port is free again, as lwIP's close
+        // is: a datagram right after OK goes to another server on the port.
+        if (link instanceof UdpLink) return link.released.then(() => OK);
         return OK;
+      }
       case "SKTSERVER":
-        return this.#server(request);
+        return this.#reserving(
+          request.linkId,
+          "SKTSERVER",
+          () => this.#server(request),
+        );
       case "SKTCLIENT":
-        return this.#client(request);
+        return this.#reserving(
+          request.linkId,
+          "SKTCLIENT",
+          () => this.#client(request),
+        );
       case "SKTSEND":
         return this.#send(request);
       case "SKTREAD":
@@ -660,16 +699,39 @@ export class VirtualModule {
   }
 
   /**
-   * After an await: a seed may have taken the id meanwhile, or the module
-   * may have closed. Then what was opened is closed and the answer is
-   * `ERROR: 1`.
+   * Runs `AT+SKTSERVER`/`AT+SKTCLIENT` with its link id reserved: seeds
+   * accepted while it waits for a lookup, bind, connect or handshake skip
+   * the id, and a failure frees it again.
+   */
+  async #reserving(
+    id: number,
+    command: CommandName,
+    open: () => Promise<Uint8Array>,
+  ): Promise<Uint8Array> {
+    // firmware rule link-reserved-while-opening
+    // at_sktserver/at_sktclient set node_pool[link_id].link_id before
+    // create_socket_server/client, so search_available_node skips it;
+    // init_single_node frees it when the socket cannot be made.
+    this.#free(id, command);
+    this.#links.reserve(id);
+    try {
+      return await open();
+    } finally {
+      this.#links.unreserve(id);
+    }
+  }
+
+  /**
+   * After an await: the module may have closed or been reset meanwhile
+   * (the reservation has gone). Then what was opened is closed and the
+   * answer is `ERROR: 1` (a reset one is never printed).
    */
   #stillFree(id: number, dispose: () => void): void {
-    if (!this.#links.get(id) && !this.#closed) return;
+    if (this.#links.reserved(id) && !this.#closed) return;
     try {
       dispose();
     } catch { /* already closed */ }
-    throw new CommandFailure(1, `link ${id} was taken meanwhile`);
+    throw new CommandFailure(1, `link ${id}: the module closed or was reset`);
   }
 
   #resetSeedOptions(conn: Deno.TcpConn, keepAlive: boolean): void {
@@ -718,13 +780,12 @@ export class VirtualModule {
   }
 
   async #server(request: ServerRequest): Promise<Uint8Array> {
-    this.#free(request.linkId, "SKTSERVER");
     if (request.type >= 2) return await this.#tlsServer(request);
     const address: Endpoint = { ip: this.ip, port: request.port };
     // Options are those in force when the socket is made (BEHAVIOUR.md).
     const config = { ...this.#config };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.port, 4, config);
+      const socket = await this.#bindUdp(request.port, 4, config, "server");
       this.#stillFree(request.linkId, () => socket.close());
       const link = new UdpLink(request.linkId, {
         role: "server",
@@ -777,19 +838,20 @@ export class VirtualModule {
     const inherited = config.noDelay || config.sendTimeout ||
       config.receiveTimeout || config.keepIdle || config.keepInterval ||
       config.keepCount;
-    try {
-      for await (const conn of listener) {
-        if (keepAlive) conn.setKeepAlive(true);
-        if (inherited) this.#resetSeedOptions(conn, keepAlive);
-        const remote = conn.remoteAddr as Deno.NetAddr;
-        this.#addSeed(server, conn, {
-          ip: unmapIPv4(remote.hostname),
-          port: remote.port,
-        });
-      }
-    } catch {
-      // The listener was closed by SKTDEL.
-    }
+    // Ends when SKTDEL closes the listener; survives every other error.
+    await acceptLoop(listener, (conn) => {
+      if (keepAlive) conn.setKeepAlive(true);
+      if (inherited) this.#resetSeedOptions(conn, keepAlive);
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      this.#addSeed(server, conn, {
+        ip: unmapIPv4(remote.hostname),
+        port: remote.port,
+      });
+    }, {
+      name: `link ${server.id} (TCP server)`,
+      log: this.#log,
+      closed: () => this.#closed || this.#links.get(server.id) !== server,
+    });
   }
 
   /** Makes an accepted connection a seed on the lowest free id, or refuses it silently. */
@@ -821,6 +883,7 @@ export class VirtualModule {
 
   async #tlsServer(request: ServerRequest): Promise<Uint8Array> {
     const type = request.type as 2 | 3;
+    this.#certsExist("server", request.certIndex!, type);
     const suite = this.#suite("server", request.certIndex!, type);
     this.#mayBind(request.port, 11, "bind TLS port");
     const server: { link?: ListenerLink } = {};
@@ -831,6 +894,7 @@ export class VirtualModule {
         port: request.port,
         type,
         suite,
+        log: this.#log,
       }, (conn, peer) => {
         if (server.link) this.#addSeed(server.link, conn, peer);
         else conn.close();
@@ -853,6 +917,24 @@ export class VirtualModule {
     return OK;
   }
 
+  /**
+   * `ERROR: 1` when a file the type needs does not exist (or is empty):
+   * `at_sktserver`/`at_sktclient` check their sizes before anything else.
+   */
+  #certsExist(
+    side: "server" | "client",
+    index: number | undefined,
+    type: number,
+  ): void {
+    // firmware rule tls-cert-missing
+    try {
+      this.#certs.exist(side, index ?? 0, needsFor(side, type));
+    } catch (e) {
+      if (e instanceof TlsFailure) throw new CommandFailure(e.code, e.message);
+      throw e;
+    }
+  }
+
   #suite(
     side: "server" | "client",
     index: number | undefined,
@@ -870,23 +952,21 @@ export class VirtualModule {
 
   async #tlsClient(request: ClientRequest): Promise<Uint8Array> {
     const type = request.type as 2 | 3 | 4 | 5;
+    // at_sktclient: files exist (1), host found (1); then
+    // create_socket_client_tls reads them (6) and parses them (9).
+    this.#certsExist("client", request.certIndex, type);
+    const ip = await this.#resolve(request.host);
     const suite = this.#suite("client", request.certIndex, type);
-    let ip: string;
-    try {
-      ip = await this.#resolve(request.host);
-    } catch (e) {
-      throw new CommandFailure(13, `resolve ${request.host}: ${message(e)}`);
-    }
     this.#mayConnect(ip, request.port, request.host, 13);
     let conn: ByteConn;
     try {
       conn = await connectTls({
         ip,
-        host: request.host,
         port: request.port,
         type,
         suite,
         timeoutMs: this.#connectTimeout,
+        mbedtls: this.#mbedtls,
       });
     } catch (e) {
       if (e instanceof TlsFailure) throw new CommandFailure(e.code, e.message);
@@ -900,16 +980,28 @@ export class VirtualModule {
       conn,
       peer: { ip, port: request.port },
       autoReceive: request.autoReceive,
+      // firmware rule sktstate-client-source
+      // mbedtls_net_connect binds nothing: the src_port field as given.
+      source: { ip: "0.0.0.0", port: request.localPort ?? 0 },
     }, this.#context);
     this.#links.put(request.linkId, link);
     this.#track(link.done);
     return OK;
   }
 
+  /** The host's IPv4 address; a failed lookup is `ERROR: 1` for every type. */
   async #resolve(host: string): Promise<string> {
-    if (isIPv4(host)) return host;
-    const { address } = await lookup(host, { family: 4 });
-    return address;
+    // firmware rule ipv4-inet-aton: at_sktclient tries inet_aton first
+    // (127.0.0.010 is 127.0.0.8), then a name lookup.
+    const number = inetAton(host);
+    if (number !== undefined) return number;
+    try {
+      const { address } = await lookup(host, { family: 4 });
+      return address;
+    } catch (e) {
+      // firmware rule client-host-not-found
+      throw new CommandFailure(1, `resolve ${host}: ${message(e)}`);
+    }
   }
 
   /** Throws `code` when Deno's permissions would refuse binding `port`. */
@@ -928,11 +1020,17 @@ export class VirtualModule {
     port: number,
     code: number,
     config: SocketConfig,
+    role: "server" | "client",
   ): Promise<UdpSocket> {
     // node:dgram throws a denied permission asynchronously, out of reach of
     // any handler: it must never be asked.
     this.#mayBind(port, code, "bind UDP port");
-    const socket = createSocket("udp4");
+    // firmware rule udp-server-reuseaddr
+    // create_socket_server_udp sets SO_REUSEADDR before bind (lwIP SO_REUSE
+    // 1): UDP servers share a port (the last bound gets unicast datagrams,
+    // on lwIP as on Linux); create_socket_client_udp does not, so a client
+    // on a server's port (or a server on a client's) is ERROR: 4.
+    const socket = createSocket({ type: "udp4", reuseAddr: role === "server" });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once("error", reject);
@@ -950,6 +1048,12 @@ export class VirtualModule {
       } catch { /* never bound */ }
       throw new CommandFailure(code, `bind UDP port ${port}: ${message(e)}`);
     }
+    // firmware rule udp-broadcast
+    // The SO_BROADCAST setsockopt of create_socket_server_udp and
+    // create_socket_client_udp is under IP_SOF_BROADCAST, which the
+    // firmware's lwipopts.h leaves at lwIP's default 0: no broadcast filter
+    // at all, so every UDP link may send to a broadcast address.
+    socket.setBroadcast(true);
     const local = socket.address();
     this.#applyOptions({
       transport: "udp",
@@ -959,22 +1063,20 @@ export class VirtualModule {
   }
 
   async #client(request: ClientRequest): Promise<Uint8Array> {
-    this.#free(request.linkId, "SKTCLIENT");
     if (request.type >= 2) return await this.#tlsClient(request);
     // Options are those in force when the socket is made (BEHAVIOUR.md).
     const config = { ...this.#config };
     const code = request.type === 0 ? 4 : 2;
-    let ip: string;
-    try {
-      ip = await this.#resolve(request.host);
-    } catch (e) {
-      throw new CommandFailure(code, `resolve ${request.host}: ${message(e)}`);
-    }
-    this.#free(request.linkId, "SKTCLIENT"); // May have been taken meanwhile.
+    const ip = await this.#resolve(request.host);
     this.#mayConnect(ip, request.port, request.host, code);
     const peer = { ip, port: request.port };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.localPort!, 4, config);
+      const socket = await this.#bindUdp(
+        request.localPort!,
+        4,
+        config,
+        "client",
+      );
       this.#stillFree(request.linkId, () => socket.close());
       this.#links.put(
         request.linkId,
@@ -983,6 +1085,7 @@ export class VirtualModule {
           socket,
           address: peer,
           autoReceive: request.autoReceive,
+          sourcePort: request.localPort,
         }, this.#context),
       );
       return OK;
@@ -996,6 +1099,7 @@ export class VirtualModule {
       local: conn.localAddr as Deno.NetAddr,
       remote: conn.remoteAddr as Deno.NetAddr,
     }, sktcfgOptions(config, "tcp"));
+    const local = conn.localAddr as Deno.NetAddr;
     const link = new StreamLink(request.linkId, {
       role: "client",
       protocol: "tcp",
@@ -1003,6 +1107,8 @@ export class VirtualModule {
       peer,
       autoReceive: request.autoReceive,
       sendTimeoutMs: config.sendTimeout,
+      // lwip_getsockname: the local address and ephemeral port.
+      source: { ip: unmapIPv4(local.hostname), port: local.port },
     }, this.#context);
     this.#links.put(request.linkId, link);
     this.#track(link.done);
@@ -1036,41 +1142,60 @@ export class VirtualModule {
     }
   }
 
-  #sendable(
-    id: number,
-    destination: Endpoint | undefined,
-    command: CommandName,
-  ): StreamLink | UdpLink {
+  /**
+   * The link a SKTSEND/SKTREAD/SKTSENDRAW acts on, or `ERROR: 1` when the
+   * id is free or its socket has gone (`socket_fd:-1`: "does not exist or
+   * socket not established").
+   */
+  #established(id: number): Link {
     const link = this.#links.get(id);
     if (!link) throw new CommandFailure(1, `link ${id} is not in use`);
+    // firmware rule link-socket-gone
+    if (link.fd < 0) {
+      throw new CommandFailure(
+        1,
+        `link ${id} has no socket (its peer has gone): delete it with AT+SKTDEL`,
+      );
+    }
+    return link;
+  }
+
+  /**
+   * The link to send on and where a UDP server sends to. The dst_ip and
+   * dst_port fields count on a UDP server only (required there); every
+   * other link ignores them (`at_sktsend`, `at_sktsendraw`).
+   */
+  #sendable(
+    request: SendRequest | SendRawRequest,
+  ): { link: StreamLink | UdpLink; to: Endpoint | undefined } {
+    const id = request.linkId;
+    const link = this.#established(id);
+    if (link instanceof UdpLink && link.role === "server") {
+      if (request.badDestination) {
+        throw new CommandFailure(1, request.badDestination);
+      }
+      if (!request.destination) {
+        throw new CommandFailure(
+          1,
+          `link ${id} is a UDP server: give dst_ip and dst_port`,
+        );
+      }
+      return { link, to: request.destination };
+    }
     if (link instanceof ListenerLink) {
       throw new CommandFailure(
         1,
         `link ${id} is a listening server: send on a seed`,
       );
     }
-    const udpServer = link instanceof UdpLink && link.role === "server";
-    if (udpServer && !destination) {
-      throw new CommandFailure(
-        1,
-        `link ${id} is a UDP server: give dst_ip and dst_port`,
-      );
-    }
-    if (!udpServer && destination) {
-      throw new CommandFailure(
-        1,
-        `AT+${command}: dst_ip/dst_port are for UDP servers only`,
-      );
-    }
-    return link as StreamLink | UdpLink;
+    return { link: link as StreamLink | UdpLink, to: undefined };
   }
 
   async #send(request: SendRequest): Promise<Uint8Array> {
-    const link = this.#sendable(request.linkId, request.destination, "SKTSEND");
+    const { link, to } = this.#sendable(request);
     try {
-      if (link instanceof UdpLink) {
-        await link.send(request.data, request.destination);
-      } else await link.send(request.data);
+      if (link instanceof UdpLink) await link.send(request.data, to);
+      else await link.send(request.data);
     } catch (e) {
       if (e instanceof SendError) throw new CommandFailure(2, e.message);
       throw e;
@@ -1079,36 +1204,44 @@ export class VirtualModule {
   }
 
   async #read(request: ReadRequest): Promise<Uint8Array> {
-    const link = this.#links.get(request.linkId);
-    if (!link) {
-      throw new CommandFailure(1, `link ${request.linkId} is not in use`);
-    }
+    const link = this.#established(request.linkId);
     if (link instanceof ListenerLink) {
       throw new CommandFailure(
         1,
         `link ${request.linkId} is a listening server: read a seed`,
       );
     }
+    // firmware rule sktread-heap
+    // at_sktread: rx_buffer = rtos_mem_zmalloc(wanted_recv_size + 1), NULL
+    // is ERROR: 2 (after the link checks, before any read).
+    if (request.size >= MODULE_FREE_HEAP) {
+      throw new CommandFailure(
+        2,
+        `a read of ${request.size} bytes needs a buffer of ${request.size} + 1 bytes: more than the module's free heap (${MODULE_FREE_HEAP})`,
+      );
+    }
     const result = await (link as StreamLink | UdpLink).read(request.size);
     if (result === "closed") {
+      // firmware rule read-end-closes
       throw new CommandFailure(
         4,
-        `link ${request.linkId}: the peer has closed and all data was read`,
+        `link ${request.linkId}: the peer has closed and all data was read; the socket is closed`,
       );
     }
     return formatRead(request.linkId, result.data, result.sender);
   }
 
   #sendRaw(request: SendRawRequest): "raw" {
-    const link = this.#sendable(
-      request.linkId,
-      request.destination,
-      "SKTSENDRAW",
-    );
+    const { link, to } = this.#sendable(request);
+    // firmware rule sendraw-link-before-mode
+    // at_sktsendraw checks the link (1) before atcmd_tt_mode_start fails (4).
+    if (this.mode === "manual") {
+      throw new CommandFailure(4, "AT+SKTSENDRAW needs Host Control Mode");
+    }
     const raw = new RawTransfer({
       size: request.size,
       link,
-      destination: request.destination,
+      destination: to,
       output: this.output,
       flowControl: this.#flowControl,
       globals: this.#tt,

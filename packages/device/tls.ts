@@ -10,14 +10,14 @@
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { connect as netConnect, type Socket } from "node:net";
+import { Duplex } from "node:stream";
 import {
   connect as tlsConnect,
   createSecureContext,
-  createServer,
   type SecureContext,
-  type Server,
-  type TLSSocket,
+  TLSSocket,
 } from "node:tls";
+import { acceptLoop, errorKind } from "./accept_loop.ts";
 import { type ByteConn, nodeConn } from "./node_conn.ts";
 
 /** A TLS setup failure with the code the command answers. */
@@ -40,6 +40,12 @@ export interface Suite {
   cert?: string;
   /** Own private key (never logged). */
   key?: string;
+  /**
+   * The key does not match the certificate. The firmware does not check
+   * this up front (`mbedtls_ssl_conf_own_cert` only stores the pair): the
+   * handshakes that need the key fail instead.
+   */
+  mismatch?: boolean;
 }
 
 /** Which files a side needs: `ca`, `cert` (with its key). */
@@ -66,8 +72,45 @@ export class CertStore {
   }
 
   /**
+   * Throws {@linkcode TlsFailure} 1 when a file the connection needs does
+   * not exist or is empty, as `at_sktserver`/`at_sktclient` check with
+   * `atcmd_get_ssl_certificate_size` before anything else.
+   */
+  exist(side: "server" | "client", index: number, needs: SuiteNeeds): void {
+    if (!needs.ca && !needs.cert) return;
+    if (!Number.isInteger(index) || index < 1 || index > 10) {
+      throw new TlsFailure(1, `cert index ${index} is outside 1..10`);
+    }
+    const names: string[] = [];
+    if (needs.ca) names.push(`CERT/${side}_ca_${index}.crt`);
+    if (needs.cert) {
+      names.push(`CERT/${side}_cert_${index}.crt`);
+      names.push(`CERT/${side}_key_${index}.key`);
+    }
+    for (const name of names) {
+      if (this.#dir === undefined) {
+        throw new TlsFailure(
+          1,
+          `${name} does not exist: no certificate directory (start the emulator with --certs DIR)`,
+        );
+      }
+      let size: number;
+      try {
+        size = Deno.lstatSync(`${this.#dir}/${name}`).size;
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) {
+          throw new TlsFailure(1, `${name} does not exist`);
+        }
+        // Cannot look (permissions): reading it will say so (6).
+        continue;
+      }
+      if (size === 0) throw new TlsFailure(1, `${name} is empty`);
+    }
+  }
+
+  /**
    * Loads and checks what a connection needs; throws {@linkcode TlsFailure}
-   * 6, 9 or 10. Synchronous: the files are a few KiB each.
+   * 6 or 9. Synchronous: the files are a few KiB each.
    */
   load(
     side: "server" | "client",
@@ -95,9 +138,15 @@ export class CertStore {
     return suite;
   }
 
-  /** Parses the certificates and matches the key; throws {@linkcode TlsFailure} 9 or 10. */
+  /** Parses the certificates and the key (9); marks a key that does not match. */
   #check(side: string, index: number, suite: Suite): void {
-    checkSuite(side, index, suite);
+    try {
+      checkSuite(side, index, suite);
+    } catch (e) {
+      // firmware rule tls-key-mismatch
+      if (!(e instanceof TlsFailure) || e.code !== 10) throw e;
+      suite.mismatch = true;
+    }
   }
 
   #read(
@@ -245,10 +294,13 @@ const clientContexts = new WeakMap<Suite, SecureContext>();
 function clientContext(suite: Suite): SecureContext {
   let context = clientContexts.get(suite);
   if (!context) {
+    // A key that does not match cannot go into a context: the client then
+    // presents no certificate, so a server that demands one breaks the
+    // handshake off, as it would on the bad signature.
+    const own = suite.mismatch ? {} : { cert: suite.cert, key: suite.key };
     context = createSecureContext({
       ca: suite.ca,
-      cert: suite.cert,
-      key: suite.key,
+      ...own,
       maxVersion: "TLSv1.2",
     });
     clientContexts.set(suite, context);
@@ -264,6 +316,12 @@ export function needsFor(side: "server" | "client", type: number): SuiteNeeds {
 
 /** A TLS listener whose accepted, verified connections are handed out. */
 export interface TlsListener {
+  /** The port listened on. */
+  readonly port: number;
+  /** Handshakes in progress now (at most {@linkcode TLS_HANDSHAKES_IN_PROGRESS}). */
+  readonly handshaking: number;
+  /** Handshakes dropped to make room for a newer one, since the start. */
+  readonly dropped: number;
   /** Closes the listener. */
   close(): void;
 }
@@ -272,68 +330,299 @@ export interface TlsListener {
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10000;
 
 /**
+ * Handshakes a TLS server lets run at once, by default. The firmware serves
+ * one at a time (its accept task runs each handshake to its end before the
+ * next accept); a few let honest clients that arrive together through,
+ * while a flood of clients that never finish cannot hold more than this
+ * many connections (and file descriptors) per server.
+ */
+export const TLS_HANDSHAKES_IN_PROGRESS = 4;
+
+/**
  * Listens for TLS clients. Type 3 requires a client certificate signed by
  * the suite's CA: a client without one fails the handshake and is never
  * handed out. A handshake that takes longer than `handshakeTimeoutMs`
  * (default {@linkcode TLS_HANDSHAKE_TIMEOUT_MS}) is dropped, without a seed.
+ * At most `maxHandshakes` (default {@linkcode TLS_HANDSHAKES_IN_PROGRESS})
+ * handshakes run at once: a new connection beyond that closes the oldest
+ * one still in its handshake. Connections are accepted by
+ * {@linkcode acceptLoop} (a reset before the accept, out of descriptors:
+ * the server goes on), then given to `node:tls` for the handshake.
  */
-export async function listenTls(
+export function listenTls(
   options: {
     hostname: string;
     port: number;
     type: 2 | 3;
     suite: Suite;
     handshakeTimeoutMs?: number;
+    maxHandshakes?: number;
+    log?: (message: string) => void;
   },
   onConnection: (conn: ByteConn, peer: { ip: string; port: number }) => void,
 ): Promise<TlsListener> {
-  const server: Server = createServer({
+  if (options.suite.mismatch) return listenBroken(options);
+  const context = createSecureContext({
     cert: options.suite.cert,
     key: options.suite.key,
     ca: options.type === 3 ? options.suite.ca : undefined,
-    requestCert: options.type === 3,
-    rejectUnauthorized: options.type === 3,
     maxVersion: "TLSv1.2",
-    handshakeTimeout: options.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
   });
-  server.on("secureConnection", (socket: TLSSocket) => {
-    if (options.type === 3 && !socket.authorized) {
-      socket.destroy();
-      return;
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      transport: "tcp",
+    });
+  } catch (e) {
+    // Named as node:net named it (EADDRINUSE), with Deno's words after.
+    return Promise.reject(
+      new Error(
+        `${errorKind(e)}: ${e instanceof Error ? e.message : String(e)}`,
+      ),
+    );
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+  const caCert = options.type === 3 && options.suite.ca
+    ? new X509Certificate(options.suite.ca)
+    : undefined;
+  const cap = Math.max(1, options.maxHandshakes ?? TLS_HANDSHAKES_IN_PROGRESS);
+  const limitMs = options.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
+  // Connections whose handshake has not ended, oldest first.
+  const handshaking = new Map<Deno.TcpConn, () => void>();
+  let dropped = 0;
+  let closed = false;
+  const accepting = acceptLoop(listener, (conn) => {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    let socket: TLSSocket | undefined;
+    const timer = setTimeout(() => end(), limitMs);
+    const end = () => {
+      clearTimeout(timer);
+      handshaking.delete(conn);
+      socket?.destroy();
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    };
+    handshaking.set(conn, end);
+    while (handshaking.size > cap) {
+      const [, oldest] = handshaking.entries().next().value!;
+      dropped++;
+      oldest();
     }
-    onConnection(nodeConn(socket), {
-      ip: socket.remoteAddress ?? "0.0.0.0",
-      port: socket.remotePort ?? 0,
+    // No TLS state until the client says hello: a client that never does
+    // costs a socket and a pending read, nothing more (node:tls keeps
+    // native memory for every handshake it starts).
+    const hello = new Uint8Array(16 * 1024);
+    conn.read(hello).then((n) => {
+      if (n === null || !handshaking.has(conn)) return end();
+      // A client gone before its handshake ended frees its slot at once.
+      const gone = () => {
+        if (handshaking.has(conn)) end();
+      };
+      const tls = new TLSSocket(
+        denoDuplex(conn, gone, hello.subarray(0, n)),
+        {
+          isServer: true,
+          secureContext: context,
+          requestCert: options.type === 3,
+          rejectUnauthorized: options.type === 3,
+        },
+      );
+      socket = tls;
+      tls.once("close", () => {
+        clearTimeout(timer);
+        handshaking.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      });
+      // A failed handshake: no seed, and the connection goes.
+      tls.on("error", () => end());
+      tls.once("secure", () => {
+        clearTimeout(timer);
+        handshaking.delete(conn);
+        if (options.type === 3 && !clientVerified(tls, caCert)) {
+          end();
+          return;
+        }
+        tls.removeAllListeners("error");
+        onConnection(nodeConn(tls as unknown as Socket), {
+          ip: remote.hostname,
+          port: remote.port,
+        });
+      });
+    }, () => end());
+  }, {
+    name: `TLS server on port ${port}`,
+    log: options.log,
+    closed: () => closed,
+  });
+  return Promise.resolve({
+    port,
+    get handshaking() {
+      return handshaking.size;
+    },
+    get dropped() {
+      return dropped;
+    },
+    close: () => {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      for (const end of [...handshaking.values()]) end();
+      accepting.catch(() => {});
+    },
+  });
+}
+
+/**
+ * Whether a type 3 server's client presented a certificate issued and
+ * signed by the suite's CA and valid now. `node:tls` on a stream socket
+ * does not say (`authorized` stays false), so it is checked here, as
+ * mbedtls does with `MBEDTLS_SSL_VERIFY_REQUIRED` and the CA chain.
+ */
+function clientVerified(
+  socket: TLSSocket,
+  ca: X509Certificate | undefined,
+): boolean {
+  if (!ca) return false;
+  const raw = socket.getPeerCertificate()?.raw;
+  if (!raw || raw.length === 0) return false;
+  try {
+    const cert = new X509Certificate(raw);
+    const now = Date.now();
+    return cert.checkIssued(ca) && cert.verify(ca.publicKey) &&
+      Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A `node:stream` Duplex over a Deno TCP connection, for `node:tls` to run
+ * a server handshake on: reads only when asked (back-pressure), and
+ * closing either side closes the connection.
+ */
+function denoDuplex(
+  conn: Deno.TcpConn,
+  onEnd: () => void,
+  first?: Uint8Array,
+): Duplex {
+  let reading = false;
+  let pending = first;
+  return new Duplex({
+    read() {
+      if (pending) {
+        const chunk = pending;
+        pending = undefined;
+        this.push(chunk);
+        return;
+      }
+      if (reading) return;
+      reading = true;
+      const buffer = new Uint8Array(64 * 1024);
+      conn.read(buffer).then(
+        (n) => {
+          reading = false;
+          if (n === null) onEnd();
+          this.push(n === null ? null : buffer.subarray(0, n));
+        },
+        () => {
+          reading = false;
+          onEnd();
+          this.push(null);
+        },
+      );
+    },
+    write(chunk: Uint8Array, _encoding, callback) {
+      (async () => {
+        for (let at = 0; at < chunk.length;) {
+          at += await conn.write(chunk.subarray(at));
+        }
+      })().then(() => callback(), (e) => callback(e));
+    },
+    final(callback) {
+      conn.closeWrite().then(() => callback(), () => callback());
+    },
+    destroy(error, callback) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+      callback(error);
+    },
+  });
+}
+
+/**
+ * A TLS server whose key does not match its certificate: it listens, and
+ * every handshake fails (the peer's connection is closed without a seed,
+ * an event or anything on the console).
+ */
+function listenBroken(
+  options: {
+    hostname: string;
+    port: number;
+    log?: (message: string) => void;
+  },
+): Promise<TlsListener> {
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      transport: "tcp",
     });
+  } catch (e) {
+    return Promise.reject(
+      new Error(
+        `${errorKind(e)}: ${e instanceof Error ? e.message : String(e)}`,
+      ),
+    );
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+  let closed = false;
+  // Every handshake fails: each client is accepted and closed at once.
+  const accepting = acceptLoop(listener, (conn) => conn.close(), {
+    name: `TLS server on port ${port} (key and certificate do not match)`,
+    log: options.log,
+    closed: () => closed,
   });
-  // A failed or too slow handshake: no seed, and the socket goes (Deno's
-  // node:tls leaves it open after a handshake timeout).
-  server.on("tlsClientError", (_error: Error, socket: TLSSocket) => {
-    socket.destroy();
+  return Promise.resolve({
+    port,
+    handshaking: 0,
+    dropped: 0,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      accepting.catch(() => {});
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return { close: () => server.close() };
 }
 
 /**
  * Connects as a TLS client: a failed TCP connect is 13, a failed handshake
- * or verification 14. Types 2 and 4 do not verify the server; 3 and 5
- * verify it against the suite's CA (and its name or address).
+ * or verification 14. The firmware never calls `mbedtls_ssl_set_hostname`:
+ * no SNI is sent, and types 3 and 5 verify the server's chain against the
+ * suite's CA but not its name (mbedtls 2); with `mbedtls: 3` (3.6.3 and
+ * later) their handshake fails for want of a host name. Types 2 and 4
+ * verify nothing.
  */
 export async function connectTls(
   options: {
     ip: string;
-    host: string;
     port: number;
     type: 2 | 3 | 4 | 5;
     suite: Suite;
     timeoutMs: number;
+    /** The firmware's mbedtls major version (default 2). */
+    mbedtls?: 2 | 3;
   },
 ): Promise<ByteConn> {
   const tcp: Socket = await new Promise((resolve, reject) => {
@@ -363,10 +652,12 @@ export async function connectTls(
   });
   const verify = options.type === 3 || options.type === 5;
   const secure: TLSSocket = await new Promise((resolve, reject) => {
+    // firmware rule tls-no-hostname
     const socket = tlsConnect({
       socket: tcp,
-      servername: isIp(options.host) ? undefined : options.host,
-      host: options.host,
+      // No servername: no SNI. The chain is verified, the name is not.
+      host: options.ip,
+      checkServerIdentity: () => undefined,
       // The suite holds a CA only for the verifying types (3 and 5).
       secureContext: clientContext(options.suite),
       rejectUnauthorized: verify,
@@ -385,6 +676,14 @@ export async function connectTls(
             `server certificate refused: ${socket.authorizationError}`,
           ),
         );
+      } else if (verify && options.mbedtls === 3) {
+        socket.destroy();
+        reject(
+          new TlsFailure(
+            14,
+            "mbedtls 3: verifying the server needs a host name, and the firmware sets none",
+          ),
+        );
       } else resolve(socket);
     });
     socket.once("error", (e) => {
@@ -394,8 +693,4 @@ export async function connectTls(
     });
   });
   return nodeConn(secure);
-}
-
-function isIp(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
 }

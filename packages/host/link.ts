@@ -62,8 +62,10 @@ export interface HostLink {
   readonly linkId: number;
   /**
    * Bytes from the peer. Ends when the peer has closed (seen by a poll's
-   * `ERROR: 4`, or by {@linkcode AtDriver.state} showing `socket_fd:-1`) or
-   * the link is deleted; errors with `ModuleResetError` when the module
+   * `ERROR: 4`, or its `ERROR: 1` once the module has closed the socket,
+   * or by {@linkcode AtDriver.state} showing `socket_fd:-1`) or the link
+   * is deleted. A write after the peer has gone fails with the module's
+   * `AtError` code 1 (the link has no socket any more); errors with `ModuleResetError` when the module
    * restarts. Touching it claims the link: from then on a slow reader holds
    * the module back (see the module notes).
    */
@@ -224,8 +226,11 @@ export class LinkCore {
       try {
         result = await this.#hooks.driver.read(this.linkId, POLL_SIZE);
       } catch (e) {
-        // ERROR: 4 is the peer's close once everything was read.
-        this.end(e instanceof AtError && e.code === 4 ? undefined : e);
+        // ERROR: 4 is the read that met the peer's close (everything was
+        // read; the module closed the socket). ERROR: 1 is a read after
+        // that (at_sktread: the socket has gone): the end of the stream too.
+        const ended = e instanceof AtError && (e.code === 4 || e.code === 1);
+        this.end(ended ? undefined : e);
         break;
       }
       if (result.data.length > 0) {
