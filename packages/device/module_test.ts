@@ -913,11 +913,16 @@ Deno.test("TCP console: a client that goes mid-line or mid-SKTSENDRAW leaves not
     await second.write(encode("AT+SKTSENDRAW=0,10\r\n"));
     assert.equal(await readUntil(second, ">>>\r\n"), ">>>\r\n");
     await second.write(encode("12345"));
+    // A payload of at most 10 KiB is one piece, sent when it is complete or
+    // stopped: here when the console goes (atcmd_lwip_start_tt_handle).
+    for (let i = 0; i < 1000 && h.module.stats().transparent < 5; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    second.close();
     assert.equal(
       new TextDecoder().decode(await readExactly(peerConn, 5)),
       "12345",
     );
-    second.close();
     const third = await next();
     await third.write(encode("AT+SKTSTATE\r\n"));
     assert.match(
