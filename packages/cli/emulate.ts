@@ -40,6 +40,8 @@ export interface EmulateOptions {
   baud: number;
   /** The console line buffer, `UART_LOG_CMD_BUFLEN` (default 2000). */
   lineBuffer: number;
+  /** The AT UART's flow control (default `none`, as the firmware). */
+  flowControl?: "none" | "rts";
   /** The reported IP address, when given. */
   ip?: string;
   /** Address the module's servers bind to. */
@@ -65,8 +67,9 @@ export const EMULATE_HELP = `atsock emulate: run a virtual Ameba module
 
 Usage:
   atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
-                 [--baud N] [--line-buffer N] [--ip ADDR] [--bind ADDR]
-                 [--certs DIR] [--allow-connect HOST[:PORT],...] [--mbedtls 2|3]
+                 [--baud N] [--flow-control none|rts] [--line-buffer N]
+                 [--ip ADDR] [--bind ADDR] [--certs DIR]
+                 [--allow-connect HOST[:PORT],...] [--mbedtls 2|3]
                  [--token TOKEN | --token-file FILE]
                  [--transcript FILE [--payloads]] [--faults PLAN.json]
 
@@ -88,6 +91,12 @@ Options:
               bytes (default 2000, from 8 to 65535): a line ending in
               CR LF holds at most N-2 bytes; with N-1 bytes held and no
               line end, the next byte runs them as a command at once
+  --flow-control none|rts
+              the AT UART's wiring, for AT+SKTSENDRAW (default none, as
+              the firmware): none prints [$][TT]:High/Low Watermark and
+              drops console bytes that find the 80 KiB TT buffer full (a
+              host must pause at High; the count dropped is logged here);
+              rts prints no watermarks and holds the console back instead
   --ip        the address the module reports as its own
               (default: the --bind address)
   --bind      address the module's servers listen on (default 127.0.0.1)
@@ -140,6 +149,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       mode: { type: "string", default: "manual" },
       baud: { type: "string" },
       "line-buffer": { type: "string" },
+      "flow-control": { type: "string" },
       ip: { type: "string" },
       bind: { type: "string", default: "127.0.0.1" },
       certs: { type: "string" },
@@ -181,6 +191,15 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       );
     }
   }
+  const flowControl = values["flow-control"];
+  if (
+    flowControl !== undefined && flowControl !== "none" &&
+    flowControl !== "rts"
+  ) {
+    throw new UsageError(
+      `--flow-control must be none or rts, not "${flowControl}"`,
+    );
+  }
   const mbedtls = values.mbedtls;
   if (mbedtls !== "2" && mbedtls !== "3") {
     throw new UsageError(`--mbedtls must be 2 or 3, not "${mbedtls}"`);
@@ -190,6 +209,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
     mode,
     baud,
     lineBuffer,
+    ...(flowControl === undefined ? {} : { flowControl }),
     mbedtls: mbedtls === "3" ? 3 : 2,
     ip: values.ip,
     bind: values.bind!,
@@ -324,6 +344,7 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     mode: options.mode,
     baud: options.baud || undefined,
     lineBuffer: options.lineBuffer,
+    flowControl: options.flowControl,
     ip: options.ip,
     bindAddress: options.bind,
     certs: options.certs,
@@ -363,6 +384,7 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     ...(options.lineBuffer === LINE_BUFFER_SIZE
       ? []
       : [`line buffer ${options.lineBuffer}`]),
+    `flow control ${options.flowControl ?? "none"}`,
     `servers bind ${options.bind}, report ip ${module.ip}`,
     options.certs ? `certs ${options.certs}` : "no cert directory",
     ...(options.mbedtls === 3 ? ["mbedtls 3 (TLS types 3 and 5 fail)"] : []),
