@@ -365,3 +365,27 @@ Deno.test("without --allow-ffi the emulator says once that auto_rcv=0 servers ke
   assert.equal(warnings.length, 1, decoder.decode(out.stderr));
   assert.match(warnings[0], /grant --allow-ffi/);
 });
+
+Deno.test("atsock emulate on stdio: at the end of input, commands still running are finished and answered", async () => {
+  // A connect is in flight when stdin ends: its answer and the SKTSTATE
+  // after it must still be printed (3 runs: it used to be lost 3 times in 4).
+  for (let run = 0; run < 3; run++) {
+    const port = freePort();
+    const child = atsock(["emulate", "--mode", "host"]);
+    const writer = child.stdin.getWriter();
+    await writer.write(
+      new TextEncoder().encode(
+        `AT+SKTSERVER=0,1,,${port},1\r\n` +
+          `AT+SKTCLIENT=5,1,,127.0.0.1,${port},,1\r\nAT+SKTSTATE\r\n`,
+      ),
+    );
+    await writer.close();
+    const out = await child.output();
+    assert.equal(out.code, 0);
+    const text = decoder.decode(out.stdout);
+    assert.equal(text.match(/\r\nOK\r\n/g)?.length, 3, text);
+    assert.match(text, /link_id:5,client,tcp,/);
+    assert.match(text, /link_id:1,seed,tcp,/);
+    assert.match(decoder.decode(out.stderr), /closed every socket/);
+  }
+});

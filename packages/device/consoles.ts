@@ -108,13 +108,17 @@ export function serveStreams(
   };
 }
 
-/** Serves the module on standard input and output until stdin ends. */
+/**
+ * Serves the module on standard input and output until stdin ends. At the
+ * end of input every command already received is finished (each bounded
+ * by its own timeout) and answered before `done` settles.
+ */
 export function serveStdio(module: VirtualModule): Console & {
   /** Settles when stdin has ended. */
   done: Promise<void>;
 } {
   module.attach((bytes) => writeAll(Deno.stdout, bytes));
-  const done = feed(module, Deno.stdin).then(() => module.output.flushed());
+  const done = feed(module, Deno.stdin).then(() => module.idle());
   return {
     address: "stdio",
     done,

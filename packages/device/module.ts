@@ -188,6 +188,8 @@ export class VirtualModule {
   /** Input from consoles attached after the last one went, in order. */
   #laterInput: CommandFramer[] = [];
   #running = false;
+  /** The loop acting on console input, while it runs. */
+  #processing: Promise<void> | undefined;
   #closed = false;
   #echoSkipLf = false;
   #inputWaiters: (() => void)[] = [];
@@ -448,7 +450,21 @@ export class VirtualModule {
   #kick(): void {
     if (this.#running || this.#closed) return;
     this.#running = true;
-    this.#track(this.#process());
+    const processing = this.#track(this.#process());
+    this.#processing = processing;
+    processing.finally(() => {
+      if (this.#processing === processing) this.#processing = undefined;
+    }).catch(() => {});
+  }
+
+  /**
+   * Resolves once every complete command received so far has been acted
+   * on (each bounded by its own timeout, as a connect is) and its answer
+   * has left the console: what a console waits for when its input ends.
+   */
+  async idle(): Promise<void> {
+    while (this.#processing && !this.#closed) await this.#processing;
+    await this.output.flushed();
   }
 
   async #process(): Promise<void> {
