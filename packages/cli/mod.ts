@@ -22,6 +22,7 @@ import { connectCommand } from "./oneshot/connect.ts";
 import { listenCommand } from "./oneshot/listen.ts";
 import { sendCommand } from "./oneshot/send.ts";
 import { readCommand } from "./oneshot/read.ts";
+import { delCommand } from "./oneshot/del.ts";
 import { runCommand } from "./run/run.ts";
 import { replayCommand } from "./rig/replay.ts";
 import { transcriptCommand } from "./rig/show.ts";
@@ -81,6 +82,7 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   listenCommand,
   sendCommand,
   readCommand,
+  delCommand,
   explainSubcommand,
   certsCommand,
   replayCommand,

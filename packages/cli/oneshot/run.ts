@@ -172,6 +172,7 @@ const HINTS: Readonly<Record<string, string>> = {
   "SKTSEND 2": "the link's peer has gone (see atsock state)",
   "SKTSENDRAW 2": "the link's peer has gone (see atsock state)",
   "SKTREAD 4": "the peer has closed the link and everything was read",
+  "SKTDEL 1": "the link is not in use (see atsock state)",
 };
 
 function firstLine(text: string): string {
