@@ -297,11 +297,23 @@ export async function emulate(options: EmulateOptions): Promise<number> {
           `warning: the console listens on ${options.console.hostname}, not loopback: anyone who can reach it controls the module`,
         );
       }
-      con = serveTcp(module, {
-        ...options.console,
-        token,
-        log,
-      });
+      try {
+        con = serveTcp(module, {
+          ...options.console,
+          token,
+          log,
+        });
+      } catch (e) {
+        await module.close();
+        if (e instanceof Deno.errors.AddrInUse) {
+          throw new TargetError(
+            `address in use: ${
+              consoleAddress(options.console)
+            } (another emulator or program listens there; pick another port)`,
+          );
+        }
+        throw e;
+      }
       break;
     case "pty": {
       const { servePty } = await import("@atsock/device/pty-console");
@@ -329,6 +341,10 @@ export async function emulate(options: EmulateOptions): Promise<number> {
   }
   if (options.token) banner.push("console needs a token");
   log(banner.join(", "));
+  if (options.certs !== undefined) {
+    const problem = certsProblem(options.certs);
+    if (problem) log(`warning: --certs ${options.certs} ${problem}`);
+  }
   log(
     `permissions: net ${permission("net")}, read ${permission("read")}, ffi ${
       permission("ffi")
@@ -368,9 +384,39 @@ async function openTranscript(
   }
 }
 
+function consoleAddress(c: { hostname: string; port: number }): string {
+  return c.hostname.includes(":")
+    ? `tcp:[${c.hostname}]:${c.port}`
+    : `tcp:${c.hostname}:${c.port}`;
+}
+
+/**
+ * What is wrong with a certificate directory, in a few words (TLS commands
+ * will answer ERROR: 6), or undefined when it can be read.
+ */
+function certsProblem(dir: string): string | undefined {
+  const tls = "TLS types will answer ERROR: 6";
+  try {
+    if (!Deno.statSync(dir).isDirectory) return `is not a directory: ${tls}`;
+    for (const _ of Deno.readDirSync(dir)) break;
+    return undefined;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return `does not exist: ${tls}`;
+    if (e instanceof Deno.errors.NotCapable) {
+      return `cannot be read: Deno's read permission is not granted (deno task emulate grants it; with deno run, --allow-read=${dir}): ${tls}`;
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      return `cannot be read (permission denied): ${tls}`;
+    }
+    return `cannot be read (${(e as Error).name}): ${tls}`;
+  }
+}
+
+/** A permission's state in words: "prompt" means it was not granted. */
 function permission(name: "net" | "read" | "ffi"): string {
   try {
-    return Deno.permissions.querySync({ name }).state;
+    const state = Deno.permissions.querySync({ name }).state;
+    return state === "prompt" ? "not granted" : state;
   } catch {
     return "unknown";
   }

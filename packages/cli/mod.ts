@@ -141,7 +141,7 @@ function report(e: unknown, name: string | undefined): number {
     e instanceof Deno.errors.NotCapable ||
     e instanceof Deno.errors.PermissionDenied
   ) {
-    console.error(`atsock: permission denied: ${firstLine(e.message)}`);
+    console.error(`atsock: permission denied: ${permissionAdvice(e, name)}`);
     return 1;
   }
   if (e instanceof TargetError) {
@@ -161,4 +161,21 @@ function report(e: unknown, name: string | undefined): number {
 
 function firstLine(text: string): string {
   return text.split("\n")[0];
+}
+
+/**
+ * Deno's "Requires read access to "x", run again with the --allow-read
+ * flag" as advice that also works inside a task, where no flag can be
+ * added: the task that grants it, or the `deno run` flag.
+ */
+function permissionAdvice(e: Error, name: string | undefined): string {
+  const line = firstLine(e.message);
+  const m = /^(.*), run again with the (--allow-[a-z]+) flag$/.exec(line);
+  if (!m) return line;
+  const command = name ?? "<command>";
+  return `${m[1]}: deno task atsock ${command} grants ${
+    m[2]
+  } (a task takes no permission flags), or add ${
+    m[2]
+  } to the deno run line (see docs/getting-started-cli.md#permissions)`;
 }

@@ -603,7 +603,10 @@ export class VirtualModule {
         : 1;
       if (e instanceof CommandFailure) {
         this.#log(`AT+${name}: ERROR: ${code}: ${e.message}`);
-      } else if (!(e instanceof AtError)) {
+      } else if (e instanceof AtError) {
+        // A format error: the firmware says nothing more; the log says why.
+        this.#log(`AT+${name}: ERROR: ${code}: ${e.detail ?? e.meaning}`);
+      } else {
         this.#log(`AT+${name}: unexpected: ${e}`);
       }
       if (live()) this.output.answer(formatError(code));
@@ -656,13 +659,13 @@ export class VirtualModule {
       if (custom && !this.#warnedOptions) {
         this.#warnedOptions = true;
         this.#log(
-          "warning: AT+SKTCFG timeouts and keepalive timers are not applied to host sockets: grant --allow-ffi (Linux)",
+          "warning: AT+SKTCFG timeouts and keepalive timers are not applied to host sockets: they need Deno's --allow-ffi (Linux), which deno task emulate grants and deno task start does not",
         );
       }
       if (window && !this.#warnedWindow) {
         this.#warnedWindow = true;
         this.#log(
-          "warning: auto_rcv=0 servers keep the host's large TCP window: a peer can send far beyond 7300 bytes before it is held back: grant --allow-ffi (Linux)",
+          "warning: auto_rcv=0 servers keep the host's large TCP window: a peer can send far beyond 7300 bytes before it is held back: the 7300-byte window needs Deno's --allow-ffi (Linux), which deno task emulate grants and deno task start does not",
         );
       }
       return;
