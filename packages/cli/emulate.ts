@@ -19,6 +19,7 @@ import {
   type VirtualModule,
 } from "@atsock/device";
 import { firstLine, isPermissionError, TargetError } from "./target.ts";
+import { type TerminalInput, terminalInput } from "./tty_input.ts";
 import type { Subcommand } from "./command.ts";
 import { parseOptions, UsageError } from "./usage.ts";
 
@@ -267,7 +268,25 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
 /** Runs the emulator until stdin ends (stdio) or SIGINT/SIGTERM. */
 export async function emulate(options: EmulateOptions): Promise<number> {
-  const log = (message: string) => console.error(`atsock: ${message}`);
+  let terminal: TerminalInput | undefined;
+  try {
+    return await runEmulator(options, (t) => (terminal = t));
+  } finally {
+    terminal?.restore(); // On every way out: the terminal is usable again.
+  }
+}
+
+async function runEmulator(
+  options: EmulateOptions,
+  rawTerminal: (input: TerminalInput) => void,
+): Promise<number> {
+  let eol = "\n";
+  const log = (message: string) => {
+    // In raw mode the terminal no longer turns LF into CR LF.
+    Deno.stderr.writeSync(new TextEncoder().encode(`atsock: ${message}${eol}`));
+  };
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
   const token = options.token ? await readToken(options.token) : undefined;
   const faults = options.faults === undefined
     ? undefined
@@ -289,7 +308,14 @@ export async function emulate(options: EmulateOptions): Promise<number> {
   let con: Console & { done?: Promise<void> };
   switch (options.console.kind) {
     case "stdio":
-      con = serveStdio(module);
+      if (Deno.stdin.isTerminal()) {
+        // As a serial terminal: no local echo (the module echoes in Manual
+        // Test Mode), Enter sends CR LF, Ctrl-C stops, Ctrl-D ends input.
+        const input = terminalInput(() => stop());
+        rawTerminal(input);
+        eol = "\r\n";
+        con = serveStdio(module, input);
+      } else con = serveStdio(module);
       break;
     case "tcp":
       if (!LOOPBACK.test(options.console.hostname)) {
@@ -351,8 +377,6 @@ export async function emulate(options: EmulateOptions): Promise<number> {
     }`,
   );
 
-  let stop: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   await Promise.race([stopped, con.done ?? new Promise(() => {})]);

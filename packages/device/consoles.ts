@@ -113,12 +113,16 @@ export function serveStreams(
  * end of input every command already received is finished (each bounded
  * by its own timeout) and answered before `done` settles.
  */
-export function serveStdio(module: VirtualModule): Console & {
+export function serveStdio(
+  module: VirtualModule,
+  /** Where input comes from instead of `Deno.stdin` (a terminal in raw mode). */
+  input: { read(p: Uint8Array): Promise<number | null> } = Deno.stdin,
+): Console & {
   /** Settles when stdin has ended. */
   done: Promise<void>;
 } {
   module.attach((bytes) => writeAll(Deno.stdout, bytes));
-  const done = feed(module, Deno.stdin).then(() => module.idle());
+  const done = feed(module, input).then(() => module.idle());
   return {
     address: "stdio",
     done,
