@@ -523,3 +523,22 @@ Deno.test("diagnostics: run says why a step got ERROR: 1 (link already in use, l
     await emulator.status;
   }
 });
+
+Deno.test("deno task start --mode host and deno task start -- --mode host both start Host Control Mode", async () => {
+  const root = new URL("../../", import.meta.url).pathname;
+  for (const args of [["--mode", "host"], ["--", "--mode", "host"]]) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["task", "start", ...args],
+      cwd: root,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+    }).spawn();
+    const out = await child.output();
+    const err = decoder.decode(out.stderr);
+    assert.equal(out.code, 0, err);
+    assert.match(err, /mode Host Control Mode/);
+    assert.equal(decoder.decode(out.stdout), "ATCMD READY\r\n");
+  }
+});

@@ -101,8 +101,9 @@ ${
   }
   atsock <command> --help    options and examples of one command
 
-Permissions: each deno task grants only what its subcommand needs; a denied
-permission is reported with the flag to add (see README.md).
+Permissions: each deno task grants only what its subcommand needs (a task
+takes no permission flags); a denied permission names the task that grants
+it and the deno run flag (see README.md).
 `;
 }
 
@@ -122,6 +123,9 @@ export async function main(args: string[]): Promise<number> {
     }
     const command = SUBCOMMANDS.find((c) => c.name === name);
     if (!command) throw new UsageError(`unknown command "${name}"`);
+    // `deno task start -- --mode host` (the npm habit): deno task passes
+    // the `--` on; nothing here takes an argument that begins with `-`.
+    if (rest[0] === "--") rest.shift();
     return await command.run(rest);
   } catch (e) {
     return report(e, name);
