@@ -312,7 +312,7 @@ class BlockRun {
       const job = this.#spawn(argv, command.text);
       this.#jobs.push(job);
       const tcp = /--console tcp:[^ ]*:(\d+)/.exec(line);
-      if (/emulate/.test(line)) {
+      if (/emulate|task start/.test(line)) {
         await until(() => /permissions: /.test(job.stderr()), line, job.child);
         const pty = /virtual module on (\/dev\/pts\/\d+)/.exec(job.stderr());
         if (pty) this.#device = pty[1];
