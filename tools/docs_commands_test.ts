@@ -19,8 +19,11 @@
  *   %N` or the end of the block, and must then stop on SIGTERM. Anything
  *   else runs with standard input at its end and must exit 0, or with the
  *   status its comment names (`exit status 1`).
- * - A program that is not installed (nc, picocom, tio, minicom) is skipped
- *   and named in the test's output.
+ * - A program that is not installed (nc, picocom, a cross compiler, QEMU)
+ *   is skipped with the rest of its block, and named in the test's output;
+ *   so are lines that install software (apt-get, sudo) and lines with a
+ *   `<placeholder>` for the reader. `cd DIR`, `NAME=value command` and
+ *   `NAME=$(command)` then `"$NAME"` work as in sh.
  */
 import assert from "node:assert/strict";
 
@@ -138,33 +141,39 @@ function installed(program: string): boolean {
   }
 }
 
-/** Whether something listens on a TCP port of loopback (from /proc/net/tcp). */
+/**
+ * Whether something listens on a TCP port (from /proc/net/tcp, read by
+ * cat: Deno wants --allow-all to read /proc/net itself, and a connection
+ * would use up a listener that takes one client).
+ */
 function listening(port: number): boolean {
   const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    try {
-      const text = Deno.readTextFileSync(file);
-      if (
-        text.split("\n").some((l) => {
-          const f = l.trim().split(/\s+/);
-          return f[1]?.endsWith(`:${hex}`) && f[3] === "0A";
-        })
-      ) return true;
-    } catch { /* no such table */ }
-  }
-  return false;
+  const out = new Deno.Command("cat", {
+    args: ["/proc/net/tcp", "/proc/net/tcp6"],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  return decoder.decode(out.stdout).split("\n").some((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[1]?.endsWith(`:${hex}`) && f[3] === "0A";
+  });
 }
 
 async function until(
   ready: () => boolean,
   what: string,
   child?: Deno.ChildProcess,
+  stderr?: () => string,
 ): Promise<void> {
   let exited = false;
   child?.status.then(() => (exited = true));
   for (let i = 0; i < 1200; i++) {
     if (ready()) return;
-    if (exited) throw new Error(`${what}: the process exited first`);
+    if (exited) {
+      throw new Error(
+        `${what}: the process exited first${stderr ? `: ${stderr()}` : ""}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -191,9 +200,15 @@ class BlockRun {
   #hidden: Job[] = [];
   /** Shell variables set by `NAME=$(command)`. */
   #vars = new Map<string, string>();
+  /** The directory commands run in (`cd` changes it). */
+  #cwd: string;
+  /** Set when a program the block needs is missing: the rest is skipped. */
+  #missing: string | undefined;
   log: string[] = [];
 
-  constructor(readonly sandbox: string) {}
+  constructor(readonly sandbox: string) {
+    this.#cwd = sandbox;
+  }
 
   port(doc: string): number {
     let port = this.#ports.get(doc);
@@ -204,14 +219,18 @@ class BlockRun {
     return port;
   }
 
-  #spawn(argv: string[], text: string): Job {
+  #spawn(
+    argv: string[],
+    text: string,
+    env: Record<string, string> = { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+  ): Job {
     const child = new Deno.Command(argv[0], {
       args: argv.slice(1),
-      cwd: this.sandbox,
+      cwd: this.#cwd,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+      env,
     }).spawn();
     let err = "";
     (async () => {
@@ -234,7 +253,12 @@ class BlockRun {
       "--mode",
       "host",
     ], `(an emulator for the block on ${console})`);
-    await until(() => /permissions: /.test(job.stderr()), job.text, job.child);
+    await until(
+      () => /permissions: /.test(job.stderr()),
+      job.text,
+      job.child,
+      job.stderr,
+    );
     this.#hidden.push(job);
     return job;
   }
@@ -243,8 +267,12 @@ class BlockRun {
     const target = /tcp:127\.0\.0\.1:(\d+)/.exec(line);
     if (target && !/emulate/.test(line)) {
       const port = Number(target[1]);
-      if (!listening(port)) {
-        await this.#hiddenEmulator(`tcp:127.0.0.1:${port}`);
+      const running = [...this.#jobs, ...this.#hidden].some((job) =>
+        job?.consolePort === port
+      );
+      if (!running) {
+        const job = await this.#hiddenEmulator(`tcp:127.0.0.1:${port}`);
+        job.consolePort = port;
       }
     }
   }
@@ -259,6 +287,23 @@ class BlockRun {
   }
 
   async run(command: Command): Promise<void> {
+    if (this.#missing) {
+      this.log.push(`skipped (needs ${this.#missing}): ${command.text}`);
+      return;
+    }
+    if (/^(sudo|apt-get|apt|brew|pip|npm install)\b/.test(command.text)) {
+      this.log.push(`not run (installs software): ${command.text}`);
+      return;
+    }
+    if (/<[a-z_]+>/.test(command.text)) {
+      this.log.push(`not run (a placeholder for the reader): ${command.text}`);
+      return;
+    }
+    const cd = /^cd (\S+)$/.exec(command.text);
+    if (cd) {
+      this.#cwd = cd[1].startsWith("/") ? cd[1] : `${this.#cwd}/${cd[1]}`;
+      return;
+    }
     let line = command.text.replace(DOC_PORTS, (p) => String(this.port(p)));
     line = line.replaceAll("/tmp/ttyAMEBA", `${this.sandbox}/ttyAMEBA`);
     if (DEVICES.test(line)) {
@@ -281,7 +326,7 @@ class BlockRun {
       }
       const out = await new Deno.Command(argv[0], {
         args: argv.slice(1),
-        cwd: this.sandbox,
+        cwd: this.#cwd,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
@@ -298,22 +343,34 @@ class BlockRun {
       /emulate .*--console (tcp|pty)|task start .*--console|TCP-LISTEN|PTY,link=|s_server/
         .test(line);
     const argv = words(line);
+    // NAME=value in front of a command: its environment.
+    const env: Record<string, string> = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
+    while (argv.length > 1 && /^[A-Z_]+=/.test(argv[0])) {
+      const [name, ...value] = argv.shift()!.split("=");
+      env[name] = value.join("=");
+    }
     if (argv[0] === "deno") argv[0] = DENO;
     if (/(^| )task test( |$)/.test(line)) {
       this.log.push(`not run (the suite itself): ${command.text}`);
       return;
     }
     if (!installed(argv[0])) {
+      this.#missing = argv[0];
       this.log.push(`skipped (${argv[0]} is not installed): ${command.text}`);
       return;
     }
     if (!background) await this.#needs(line);
     if (background) {
-      const job = this.#spawn(argv, command.text);
+      const job = this.#spawn(argv, command.text, env);
       this.#jobs.push(job);
       const tcp = /--console tcp:[^ ]*:(\d+)/.exec(line);
       if (/emulate|task start/.test(line)) {
-        await until(() => /permissions: /.test(job.stderr()), line, job.child);
+        await until(
+          () => /permissions: /.test(job.stderr()),
+          line,
+          job.child,
+          job.stderr,
+        );
         const pty = /virtual module on (\/dev\/pts\/\d+)/.exec(job.stderr());
         if (pty) this.#device = pty[1];
         if (tcp) job.consolePort = Number(tcp[1]);
@@ -344,11 +401,11 @@ class BlockRun {
     );
     const child = new Deno.Command(argv[0], {
       args: argv.slice(1),
-      cwd: this.sandbox,
+      cwd: this.#cwd,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+      env,
     }).spawn();
     const limit = setTimeout(() => child.kill("SIGKILL"), 120_000);
     const out = await child.output();
