@@ -134,3 +134,24 @@ Deno.test("docs: the PKI directories the docs make (private keys) are ignored by
     4,
   );
 });
+
+Deno.test("a fresh clone's first deno run prints no approve-scripts box: no package.json at the root declares the deno package", async () => {
+  // Deno takes a root package.json's dependencies for the workspace's: the
+  // npm package that installs Deno (with its postinstall script) made it
+  // rebuild node_modules and print "Run deno approve-scripts" on the first
+  // run. CI installs Deno from .ci/npm instead.
+  let manifest: { dependencies?: object; devDependencies?: object } = {};
+  try {
+    manifest = JSON.parse(await Deno.readTextFile(`${ROOT}package.json`));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  assert.equal(
+    Object.keys({ ...manifest.dependencies, ...manifest.devDependencies })
+      .includes("deno"),
+    false,
+  );
+  const ci = JSON.parse(await Deno.readTextFile(`${ROOT}.ci/npm/package.json`));
+  assert.equal(ci.devDependencies.deno, "2.9.6");
+  assert.deepEqual(ci.allowScripts, { deno: true }); // npm ci says nothing
+});
