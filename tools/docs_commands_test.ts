@@ -451,6 +451,10 @@ async function stopJob(job: Job): Promise<void> {
     status.signal !== "SIGKILL",
     `${job.text}: did not stop on SIGTERM`,
   );
+  if (job.consolePort !== undefined) {
+    // Nothing left behind holding the console's port.
+    assert.equal(listening(job.consolePort), false, `${job.text}: port held`);
+  }
   assert.doesNotMatch(job.stderr(), /^\s+at .*\.ts:\d+/m, job.text);
 }
 

@@ -68,7 +68,7 @@ class Pane {
   }
 
   async waitFor(pattern: RegExp): Promise<string> {
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 1200; i++) { // 60 s: a loaded machine starts Deno slowly
       const screen = this.screen();
       if (pattern.test(screen)) return screen;
       await new Promise((r) => setTimeout(r, 50));
