@@ -463,7 +463,9 @@ export class VirtualModule {
    * has left the console: what a console waits for when its input ends.
    */
   async idle(): Promise<void> {
-    while (this.#processing && !this.#closed) await this.#processing;
+    while (this.#processing && !this.#closed) {
+      await this.#processing.catch(() => {}); // Its failure is reported where it happens.
+    }
     await this.output.flushed();
   }
 
