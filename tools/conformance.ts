@@ -237,7 +237,9 @@ function virtualSettler(module: VirtualModule, ms: number): Settler {
     const stats = module.stats();
     return {
       held: stats.received + stats.datagrams,
-      gone: module.state().filter((l) => l.socketFd === -1).length,
+      // Links whose peer has ended the stream: an auto_rcv=0 link keeps
+      // its socket_fd until AT+SKTREAD meets the end.
+      gone: stats.ended,
     };
   };
   return {

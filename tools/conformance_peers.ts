@@ -16,7 +16,7 @@ import { decodeLatin1, type PeerStep } from "@atsock/protocol";
 export interface Snapshot {
   /** Bytes and datagrams the module holds for `AT+SKTREAD`. */
   held: number;
-  /** Links whose socket has gone (`socket_fd:-1`). */
+  /** Links whose peer has ended the stream (seen by the module). */
   gone: number;
 }
 

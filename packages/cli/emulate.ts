@@ -50,6 +50,8 @@ export interface EmulateOptions {
   payloads?: boolean;
   /** Fault plan file (JSON), when given. */
   faults?: string;
+  /** The firmware build's mbedtls major version (default 2). */
+  mbedtls: 2 | 3;
 }
 
 /** Help text of `atsock emulate`. */
@@ -58,7 +60,7 @@ export const EMULATE_HELP = `atsock emulate: run a virtual Ameba module
 Usage:
   atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
                  [--baud N] [--ip ADDR] [--bind ADDR] [--certs DIR]
-                 [--allow-connect HOST[:PORT],...]
+                 [--allow-connect HOST[:PORT],...] [--mbedtls 2|3]
                  [--token TOKEN | --token-file FILE]
                  [--transcript FILE [--payloads]] [--faults PLAN.json]
 
@@ -77,6 +79,13 @@ Options:
               (default: the --bind address)
   --bind      address the module's servers listen on (default 127.0.0.1)
   --certs     certificate directory for TLS (CERT/server_cert_1.crt, ...)
+  --mbedtls 2|3
+              the mbedtls of the firmware build (default 2). The firmware
+              never sets a host name: no SNI is sent either way; with 2
+              a verifying TLS client (AT+SKTCLIENT types 3 and 5) checks
+              the server's chain but not its name, with 3 (3.6.3 and
+              later) those types fail the handshake (ERROR: 14). TLS is
+              1.2 and the chain is verified either way
   --allow-connect HOST[:PORT],...
               the only destinations the module may connect or send to
               (IPv4 addresses or host names; no port: any port), on top
@@ -126,6 +135,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       transcript: { type: "string" },
       payloads: { type: "boolean" },
       faults: { type: "string" },
+      mbedtls: { type: "string", default: "2" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -145,10 +155,15 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       );
     }
   }
+  const mbedtls = values.mbedtls;
+  if (mbedtls !== "2" && mbedtls !== "3") {
+    throw new UsageError(`--mbedtls must be 2 or 3, not "${mbedtls}"`);
+  }
   const options: EmulateOptions = {
     console: parseConsole(values.console!),
     mode,
     baud,
+    mbedtls: mbedtls === "3" ? 3 : 2,
     ip: values.ip,
     bind: values.bind!,
     certs: values.certs,
@@ -303,6 +318,7 @@ async function runEmulator(
     bindAddress: options.bind,
     certs: options.certs,
     allowConnect: options.allowConnect,
+    mbedtls: options.mbedtls,
     log,
   });
   let con: Console & { done?: Promise<void> };
@@ -355,6 +371,7 @@ async function runEmulator(
     options.baud ? `${options.baud} baud` : "unpaced",
     `servers bind ${options.bind}, report ip ${module.ip}`,
     options.certs ? `certs ${options.certs}` : "no cert directory",
+    ...(options.mbedtls === 3 ? ["mbedtls 3 (TLS types 3 and 5 fail)"] : []),
     ...(options.transcript ? [`transcript ${options.transcript}`] : []),
     ...(faults
       ? [
@@ -419,7 +436,7 @@ function consoleAddress(c: { hostname: string; port: number }): string {
  * will answer ERROR: 6), or undefined when it can be read.
  */
 function certsProblem(dir: string): string | undefined {
-  const tls = "TLS types will answer ERROR: 6";
+  const tls = "TLS commands will fail (ERROR: 1 or 6)";
   try {
     if (!Deno.statSync(dir).isDirectory) return `is not a directory: ${tls}`;
     for (const _ of Deno.readDirSync(dir)) break;

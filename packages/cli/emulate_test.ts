@@ -39,7 +39,11 @@ Deno.test("emulate arguments: defaults, tcp forms, errors", () => {
     ip: undefined,
     bind: "127.0.0.1",
     certs: undefined,
+    mbedtls: 2,
   });
+  const three = parseEmulateArgs(["--mbedtls", "3"]);
+  assert.ok(three !== "help");
+  assert.equal(three.mbedtls, 3);
   const tcp = parseEmulateArgs([
     "--console",
     "tcp::3333",
@@ -65,6 +69,8 @@ Deno.test("emulate arguments: defaults, tcp forms, errors", () => {
       ["--console", "tcp::70000"],
       ["--mode", "auto"],
       ["--baud", "fast"],
+      ["--mbedtls", "4"],
+      ["--mbedtls", ""],
       ["--bogus"],
       ["extra"],
     ]

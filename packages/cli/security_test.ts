@@ -132,7 +132,7 @@ Deno.test("denied by Deno's --allow-net: every command answers its real code, on
       ],
       ["AT+SKTCLIENT=1,1,,127.0.0.1,9,,1", 2, flag(9)],
       ["AT+SKTCLIENT=1,2,,127.0.0.1,9,,1", 13, flag(9)],
-      ["AT+SKTCLIENT=1,0,,localhost,9,4000,1", 4, "resolve localhost"],
+      ["AT+SKTCLIENT=1,0,,localhost,9,4000,1", 1, "resolve localhost"],
       [`AT+SKTSERVER=2,0,,${allowed},0`, 0, ""],
       ["AT+SKTSEND=2,1,127.0.0.1,9,x", 2, flag(9)],
     ];
@@ -353,11 +353,12 @@ Deno.test({
         // Another CA: refused by types 3 and 5.
         `AT+SKTCLIENT=2,3,1,127.0.0.1,${foreign.port},,0`,
         `AT+SKTCLIENT=2,5,1,127.0.0.1,${foreign.port},,0`,
-        // The right CA, the wrong name: refused too.
+        // The right CA, another name: the firmware sets no host name,
+        // so (mbedtls 2) only the chain is checked, as on a module.
         `AT+SKTCLIENT=2,3,3,127.0.0.1,${misnamed.port},,0`,
-        `AT+SKTCLIENT=2,5,3,127.0.0.1,${misnamed.port},,0`,
+        `AT+SKTCLIENT=3,5,3,127.0.0.1,${misnamed.port},,0`,
         // Types 2 and 4 do not verify, as documented.
-        `AT+SKTCLIENT=2,2,,127.0.0.1,${foreign.port},,0`,
+        `AT+SKTCLIENT=4,2,,127.0.0.1,${foreign.port},,0`,
       ];
       for (const line of lines) await emu.send(line);
       assert.deepEqual(await emu.results(lines.length), [
@@ -365,8 +366,8 @@ Deno.test({
         "OK",
         "ERROR: 14",
         "ERROR: 14",
-        "ERROR: 14",
-        "ERROR: 14",
+        "OK",
+        "OK",
         "OK",
       ]);
       assert.match(
@@ -376,7 +377,7 @@ Deno.test({
       const refusals = emu.err.text.split("\n").filter((l) =>
         l.includes("AT+SKTCLIENT: ERROR: 14:")
       );
-      assert.equal(refusals.length, 4);
+      assert.equal(refusals.length, 2);
       for (const line of refusals) {
         assert.match(
           line,

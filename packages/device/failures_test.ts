@@ -74,6 +74,7 @@ async function assertNoLeak(module: VirtualModule, baseline: number) {
       consoleInput: 0,
       received: 0,
       datagrams: 0,
+      ended: 0,
       transparent: 0,
     },
   );
@@ -130,7 +131,7 @@ class Client {
   }
 }
 
-Deno.test("a peer that half-closes: what it sent stays readable, then ERROR: 4; sends answer 2; nothing leaks", async () => {
+Deno.test("atcmd_lwip_receive_data: a peer that half-closes an auto_rcv=0 link: sends still go out, what it sent stays readable, the read that meets the end is 4 and closes; then 1; nothing leaks", async () => {
   const h = await Harness.start({ mode: "host" });
   const peer = tcpPeer();
   try {
@@ -147,17 +148,48 @@ Deno.test("a peer that half-closes: what it sent stays readable, then ERROR: 4; 
     assert.equal(new TextDecoder().decode(await readExactly(conn, 5)), "first");
     await conn.write(encode("bye-bye"));
     await conn.closeWrite(); // FIN: the peer will send no more.
-    await until(() => h.module.state()[0]?.socketFd === -1, "socket_fd:-1");
-    // lwIP's receive task closes a socket whose recv() gave 0: so does the module.
-    assert.equal(await readExactly(conn, 1).then((b) => b.length), 0);
+    await until(() => h.module.stats().ended === 1, "the end of stream seen");
+    // Nobody reads an auto_rcv=0 socket: it stays open, and the peer,
+    // still reading, gets what the module sends.
+    assert.equal(h.module.state()[0]?.socketFd, 0);
+    assert.equal(await h.code("AT+SKTSEND=0,4,,,more"), 0);
+    assert.equal(new TextDecoder().decode(await readExactly(conn, 4)), "more");
     const read = await h.command("AT+SKTREAD=0,100");
     assert.equal(read.text, "+SKTREAD:0,7,bye-bye\r\nOK\r\n");
     assert.equal(await h.code("AT+SKTREAD=0,100"), 4);
-    assert.equal(await h.code("AT+SKTSEND=0,1,,,x"), 2);
+    // That read closed the socket: the peer sees the end.
+    assert.equal(await readExactly(conn, 1).then((b) => b.length), 0);
+    assert.equal(h.module.state()[0]?.socketFd, -1);
+    assert.equal(await h.code("AT+SKTREAD=0,100"), 1);
+    assert.equal(await h.code("AT+SKTSEND=0,1,,,x"), 1);
     assert.equal(await h.code("AT+SKTCLIENT=0,1,,127.0.0.1,1,,0"), 1); // id still in use
     assert.equal(await h.code("AT+SKTDEL=0"), 0);
     conn.close();
     await assertNoLeak(h.module, baseline);
+  } finally {
+    peer.close();
+    await h.close();
+  }
+});
+
+Deno.test("socket_client_tcp_auto_rcv: a peer that half-closes an auto_rcv=1 link: the socket is closed at once (socket_fd:-1), sends and reads are 1", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  try {
+    await h.next((e) => e.type === "ready");
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,1`),
+      0,
+    );
+    const conn = await accepted;
+    await conn.closeWrite();
+    await until(() => h.module.state()[0]?.socketFd === -1, "socket_fd:-1");
+    assert.equal(await readExactly(conn, 1).then((b) => b.length), 0);
+    assert.equal(await h.code("AT+SKTSEND=0,1,,,x"), 1);
+    assert.equal(await h.code("AT+SKTREAD=0,1"), 1);
+    assert.equal(await h.code("AT+SKTDEL=0"), 0);
+    conn.close();
   } finally {
     peer.close();
     await h.close();
@@ -219,7 +251,7 @@ Deno.test("a peer that never reads: with so_sndtimeo a TT send fails with ERROR:
   }
 });
 
-Deno.test("peers that connect and vanish (close or reset) 50 times: seeds with socket_fd:-1, ERROR: 4, ids and fds all come back", async () => {
+Deno.test("atcmd_lwip_receive_data: peers that connect and vanish (close or reset) 50 times: ERROR: 4, then socket_fd:-1 and 1; ids and fds all come back", async () => {
   const h = await Harness.start({ mode: "host" });
   const port = freePort();
   try {
@@ -235,12 +267,13 @@ Deno.test("peers that connect and vanish (close or reset) 50 times: seeds with s
       } else socket.destroy();
       const { event } = await h.next((e) => e.type === "connect");
       assert.equal((event as { linkId: number }).linkId, 1);
-      await until(
-        () => h.module.state().find((s) => s.linkId === 1)?.socketFd === -1,
-        "socket_fd:-1",
-      );
+      await until(() => h.module.stats().ended === 1, "the end seen");
       assert.equal(await h.code("AT+SKTREAD=1,10"), 4);
-      assert.equal(await h.code("AT+SKTSEND=1,1,,,x"), 2);
+      assert.equal(
+        h.module.state().find((s) => s.linkId === 1)?.socketFd,
+        -1,
+      );
+      assert.equal(await h.code("AT+SKTSEND=1,1,,,x"), 1);
       assert.equal(await h.code("AT+SKTDEL=1"), 0);
     }
     const state = await h.command("AT+SKTSTATE");
@@ -257,7 +290,7 @@ Deno.test("peers that connect and vanish (close or reset) 50 times: seeds with s
   }
 });
 
-Deno.test("DNS failures: a .invalid name is TCP 2, UDP 4, TLS 13; nothing is left behind", async () => {
+Deno.test("at_sktclient: a host name not found is ERROR: 1 for TLS, TCP and UDP; nothing is left behind", async () => {
   const logs: string[] = [];
   const h = await Harness.start({ mode: "host", log: (m) => logs.push(m) });
   try {
@@ -265,19 +298,19 @@ Deno.test("DNS failures: a .invalid name is TCP 2, UDP 4, TLS 13; nothing is lef
     const baseline = await openFds();
     assert.equal(
       await h.code("AT+SKTCLIENT=0,2,,atsock-fault.invalid,443,,0"),
-      13,
+      1,
     );
     assert.match(
       logs.at(-1)!,
-      /^AT\+SKTCLIENT: ERROR: 13: resolve atsock-fault\.invalid: /,
+      /^AT\+SKTCLIENT: ERROR: 1: resolve atsock-fault\.invalid: /,
     );
     assert.equal(
       await h.code("AT+SKTCLIENT=0,1,,atsock-fault.invalid,80,,0"),
-      2,
+      1,
     );
     assert.equal(
       await h.code(`AT+SKTCLIENT=0,0,,atsock-fault.invalid,80,${freePort()},0`),
-      4,
+      1,
     );
     assert.equal(await h.code("AT+SKTSTATE"), 0);
     await assertNoLeak(h.module, baseline);

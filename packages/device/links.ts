@@ -29,10 +29,39 @@ import type { NetDetail } from "./transcript.ts";
 const ANY: Endpoint = { ip: "0.0.0.0", port: 0 };
 const CRLF = new Uint8Array([13, 10]);
 
-/** Room before an auto-receive read for the longest DATA header. */
-const HEADER_ROOM = 32;
-/** Bytes an auto-receive link reads at once. */
-const AUTO_READ = 64 * 1024;
+/**
+ * Bytes an auto-receive link reads at once: one `[$][SKT][DATA]` line
+ * carries at most this (`AT_SOCKET_RECEIVE_BUFFER_SIZE`, 16 KiB).
+ */
+// firmware rule data-line-size
+export const AUTO_READ = 16 * 1024;
+/** What an auto-receive TCP/TLS link asks of its host socket at once. */
+const STREAM_READ = 4 * AUTO_READ;
+
+/**
+ * `data` as consecutive DATA lines of at most {@linkcode AUTO_READ} bytes
+ * each, in one buffer (one console write).
+ */
+function dataLines(id: number, data: Uint8Array): Uint8Array {
+  const heads: Uint8Array[] = [];
+  let size = 0;
+  for (let at = 0; at < data.length; at += AUTO_READ) {
+    const n = Math.min(AUTO_READ, data.length - at);
+    const head = encodeLatin1(`[$][SKT][DATA][${id}][${n}]:`);
+    heads.push(head);
+    size += head.length + n + CRLF.length;
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  heads.forEach((head, i) => {
+    const piece = data.subarray(i * AUTO_READ, (i + 1) * AUTO_READ);
+    out.set(head, offset);
+    out.set(piece, offset += head.length);
+    out.set(CRLF, offset += piece.length);
+    offset += CRLF.length;
+  });
+  return out;
+}
 
 /** What links share with their module. */
 export interface LinkContext {
@@ -128,6 +157,8 @@ export class StreamLink extends Link {
   readonly peer: Endpoint;
   /** The server link id, for seeds. */
   readonly serverId: number | undefined;
+  /** What `AT+SKTSTATE` shows as its source (`0.0.0.0:0` for seeds). */
+  readonly source: Endpoint;
   /** so_sndtimeo in force when the link was made (0: none). */
   readonly sendTimeoutMs: number;
   #conn: ByteConn;
@@ -154,6 +185,8 @@ export class StreamLink extends Link {
       serverId?: number;
       /** so_sndtimeo for sends on this link (default 0: none). */
       sendTimeoutMs?: number;
+      /** The source `AT+SKTSTATE` shows (default `0.0.0.0:0`). */
+      source?: Endpoint;
     },
     context: LinkContext,
   ) {
@@ -163,6 +196,7 @@ export class StreamLink extends Link {
     this.#conn = options.conn;
     this.peer = options.peer;
     this.serverId = options.serverId;
+    this.source = options.source ?? ANY;
     this.sendTimeoutMs = options.sendTimeoutMs ?? 0;
     context.net?.net(id, "open", {
       kind: `${this.role} ${this.protocol}`,
@@ -181,12 +215,17 @@ export class StreamLink extends Link {
     return this.#buffered;
   }
 
+  /** Whether the peer has ended the stream (closed, half-closed or reset). */
+  get ended(): boolean {
+    return this.#eof;
+  }
+
   state(): LinkState {
     return {
       linkId: this.id,
       role: this.role,
       protocol: this.protocol === "tls" ? "ssl" : "tcp",
-      source: ANY,
+      source: this.source,
       destination: this.peer,
       socketFd: this.fd,
     };
@@ -202,25 +241,18 @@ export class StreamLink extends Link {
           const stall = this.context.faults?.beforeRead(this.id);
           if (stall) await stall;
           if (this.#closed || this.#peerDropped) break;
-          // Read straight into the middle of the DATA line's buffer, then
-          // put the header before it and CR LF after: no copy of the data.
-          const line = new Uint8Array(HEADER_ROOM + AUTO_READ + 2);
-          const n = await this.#conn.read(
-            line.subarray(HEADER_ROOM, HEADER_ROOM + AUTO_READ),
-          );
+          // One host read of up to four module reads' worth: what the task
+          // would read in four turns in a row, each its own DATA line of at
+          // most 16 KiB (AUTO_READ), for one system call instead of four.
+          const data = new Uint8Array(STREAM_READ);
+          const n = await this.#conn.read(data);
           if (n === null) break;
-          const data = line.subarray(HEADER_ROOM, HEADER_ROOM + n);
-          this.context.net?.net(this.id, "rx", { data });
+          const got = data.subarray(0, n);
+          this.context.net?.net(this.id, "rx", { data: got });
           const wait = this.context.faults?.onData(this.id, n);
           if (wait) await wait;
           if (this.#closed) break;
-          const header = encodeLatin1(`[$][SKT][DATA][${this.id}][${n}]:`);
-          const start = HEADER_ROOM - header.length;
-          line.set(header, start);
-          line.set(CRLF, HEADER_ROOM + n);
-          this.context.output.unsolicited(
-            line.subarray(start, HEADER_ROOM + n + 2),
-          );
+          this.context.output.unsolicited(dataLines(this.id, got));
           continue;
         }
         // Hold the peer back once a window is buffered, as lwIP does.
@@ -250,13 +282,20 @@ export class StreamLink extends Link {
     }
     this.#eof = true;
     this.#notifyData();
-    if (!this.#closed) {
-      this.context.net?.net(this.id, "close", { by: "peer" });
-      try {
-        this.#conn.close();
-      } catch { /* already closed */ }
-      this.gone();
-    }
+    if (this.#closed) return;
+    this.context.net?.net(this.id, "close", { by: "peer" });
+    // firmware rule peer-gone-fd
+    // An auto-receive task closes the socket as soon as its read() gives 0
+    // or fails; an auto_rcv=0 socket stays open (socket_fd set, sends
+    // still go out) until the AT+SKTREAD that meets the end closes it.
+    if (this.autoReceive) this.#shut();
+  }
+
+  #shut(): void {
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    this.gone();
   }
 
   #notifyData(): void {
@@ -265,7 +304,9 @@ export class StreamLink extends Link {
 
   /**
    * Reads up to `size` buffered bytes, waiting about 20 ms when none are
-   * there. `"closed"` once the peer has gone and everything was read.
+   * there. `"closed"` once the peer has gone and everything was read: that
+   * read closes the socket (`atcmd_lwip_receive_data`), so the link shows
+   * `socket_fd:-1` and takes no more reads or sends.
    */
   async read(size: number): Promise<ReadResult> {
     if (this.#buffered === 0 && !this.#eof) {
@@ -277,7 +318,12 @@ export class StreamLink extends Link {
       clearTimeout(timer);
     }
     if (this.#buffered === 0) {
-      return this.#eof ? "closed" : { data: new Uint8Array() };
+      if (!this.#eof) return { data: new Uint8Array() };
+      if (!this.#closed && this.fd >= 0) {
+        this.context.net?.net(this.id, "close", { by: "module" });
+      }
+      this.#shut();
+      return "closed";
     }
     const out = new Uint8Array(Math.min(size, this.#buffered));
     let filled = 0;
@@ -429,6 +475,8 @@ export class UdpLink extends Link {
   readonly protocol = "udp" as const;
   /** The module's own address (servers) or the destination (clients). */
   readonly address: Endpoint;
+  /** A client's source in `AT+SKTSTATE`: `0.0.0.0` and its src_port. */
+  readonly source: Endpoint;
   /** Datagrams dropped because the queue was full or the console too slow. */
   dropped = 0;
   #socket: UdpSocket;
@@ -444,6 +492,8 @@ export class UdpLink extends Link {
       socket: UdpSocket;
       address: Endpoint;
       autoReceive: boolean;
+      /** A client's src_port, shown by `AT+SKTSTATE`. */
+      sourcePort?: number;
     },
     context: LinkContext,
   ) {
@@ -451,6 +501,9 @@ export class UdpLink extends Link {
     this.role = options.role;
     this.#socket = options.socket;
     this.address = options.address;
+    this.source = options.role === "server"
+      ? options.address
+      : { ip: "0.0.0.0", port: options.sourcePort ?? 0 };
     context.net?.net(id, "open", {
       kind: `${this.role} udp`,
       peer: endpoint(this.address),
@@ -462,8 +515,13 @@ export class UdpLink extends Link {
       this.context.net?.net(this.id, "rx", { data, peer: endpoint(sender) });
       if (this.autoReceive) {
         // UDP cannot hold a peer back: past the console's high water, drop.
+        // recvfrom() into a 16 KiB buffer: the rest of a longer datagram is lost.
         if (this.context.output.buffered >= 256 * 1024) this.dropped++;
-        else this.context.output.unsolicited(formatData(this.id, data, sender));
+        else {
+          this.context.output.unsolicited(
+            formatData(this.id, data.subarray(0, AUTO_READ), sender),
+          );
+        }
       } else if (this.#queue.length >= UDP_QUEUE_DATAGRAMS) {
         this.dropped++;
       } else {
@@ -484,7 +542,7 @@ export class UdpLink extends Link {
       linkId: this.id,
       role: this.role,
       protocol: "udp",
-      source: this.role === "server" ? this.address : ANY,
+      source: this.source,
       destination: this.role === "server" ? ANY : this.address,
       socketFd: this.fd,
     };
@@ -501,7 +559,8 @@ export class UdpLink extends Link {
       clearTimeout(timer);
     }
     const next = this.#queue.shift();
-    if (!next) return { data: new Uint8Array() };
+    // firmware rule sktread-udp-address
+    if (!next) return { data: new Uint8Array(), sender: ANY };
     return { data: next.data.subarray(0, size), sender: next.sender };
   }
 

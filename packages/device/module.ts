@@ -108,6 +108,13 @@ export interface ModuleOptions {
    * with which seed. Without one the module is the faithful one.
    */
   faults?: FaultPlan;
+  /**
+   * The mbedtls major version of the firmware build (default 2). The
+   * firmware never sets a host name: with 2 a verifying TLS client (types
+   * 3 and 5) checks the server's chain only; with 3 (3.6.3 and later)
+   * their handshake fails (`ERROR: 14`). No SNI is sent either way.
+   */
+  mbedtls?: 2 | 3;
 }
 
 /** Memory a module holds, from {@linkcode VirtualModule.stats}. */
@@ -122,6 +129,8 @@ export interface ModuleStats {
   received: number;
   /** Datagrams held on UDP links for `AT+SKTREAD`. */
   datagrams: number;
+  /** TCP/TLS links whose peer has ended the stream (shown or not as `socket_fd:-1`). */
+  ended: number;
   /** Bytes of an `AT+SKTSENDRAW` payload held in the TT buffer, not yet sent. */
   transparent: number;
 }
@@ -177,6 +186,7 @@ export class VirtualModule {
   #bindAddress: string;
   #connectTimeout: number;
   #certs: CertStore;
+  #mbedtls: 2 | 3;
   #guard: NetGuard;
   #log: (message: string) => void;
   #config: SocketConfig = { ...DEFAULT_CONFIG };
@@ -211,6 +221,10 @@ export class VirtualModule {
     this.ip = options.ip ?? reportedAddress(this.#bindAddress);
     this.#connectTimeout = options.connectTimeoutMs ?? 10000;
     this.#certs = new CertStore(options.certs);
+    this.#mbedtls = options.mbedtls ?? 2;
+    if (this.#mbedtls !== 2 && this.#mbedtls !== 3) {
+      throw new RangeError(`mbedtls must be 2 or 3, not ${options.mbedtls}`);
+    }
     this.#log = options.log ?? (() => {});
     const rules: ConnectRule[] | undefined = options.allowConnect
       ?.flatMap((entry) => parseConnectRules(entry));
@@ -279,7 +293,9 @@ export class VirtualModule {
       if (link.role === "seed") continue;
       out.push(link.state());
       if (link instanceof ListenerLink) {
-        for (const seedId of [...link.seeds].sort((a, b) => a - b)) {
+        // firmware rule sktstate-seed-order
+        // In accept order (hang_seednode appends to the server's chain).
+        for (const seedId of link.seeds) {
           const seed = this.#links.get(seedId);
           if (seed) out.push(seed.state());
         }
@@ -292,8 +308,12 @@ export class VirtualModule {
   stats(): ModuleStats {
     let received = 0;
     let datagrams = 0;
+    let ended = 0;
     for (const [, link] of this.#links.entries()) {
-      if (link instanceof StreamLink) received += link.buffered;
+      if (link instanceof StreamLink) {
+        received += link.buffered;
+        if (link.ended) ended++;
+      }
       if (link instanceof UdpLink) datagrams += link.queued;
     }
     return {
@@ -302,6 +322,7 @@ export class VirtualModule {
       consoleInput: this.#inputBuffered(),
       received,
       datagrams,
+      ended,
       transparent: this.#raw?.queued ?? 0,
     };
   }
@@ -581,9 +602,6 @@ export class VirtualModule {
           throw new CommandFailure(faults.error, "fault plan");
         }
       }
-      if (name === "SKTSENDRAW" && this.mode === "manual") {
-        throw new CommandFailure(4, "AT+SKTSENDRAW needs Host Control Mode");
-      }
       const parsed = parseCommandLine(line);
       if (parsed.kind === "unknown") return;
       if (parsed.kind === "error") throw parsed.error;
@@ -849,6 +867,7 @@ export class VirtualModule {
 
   async #tlsServer(request: ServerRequest): Promise<Uint8Array> {
     const type = request.type as 2 | 3;
+    this.#certsExist("server", request.certIndex!, type);
     const suite = this.#suite("server", request.certIndex!, type);
     this.#mayBind(request.port, 11, "bind TLS port");
     const server: { link?: ListenerLink } = {};
@@ -881,6 +900,24 @@ export class VirtualModule {
     return OK;
   }
 
+  /**
+   * `ERROR: 1` when a file the type needs does not exist (or is empty):
+   * `at_sktserver`/`at_sktclient` check their sizes before anything else.
+   */
+  #certsExist(
+    side: "server" | "client",
+    index: number | undefined,
+    type: number,
+  ): void {
+    // firmware rule tls-cert-missing
+    try {
+      this.#certs.exist(side, index ?? 0, needsFor(side, type));
+    } catch (e) {
+      if (e instanceof TlsFailure) throw new CommandFailure(e.code, e.message);
+      throw e;
+    }
+  }
+
   #suite(
     side: "server" | "client",
     index: number | undefined,
@@ -898,23 +935,21 @@ export class VirtualModule {
 
   async #tlsClient(request: ClientRequest): Promise<Uint8Array> {
     const type = request.type as 2 | 3 | 4 | 5;
+    // at_sktclient: files exist (1), host found (1); then
+    // create_socket_client_tls reads them (6) and parses them (9).
+    this.#certsExist("client", request.certIndex, type);
+    const ip = await this.#resolve(request.host);
     const suite = this.#suite("client", request.certIndex, type);
-    let ip: string;
-    try {
-      ip = await this.#resolve(request.host);
-    } catch (e) {
-      throw new CommandFailure(13, `resolve ${request.host}: ${message(e)}`);
-    }
     this.#mayConnect(ip, request.port, request.host, 13);
     let conn: ByteConn;
     try {
       conn = await connectTls({
         ip,
-        host: request.host,
         port: request.port,
         type,
         suite,
         timeoutMs: this.#connectTimeout,
+        mbedtls: this.#mbedtls,
       });
     } catch (e) {
       if (e instanceof TlsFailure) throw new CommandFailure(e.code, e.message);
@@ -928,16 +963,25 @@ export class VirtualModule {
       conn,
       peer: { ip, port: request.port },
       autoReceive: request.autoReceive,
+      // firmware rule sktstate-client-source
+      // mbedtls_net_connect binds nothing: the src_port field as given.
+      source: { ip: "0.0.0.0", port: request.localPort ?? 0 },
     }, this.#context);
     this.#links.put(request.linkId, link);
     this.#track(link.done);
     return OK;
   }
 
+  /** The host's IPv4 address; a failed lookup is `ERROR: 1` for every type. */
   async #resolve(host: string): Promise<string> {
     if (isIPv4(host)) return host;
-    const { address } = await lookup(host, { family: 4 });
-    return address;
+    try {
+      const { address } = await lookup(host, { family: 4 });
+      return address;
+    } catch (e) {
+      // firmware rule client-host-not-found
+      throw new CommandFailure(1, `resolve ${host}: ${message(e)}`);
+    }
   }
 
   /** Throws `code` when Deno's permissions would refuse binding `port`. */
@@ -992,12 +1036,7 @@ export class VirtualModule {
     // Options are those in force when the socket is made (BEHAVIOUR.md).
     const config = { ...this.#config };
     const code = request.type === 0 ? 4 : 2;
-    let ip: string;
-    try {
-      ip = await this.#resolve(request.host);
-    } catch (e) {
-      throw new CommandFailure(code, `resolve ${request.host}: ${message(e)}`);
-    }
+    const ip = await this.#resolve(request.host);
     this.#free(request.linkId, "SKTCLIENT"); // May have been taken meanwhile.
     this.#mayConnect(ip, request.port, request.host, code);
     const peer = { ip, port: request.port };
@@ -1011,6 +1050,7 @@ export class VirtualModule {
           socket,
           address: peer,
           autoReceive: request.autoReceive,
+          sourcePort: request.localPort,
         }, this.#context),
       );
       return OK;
@@ -1024,6 +1064,7 @@ export class VirtualModule {
       local: conn.localAddr as Deno.NetAddr,
       remote: conn.remoteAddr as Deno.NetAddr,
     }, sktcfgOptions(config, "tcp"));
+    const local = conn.localAddr as Deno.NetAddr;
     const link = new StreamLink(request.linkId, {
       role: "client",
       protocol: "tcp",
@@ -1031,6 +1072,8 @@ export class VirtualModule {
       peer,
       autoReceive: request.autoReceive,
       sendTimeoutMs: config.sendTimeout,
+      // lwip_getsockname: the local address and ephemeral port.
+      source: { ip: unmapIPv4(local.hostname), port: local.port },
     }, this.#context);
     this.#links.put(request.linkId, link);
     this.#track(link.done);
@@ -1064,41 +1107,60 @@ export class VirtualModule {
     }
   }
 
-  #sendable(
-    id: number,
-    destination: Endpoint | undefined,
-    command: CommandName,
-  ): StreamLink | UdpLink {
+  /**
+   * The link a SKTSEND/SKTREAD/SKTSENDRAW acts on, or `ERROR: 1` when the
+   * id is free or its socket has gone (`socket_fd:-1`: "does not exist or
+   * socket not established").
+   */
+  #established(id: number): Link {
     const link = this.#links.get(id);
     if (!link) throw new CommandFailure(1, `link ${id} is not in use`);
+    // firmware rule link-socket-gone
+    if (link.fd < 0) {
+      throw new CommandFailure(
+        1,
+        `link ${id} has no socket (its peer has gone): delete it with AT+SKTDEL`,
+      );
+    }
+    return link;
+  }
+
+  /**
+   * The link to send on and where a UDP server sends to. The dst_ip and
+   * dst_port fields count on a UDP server only (required there); every
+   * other link ignores them (`at_sktsend`, `at_sktsendraw`).
+   */
+  #sendable(
+    request: SendRequest | SendRawRequest,
+  ): { link: StreamLink | UdpLink; to: Endpoint | undefined } {
+    const id = request.linkId;
+    const link = this.#established(id);
+    if (link instanceof UdpLink && link.role === "server") {
+      if (request.badDestination) {
+        throw new CommandFailure(1, request.badDestination);
+      }
+      if (!request.destination) {
+        throw new CommandFailure(
+          1,
+          `link ${id} is a UDP server: give dst_ip and dst_port`,
+        );
+      }
+      return { link, to: request.destination };
+    }
     if (link instanceof ListenerLink) {
       throw new CommandFailure(
         1,
         `link ${id} is a listening server: send on a seed`,
       );
     }
-    const udpServer = link instanceof UdpLink && link.role === "server";
-    if (udpServer && !destination) {
-      throw new CommandFailure(
-        1,
-        `link ${id} is a UDP server: give dst_ip and dst_port`,
-      );
-    }
-    if (!udpServer && destination) {
-      throw new CommandFailure(
-        1,
-        `AT+${command}: dst_ip/dst_port are for UDP servers only`,
-      );
-    }
-    return link as StreamLink | UdpLink;
+    return { link: link as StreamLink | UdpLink, to: undefined };
   }
 
   async #send(request: SendRequest): Promise<Uint8Array> {
-    const link = this.#sendable(request.linkId, request.destination, "SKTSEND");
+    const { link, to } = this.#sendable(request);
     try {
-      if (link instanceof UdpLink) {
-        await link.send(request.data, request.destination);
-      } else await link.send(request.data);
+      if (link instanceof UdpLink) await link.send(request.data, to);
+      else await link.send(request.data);
     } catch (e) {
       if (e instanceof SendError) throw new CommandFailure(2, e.message);
       throw e;
@@ -1107,10 +1169,7 @@ export class VirtualModule {
   }
 
   async #read(request: ReadRequest): Promise<Uint8Array> {
-    const link = this.#links.get(request.linkId);
-    if (!link) {
-      throw new CommandFailure(1, `link ${request.linkId} is not in use`);
-    }
+    const link = this.#established(request.linkId);
     if (link instanceof ListenerLink) {
       throw new CommandFailure(
         1,
@@ -1119,21 +1178,23 @@ export class VirtualModule {
     }
     const result = await (link as StreamLink | UdpLink).read(request.size);
     if (result === "closed") {
+      // firmware rule read-end-closes
       throw new CommandFailure(
         4,
-        `link ${request.linkId}: the peer has closed and all data was read`,
+        `link ${request.linkId}: the peer has closed and all data was read; the socket is closed`,
       );
     }
     return formatRead(request.linkId, result.data, result.sender);
   }
 
   #sendRaw(request: SendRawRequest): "raw" {
-    const link = this.#sendable(
-      request.linkId,
-      request.destination,
-      "SKTSENDRAW",
-    );
-    this.#raw = new RawTransfer(link, request.destination, this.output);
+    const { link, to } = this.#sendable(request);
+    // firmware rule sendraw-link-before-mode
+    // at_sktsendraw checks the link (1) before atcmd_tt_mode_start fails (4).
+    if (this.mode === "manual") {
+      throw new CommandFailure(4, "AT+SKTSENDRAW needs Host Control Mode");
+    }
+    this.#raw = new RawTransfer(link, to, this.output);
     this.output.answer(TT_PROMPT);
     this.#framer.startRaw(request.size);
     return "raw";

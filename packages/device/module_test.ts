@@ -126,24 +126,37 @@ Deno.test("TCP server: seeds, connect events, SKTREAD, SKTSEND, peer close, SKTD
     assert.equal(await h.code("AT+SKTSEND=0,1,,,x"), 1);
     // Reading a listening server too.
     assert.equal(await h.code("AT+SKTREAD=0,1"), 1);
-    // dst fields are for UDP servers only.
-    assert.equal(await h.code("AT+SKTSEND=2,1,127.0.0.1,80,x"), 1);
+    // at_sktsend: dst fields count on UDP servers only, elsewhere ignored.
+    assert.equal(await h.code("AT+SKTSEND=2,1,127.0.0.1,80,x"), 0);
+    assert.equal(await h.code("AT+SKTSEND=2,1,nonsense,0,y"), 0);
+    assert.equal(new TextDecoder().decode(await readExactly(b, 2)), "xy");
 
-    // Peer closes with data queued: data still readable, then ERROR: 4.
+    // Peer closes with data queued (auto_rcv=0): the socket stays
+    // (socket_fd set) until SKTREAD has read the data and meets the end.
     await a.write(encode("bye"));
     a.close();
-    let closedState = "";
-    for (let i = 0; i < 100 && !closedState.includes("socket_fd:-1"); i++) {
+    for (let i = 0; i < 500 && h.module.stats().ended < 1; i++) {
       await new Promise((r) => setTimeout(r, 10));
-      closedState = (await h.command("AT+SKTSTATE")).text;
     }
-    assert.match(closedState, /link_id:1,seed,tcp,.*socket_fd:-1\r\n/);
+    assert.equal(h.module.stats().ended, 1);
+    assert.match(
+      (await h.command("AT+SKTSTATE")).text,
+      /link_id:1,seed,tcp,.*socket_fd:1\r\n/,
+    );
     assert.equal(
       (await h.command("AT+SKTREAD=1,10")).text,
       "+SKTREAD:1,3,bye\r\nOK\r\n",
     );
     assert.equal(await h.code("AT+SKTREAD=1,10"), 4);
-    assert.equal(await h.code("AT+SKTSEND=1,1,,,x"), 2);
+    assert.match(
+      (await h.command("AT+SKTSTATE")).text,
+      /link_id:1,seed,tcp,.*socket_fd:-1\r\n/,
+    );
+    // Then the link has no socket: 1 for reads and sends, no >>>.
+    assert.equal(await h.code("AT+SKTREAD=1,10"), 1);
+    assert.equal(await h.code("AT+SKTSEND=1,1,,,x"), 1);
+    const raw = await h.command("AT+SKTSENDRAW=1,5");
+    assert.equal(raw.text, "\r\nERROR: 1\r\n");
     assert.equal(await h.code("AT+SKTSERVER=1,1,,1,0"), 1); // a gone link keeps its id
 
     // Deleting the server deletes its seeds.
@@ -168,6 +181,7 @@ Deno.test("TCP client with auto_rcv: DATA lines carry binary payloads exactly", 
       0,
     );
     const conn = await accepted;
+    const local = (conn.remoteAddr as Deno.NetAddr).port;
     const payload = new Uint8Array(256).map((_, i) => i);
     await conn.write(payload);
     const got: number[] = [];
@@ -182,7 +196,8 @@ Deno.test("TCP client with auto_rcv: DATA lines carry binary payloads exactly", 
     const state = await h.command("AT+SKTSTATE");
     assert.equal(
       state.text,
-      `link_id:3,client,tcp,src_address:0.0.0.0,src_port:0,dst_address:127.0.0.1,dst_port:${peer.port},socket_fd:0\r\n\r\nOK\r\n`,
+      // at_sktstate: lwip_getsockname's local address and ephemeral port.
+      `link_id:3,client,tcp,src_address:127.0.0.1,src_port:${local},dst_address:127.0.0.1,dst_port:${peer.port},socket_fd:0\r\n\r\nOK\r\n`,
     );
     assert.equal(await h.code("AT+SKTDEL=3"), 0);
     conn.close();
@@ -192,7 +207,7 @@ Deno.test("TCP client with auto_rcv: DATA lines carry binary payloads exactly", 
   }
 });
 
-Deno.test("TCP client failures: refused, bad host, id in use", async () => {
+Deno.test("at_sktclient: refused, a host not found (1 for every type), id in use", async () => {
   const h = await Harness.start({ mode: "host" });
   try {
     await h.next((e) => e.type === "ready");
@@ -202,11 +217,11 @@ Deno.test("TCP client failures: refused, bad host, id in use", async () => {
     );
     assert.equal(
       await h.code("AT+SKTCLIENT=0,1,,no-such-host.invalid,80,,0"),
-      2,
+      1,
     );
     assert.equal(
       await h.code("AT+SKTCLIENT=0,0,,no-such-host.invalid,80,5000,0"),
-      4,
+      1,
     );
     const port = freePort();
     assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
@@ -239,6 +254,13 @@ Deno.test("UDP server and client: SKTSEND with destination, SKTREAD sender, DATA
       0,
     );
     assert.equal(await h.code("AT+SKTSEND=2,1,,,x"), 1); // UDP server needs a destination
+    assert.equal(await h.code(`AT+SKTSEND=2,1,1.2.3,${peerPort},x`), 1);
+    assert.equal(await h.code("AT+SKTSEND=2,1,127.0.0.1,0,x"), 1);
+    // at_sktread: a UDP read names the sender even when nothing came.
+    assert.equal(
+      (await h.command("AT+SKTREAD=2,10")).text,
+      "+SKTREAD:2,0,0.0.0.0,0,\r\nOK\r\n",
+    );
     for (let i = 0; i < 100 && received.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -276,6 +298,15 @@ Deno.test("UDP server and client: SKTSEND with destination, SKTREAD sender, DATA
       0,
     );
     assert.equal(await h.code("AT+SKTSEND=4,2,,,hi"), 0);
+    // A UDP client sends to its peer whatever dst fields say.
+    assert.equal(await h.code("AT+SKTSEND=4,2,10.9.9.9,9,ho"), 0);
+    for (let i = 0; i < 100 && received.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(
+      received.slice(1).map((r) => new TextDecoder().decode(r.msg)),
+      ["hi", "ho"],
+    );
     peer.send(new Uint8Array([0, 13, 10, 255]), localPort, "127.0.0.1");
     const { event } = await h.next((e) => e.type === "data");
     assert.deepEqual(event, {
@@ -288,7 +319,7 @@ Deno.test("UDP server and client: SKTSEND with destination, SKTREAD sender, DATA
     assert.equal(
       state.text,
       `link_id:2,server,udp,src_address:127.0.0.1,src_port:${serverPort},dst_address:0.0.0.0,dst_port:0,socket_fd:0\r\n` +
-        `link_id:4,client,udp,src_address:0.0.0.0,src_port:0,dst_address:127.0.0.1,dst_port:${peerPort},socket_fd:1\r\n\r\nOK\r\n`,
+        `link_id:4,client,udp,src_address:0.0.0.0,src_port:${localPort},dst_address:127.0.0.1,dst_port:${peerPort},socket_fd:1\r\n\r\nOK\r\n`,
     );
     assert.equal(await h.code(`AT+SKTSERVER=5,0,,${serverPort},0`), 4); // port in use
   } finally {
@@ -313,16 +344,18 @@ Deno.test("a peer that resets mid-transfer: buffered data stays readable, the mo
     }
     assert.equal(h.module.stats().received, 5000);
     (client as unknown as { resetAndDestroy(): void }).resetAndDestroy();
-    let state = "";
-    for (let i = 0; i < 100 && !state.includes("socket_fd:-1"); i++) {
+    for (let i = 0; i < 500 && h.module.stats().ended < 1; i++) {
       await new Promise((r) => setTimeout(r, 10));
-      state = (await h.command("AT+SKTSTATE")).text;
     }
-    assert.match(state, /link_id:1,seed,tcp,[^\r]*socket_fd:-1\r\n/);
+    // auto_rcv=0: the socket stays until SKTREAD meets the end; a send
+    // on the reset connection fails (2).
+    let state = (await h.command("AT+SKTSTATE")).text;
+    assert.match(state, /link_id:1,seed,tcp,[^\r]*socket_fd:1\r\n/);
+    assert.equal(await h.code("AT+SKTSEND=1,1,,,x"), 2);
     const read = await h.command("AT+SKTREAD=1,8000");
     assert.match(read.text, /^\+SKTREAD:1,5000,A{5000}\r\nOK\r\n$/);
     assert.equal(await h.code("AT+SKTREAD=1,10"), 4);
-    assert.equal(await h.code("AT+SKTSEND=1,1,,,x"), 2);
+    assert.equal(await h.code("AT+SKTSEND=1,1,,,x"), 1);
 
     // auto_rcv=1 client whose peer resets in the middle of a blast.
     const server = net.createServer((socket) => {
@@ -574,7 +607,7 @@ Deno.test("error paths: a connect nobody answers, a busy UDP source port, a UDP 
     assert.match(
       (await h.command("AT+SKTSTATE")).text,
       new RegExp(
-        `link_id:3,client,tcp,src_address:0\\.0\\.0\\.0,src_port:0,dst_address:127\\.0\\.0\\.1,dst_port:${peer.port},`,
+        `link_id:3,client,tcp,src_address:127\\.0\\.0\\.1,src_port:\\d+,dst_address:127\\.0\\.0\\.1,dst_port:${peer.port},`,
       ),
     );
   } finally {
@@ -776,6 +809,78 @@ Deno.test("SKTREAD end to end: the data is cut at the first NUL while n counts e
   } finally {
     clock?.uninstall();
     conn?.close();
+    peer.close();
+    await h.close();
+  }
+});
+
+Deno.test("hang_seednode / at_sktstate: seeds are listed under their server in accept order, not by id", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const port = freePort();
+  const conns: Deno.Conn[] = [];
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    const connect = async () => {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      const { event } = await h.next((e) => e.type === "connect");
+      return (event as { linkId: number }).linkId;
+    };
+    assert.equal(await connect(), 1);
+    assert.equal(await connect(), 2);
+    assert.equal(await h.code("AT+SKTDEL=1"), 0);
+    assert.equal(await connect(), 1); // the lowest free id, accepted last
+    const ids = (await h.command("AT+SKTSTATE")).text.split("\r\n")
+      .filter((l) => l.startsWith("link_id:"))
+      .map((l) => Number(/^link_id:(\d+),/.exec(l)![1]));
+    assert.deepEqual(ids, [0, 2, 1]);
+    assert.deepEqual(h.module.state().map((s) => s.linkId), [0, 2, 1]);
+  } finally {
+    for (const c of conns) c.close();
+    await h.close();
+  }
+});
+
+Deno.test("socket_client_tcp_auto_rcv / socket_server_udp_auto_rcv_data: one DATA line per read of at most 16 KiB; a longer datagram is cut", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const peer = tcpPeer();
+  const udp = createSocket("udp4");
+  try {
+    await h.next((e) => e.type === "ready");
+    const accepted = peer.accept();
+    assert.equal(
+      await h.code(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,1`),
+      0,
+    );
+    const conn = await accepted;
+    const size = 200 * 1024;
+    const payload = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
+    const writing = (async () => {
+      let n = 0;
+      while (n < size) n += await conn.write(payload.subarray(n));
+    })();
+    const got: number[] = [];
+    let lines = 0;
+    while (got.length < size) {
+      const { event } = await h.next((e) => e.type === "data");
+      if (event.type !== "data") continue;
+      assert.ok(event.data.length <= 16384, `${event.data.length} bytes`);
+      got.push(...event.data);
+      lines++;
+    }
+    await writing;
+    assert.deepEqual(new Uint8Array(got), payload);
+    assert.ok(lines >= size / 16384, `${lines} lines`);
+
+    const udpPort = freePort();
+    assert.equal(await h.code(`AT+SKTSERVER=1,0,,${udpPort},1`), 0);
+    await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+    udp.send(new Uint8Array(20000).fill(0x61), udpPort, "127.0.0.1");
+    const { event } = await h.next((e) => e.type === "data" && e.linkId === 1);
+    assert.equal((event as { data: Uint8Array }).data.length, 16384);
+    conn.close();
+  } finally {
+    udp.close();
     peer.close();
     await h.close();
   }

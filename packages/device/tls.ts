@@ -9,7 +9,11 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { connect as netConnect, type Socket } from "node:net";
+import {
+  connect as netConnect,
+  createServer as createNetServer,
+  type Socket,
+} from "node:net";
 import {
   connect as tlsConnect,
   createSecureContext,
@@ -40,6 +44,12 @@ export interface Suite {
   cert?: string;
   /** Own private key (never logged). */
   key?: string;
+  /**
+   * The key does not match the certificate. The firmware does not check
+   * this up front (`mbedtls_ssl_conf_own_cert` only stores the pair): the
+   * handshakes that need the key fail instead.
+   */
+  mismatch?: boolean;
 }
 
 /** Which files a side needs: `ca`, `cert` (with its key). */
@@ -66,8 +76,45 @@ export class CertStore {
   }
 
   /**
+   * Throws {@linkcode TlsFailure} 1 when a file the connection needs does
+   * not exist or is empty, as `at_sktserver`/`at_sktclient` check with
+   * `atcmd_get_ssl_certificate_size` before anything else.
+   */
+  exist(side: "server" | "client", index: number, needs: SuiteNeeds): void {
+    if (!needs.ca && !needs.cert) return;
+    if (!Number.isInteger(index) || index < 1 || index > 10) {
+      throw new TlsFailure(1, `cert index ${index} is outside 1..10`);
+    }
+    const names: string[] = [];
+    if (needs.ca) names.push(`CERT/${side}_ca_${index}.crt`);
+    if (needs.cert) {
+      names.push(`CERT/${side}_cert_${index}.crt`);
+      names.push(`CERT/${side}_key_${index}.key`);
+    }
+    for (const name of names) {
+      if (this.#dir === undefined) {
+        throw new TlsFailure(
+          1,
+          `${name} does not exist: no certificate directory (start the emulator with --certs DIR)`,
+        );
+      }
+      let size: number;
+      try {
+        size = Deno.lstatSync(`${this.#dir}/${name}`).size;
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) {
+          throw new TlsFailure(1, `${name} does not exist`);
+        }
+        // Cannot look (permissions): reading it will say so (6).
+        continue;
+      }
+      if (size === 0) throw new TlsFailure(1, `${name} is empty`);
+    }
+  }
+
+  /**
    * Loads and checks what a connection needs; throws {@linkcode TlsFailure}
-   * 6, 9 or 10. Synchronous: the files are a few KiB each.
+   * 6 or 9. Synchronous: the files are a few KiB each.
    */
   load(
     side: "server" | "client",
@@ -95,9 +142,15 @@ export class CertStore {
     return suite;
   }
 
-  /** Parses the certificates and matches the key; throws {@linkcode TlsFailure} 9 or 10. */
+  /** Parses the certificates and the key (9); marks a key that does not match. */
   #check(side: string, index: number, suite: Suite): void {
-    checkSuite(side, index, suite);
+    try {
+      checkSuite(side, index, suite);
+    } catch (e) {
+      // firmware rule tls-key-mismatch
+      if (!(e instanceof TlsFailure) || e.code !== 10) throw e;
+      suite.mismatch = true;
+    }
   }
 
   #read(
@@ -245,10 +298,13 @@ const clientContexts = new WeakMap<Suite, SecureContext>();
 function clientContext(suite: Suite): SecureContext {
   let context = clientContexts.get(suite);
   if (!context) {
+    // A key that does not match cannot go into a context: the client then
+    // presents no certificate, so a server that demands one breaks the
+    // handshake off, as it would on the bad signature.
+    const own = suite.mismatch ? {} : { cert: suite.cert, key: suite.key };
     context = createSecureContext({
       ca: suite.ca,
-      cert: suite.cert,
-      key: suite.key,
+      ...own,
       maxVersion: "TLSv1.2",
     });
     clientContexts.set(suite, context);
@@ -287,6 +343,7 @@ export async function listenTls(
   },
   onConnection: (conn: ByteConn, peer: { ip: string; port: number }) => void,
 ): Promise<TlsListener> {
+  if (options.suite.mismatch) return await listenBroken(options);
   const server: Server = createServer({
     cert: options.suite.cert,
     key: options.suite.key,
@@ -322,18 +379,41 @@ export async function listenTls(
 }
 
 /**
+ * A TLS server whose key does not match its certificate: it listens, and
+ * every handshake fails (the peer's connection is closed without a seed,
+ * an event or anything on the console).
+ */
+async function listenBroken(
+  options: { hostname: string; port: number },
+): Promise<TlsListener> {
+  const server = createNetServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return { close: () => server.close() };
+}
+
+/**
  * Connects as a TLS client: a failed TCP connect is 13, a failed handshake
- * or verification 14. Types 2 and 4 do not verify the server; 3 and 5
- * verify it against the suite's CA (and its name or address).
+ * or verification 14. The firmware never calls `mbedtls_ssl_set_hostname`:
+ * no SNI is sent, and types 3 and 5 verify the server's chain against the
+ * suite's CA but not its name (mbedtls 2); with `mbedtls: 3` (3.6.3 and
+ * later) their handshake fails for want of a host name. Types 2 and 4
+ * verify nothing.
  */
 export async function connectTls(
   options: {
     ip: string;
-    host: string;
     port: number;
     type: 2 | 3 | 4 | 5;
     suite: Suite;
     timeoutMs: number;
+    /** The firmware's mbedtls major version (default 2). */
+    mbedtls?: 2 | 3;
   },
 ): Promise<ByteConn> {
   const tcp: Socket = await new Promise((resolve, reject) => {
@@ -363,10 +443,12 @@ export async function connectTls(
   });
   const verify = options.type === 3 || options.type === 5;
   const secure: TLSSocket = await new Promise((resolve, reject) => {
+    // firmware rule tls-no-hostname
     const socket = tlsConnect({
       socket: tcp,
-      servername: isIp(options.host) ? undefined : options.host,
-      host: options.host,
+      // No servername: no SNI. The chain is verified, the name is not.
+      host: options.ip,
+      checkServerIdentity: () => undefined,
       // The suite holds a CA only for the verifying types (3 and 5).
       secureContext: clientContext(options.suite),
       rejectUnauthorized: verify,
@@ -385,6 +467,14 @@ export async function connectTls(
             `server certificate refused: ${socket.authorizationError}`,
           ),
         );
+      } else if (verify && options.mbedtls === 3) {
+        socket.destroy();
+        reject(
+          new TlsFailure(
+            14,
+            "mbedtls 3: verifying the server needs a host name, and the firmware sets none",
+          ),
+        );
       } else resolve(socket);
     });
     socket.once("error", (e) => {
@@ -394,8 +484,4 @@ export async function connectTls(
     });
   });
   return nodeConn(secure);
-}
-
-function isIp(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
 }

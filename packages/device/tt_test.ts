@@ -13,16 +13,25 @@ import {
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-Deno.test("Manual Test Mode: echo (CR alone too), and SKTSENDRAW is ERROR: 4", async () => {
+Deno.test("at_sktsendraw in Manual Test Mode: the link is checked first (1), then atcmd_tt_mode_start fails (4)", async () => {
   const h = await Harness.start();
   try {
     await h.write("AT+SKTSTATE\r");
     const { event } = await h.next((e) => e.type === "ok");
     assert.deepEqual(event, { type: "ok" });
-    const raw = await h.command("AT+SKTSENDRAW=0,6");
-    assert.equal(raw.text, "AT+SKTSENDRAW=0,6\r\n\r\nERROR: 4\r\n");
-    // Even a malformed SKTSENDRAW is refused for the mode first.
-    assert.equal(await h.code("AT+SKTSENDRAW=99"), 4);
+    // No link 0 yet, or a malformed command: 1, as in Host Control Mode.
+    const free = await h.command("AT+SKTSENDRAW=0,6");
+    assert.equal(free.text, "AT+SKTSENDRAW=0,6\r\n\r\nERROR: 1\r\n");
+    assert.equal(await h.code("AT+SKTSENDRAW=99"), 1);
+    assert.equal(await h.code(`AT+SKTSERVER=0,0,,${freePort()},0`), 0);
+    // A UDP server without a destination is still a parameter error.
+    assert.equal(await h.code("AT+SKTSENDRAW=0,6"), 1);
+    // A good command on a good link: the mode refuses it.
+    const raw = await h.command("AT+SKTSENDRAW=0,6,127.0.0.1,9");
+    assert.equal(
+      raw.text,
+      "AT+SKTSENDRAW=0,6,127.0.0.1,9\r\n\r\nERROR: 4\r\n",
+    );
   } finally {
     await h.close();
   }

@@ -276,6 +276,11 @@ export class AtDriver extends EventTarget {
     return full;
   }
 
+  #anyFull(): boolean {
+    for (const core of this.#links.values()) if (core.full) return true;
+    return false;
+  }
+
   #wakeInput = (): void => {
     const wake = this.#inputWake;
     this.#inputWake = undefined;
@@ -293,6 +298,9 @@ export class AtDriver extends EventTarget {
         const { value, done } = await reader.read();
         if (done) break;
         for (const event of this.#parser.push(value)) this.#route(event);
+        // A reader behind: let it run before the next read (the module
+        // may have to be read on for a command, but not ahead of readers).
+        if (this.#anyFull()) await new Promise((r) => setTimeout(r, 0));
       }
     } catch (e) {
       failure = e; // Reported as the cause of every TransportClosedError below.
@@ -944,7 +952,16 @@ export class AtDriver extends EventTarget {
     }
   }
 
-  /** `AT+SKTREAD`: reads up to `size` buffered bytes (waits about 20 ms on the module). */
+  /**
+   * `AT+SKTREAD`: reads up to `size` buffered bytes (waits about 20 ms on
+   * the module). `sender` is the UDP sender of the datagram read; it is
+   * absent when nothing came (the module prints `0.0.0.0,0` then).
+   *
+   * After a peer has closed, the read that meets the end throws the
+   * module's `AtError` 4 (the module closes the socket), and every later
+   * read throws `AtError` 1 (the link has no socket: `socket_fd:-1`);
+   * both mean the end of the stream. A link's `readable` ends on either.
+   */
   async read(linkId: number, size: number, options?: CommandOptions): Promise<{
     data: Uint8Array;
     size: number;
@@ -966,7 +983,7 @@ export class AtDriver extends EventTarget {
       data: read.data,
       size: read.size,
       truncated: read.truncated,
-      ...(read.sender ? { sender: read.sender } : {}),
+      ...(read.sender && read.size > 0 ? { sender: read.sender } : {}),
     };
   }
 
@@ -1138,8 +1155,9 @@ export class AtDriver extends EventTarget {
     for (const [id, core] of this.#links) {
       const state = listed.get(id);
       if (!state) this.#forget(id);
-      else if (state.socketFd === -1 && core.mode === "auto") {
-        // DATA lines held back by this answer follow it: end after the next one.
+      else if (state.socketFd === -1) {
+        // auto_rcv=1: DATA lines held back by this answer follow it, so end
+        // after the next one. auto_rcv=0: -1 only once a read met the end.
         this.#endAfterAnswer.push(core);
       }
     }

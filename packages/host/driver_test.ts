@@ -641,12 +641,13 @@ Deno.test("module errors come through the driver as typed AtErrors with the refe
       4,
       /UDP server/,
     );
+    // at_sktserver/at_sktclient: a certificate file that does not exist is 1.
     await expect(
       "TLS without certificates",
       () => d.listen({ linkId: 2, type: 2, port: freePort(), certIndex: 1 }),
       "SKTSERVER",
-      6,
-      /SERVER_CERT/,
+      1,
+      /Parameter/,
     );
     await expect(
       "refused",
@@ -666,8 +667,8 @@ Deno.test("module errors come through the driver as typed AtErrors with the refe
           certIndex: 1,
         }),
       "SKTCLIENT",
-      6,
-      /CLIENT_CERT/,
+      1,
+      /Parameter/,
     );
     await expect(
       "a listening server",
@@ -686,16 +687,34 @@ Deno.test("module errors come through the driver as typed AtErrors with the refe
       4,
       /read data/,
     );
+    // That read closed the socket: from then on the link has none (1).
+    await expect(
+      "read after the end",
+      () => d.read(0, 10),
+      "SKTREAD",
+      1,
+      /Parameter/,
+    );
     await expect(
       "peer gone",
       () => d.send(0, encode("late")),
       "SKTSEND",
-      2,
-      /send data/,
+      1,
+      /Parameter/,
     );
+    // at_sktsendraw checks the link (1) before the mode (4).
+    await expect(
+      "Manual Test Mode, no link",
+      () => manual.driver.sendRaw(0, encode("raw")),
+      "SKTSENDRAW",
+      1,
+      /Parameter/,
+    );
+    await manual.driver.listen({ linkId: 0, type: 0, port: freePort() });
     await expect(
       "Manual Test Mode",
-      () => manual.driver.sendRaw(0, encode("raw")),
+      () =>
+        manual.driver.sendRaw(0, encode("raw"), { ip: "127.0.0.1", port: 9 }),
       "SKTSENDRAW",
       4,
       /TT mode/,

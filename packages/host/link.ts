@@ -69,7 +69,9 @@ export interface HostLink {
    * makes the driver ask `AT+SKTSTATE`, and `socket_fd:-1` ends the stream
    * (as does any {@linkcode AtDriver.state} call); an `auto_rcv=0` link
    * ends on the `AT+SKTREAD` that meets the end (`ERROR: 4`) or on a later
-   * one (`ERROR: 1`: the firmware has closed the socket). Touching it claims the link: from then on a slow reader holds
+   * one (`ERROR: 1`: the firmware has closed the socket). A write after the
+   * peer has gone fails with the module's `AtError` code 1 (the link has no
+   * socket any more). Touching it claims the link: from then on a slow reader holds
    * the module back (see the module notes).
    */
   readonly readable: ReadableStream<Uint8Array>;
@@ -247,7 +249,8 @@ export class LinkCore {
         result = await this.#hooks.driver.read(this.linkId, POLL_SIZE);
       } catch (e) {
         // ERROR: 4 is the read that meets the peer's close (the firmware
-        // then closes the socket); ERROR: 1 a read after that one.
+        // then closes the socket); ERROR: 1 a read after that one
+        // (at_sktread: the socket has gone).
         this.end(isEndOfStream(e) ? undefined : e);
         break;
       }

@@ -394,3 +394,49 @@ Deno.test("one unread link stalls neither commands nor another link, and stays b
     await b.close();
   }
 });
+
+Deno.test("at_sktread: a poll link read after the module closed its socket (ERROR: 1) ends the readable, no error; a UDP read of nothing names no sender", async () => {
+  const t = await setup();
+  try {
+    const accepted = t.peer.accept();
+    await t.driver.connect({
+      linkId: 1,
+      host: "127.0.0.1",
+      port: t.port,
+      autoReceive: false,
+    });
+    const conn = await accepted;
+    await conn.write(encode("last"));
+    conn.close();
+    // Someone else's reads take the data and meet the end (ERROR: 4).
+    let got = "";
+    for (let i = 0; i < 500; i++) {
+      try {
+        const r = await t.driver.read(1, 100);
+        got += new TextDecoder().decode(r.data);
+      } catch (e) {
+        assert.equal((e as { code: number }).code, 4);
+        break;
+      }
+    }
+    assert.equal(got, "last");
+    // The link's readable then meets ERROR: 1: the end of the stream.
+    const link = linkStreams(t.driver, 1, { read: "poll" });
+    assert.deepEqual(await readAll(link.readable), new Uint8Array());
+    assert.equal(
+      (await t.driver.state()).find((s) => s.linkId === 1)?.socketFd,
+      -1,
+    );
+    await t.driver.remove(1);
+
+    // A UDP read with nothing there: the module prints 0.0.0.0,0.
+    await t.driver.listen({ linkId: 2, type: 0, port: freePort() });
+    assert.deepEqual(await t.driver.read(2, 10), {
+      data: new Uint8Array(),
+      size: 0,
+      truncated: false,
+    });
+  } finally {
+    await t.close();
+  }
+});

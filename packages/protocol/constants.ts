@@ -15,6 +15,12 @@ export const CERT_INDEX_MIN = 1;
 /** Highest certificate suite index. */
 export const CERT_INDEX_MAX = 10;
 
+/**
+ * The firmware's `at_printf` prints nothing for a formatted string of this
+ * many bytes or more (`MAX_BUF_LEN`, `atcmd_service.c`).
+ */
+export const AT_PRINTF_LIMIT = 20000;
+
 /** Longest host name accepted by `AT+SKTCLIENT`. */
 export const MAX_HOST_LENGTH = 255;
 

@@ -11,10 +11,48 @@ const COMMA = 0x2c;
 const BACKSLASH = 0x5c;
 
 /**
- * Splits the parameter bytes (everything after the first `=`) into fields.
+ * Splits the parameter bytes as the firmware's `parse_param` does (every
+ * command but `AT+SKTSEND` and `AT+SKTSENDRAW`): on every comma, with no
+ * escapes (a backslash is a byte like any other). Empty fields are kept.
+ * The fields are views of `params`.
+ */
+export function splitParams(params: Uint8Array): Uint8Array[] {
+  const fields: Uint8Array[] = [];
+  let pos = 0;
+  while (true) {
+    const comma = params.indexOf(COMMA, pos);
+    if (comma < 0) {
+      fields.push(params.subarray(pos));
+      return fields;
+    }
+    fields.push(params.subarray(pos, comma));
+    pos = comma + 1;
+  }
+}
+
+/**
+ * The index of the first backslash that the firmware's
+ * `parse_param_advance` refuses (one followed by anything but `,` or `\`,
+ * or by nothing), or -1 when every escape is good. `AT+SKTSEND` and
+ * `AT+SKTSENDRAW` answer `ERROR: 1` for such a line.
+ */
+export function badEscape(params: Uint8Array): number {
+  let i = params.indexOf(BACKSLASH);
+  while (i >= 0) {
+    const next = params[i + 1];
+    if (next !== COMMA && next !== BACKSLASH) return i;
+    i = params.indexOf(BACKSLASH, i + 2);
+  }
+  return -1;
+}
+
+/**
+ * Splits the parameter bytes (everything after the first `=`) into fields
+ * as `parse_param_advance` does for `AT+SKTSEND` and `AT+SKTSENDRAW`.
  * Commas preceded by a backslash do not split, and `\,` / `\\` are
- * unescaped to `,` / `\`; any other backslash is kept as it is. Empty
- * fields are kept, so `2000,,1` gives three fields.
+ * unescaped to `,` / `\`. Any other backslash is kept as it is here, but
+ * the firmware refuses such a line: check it with {@linkcode badEscape}
+ * first. Empty fields are kept, so `2000,,1` gives three fields.
  *
  * Fields without a backslash are views of `params`; the others are views of
  * one new buffer that the caller owns.

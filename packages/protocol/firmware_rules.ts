@@ -27,7 +27,137 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
 
   // --- fields, errors, links, SKTREAD, SKTSTATE, DATA lines, TLS ---
   // (sockets rows)
-
+  {
+    id: "fields-empty",
+    rule:
+      "A required field that is empty is ERROR: 1 (strlen(argv[n]) == 0), not the number 0: SKTSERVER link_id, conn_type, src_port, auto_rcv; SKTCLIENT link_id, conn_type, dst_host, dst_port, auto_rcv; SKTSEND link_id, size, data; SKTREAD link_id, size; SKTSENDRAW link_id, size; SKTDEL link_id.",
+    source:
+      "atcmd_sockets.c at_sktserver, at_sktclient, at_sktsend, at_sktread, at_sktsendraw, at_sktdel",
+    code: "protocol/parse.ts required",
+  },
+  {
+    id: "fields-escapes",
+    rule:
+      "Only SKTSEND and SKTSENDRAW take escapes (parse_param_advance): \\, and \\\\; a backslash followed by anything else (or by nothing) is ERROR: 1. The other commands split on every comma and keep a backslash as a byte (parse_param).",
+    source: "atcmd_service.c parse_param, parse_param_advance",
+    code: "protocol/parse.ts fieldsOf",
+  },
+  {
+    id: "send-destination",
+    rule:
+      "The dst_ip/dst_port fields of SKTSEND and SKTSENDRAW count on a UDP server only (required there, else ERROR: 1); on any other link they are ignored, whatever they hold.",
+    source: "atcmd_sockets.c at_sktsend, at_sktsendraw",
+    code: "protocol/parse.ts destination",
+  },
+  {
+    id: "client-src-port",
+    rule:
+      "SKTCLIENT's src_port, when given, must be 1..65535 for every connection type (else ERROR: 1); it is required for UDP.",
+    source: "atcmd_sockets.c at_sktclient",
+    code: "protocol/parse.ts parseClient",
+  },
+  {
+    id: "sktcfg-missing-fields",
+    rule:
+      "SKTCFG takes 1 to 7 fields; the fields not given are 0, and every call sets all seven options.",
+    source: "atcmd_sockets.c at_sktcfg",
+    code: "protocol/parse.ts parseConfig",
+  },
+  {
+    id: "client-host-not-found",
+    rule:
+      "A dst_host that is not an address and whose lookup (gethostbyname) fails is ERROR: 1 for every connection type, before any socket is made.",
+    source: "atcmd_sockets.c at_sktclient",
+    code: "device/module.ts #resolve",
+  },
+  {
+    id: "tls-cert-missing",
+    rule:
+      "A certificate, key or CA file the TLS type needs that does not exist (or is empty) is ERROR: 1, checked before the host lookup and any socket; 6 only when it exists but cannot be read.",
+    source:
+      "atcmd_sockets.c at_sktserver, at_sktclient (atcmd_get_ssl_certificate_size)",
+    code: "device/module.ts #certsExist",
+  },
+  {
+    id: "tls-key-mismatch",
+    rule:
+      "A key that does not match its certificate is not refused up front (mbedtls_ssl_conf_own_cert only stores the pair): a client fails the handshake when the server asks for its certificate (14); a server is made and its handshakes fail (no seed, no event).",
+    source:
+      "atcmd_sockets.c create_socket_client_tls, create_socket_server_tls",
+    code: "device/tls.ts CertStore",
+  },
+  {
+    id: "tls-no-hostname",
+    rule:
+      "The TLS client never calls mbedtls_ssl_set_hostname: no SNI is sent and (mbedtls 2) the server certificate's name is not checked, only its chain (types 3, 5); with mbedtls 3.6.3 and later types 3 and 5 fail the handshake (14).",
+    source: "atcmd_sockets.c create_socket_client_tls",
+    code: "device/tls.ts connectTls",
+  },
+  {
+    id: "peer-gone-fd",
+    rule:
+      "When a peer ends the stream, an auto_rcv=1 link's task closes the socket at once (socket_fd:-1); an auto_rcv=0 socket stays open, sends still go out, until an AT+SKTREAD meets the end.",
+    source:
+      "atcmd_sockets.c socket_client_tcp_auto_rcv, socket_server_tcp_auto_rcv_client_and_data, atcmd_lwip_receive_data",
+    code: "device/links.ts StreamLink",
+  },
+  {
+    id: "read-end-closes",
+    rule:
+      "The AT+SKTREAD whose read meets the end of the stream (or an error) is ERROR: 4 and closes the socket (socket_fd:-1).",
+    source: "atcmd_sockets.c atcmd_lwip_receive_data, at_sktread",
+    code: "device/module.ts #read",
+  },
+  {
+    id: "link-socket-gone",
+    rule:
+      "SKTREAD, SKTSEND and SKTSENDRAW on a link whose socket has gone (socket_fd:-1) are ERROR: 1 (SENDRAW before any >>>).",
+    source: "atcmd_sockets.c at_sktread, at_sktsend, at_sktsendraw",
+    code: "device/module.ts #established",
+  },
+  {
+    id: "sendraw-link-before-mode",
+    rule:
+      "SKTSENDRAW checks its fields and the link (ERROR: 1) before transparent transmission is refused in Manual Test Mode (ERROR: 4).",
+    source: "atcmd_sockets.c at_sktsendraw, atcmd_lwip_start_tt_handle",
+    code: "device/module.ts #sendRaw",
+  },
+  {
+    id: "sktread-udp-address",
+    rule:
+      "A UDP AT+SKTREAD (server or client) always prints the sender: +SKTREAD:<id>,0,0.0.0.0,0, when nothing came.",
+    source: "atcmd_sockets.c at_sktread",
+    code: "protocol/format_output.ts formatRead",
+  },
+  {
+    id: "sktread-print-limit",
+    rule:
+      'AT+SKTREAD prints its data with at_printf("%s"), which prints nothing for a string of 20000 bytes or more (MAX_BUF_LEN): the header and OK come, the data does not (a UDP datagram that long).',
+    source: "atcmd_service.c at_printf, atcmd_sockets.c at_sktread",
+    code: "protocol/format_output.ts formatRead",
+  },
+  {
+    id: "sktstate-client-source",
+    rule:
+      "AT+SKTSTATE sources: a TCP client its local address and ephemeral port (lwip_getsockname); a UDP client 0.0.0.0 and its src_port; a TLS client 0.0.0.0 and the src_port given, else 0; a seed 0.0.0.0:0.",
+    source: "atcmd_sockets.c create_socket_client_tcp, at_sktstate",
+    code: "device/module.ts #tlsClient",
+  },
+  {
+    id: "sktstate-seed-order",
+    rule:
+      "AT+SKTSTATE lists a server's seeds under it in accept order (hang_seednode appends), not by id.",
+    source: "atcmd_sockets.c hang_seednode, at_sktstate",
+    code: "device/module.ts state",
+  },
+  {
+    id: "data-line-size",
+    rule:
+      "An auto_rcv=1 link prints one [$][SKT][DATA] line per read of at most 16 KiB (AT_SOCKET_RECEIVE_BUFFER_SIZE); a longer UDP datagram is cut to 16 KiB.",
+    source:
+      "atcmd_sockets.c socket_client_tcp_auto_rcv, socket_server_udp_auto_rcv_data",
+    code: "device/links.ts AUTO_READ",
+  },
   // --- transparent transmission (atcmd_tt_mode_*, at_intf_uart.c) ---
   // (tt rows)
 

@@ -6,6 +6,7 @@
  */
 
 import { concat, encode, encodeLatin1 } from "./bytes.ts";
+import { AT_PRINTF_LIMIT } from "./constants.ts";
 import type { Endpoint, LinkState, SocketConfig } from "./types.ts";
 
 /** `\r\nOK\r\n`: the success result. */
@@ -62,7 +63,9 @@ export function formatState(links: readonly LinkState[]): Uint8Array {
 /**
  * The `AT+SKTREAD` answer including its final OK. The firmware prints the
  * data as a C string, so the printed bytes stop at the first NUL while the
- * size still counts every byte read. UDP reads with data name the sender.
+ * size still counts every byte read; a string of 20000 bytes or more is not
+ * printed at all (`at_printf`'s `MAX_BUF_LEN`). A UDP read always names the sender
+ * (give `sender`), `0.0.0.0,0` when nothing came (`at_sktread`).
  */
 export function formatRead(
   linkId: number,
@@ -70,8 +73,12 @@ export function formatRead(
   sender?: Endpoint,
 ): Uint8Array {
   const nul = data.indexOf(0);
-  const printed = nul < 0 ? data : data.subarray(0, nul);
-  const from = sender && data.length > 0 ? `${sender.ip},${sender.port},` : "";
+  let printed = nul < 0 ? data : data.subarray(0, nul);
+  // firmware rule sktread-print-limit
+  // at_printf("%s", rx_buffer) prints nothing for 20000 bytes or more.
+  if (printed.length >= AT_PRINTF_LIMIT) printed = printed.subarray(0, 0);
+  // firmware rule sktread-udp-address
+  const from = sender ? `${sender.ip},${sender.port},` : "";
   return concat([
     encodeLatin1(`+SKTREAD:${linkId},${data.length},${from}`),
     printed,

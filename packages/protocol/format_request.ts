@@ -166,10 +166,8 @@ function formatLine(request: Request): Uint8Array {
     }
     case "SKTCLIENT": {
       const type = int(c, "type", request.type, 0, 5);
-      if (type !== 0 && request.localPort !== undefined) {
-        invalid(c, "localPort is given for a type other than UDP (0)");
-      }
-      const local = type === 0
+      // Required for UDP; optional for the others (at_sktclient).
+      const local = type === 0 || request.localPort !== undefined
         ? port(c, "localPort", request.localPort ?? NaN)
         : "";
       text = `AT+SKTCLIENT=${link(c, request.linkId)},${type},${

@@ -105,7 +105,7 @@ Deno.test("SKTSTATE answers match the reference's examples exactly", () => {
   );
 });
 
-Deno.test("SKTREAD answers: TCP, UDP, empty, cut at NUL", () => {
+Deno.test("at_sktread: answers for TCP, UDP, empty (UDP: 0.0.0.0,0), cut at NUL", () => {
   assert.equal(
     text(formatRead(1, encode("Hello!"))),
     "+SKTREAD:1,6,Hello!\r\nOK\r\n",
@@ -123,12 +123,31 @@ Deno.test("SKTREAD answers: TCP, UDP, empty, cut at NUL", () => {
     "+SKTREAD:2,0,\r\nOK\r\n",
   );
   assert.equal(
-    text(formatRead(2, new Uint8Array(), { ip: "1.2.3.4", port: 5 })),
-    "+SKTREAD:2,0,\r\nOK\r\n",
+    text(formatRead(2, new Uint8Array(), { ip: "0.0.0.0", port: 0 })),
+    "+SKTREAD:2,0,0.0.0.0,0,\r\nOK\r\n",
   );
   assert.equal(
     text(formatRead(4, new Uint8Array([65, 0, 66]))),
     "+SKTREAD:4,3,A\r\nOK\r\n",
+  );
+});
+
+Deno.test("at_sktread / at_printf: a string of 20000 bytes or more is not printed; the size still says how many were read", () => {
+  const long = new Uint8Array(20000).fill(0x61);
+  assert.equal(
+    text(formatRead(3, long, { ip: "1.2.3.4", port: 5 })),
+    "+SKTREAD:3,20000,1.2.3.4,5,\r\nOK\r\n",
+  );
+  const shorter = new Uint8Array(19999).fill(0x61);
+  assert.equal(
+    formatRead(3, shorter).length,
+    "+SKTREAD:3,19999,".length + 19999 + 6,
+  );
+  // Cut at a NUL first: what is left counts.
+  long[100] = 0;
+  assert.equal(
+    text(formatRead(3, long)),
+    `+SKTREAD:3,20000,${"a".repeat(100)}\r\nOK\r\n`,
   );
 });
 
@@ -664,9 +683,9 @@ Deno.test("requests that would not parse back are a RangeError with a clear mess
       type: 1,
       host: "h",
       port: 80,
-      localPort: 5,
+      localPort: 0,
       autoReceive: true,
-    }, /localPort is given/],
+    }, /localPort must be/],
     [
       { command: "SKTSEND", linkId: 0, data: new Uint8Array() },
       /at least one byte/,

@@ -50,7 +50,7 @@ export type ModuleEvent =
     data: Uint8Array;
     /** True when the module cut the printed data at a NUL byte. */
     truncated: boolean;
-    /** The UDP sender, for UDP reads. */
+    /** The UDP sender, for UDP reads (`0.0.0.0:0` when nothing came). */
     sender?: Endpoint;
   }
   | {
@@ -409,8 +409,9 @@ export class OutputParser {
       kind: "read",
       linkId: Number(m[1]),
       size,
-      // An empty read names no sender.
-      decided: size === 0 || this.#readHint === "tcp",
+      // A UDP read always names the sender, 0.0.0.0,0 when nothing came
+      // (at_sktread): even an empty one may have the prefix.
+      decided: this.#readHint === "tcp",
       old: 0,
       scan: 0,
     };

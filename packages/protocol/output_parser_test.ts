@@ -442,7 +442,9 @@ Deno.test("a long SKTREAD answer fed byte by byte is read in linear time", () =>
   // 64 KiB without CR: each byte may end the push, so the tail search must
   // only look at bytes it has not seen.
   const data = new Uint8Array(65536).map((_, i) => 0x20 + (i % 90));
-  const answer = formatRead(4, data);
+  // Built by hand: formatRead prints nothing of 20000 bytes or more, as
+  // at_printf does; the parser still takes any length it is given.
+  const answer = concat([encode("+SKTREAD:4,65536,"), data, OK]);
   const parser = new OutputParser();
   parser.hintRead("tcp");
   const events: ModuleEvent[] = [];

@@ -19,11 +19,10 @@ import {
   MAX_LINE_LENGTH,
 } from "./constants.ts";
 import { AtError, COMMAND_NAMES, type CommandName } from "./errors.ts";
-import { atoi, isIPv4, splitFields } from "./fields.ts";
+import { atoi, badEscape, isIPv4, splitFields, splitParams } from "./fields.ts";
 import type {
   ClientRequest,
   ClientType,
-  Endpoint,
   Request,
   SendRawRequest,
   SendRequest,
@@ -114,11 +113,12 @@ export function parseCommandLine(line: Uint8Array): ParsedLine {
     };
   }
   if (command === undefined) return { kind: "unknown" };
-  const fields = eq === line.length
-    ? undefined
-    : splitFields(line.subarray(eq + 1));
   try {
-    return { kind: "request", command, request: build(command, fields) };
+    return {
+      kind: "request",
+      command,
+      request: build(command, fieldsOf(command, line, eq)),
+    };
   } catch (e) {
     if (!(e instanceof FieldError)) throw e;
     return {
@@ -126,6 +126,45 @@ export function parseCommandLine(line: Uint8Array): ParsedLine {
       command,
       error: new AtError(command, 1, { detail: e.message }),
     };
+  }
+}
+
+/**
+ * The fields after the `=`: `AT+SKTSEND` and `AT+SKTSENDRAW` split them
+ * with `parse_param_advance` (escapes; a bad one is `ERROR: 1`), every
+ * other command with `parse_param` (a backslash is a plain byte).
+ */
+function fieldsOf(
+  command: CommandName,
+  line: Uint8Array,
+  eq: number,
+): Uint8Array[] | undefined {
+  if (eq === line.length) return undefined;
+  const params = line.subarray(eq + 1);
+  if (command !== "SKTSEND" && command !== "SKTSENDRAW") {
+    return splitParams(params);
+  }
+  // firmware rule fields-escapes
+  const bad = badEscape(params);
+  if (bad >= 0) {
+    throw new FieldError(
+      `a backslash must be followed by "," or "\\" (byte ${eq + 1 + bad})`,
+    );
+  }
+  return splitFields(params);
+}
+
+/**
+ * Throws `ERROR: 1` when a required field is empty: every handler checks
+ * `strlen(argv[n]) == 0` before reading a number (so an empty link id is
+ * not link 0).
+ */
+function required(f: Uint8Array[], names: Record<number, string>): void {
+  // firmware rule fields-empty
+  for (const [index, name] of Object.entries(names)) {
+    if (f[Number(index)].length === 0) {
+      throw new FieldError(`${name} is empty`);
+    }
   }
 }
 
@@ -151,6 +190,7 @@ function build(
       return parseSend(need(fields, 5, 5));
     case "SKTREAD": {
       const f = need(fields, 2, 2);
+      required(f, { 0: "link_id", 1: "data_size" });
       return {
         command,
         linkId: linkId(f[0]),
@@ -164,16 +204,20 @@ function build(
           `expected 2 fields (or 4 on a UDP server), got ${f.length}`,
         );
       }
+      required(f, { 0: "link_id", 1: "data_size" });
       const request: SendRawRequest = {
         command,
         linkId: linkId(f[0]),
         size: ranged(f[1], "data_size", 1, 2147483647),
       };
-      if (f.length === 4) request.destination = endpoint(f[2], f[3]);
+      if (f.length === 4) destination(request, f[2], f[3]);
       return request;
     }
-    case "SKTDEL":
-      return { command, linkId: linkId(need(fields, 1, 1)[0]) };
+    case "SKTDEL": {
+      const f = need(fields, 1, 1);
+      required(f, { 0: "link_id" });
+      return { command, linkId: linkId(f[0]) };
+    }
   }
 }
 
@@ -211,15 +255,34 @@ function flag(field: Uint8Array, name: string): boolean {
   return ranged(field, name, 0, 1) === 1;
 }
 
-function endpoint(ipField: Uint8Array, portField: Uint8Array): Endpoint {
+/**
+ * Reads the dst_ip/dst_port fields into `request.destination`, or says in
+ * `request.badDestination` why they make none. Only a UDP server needs
+ * them (`ERROR: 1` there); every other link ignores them (`at_sktsend`,
+ * `at_sktsendraw`), so the line itself is never refused for them.
+ */
+function destination(
+  request: SendRequest | SendRawRequest,
+  ipField: Uint8Array,
+  portField: Uint8Array,
+): void {
+  // firmware rule send-destination
+  if (ipField.length === 0 && portField.length === 0) return;
   const ip = decodeLatin1(ipField);
-  if (!isIPv4(ip)) {
-    throw new FieldError(`dst_ip "${ip}" is not an IPv4 address`);
-  }
-  return { ip, port: ranged(portField, "dst_port", 1, 65535) };
+  const port = atoi(portField);
+  if (ipField.length === 0 || portField.length === 0) {
+    request.badDestination = "dst_ip and dst_port go together";
+  } else if (!isIPv4(ip)) {
+    request.badDestination = `dst_ip "${ip}" is not an IPv4 address`;
+  } else if (port < 1 || port > 65535) {
+    request.badDestination = `dst_port ${port} is outside 1..65535`;
+  } else request.destination = { ip, port };
 }
 
 function parseConfig(f: Uint8Array[]): SocketConfig {
+  // firmware rule sktcfg-missing-fields
+  // at_sktcfg takes 1 to 7 fields; one not given keeps its 0 (the vendor's
+  // own drivers send `AT+SKTCFG=,,1`). Every call sets all seven.
   const at = (i: number) => f[i] ?? new Uint8Array();
   return {
     sendTimeout: ranged(at(0), "so_sndtimeo", 0, 2147483647),
@@ -237,6 +300,7 @@ function certIndex(field: Uint8Array): number {
 }
 
 function parseServer(f: Uint8Array[]): Request {
+  required(f, { 0: "link_id", 1: "conn_type", 3: "src_port", 4: "auto_rcv" });
   const id = linkId(f[0]);
   const type = ranged(f[1], "conn_type", 0, 3) as ServerType;
   const request: ServerRequest = {
@@ -253,6 +317,13 @@ function parseServer(f: Uint8Array[]): Request {
 }
 
 function parseClient(f: Uint8Array[]): Request {
+  required(f, {
+    0: "link_id",
+    1: "conn_type",
+    3: "dst_host",
+    4: "dst_port",
+    6: "auto_rcv",
+  });
   const id = linkId(f[0]);
   const type = ranged(f[1], "conn_type", 0, 5) as ClientType;
   const request: ClientRequest = {
@@ -273,12 +344,16 @@ function parseClient(f: Uint8Array[]): Request {
   }
   request.host = host;
   request.port = ranged(f[4], "dst_port", 1, 65535);
-  if (type === 0) request.localPort = ranged(f[5], "src_port", 1, 65535);
+  // firmware rule client-src-port
+  if (type === 0 || f[5].length > 0) {
+    request.localPort = ranged(f[5], "src_port", 1, 65535);
+  }
   request.autoReceive = flag(f[6], "auto_rcv");
   return request;
 }
 
 function parseSend(f: Uint8Array[]): Request {
+  required(f, { 0: "link_id", 1: "data_size", 4: "data" });
   const id = linkId(f[0]);
   const size = atoi(f[1]);
   const data = f[4];
@@ -289,8 +364,6 @@ function parseSend(f: Uint8Array[]): Request {
     );
   }
   const request: SendRequest = { command: "SKTSEND", linkId: id, data };
-  if (f[2].length > 0 || f[3].length > 0) {
-    request.destination = endpoint(f[2], f[3]);
-  }
+  destination(request, f[2], f[3]);
   return request;
 }

@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   atoi,
+  badEscape,
   encode,
   formatRequest,
   MAX_LINE_LENGTH,
   parseCommandLine,
   type Request,
   splitFields,
+  splitParams,
 } from "./mod.ts";
 
 function request(line: string): Request {
@@ -135,7 +137,7 @@ Deno.test("numbers are read like C atoi", () => {
   assert.equal(n("99999999999999"), 2147483647);
   assert.equal(n("-99999999999999"), -2147483648);
   assert.deepEqual(request("AT+SKTDEL=5x"), { command: "SKTDEL", linkId: 5 });
-  assert.deepEqual(request("AT+SKTDEL="), { command: "SKTDEL", linkId: 0 });
+  assert.equal(errorCode("AT+SKTDEL="), 1); // empty: not link 0
   assert.equal(
     (request("AT+SKTCFG=1000ms") as { config: { sendTimeout: number } }).config
       .sendTimeout,
@@ -202,6 +204,10 @@ Deno.test("every parameter error gives ERROR: 1 with a detail", () => {
     "AT+SKTSERVER=1,1,,0,1",
     "AT+SKTSERVER=1,1,,65536,1",
     "AT+SKTSERVER=1,1,,1234,2",
+    "AT+SKTSERVER=,1,,1234,1",
+    "AT+SKTSERVER=1,,,1234,1",
+    "AT+SKTSERVER=1,1,,,1",
+    "AT+SKTSERVER=1,1,,1234,",
     "AT+SKTCLIENT=1,1,,host,80,1",
     "AT+SKTCLIENT=1,6,,host,80,,1",
     "AT+SKTCLIENT=1,3,,host,80,,1",
@@ -212,21 +218,34 @@ Deno.test("every parameter error gives ERROR: 1 with a detail", () => {
     "AT+SKTCLIENT=1,0,,host,80,,1",
     "AT+SKTCLIENT=1,0,,host,80,70000,1",
     "AT+SKTCLIENT=1,1,,host,80,,3",
+    "AT+SKTCLIENT=,1,,host,80,,1",
+    "AT+SKTCLIENT=1,,,host,80,,1",
+    "AT+SKTCLIENT=1,1,,host,,,1",
+    "AT+SKTCLIENT=1,1,,host,80,,",
+    "AT+SKTCLIENT=1,1,,host,80,0,1",
+    "AT+SKTCLIENT=1,2,,host,80,65536,1",
+    "AT+SKTCLIENT=1,4,1,host,80,-1,1",
     "AT+SKTSEND=0,6,,Hello!",
     "AT+SKTSEND=0,0,,,",
     "AT+SKTSEND=21,1,,,a",
-    "AT+SKTSEND=0,1,1.2.3,80,a",
-    "AT+SKTSEND=0,1,1.2.3.4,,a",
-    "AT+SKTSEND=0,1,,80,a",
-    "AT+SKTSEND=0,1,1.2.3.256,80,a",
+    "AT+SKTSEND=0,1,,,a\\b",
+    "AT+SKTSEND=0,1,,,a\\",
+    "AT+SKTSEND=,1,,,a",
+    "AT+SKTSEND=0,,,,a",
+    "AT+SKTSEND=0,1,,,",
     "AT+SKTREAD=1",
     "AT+SKTREAD=1,0",
     "AT+SKTREAD=1,10,1",
     "AT+SKTREAD=20,10",
+    "AT+SKTREAD=,10",
+    "AT+SKTREAD=1,",
     "AT+SKTSENDRAW=0",
     "AT+SKTSENDRAW=0,0",
     "AT+SKTSENDRAW=0,5,1.2.3.4",
-    "AT+SKTSENDRAW=0,5,1.2.3.4,0",
+    "AT+SKTSENDRAW=,5",
+    "AT+SKTSENDRAW=0,",
+    "AT+SKTSENDRAW=0,5\\x",
+    "AT+SKTDEL=",
     "AT+SKTDEL",
     "AT+SKTDEL=1,2",
     "AT+SKTDEL=20",
@@ -243,7 +262,7 @@ Deno.test("every parameter error gives ERROR: 1 with a detail", () => {
   }
 });
 
-Deno.test("cert index and source port are ignored where the type needs none", () => {
+Deno.test("at_sktserver/at_sktclient: a cert index is ignored where the type needs none; a src_port given is checked for every type", () => {
   assert.deepEqual(request("AT+SKTSERVER=1,1,7,1234,0"), {
     command: "SKTSERVER",
     linkId: 1,
@@ -251,13 +270,81 @@ Deno.test("cert index and source port are ignored where the type needs none", ()
     port: 1234,
     autoReceive: false,
   });
-  assert.deepEqual(request("AT+SKTCLIENT=1,2,99,h,1,99999,0"), {
+  assert.deepEqual(request("AT+SKTCLIENT=1,2,99,h,1,,0"), {
     command: "SKTCLIENT",
     linkId: 1,
     type: 2,
     host: "h",
     port: 1,
     autoReceive: false,
+  });
+  assert.deepEqual(request("AT+SKTCLIENT=1,1,,h,1,5000,0"), {
+    command: "SKTCLIENT",
+    linkId: 1,
+    type: 1,
+    host: "h",
+    port: 1,
+    localPort: 5000,
+    autoReceive: false,
+  });
+  assert.equal(errorCode("AT+SKTCLIENT=1,2,99,h,1,99999,0"), 1);
+});
+
+Deno.test("parse_param_advance: escapes only in SKTSEND and SKTSENDRAW; any other backslash there is ERROR: 1", () => {
+  assert.equal(errorCode("AT+SKTSEND=0,3,,,a\\nb"), 1);
+  assert.equal(errorCode("AT+SKTSEND=0,2,,,a\\"), 1);
+  assert.equal(errorCode("AT+SKTSENDRAW=0\\,5"), 1);
+  assert.deepEqual(request("AT+SKTSEND=0,4,,,a\\\\\\,b"), {
+    command: "SKTSEND",
+    linkId: 0,
+    data: encode("a\\,b"),
+  });
+});
+
+Deno.test("parse_param: other commands take a backslash as a plain byte and split on every comma", () => {
+  // The host keeps its backslash (a name lookup will fail on it).
+  assert.deepEqual(request("AT+SKTCLIENT=1,1,,a\\b,80,,0"), {
+    command: "SKTCLIENT",
+    linkId: 1,
+    type: 1,
+    host: "a\\b",
+    port: 80,
+    autoReceive: false,
+  });
+  // `\,` is no escape here: the comma splits, so there are too many fields.
+  assert.equal(errorCode("AT+SKTCLIENT=1,1,,a\\,b,80,,0"), 1);
+  assert.deepEqual(request("AT+SKTDEL=3\\"), { command: "SKTDEL", linkId: 3 });
+  const texts = (s: string) =>
+    splitParams(encode(s)).map((f) => new TextDecoder().decode(f));
+  assert.deepEqual(texts("a\\,b,,c"), ["a\\", "b", "", "c"]);
+  assert.equal(badEscape(encode("a\\,b\\\\")), -1);
+  assert.equal(badEscape(encode("ab\\")), 2);
+  assert.equal(badEscape(encode("a\\\\\\x")), 3);
+});
+
+Deno.test("at_sktsend/at_sktsendraw: dst_ip and dst_port are kept for the module to check on a UDP server only", () => {
+  assert.deepEqual(request("AT+SKTSEND=0,1,1.2.3,80,a"), {
+    command: "SKTSEND",
+    linkId: 0,
+    data: encode("a"),
+    badDestination: 'dst_ip "1.2.3" is not an IPv4 address',
+  });
+  assert.deepEqual(request("AT+SKTSEND=0,1,,80,a"), {
+    command: "SKTSEND",
+    linkId: 0,
+    data: encode("a"),
+    badDestination: "dst_ip and dst_port go together",
+  });
+  assert.deepEqual(request("AT+SKTSENDRAW=0,5,1.2.3.4,0"), {
+    command: "SKTSENDRAW",
+    linkId: 0,
+    size: 5,
+    badDestination: "dst_port 0 is outside 1..65535",
+  });
+  assert.deepEqual(request("AT+SKTSENDRAW=0,5,,"), {
+    command: "SKTSENDRAW",
+    linkId: 0,
+    size: 5,
   });
 });
 
@@ -358,4 +445,33 @@ Deno.test("SKTSEND data with escapes every few bytes comes out whole", () => {
   const parsed = parseCommandLine(line.subarray(0, -2));
   assert.ok(parsed.kind === "request" && parsed.request.command === "SKTSEND");
   assert.deepEqual(parsed.request.data, data.subarray(0, 1300));
+});
+
+Deno.test("at_sktcfg: 1 to 7 fields; those not given (or empty) are 0, and every call sets all seven", () => {
+  assert.deepEqual(request("AT+SKTCFG=,,1"), {
+    command: "SKTCFG",
+    config: {
+      sendTimeout: 0,
+      receiveTimeout: 0,
+      noDelay: true,
+      keepAlive: false,
+      keepIdle: 0,
+      keepInterval: 0,
+      keepCount: 0,
+    },
+  });
+  assert.deepEqual(request("AT+SKTCFG="), {
+    command: "SKTCFG",
+    config: {
+      sendTimeout: 0,
+      receiveTimeout: 0,
+      noDelay: false,
+      keepAlive: false,
+      keepIdle: 0,
+      keepInterval: 0,
+      keepCount: 0,
+    },
+  });
+  assert.equal(errorCode("AT+SKTCFG"), 1);
+  assert.equal(errorCode("AT+SKTCFG=1,2,0,0,0,0,0,0"), 1);
 });

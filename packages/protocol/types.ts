@@ -95,7 +95,12 @@ export interface ClientRequest {
   host: string;
   /** Remote port 1..65535. */
   port: number;
-  /** Local port 1..65535, present for UDP (type 0) only. */
+  /**
+   * Local port 1..65535: required for UDP (type 0), optional for the
+   * others (`at_sktclient` checks its range whenever it is given). A UDP
+   * client binds it; a TLS client only shows it in `AT+SKTSTATE`; a TCP
+   * client ignores it.
+   */
   localPort?: number;
   /** Print received data as `[$][SKT][DATA]` lines. */
   autoReceive: boolean;
@@ -109,8 +114,17 @@ export interface SendRequest {
   linkId: number;
   /** The bytes to send (after unescaping `\,` and `\\`). */
   data: Uint8Array;
-  /** Destination, required on a UDP server and absent otherwise. */
+  /**
+   * Destination, required on a UDP server. On any other link the module
+   * ignores the `dst_ip`/`dst_port` fields (`at_sktsend`).
+   */
   destination?: Endpoint;
+  /**
+   * Why the `dst_ip`/`dst_port` fields given do not make a destination
+   * (the parser keeps the line: only a UDP server needs one, and answers
+   * `ERROR: 1` for them).
+   */
+  badDestination?: string;
 }
 
 /** `AT+SKTREAD`: read buffered data. */
@@ -131,8 +145,13 @@ export interface SendRawRequest {
   linkId: number;
   /** Number of raw bytes that follow the `>>>` prompt, at least 1. */
   size: number;
-  /** Destination, required on a UDP server and absent otherwise. */
+  /**
+   * Destination, required on a UDP server. On any other link the module
+   * ignores the `dst_ip`/`dst_port` fields (`at_sktsendraw`).
+   */
   destination?: Endpoint;
+  /** As {@linkcode SendRequest.badDestination}. */
+  badDestination?: string;
 }
 
 /** `AT+SKTSTATE`: list every link. */
@@ -175,7 +194,12 @@ export interface LinkState {
   role: LinkRole;
   /** tcp, udp or ssl. */
   protocol: StateProtocol;
-  /** Source address and port (the module's own for servers, 0.0.0.0:0 otherwise). */
+  /**
+   * Source address and port (`at_sktstate`): a server's own address and
+   * port; a TCP client's local address and port (`lwip_getsockname`); a
+   * UDP or TLS client's `0.0.0.0` and the src_port given (0 when none);
+   * a seed's `0.0.0.0:0`.
+   */
   source: Endpoint;
   /** Destination (the peer for clients and seeds, 0.0.0.0:0 for servers). */
   destination: Endpoint;

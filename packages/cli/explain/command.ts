@@ -10,6 +10,7 @@
 
 import {
   atoi,
+  badEscape,
   CERT_INDEX_MAX,
   CERT_INDEX_MIN,
   COMMAND_NAMES,
@@ -25,6 +26,7 @@ import {
   READ_WAIT_MS,
   type Request,
   splitFields,
+  splitParams,
 } from "@atsock/protocol";
 import { showBytes } from "./escapes.ts";
 import type { ExplainedField, Explanation } from "./explanation.ts";
@@ -112,6 +114,8 @@ interface NumberSpec {
   max: number;
   /** Why the field is not used, when it is not. */
   ignored?: string;
+  /** An empty field is ERROR: 1 (the handler checks `strlen(argv[n]) == 0`). */
+  required?: boolean;
   /** The meaning of a value in range. */
   describe?: (value: number) => string | undefined;
 }
@@ -146,7 +150,12 @@ function numberField(raw: Uint8Array | undefined, spec: NumberSpec) {
     field.raw = decodeLatin1(raw);
     field.note = read.note;
   }
-  if (read.value < spec.min || read.value > spec.max) {
+  if (raw.length === 0 && spec.required) {
+    field.value = null;
+    field.note = undefined;
+    field.problem =
+      `${spec.name} is empty: a required field (ERROR: 1, not the number 0)`;
+  } else if (read.value < spec.min || read.value > spec.max) {
     field.problem = `${spec.name} ${read.value} is outside ${range}`;
   } else {
     const described = spec.describe?.(read.value);
@@ -160,6 +169,7 @@ const linkSpec = (meaning = "link id"): NumberSpec => ({
   meaning,
   min: 0,
   max: LINK_COUNT - 1,
+  required: true,
 });
 
 function flagSpec(name: string, off: string, on: string): NumberSpec {
@@ -172,11 +182,14 @@ function flagSpec(name: string, off: string, on: string): NumberSpec {
   };
 }
 
-const AUTO_RCV = flagSpec(
-  "auto_rcv",
-  "received data is kept for AT+SKTREAD",
-  "received data is printed as [$][SKT][DATA] lines",
-);
+const AUTO_RCV: NumberSpec = {
+  ...flagSpec(
+    "auto_rcv",
+    "received data is kept for AT+SKTREAD",
+    "received data is printed as [$][SKT][DATA] lines",
+  ),
+  required: true,
+};
 
 function textField(
   name: string,
@@ -218,7 +231,14 @@ function explainFields(
   command: CommandName,
   params: Uint8Array | undefined,
 ): ExplainedField[] {
-  const fields = params === undefined ? undefined : splitFields(params);
+  // parse_param_advance (escapes) for SKTSEND/SKTSENDRAW, parse_param
+  // (every comma splits, a backslash is a byte) for the others.
+  const escapes = command === "SKTSEND" || command === "SKTSENDRAW";
+  const fields = params === undefined
+    ? undefined
+    : escapes
+    ? splitFields(params)
+    : splitParams(params);
   const f = fields ?? [];
   switch (command) {
     case "SKTQUERY":
@@ -303,6 +323,7 @@ function explainFields(
           "connection type: 0 UDP, 1 TCP, 2 TLS, 3 TLS verifying clients",
         min: 0,
         max: 3,
+        required: true,
         describe: (v) => SERVER_TYPES[v],
       });
       out.push(type.field);
@@ -331,6 +352,7 @@ function explainFields(
           meaning: "local port the server listens on",
           min: 1,
           max: 65535,
+          required: true,
         }).field,
       );
       out.push(numberField(f[4], AUTO_RCV).field);
@@ -346,6 +368,7 @@ function explainFields(
           "connection type: 0 UDP, 1 TCP, 2 TLS, 3 TLS verifying the server, 4 TLS with a client certificate, 5 both",
         min: 0,
         max: 5,
+        required: true,
         describe: (v) => CLIENT_TYPES[v],
       });
       out.push(type.field);
@@ -368,7 +391,7 @@ function explainFields(
       const host = textField(
         "dst_host",
         f[3],
-        "remote server: IPv4 address or host name (resolved to IPv4)",
+        "remote server: IPv4 address or host name (resolved to IPv4; a name not found is ERROR: 1)",
       );
       if (f[3] !== undefined) {
         if (f[3].length === 0) host.problem = "dst_host is empty";
@@ -385,19 +408,22 @@ function explainFields(
           meaning: "remote server port",
           min: 1,
           max: 65535,
+          required: true,
         }).field,
       );
+      const given = (f[5]?.length ?? 0) > 0;
       out.push(
         numberField(f[5], {
           name: "src_port",
-          meaning: "local port the UDP client binds (UDP only)",
+          meaning: t === 0
+            ? "local port the UDP client binds (required for UDP)"
+            : t === 1
+            ? "local port: checked when given, then ignored (TCP takes an ephemeral port)"
+            : "local port: checked when given, shown by AT+SKTSTATE (TLS binds none)",
           min: 1,
           max: 65535,
-          ignored: t === undefined
-            ? "depends on conn_type"
-            : t !== 0
-            ? `not used by conn_type ${t}`
-            : undefined,
+          required: t === 0,
+          ignored: t !== 0 && !given ? "not given" : undefined,
         }).field,
       );
       out.push(numberField(f[6], AUTO_RCV).field);
@@ -411,6 +437,7 @@ function explainFields(
         meaning: "bytes of data, counted after unescaping \\, and \\\\",
         min: 1,
         max: INT_MAX,
+        required: true,
       });
       if (
         size.value !== undefined && data !== undefined &&
@@ -421,28 +448,7 @@ function explainFields(
         } of data`;
       }
       out.push(size.field);
-      const udp = (f[2]?.length ?? 0) > 0 || (f[3]?.length ?? 0) > 0;
-      const ipMeaning =
-        "destination IPv4 address: only on a UDP server, else empty";
-      out.push(ipField(f[2], ipMeaning, udp));
-      if (udp) {
-        out.push(
-          numberField(f[3], {
-            name: "dst_port",
-            meaning: "destination port: only on a UDP server, else empty",
-            min: 1,
-            max: 65535,
-          }).field,
-        );
-      } else {
-        out.push(
-          textField(
-            "dst_port",
-            f[3],
-            "destination port: only on a UDP server, else empty",
-          ),
-        );
-      }
+      out.push(...destinationFields(f[2], f[3]));
       const dataField = textField(
         "data",
         data,
@@ -453,12 +459,15 @@ function explainFields(
           } to send, as the module reads them (\\, and \\\\ unescaped)`,
       );
       out.push(dataField);
+      if (data !== undefined && data.length === 0) {
+        dataField.problem = "data is empty: a required field (ERROR: 1)";
+      }
       const extra = extraFields(f, 5);
       if (extra.length > 0) {
         extra[0].problem =
           "one field too many: a raw ',' in the data splits it; write it as \\,";
       }
-      return [...out, ...extra];
+      return [...out, ...extra, ...badEscapeField(params)];
     }
     case "SKTREAD":
       return [
@@ -468,6 +477,7 @@ function explainFields(
           meaning: "most bytes to read",
           min: 1,
           max: INT_MAX,
+          required: true,
         }).field,
         ...extraFields(f, 2),
       ];
@@ -479,22 +489,11 @@ function explainFields(
           meaning: "raw bytes that follow the >>> prompt",
           min: 1,
           max: INT_MAX,
+          required: true,
         }).field,
       ];
-      if (f.length >= 3) {
-        out.push(
-          ipField(f[2], "destination IPv4 address (UDP server only)", true),
-        );
-        out.push(
-          numberField(f[3], {
-            name: "dst_port",
-            meaning: "destination port (UDP server only)",
-            min: 1,
-            max: 65535,
-          }).field,
-        );
-      }
-      return [...out, ...extraFields(f, 4)];
+      if (f.length >= 3) out.push(...destinationFields(f[2], f[3]));
+      return [...out, ...extraFields(f, 4), ...badEscapeField(params)];
     }
     case "SKTDEL":
       return [
@@ -502,6 +501,49 @@ function explainFields(
         ...extraFields(f, 1),
       ];
   }
+}
+
+/**
+ * dst_ip and dst_port of SKTSEND/SKTSENDRAW: required on a UDP server,
+ * ignored on every other link (which the line alone cannot tell).
+ */
+function destinationFields(
+  ipRaw: Uint8Array | undefined,
+  portRaw: Uint8Array | undefined,
+): ExplainedField[] {
+  const given = (ipRaw?.length ?? 0) > 0 || (portRaw?.length ?? 0) > 0;
+  const where =
+    "required on a UDP server; ignored on any other link, whatever it holds";
+  const ip = ipField(ipRaw, `destination IPv4 address: ${where}`, false);
+  const port = textField("dst_port", portRaw, `destination port: ${where}`);
+  if (given && ipRaw !== undefined && portRaw !== undefined) {
+    const address = decodeLatin1(ipRaw);
+    const value = atoi(portRaw);
+    if (!isIPv4(address)) {
+      ip.note = `"${
+        showBytes(ipRaw)
+      }" is not an IPv4 address: ERROR: 1 on a UDP server`;
+    }
+    if (value < 1 || value > 65535) {
+      port.note = `${value} is outside 1..65535: ERROR: 1 on a UDP server`;
+    } else port.value = value;
+  }
+  return [ip, port];
+}
+
+/** The first backslash `parse_param_advance` refuses, as a problem. */
+function badEscapeField(params: Uint8Array | undefined): ExplainedField[] {
+  if (params === undefined) return [];
+  const at = badEscape(params);
+  if (at < 0) return [];
+  return [{
+    name: "escape",
+    value: showBytes(params.subarray(at, at + 2)),
+    meaning: "only \\, (a comma) and \\\\ (a backslash) are escapes",
+    problem: `a backslash at byte ${
+      at + 1
+    } of the parameters is followed by neither ',' nor '\\': ERROR: 1`,
+  }];
 }
 
 function plural(n: number, word: string): string {
@@ -559,7 +601,7 @@ function effect(request: Request, mode: "manual" | "host" | undefined): string {
           : ""
       }, then answers`;
     case "SKTREAD":
-      return `waits up to about ${READ_WAIT_MS} ms for data on link ${request.linkId}, reads once (at most ${request.size} bytes) and prints +SKTREAD:${request.linkId},<n>,<data> (UDP: <ip>,<port>, before the data); no data is +SKTREAD:${request.linkId},0,`;
+      return `waits up to about ${READ_WAIT_MS} ms for data on link ${request.linkId}, reads once (at most ${request.size} bytes) and prints +SKTREAD:${request.linkId},<n>,<data> (UDP: <ip>,<port>, before the data); no data is +SKTREAD:${request.linkId},0, (UDP: +SKTREAD:${request.linkId},0,0.0.0.0,0,)`;
     case "SKTSENDRAW":
       return `answers >>>, takes exactly ${request.size} raw bytes from the UART (no escaping, no time limit), sends them on link ${request.linkId}${
         request.destination
@@ -571,7 +613,7 @@ function effect(request: Request, mode: "manual" | "host" | undefined): string {
           : ""
       }`;
     case "SKTSTATE":
-      return "lists every link in id order, each server followed by its seeds";
+      return "lists every link in id order, each server followed by its seeds in the order they connected";
     case "SKTDEL":
       return `deletes link ${request.linkId} (a server with all its seeds)`;
   }
@@ -598,15 +640,15 @@ function answerOf(command: CommandName, request: Request): string {
 /** Errors a well-formed command can still get, from the state of the module. */
 const LATER: Readonly<Partial<Record<CommandName, string>>> = {
   SKTSERVER:
-    "it can still fail: ERROR: 1 if the link id is in use; 2 (TCP), 4 (UDP) or 11 (TLS) if the port cannot be bound; 6, 9, 10 for a missing, unparsable or mismatched certificate file",
+    "it can still fail: ERROR: 1 if the link id is in use or a certificate file the type needs does not exist; 2 (TCP), 4 (UDP) or 11 (TLS) if the port cannot be bound; 6 for a certificate file that cannot be read, 9 for one that does not parse. A key that does not match its certificate is not refused: the server's handshakes fail (no seed, no event)",
   SKTCLIENT:
-    "it can still fail: ERROR: 1 if the link id is in use; 2 for a refused or unreachable TCP peer; 4 for UDP; TLS: 6, 9, 10 for certificate files, 13 if the connect fails, 14 if the handshake or verification fails",
+    "it can still fail: ERROR: 1 if the link id is in use, a host name is not found (every type) or a certificate file the type needs does not exist; 2 for a refused or unreachable TCP peer; 4 if the UDP port cannot be bound; TLS: 6 for a file that cannot be read, 9 for one that does not parse, 13 if the connect fails, 14 if the handshake fails (types 3 and 5 check the server's chain, not its name: no host name is set, no SNI is sent)",
   SKTSEND:
-    "it can still fail: ERROR: 1 if the link is not in use or is a listening TCP/TLS server, or a UDP server send lacks dst_ip/dst_port; 2 if the send fails (peer gone, so_sndtimeo)",
+    "it can still fail: ERROR: 1 if the link is not in use, its socket has gone (socket_fd:-1), it is a listening TCP/TLS server, or a UDP server send lacks a good dst_ip/dst_port (other links ignore them); 2 if the send fails (connection reset, so_sndtimeo)",
   SKTREAD:
-    "it can still fail: ERROR: 1 if the link is not in use; 4 once the peer has closed and everything buffered has been read. Data is printed as a C string: cut at the first NUL byte while <n> counts every byte",
+    "it can still fail: ERROR: 1 if the link is not in use or its socket has gone (socket_fd:-1); 4 for the read that meets the peer's close (it closes the socket). Data is printed as a C string: cut at the first NUL byte while <n> counts every byte",
   SKTSENDRAW:
-    "it can still fail: ERROR: 1 if the link is not in use; 2 if the send fails; 4 if the host aborts with <<< and 30 ms of silence",
+    "it can still fail: ERROR: 1 (before any >>>) if the link is not in use, its socket has gone or a UDP server lacks dst_ip/dst_port; 2 if the send fails; 4 if the host aborts with <<< and 30 ms of silence, or in Manual Test Mode",
   SKTDEL: "it can still fail: ERROR: 1 if the link id is not in use",
 };
 
@@ -632,14 +674,18 @@ export function explainCommand(
   const purpose = command === undefined
     ? "a line too long to be a command"
     : `AT+${command}: ${PURPOSE[command]}`;
-  // The firmware refuses SKTSENDRAW in Manual Test Mode before reading it.
-  if (name === "SKTSENDRAW" && options.mode === "manual") {
+  // at_sktsendraw checks the fields and the link (1) before transparent
+  // transmission is refused in Manual Test Mode (4).
+  if (
+    name === "SKTSENDRAW" && options.mode === "manual" &&
+    parsed.kind === "request"
+  ) {
     return {
       line: shown,
       kind: "command",
       command: "SKTSENDRAW",
       summary:
-        `${purpose}; in Manual Test Mode the module answers ERROR: 4 whatever the parameters`,
+        `${purpose}; in Manual Test Mode the module answers ERROR: 4 (after checking the link)`,
       fields,
       error: {
         code: 4,
@@ -649,6 +695,7 @@ export function explainCommand(
       answer: "ERROR: 4",
       notes: [
         "the module is in Manual Test Mode (--mode manual); AT+SKTSENDRAW works only in Host Control Mode",
+        "the link is checked first: a link not in use, without a socket (socket_fd:-1), a listening TCP/TLS server or a UDP server without dst_ip/dst_port is ERROR: 1",
       ],
       valid: false,
     };

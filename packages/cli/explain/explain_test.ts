@@ -96,9 +96,42 @@ Deno.test("commands: every field named, atoi readings shown, answer and effect",
       /not used by conn_type 1, ignored/,
     );
     assert.equal(field(e, "cert_index").value, "junk");
-    assert.match(field(e, "src_port").meaning, /ignored/);
+    assert.match(
+      field(e, "src_port").meaning,
+      /checked when given, then ignored/,
+    );
     assert.match(e.summary, /connects link 1 to example\.com:80 over TCP/);
+    // at_sktclient: a src_port given is checked for every type.
+    const bad = explain("AT+SKTCLIENT=1,2,,example.com,80,70000,0");
+    assert.equal(bad.error?.code, 1);
+    assert.match(field(bad, "src_port").problem!, /outside 1\.\.65535/);
   });
+  await t.step(
+    "at_sktserver, at_sktclient, ...: an empty required field is ERROR: 1, not 0",
+    () => {
+      const e = explain("AT+SKTDEL=");
+      assert.equal(e.error?.code, 1);
+      assert.match(e.fields[0].problem!, /link_id is empty: a required field/);
+      const server = explain("AT+SKTSERVER=1,1,,8080,");
+      assert.equal(server.error?.code, 1);
+      assert.match(field(server, "auto_rcv").problem!, /empty/);
+      const client = explain("AT+SKTCLIENT=1,,,h,80,,0");
+      assert.match(field(client, "conn_type").problem!, /empty/);
+      // SKTCFG fields are all optional.
+      assert.equal(explain("AT+SKTCFG=,,1").valid, true);
+    },
+  );
+  await t.step(
+    "parse_param_advance: escapes only in SKTSEND/SKTSENDRAW; parse_param: a backslash is a byte",
+    () => {
+      const bad = explain("AT+SKTSEND=0,3,,,a\\qb");
+      assert.equal(bad.error?.code, 1);
+      assert.match(field(bad, "escape").problem!, /neither ',' nor '\\'/);
+      const host = explain("AT+SKTCLIENT=1,1,,a\\\\b,80,,0");
+      assert.equal(host.valid, true);
+      assert.equal(field(host, "dst_host").value, "a\\\\b");
+    },
+  );
   await t.step("AT+SKTSEND: data size after unescaping, raw commas", () => {
     const good = explain("AT+SKTSEND=0,4,,,a\\,bc");
     assert.equal(good.valid, true);
@@ -116,9 +149,14 @@ Deno.test("commands: every field named, atoi readings shown, answer and effect",
     const comma = explain("AT+SKTSEND=0,4,,,a,bc");
     assert.match(comma.error!.detail!, /expected 5 fields, got 6/);
     assert.match(field(comma, "field 6").problem!, /raw ',' in the data/);
+    // at_sktsend: dst fields count on a UDP server only, so the line is kept.
     const udp = explain("AT+SKTSEND=3,2,192.168.1.300,5000,hi");
-    assert.match(udp.error!.detail!, /not an IPv4 address/);
-    assert.match(field(udp, "dst_ip").problem!, /not an IPv4 address/);
+    assert.equal(udp.valid, true);
+    assert.match(
+      field(udp, "dst_ip").note!,
+      /not an IPv4 address: ERROR: 1 on a UDP server/,
+    );
+    assert.match(field(udp, "dst_ip").meaning, /ignored on any other link/);
   });
   await t.step("overlong lines are ERROR: 1, named or not", () => {
     const data = "a".repeat(1990);
@@ -143,6 +181,12 @@ Deno.test("commands: every field named, atoi readings shown, answer and effect",
     assert.equal(manual.error?.meaning, "Get data failed in TT mode");
     assert.equal(manual.answer, "ERROR: 4");
     assert.match(manual.notes.join(" "), /Manual Test Mode/);
+    assert.match(manual.notes.join(" "), /link is checked first/);
+    // at_sktsendraw: a bad field is 1 before the mode is looked at.
+    assert.equal(
+      explain("AT+SKTSENDRAW=0,0", { mode: "manual" }).error?.code,
+      1,
+    );
     const host = explain("AT+SKTSENDRAW=0,6", { mode: "host" });
     assert.equal(host.valid, true);
     assert.equal(host.answer, ">>>, then OK after the raw bytes");
@@ -232,7 +276,17 @@ Deno.test("output lines: each kind, fields checked", async (t) => {
       "dst_port",
       "socket_fd",
     ]);
-    assert.match(field(e, "socket_fd").meaning, /peer has gone/);
+    assert.match(field(e, "socket_fd").meaning, /socket has gone/);
+    // at_sktstate: a TCP client shows its local address and port.
+    const client = explain(
+      "link_id:4,client,tcp,src_address:192.168.0.109,src_port:50123,dst_address:192.168.0.100,dst_port:6666,socket_fd:3",
+    );
+    assert.equal(client.valid, true);
+    assert.match(field(client, "src_port").meaning, /ephemeral/);
+    const udpClient = explain(
+      "link_id:4,client,udp,src_address:192.168.0.109,src_port:5000,dst_address:192.168.0.100,dst_port:6666,socket_fd:3",
+    );
+    assert.match(field(udpClient, "src_address").problem!, /0\.0\.0\.0/);
     const tls = explain(
       "link_id:2,client,tls,src_address:0.0.0.0,src_port:0,dst_address:10.0.0.1,dst_port:4433,socket_fd:2",
     );
@@ -320,7 +374,11 @@ Deno.test("every line the formatters produce is explained as valid (property)", 
       fc.option(fc.record({ ip, port })),
       (linkId, data, sender) => {
         check(formatData(linkId, data, sender ?? undefined), "data");
-        const read = formatRead(linkId, data, sender ?? undefined);
+        // A UDP read of nothing names 0.0.0.0,0 (at_sktread).
+        const from = sender && data.length === 0
+          ? { ip: "0.0.0.0", port: 0 }
+          : sender ?? undefined;
+        const read = formatRead(linkId, data, from);
         const e = explainLine(read);
         assert.equal(e.kind, "read");
         // A TCP read whose data looks like <ip>,<port>, is read as UDP: still valid.

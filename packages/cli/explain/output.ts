@@ -32,32 +32,38 @@ export interface OutputExplainOptions {
 /** What the firmware means beyond the reference's words, per command and code. */
 const ERROR_NOTES: Readonly<Partial<Record<string, string>>> = {
   "SKTQUERY 1": "given when anything follows AT+SKTQUERY (an '=')",
-  "SKTSERVER 1": "also: the link id is in use, or a field is out of range",
+  "SKTSERVER 1":
+    "also: the link id is in use, a required field is empty or out of range, or a certificate file the type needs does not exist",
   "SKTSERVER 2": "the TCP port cannot be bound (in use?)",
   "SKTSERVER 4": "the UDP port cannot be bound (in use?)",
   "SKTSERVER 6":
-    "a file the type needs is missing: CERT/server_cert_<i>.crt, server_key_<i>.key (type 3 also server_ca_<i>.crt)",
+    "a file the type needs exists but cannot be read: CERT/server_cert_<i>.crt, server_key_<i>.key (type 3 also server_ca_<i>.crt); one that does not exist is 1",
   "SKTSERVER 9": "a certificate or key file of the suite does not parse",
-  "SKTSERVER 10": "the key does not match its certificate",
+  "SKTSERVER 10":
+    "never given for a key that does not match its certificate: the server is made and its handshakes fail",
   "SKTSERVER 11": "the TLS port cannot be bound (in use?)",
-  "SKTCLIENT 1": "also: the link id is in use, or a field is out of range",
-  "SKTCLIENT 2":
-    "a refused or unreachable TCP peer, or a host name that does not resolve",
-  "SKTCLIENT 4":
-    "the UDP socket cannot be bound, or the host name does not resolve",
+  "SKTCLIENT 1":
+    "also: the link id is in use, a required field is empty or out of range, a host name is not found (every type), or a certificate file the type needs does not exist",
+  "SKTCLIENT 2": "a refused or unreachable TCP peer",
+  "SKTCLIENT 4": "the UDP socket cannot be bound",
   "SKTCLIENT 6":
-    "a file the type needs is missing: CERT/client_ca_<i>.crt (types 3, 5), client_cert_<i>.crt and client_key_<i>.key (types 4, 5)",
+    "a file the type needs exists but cannot be read: CERT/client_ca_<i>.crt (types 3, 5), client_cert_<i>.crt and client_key_<i>.key (types 4, 5); one that does not exist is 1",
   "SKTCLIENT 9": "a certificate or key file of the suite does not parse",
-  "SKTCLIENT 10": "the key does not match its certificate",
+  "SKTCLIENT 10":
+    "never given for a key that does not match its certificate: the handshake fails instead (14) when the server asks for the certificate",
   "SKTCLIENT 13": "the TCP connect under TLS failed",
   "SKTCLIENT 14":
-    "the TLS handshake failed, or the server certificate was refused",
+    "the TLS handshake failed, or the server's chain was refused (types 3, 5; its name is not checked: the firmware sets no host name; with mbedtls 3 these types always fail)",
   "SKTSEND 1":
-    "also: the link is not in use or is a listening TCP/TLS server, data_size does not match the data, or a raw ',' in the data",
-  "SKTSEND 2": "the peer has gone, or so_sndtimeo passed",
-  "SKTREAD 1": "also: the link is not in use",
-  "SKTREAD 4": "the peer has closed and everything buffered has been read",
-  "SKTSENDRAW 1": "also: the link is not in use",
+    "also: the link is not in use, its socket has gone (socket_fd:-1: its peer closed an auto_rcv=1 link, or a read met the end), it is a listening TCP/TLS server, data_size does not match the data, a raw ',' in the data, or a '\\' not followed by ',' or '\\'",
+  "SKTSEND 2":
+    "the send failed: the connection was reset, or so_sndtimeo passed",
+  "SKTREAD 1":
+    "also: the link is not in use, or its socket has gone (socket_fd:-1): after the read that met the end, or an auto_rcv=1 link whose peer closed",
+  "SKTREAD 4":
+    "the read met the peer's close (everything buffered had been read): the module closes the socket, later reads are ERROR: 1",
+  "SKTSENDRAW 1":
+    "also: the link is not in use or its socket has gone (socket_fd:-1); checked before the mode, and before any >>>",
   "SKTSENDRAW 4":
     "also in Manual Test Mode (AT+SKTSENDRAW needs Host Control Mode), and after the host aborts with <<< and 30 ms of silence",
   "SKTDEL 1": "also: the link id is not in use",
@@ -373,19 +379,28 @@ function stateLine(shown: string, text: string): Explanation {
   }
   fields.push(protoField);
   const server = role === "server";
+  // at_sktstate: a TCP client shows lwip_getsockname's address and port; a
+  // UDP or TLS client 0.0.0.0 and the src_port given; a seed 0.0.0.0:0.
+  const tcpClient = role === "client" && protocol === "tcp";
   const source = ipField(
     "src_address",
     srcIp,
     server
       ? "the module's own address"
-      : "unused for clients and seeds: 0.0.0.0",
+      : tcpClient
+      ? "the module's local address of the connection"
+      : `unused for ${role}s: 0.0.0.0`,
   );
   const sourcePort = portField(
     "src_port",
     srcPort,
     server
       ? "the port the server listens on"
-      : "unused for clients and seeds: 0",
+      : tcpClient
+      ? "the local (ephemeral) port of the connection"
+      : role === "client"
+      ? "the src_port given to AT+SKTCLIENT (0 when none)"
+      : "unused for seeds: 0",
     server ? 1 : 0,
   );
   const dest = ipField(
@@ -406,20 +421,22 @@ function stateLine(shown: string, text: string): Explanation {
     if (dstPort !== "0") {
       destPort.problem ??= "a server shows 0 as destination port";
     }
-  } else if (role === "client" || role === "seed") {
+  } else if (role === "seed") {
     if (srcIp !== "0.0.0.0") {
-      source.problem ??= `a ${role} shows 0.0.0.0 as source`;
+      source.problem ??= "a seed shows 0.0.0.0 as source";
     }
     if (srcPort !== "0") {
-      sourcePort.problem ??= `a ${role} shows 0 as source port`;
+      sourcePort.problem ??= "a seed shows 0 as source port";
     }
+  } else if (role === "client" && !tcpClient && srcIp !== "0.0.0.0") {
+    source.problem ??= `a ${protocol} client shows 0.0.0.0 as source`;
   }
   fields.push(source, sourcePort, dest, destPort);
   const fdField: ExplainedField = {
     name: "socket_fd",
     value: Number(fd),
     meaning: fd === "-1"
-      ? "-1: the peer has gone; the link stays in the table until AT+SKTDEL frees it"
+      ? "-1: the socket has gone (closed at once when the peer of an auto_rcv=1 link closes; for auto_rcv=0, by the AT+SKTREAD that met the end); reads and sends are ERROR: 1, and the link stays in the table until AT+SKTDEL frees it"
       : "the lwIP socket number (a small number, lowest free from 0)",
   };
   if (!/^(-1|\d+)$/.test(fd)) {
@@ -538,6 +555,10 @@ function dataLine(shown: string, line: Uint8Array): Explanation {
       : `len says ${size} bytes but ${payload.length} follow (after them the line must end with \\r\\n)`;
   }
   fields.push(dataField);
+  if (size > 16384) {
+    fields[1].problem =
+      "a module reads at most 16384 bytes at once (AT_SOCKET_RECEIVE_BUFFER_SIZE): one DATA line carries no more";
+  }
   const notes = [
     "a host reads exactly len bytes after the colon (they may contain CR LF), then the CR LF that ends the line",
   ];
@@ -580,13 +601,23 @@ function readLine(shown: string, line: Uint8Array): Explanation {
   const udp = UDP_PREFIX.exec(decodeLatin1(rest.subarray(0, 24)));
   if (udp) {
     fields.push(ipField("udp_dstip", udp[1], "the UDP sender's address"));
-    fields.push(portField("udp_dstport", udp[2], "the UDP sender's port"));
+    fields.push(
+      portField(
+        "udp_dstport",
+        udp[2],
+        "the UDP sender's port",
+        size === 0 ? 0 : 1,
+      ),
+    );
     rest = rest.subarray(udp[0].length);
     notes.push(
       "read as the UDP form because the data starts with <ip>,<port>, (a TCP read whose data looks like that reads the same)",
     );
-    if (size === 0) {
-      fields[fields.length - 1].problem = "an empty read names no sender";
+    if (size === 0 && (udp[1] !== "0.0.0.0" || udp[2] !== "0")) {
+      fields[fields.length - 1].problem =
+        "a UDP read of nothing names 0.0.0.0,0";
+    } else if (size === 0) {
+      notes.push("a UDP read of nothing: the module prints 0.0.0.0,0");
     }
   }
   const { payload, tail } = payloadOf(rest, size, true);

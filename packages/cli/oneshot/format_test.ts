@@ -72,7 +72,7 @@ Deno.test("failures are one line, with the module's code and meaning", () => {
   );
   assert.deepEqual(failure, {
     message:
-      "AT+SKTREAD: ERROR: 4 (Failed to read data): the peer has closed the link and everything was read",
+      "AT+SKTREAD: ERROR: 4 (Failed to read data): the peer has closed the link and everything was read; the module closed the socket",
     command: "AT+SKTREAD",
     code: 4,
     meaning: "Failed to read data",

@@ -62,8 +62,9 @@ Options:
                   "truncated", "data": base64} (UDP: "datagrams": [{"from":
                   {"ip", "port"}, "data"}]; no data with --out)
 ${commonHelp()}
-A link whose peer closed, once all was read, is ERROR: 4: after some data
-that ends the reading (status 0, "closed": true); before any, status 1.
+A link whose peer closed, once all was read, is ERROR: 4 (and the module
+closes its socket: later reads are ERROR: 1): after some data that ends the
+reading (status 0, "closed": true); before any, status 1.
 
 ${permissionsHelp(", --allow-write=FILE for --out")}
 Examples:
@@ -180,8 +181,10 @@ export async function readLink(
     try {
       read = await driver.read(options.linkId, Math.min(left, READ_CHUNK));
     } catch (e) {
+      // ERROR: 4: this read met the end (the module closed the socket);
+      // ERROR: 1 after data: an earlier read of someone else's did.
       const gone = e instanceof AtError && e.command === "SKTREAD" &&
-        e.code === 4;
+        (e.code === 4 || e.code === 1);
       if (gone && chunks.length > 0) {
         closed = true;
         break;

@@ -132,8 +132,11 @@ export interface Failure {
 export function describeFailure(e: unknown): Failure | undefined {
   if (e instanceof AtError) {
     const command = e.command === undefined ? "AT" : `AT+${e.command}`;
-    const hint = e.command ? HINTS[`${e.command} ${e.code}`] : undefined;
     const detail = e.detail?.startsWith("answer to ") ? "" : e.detail;
+    // Code 1 has many causes: its hint only when nothing more precise is known.
+    const hint = e.command && !(e.code === 1 && detail)
+      ? HINTS[`${e.command} ${e.code}`]
+      : undefined;
     return {
       message: `${command}: ERROR: ${e.code} (${e.meaning})${
         detail ? `: ${detail}` : ""
@@ -163,15 +166,20 @@ export function describeFailure(e: unknown): Failure | undefined {
 const HINTS: Readonly<Record<string, string>> = {
   "SKTCLIENT 2": "nothing accepted the connection (is the server up?)",
   "SKTCLIENT 4": "the UDP socket could not be made (source port in use?)",
-  "SKTCLIENT 6": "the certificate suite is not in the module's flash",
+  "SKTCLIENT 1":
+    "a field, the link id, a host name not found or a certificate file missing from the module's flash",
+  "SKTCLIENT 6": "a certificate file of the suite cannot be read",
   "SKTCLIENT 13": "the TLS server could not be reached",
   "SKTCLIENT 14": "the TLS handshake or the certificate check failed",
   "SKTSERVER 2": "the port may be in use",
   "SKTSERVER 4": "the port may be in use",
-  "SKTSERVER 6": "the certificate suite is not in the module's flash",
-  "SKTSEND 2": "the link's peer has gone (see atsock state)",
-  "SKTSENDRAW 2": "the link's peer has gone (see atsock state)",
-  "SKTREAD 4": "the peer has closed the link and everything was read",
+  "SKTSERVER 1":
+    "a field, the link id, or a certificate file missing from the module's flash",
+  "SKTSERVER 6": "a certificate file of the suite cannot be read",
+  "SKTSEND 2": "the link's connection failed (reset by the peer?)",
+  "SKTSENDRAW 2": "the link's connection failed (reset by the peer?)",
+  "SKTREAD 4":
+    "the peer has closed the link and everything was read; the module closed the socket",
   "SKTDEL 1": "the link is not in use (see atsock state)",
 };
 
@@ -191,6 +199,12 @@ export async function linkInUse(
   if (!link) {
     throw new OneShotError(
       `link ${linkId} is not in use (see atsock state)`,
+    );
+  }
+  if (link.socketFd === -1) {
+    // at_sktread/at_sktsend: a link without its socket is ERROR: 1.
+    throw new OneShotError(
+      `link ${linkId}'s peer has gone and the module has closed its socket (socket_fd:-1): reads and sends are ERROR: 1; AT+SKTDEL=${linkId} frees the id`,
     );
   }
   return link;
