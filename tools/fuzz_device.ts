@@ -34,6 +34,7 @@ import {
   ATCMD_READY,
   type ClientRequest,
   concat,
+  DEFAULT_CONFIG,
   encode,
   type Endpoint,
   formatConnectEvent,
@@ -56,7 +57,7 @@ import {
   type SocketConfig,
   TT_PROMPT,
 } from "@atsock/protocol";
-import { createModule, serveStreams } from "@atsock/device";
+import { acceptLoop, createModule, serveStreams } from "@atsock/device";
 import { AtDriver, CommandTimeoutError, memoryPair } from "@atsock/host";
 
 /** A broken promise of the fuzzer: which input, what was expected, what came. */
@@ -458,25 +459,21 @@ export async function fuzzDevice(
   // The loopback world: a TCP echo peer, a UDP echo peer, a few ports.
   const echo = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const echoConns = new Set<Deno.Conn>();
-  const echoing = (async () => {
-    try {
-      for await (const conn of echo) {
-        echoConns.add(conn);
-        (async () => {
-          const buf = new Uint8Array(16384);
-          try {
-            for (let n; (n = await conn.read(buf)) !== null;) {
-              await conn.write(buf.subarray(0, n));
-            }
-          } catch { /* reset */ }
-          echoConns.delete(conn);
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        })();
-      }
-    } catch { /* closed */ }
-  })();
+  const echoing = acceptLoop(echo, (conn) => {
+    echoConns.add(conn);
+    (async () => {
+      const buf = new Uint8Array(16384);
+      try {
+        for (let n; (n = await conn.read(buf)) !== null;) {
+          await conn.write(buf.subarray(0, n));
+        }
+      } catch { /* reset */ }
+      echoConns.delete(conn);
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    })();
+  }, { name: "fuzz echo peer" });
   const udpPeer = createSocket("udp4");
   await new Promise<void>((r) => udpPeer.bind(0, "127.0.0.1", () => r()));
   udpPeer.on("message", (msg, from) => {
@@ -1095,7 +1092,15 @@ export async function fuzzHost(
         const line = pending.subarray(0, end + 1);
         pending = pending.slice(end + 1);
         const junk = garbage[round++ % garbage.length];
-        if (!new TextDecoder().decode(line).startsWith("AT+SKTSTATE")) continue;
+        const text = new TextDecoder().decode(line);
+        if (text.startsWith("AT+SKTQUERY")) {
+          // The driver's resynchronisation after a timeout: answered, after
+          // garbage, so the next command may go.
+          const answer = concat([junk, formatQuery(DEFAULT_CONFIG)]);
+          for (const piece of chunks(answer, rnd)) await fake.write(piece);
+          continue;
+        }
+        if (!text.startsWith("AT+SKTSTATE")) continue;
         const answer = silentNext ? junk : concat([
           junk,
           formatState([{

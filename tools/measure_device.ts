@@ -7,7 +7,12 @@
  * Prints a Markdown table row per measure, for docs/benchmarks.md.
  */
 
-import { createModule, serveTcp, type VirtualModule } from "@atsock/device";
+import {
+  acceptLoop,
+  createModule,
+  serveTcp,
+  type VirtualModule,
+} from "@atsock/device";
 
 const encoder = new TextEncoder();
 
@@ -110,8 +115,8 @@ async function roundtrip(): Promise<string> {
   const N = 2000;
   // Baseline: a raw Deno TCP echo round trip with the same 13 + ~180 bytes.
   const { listener, port } = listen();
-  (async () => {
-    for await (const c of listener) {
+  acceptLoop(listener, (c) => {
+    (async () => {
       c.setNoDelay(true);
       const buf = new Uint8Array(4096);
       let n;
@@ -120,8 +125,8 @@ async function roundtrip(): Promise<string> {
         await writeAll(c, new Uint8Array(183).fill(n > 0 ? 65 : 66));
       }
       c.close();
-    }
-  })();
+    })().catch(() => {});
+  }, { name: "roundtrip baseline peer" });
   const echo = await Deno.connect({ hostname: "127.0.0.1", port });
   echo.setNoDelay(true);
   const query = encoder.encode("AT+SKTQUERY\r\n");
@@ -309,9 +314,9 @@ async function memory(): Promise<string> {
   const before = Deno.memoryUsage().rss;
   const peer = listen();
   const peerConns: Deno.Conn[] = [];
-  (async () => {
-    for await (const c of peer.listener) peerConns.push(c);
-  })();
+  acceptLoop(peer.listener, (c) => peerConns.push(c), {
+    name: "memory peer",
+  });
   const modules: {
     module: VirtualModule;
     close: () => Promise<void>;

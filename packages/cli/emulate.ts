@@ -193,7 +193,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
     if (token !== undefined) {
       if (!validToken(token)) {
         throw new UsageError(
-          "--token must be 1 to 1024 characters, no CR or LF",
+          "--token must be 1 to 1024 characters, no CR, LF or NUL",
         );
       }
       options.token = { kind: "text", value: token };
@@ -204,7 +204,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
 
 function validToken(token: string): boolean {
   return token.length > 0 && new TextEncoder().encode(token).length <= 1024 &&
-    !/[\r\n]/.test(token);
+    !/[\r\n\0]/.test(token);
 }
 
 /** Reads the token: the first line of the file; never printed. */

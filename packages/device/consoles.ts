@@ -6,6 +6,8 @@
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
+import { acceptLoop } from "./accept_loop.ts";
+import { AttemptGuard, RefusalLog } from "./console_guard.ts";
 import type { VirtualModule } from "./module.ts";
 
 /** A running console. */
@@ -140,9 +142,10 @@ export interface TcpConsoleOptions {
   /** Port (0: any free port). */
   port: number;
   /**
-   * A shared secret: the first line a client sends (ended by CR, LF or
-   * CR LF) must be exactly this, else the client is told and closed. The
-   * line is never echoed, logged or given to the module.
+   * A shared secret: the first line a client sends must be exactly this,
+   * else the client is told and closed. The line ends as every console
+   * line does (CR LF or NUL; see {@linkcode authenticate}). It is never
+   * echoed, logged or given to the module. No CR, LF or NUL in it.
    */
   token?: string;
   /** How long a client may take to send the token (default 10000 ms). */
@@ -160,61 +163,105 @@ const WRONG_TOKEN = new TextEncoder().encode(
 const NO_TOKEN = new TextEncoder().encode(
   "atsock: console refused: no token line in time\r\n",
 );
+const NOT_CRLF = new TextEncoder().encode(
+  "atsock: console refused: wrong token (a line ends with CR LF; a lone CR or LF is a byte of the line)\r\n",
+);
+const CROWDED = new TextEncoder().encode(
+  "atsock: console refused: too many clients waiting to send the token\r\n",
+);
+const locked = (ms: number) =>
+  new TextEncoder().encode(
+    `atsock: console refused: too many wrong tokens from this address; try again in ${
+      Math.ceil(ms / 1000)
+    } s\r\n`,
+  );
 /** Longest token line read before giving up. */
 const TOKEN_LINE_MAX = 1024;
+/**
+ * Clients that may wait to send the token at once; one more closes the one
+ * that has waited longest. A client that has not sent the token holds
+ * nothing: the first with the right token gets the console.
+ */
+export const TOKEN_WAITING_MAX = 8;
+/**
+ * How long a token line that ends in CR waits for its LF before it is
+ * refused (instead of the whole token timeout).
+ */
+export const TOKEN_CR_GRACE_MS = 1000;
 
 const digest = (bytes: Uint8Array) =>
   createHash("sha256").update(bytes).digest();
+
+/** Why a client is refused: what it is told and what is logged. */
+interface Refusal {
+  refused: Uint8Array;
+  why: string;
+}
 
 /**
  * Reads the first line and compares it with the token in constant time.
  * Returns the bytes that came after the line (for the module), or why the
  * client is refused.
+ *
+ * A token line ends as a console line does on the firmware
+ * (`shell_cmd_chk`): with CR LF or with NUL. A lone CR or LF is a byte of
+ * the line, and since a token holds neither, a line with one can never
+ * be the token: it is refused as soon as that shows (a CR followed by
+ * anything but LF, an LF without CR before it), and a line whose last
+ * byte so far is CR waits at most {@linkcode TOKEN_CR_GRACE_MS} for its
+ * LF, never the whole token timeout.
  */
 async function authenticate(
   conn: Deno.Conn,
   token: Uint8Array,
   timeoutMs: number,
-): Promise<{ rest: Uint8Array } | { refused: Uint8Array; why: string }> {
+): Promise<{ rest: Uint8Array } | Refusal> {
   const line = new Uint8Array(TOKEN_LINE_MAX + 2);
   let filled = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<"late">((resolve) => {
     timer = setTimeout(() => resolve("late"), timeoutMs);
   });
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  let grace: Promise<"grace"> | undefined;
+  const check = (given: Uint8Array, rest: Uint8Array) =>
+    timingSafeEqual(digest(given), digest(token))
+      ? { rest }
+      : { refused: WRONG_TOKEN, why: "wrong token" };
   try {
     while (true) {
-      const end = line.subarray(0, filled).findIndex((b) =>
-        b === 13 || b === 10
-      );
-      if (end >= 0) {
-        const given = line.slice(0, end);
-        let after = end + 1;
-        if (line[end] === 13) {
-          // A CR LF split across reads: wait for the LF (or other bytes).
-          while (after >= filled) {
-            const n = await Promise.race([
-              conn.read(line.subarray(filled)),
-              late,
-            ]);
-            if (n === "late" || n === null) break;
-            filled += n;
-          }
-          if (after < filled && line[after] === 10) after++;
+      for (let i = 0; i < filled; i++) {
+        const byte = line[i];
+        if (byte === 0) {
+          return check(line.slice(0, i), line.slice(i + 1, filled));
         }
-        const good = timingSafeEqual(digest(given), digest(token));
-        return good ? { rest: line.slice(after, filled) } : {
-          refused: WRONG_TOKEN,
-          why: "wrong token",
-        };
+        if (byte === 10) {
+          return { refused: NOT_CRLF, why: "lone LF in the token line" };
+        }
+        if (byte !== 13) continue;
+        if (i + 1 === filled) break; // a CR last: wait (briefly) for its LF
+        if (line[i + 1] !== 10) {
+          return { refused: NOT_CRLF, why: "lone CR in the token line" };
+        }
+        return check(line.slice(0, i), line.slice(i + 2, filled));
       }
       if (filled >= TOKEN_LINE_MAX) {
         return { refused: WRONG_TOKEN, why: "token line too long" };
       }
+      const crLast = filled > 0 && line[filled - 1] === 13;
+      if (crLast && !grace) {
+        grace = new Promise<"grace">((resolve) => {
+          graceTimer = setTimeout(() => resolve("grace"), TOKEN_CR_GRACE_MS);
+        });
+      }
       const n = await Promise.race([
-        conn.read(line.subarray(filled, TOKEN_LINE_MAX)),
+        conn.read(line.subarray(filled, TOKEN_LINE_MAX + 1)),
         late,
+        ...(grace ? [grace] : []),
       ]);
+      if (n === "grace") {
+        return { refused: NOT_CRLF, why: "lone CR ending the token line" };
+      }
       if (n === "late") return { refused: NO_TOKEN, why: "no token in time" };
       if (n === null) {
         return {
@@ -226,15 +273,18 @@ async function authenticate(
     }
   } finally {
     clearTimeout(timer);
+    clearTimeout(graceTimer);
   }
 }
 
 /**
  * Serves the module on a TCP port. One client at a time: a second client is
  * told the console is busy and closed, and the first keeps the console.
- * With a {@linkcode TcpConsoleOptions.token}, a client must first send the
- * token line; until it has, it holds the console but the module is not
- * attached to it.
+ * With a {@linkcode TcpConsoleOptions.token}, clients that have not yet
+ * sent the token hold nothing: up to {@linkcode TOKEN_WAITING_MAX} may
+ * wait at once and the first with the right token gets the console. Each
+ * wrong token locks its source address out for a while (250 ms, doubling
+ * up to 30 s), and refusals are logged once per reason, then summed up.
  */
 export function serveTcp(
   module: VirtualModule,
@@ -245,6 +295,9 @@ export function serveTcp(
   /** Whether a client holds the console. */
   readonly busy: boolean;
 } {
+  if (options.token !== undefined && /[\r\n\0]/.test(options.token)) {
+    throw new RangeError("the console token must not hold CR, LF or NUL");
+  }
   const listener = Deno.listen({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port,
@@ -252,37 +305,24 @@ export function serveTcp(
   const addr = listener.addr as Deno.NetAddr;
   let current: Deno.TcpConn | undefined;
   const sessions = new Set<Promise<void>>();
+  const waiting = new Map<Deno.TcpConn, { kicked: boolean }>();
+  const guard = new AttemptGuard();
+  const refusals = new RefusalLog(options.log ?? (() => {}));
   const token = options.token === undefined
     ? undefined
     : new TextEncoder().encode(options.token);
 
-  const session = async (conn: Deno.TcpConn) => {
+  const refuse = async (conn: Deno.TcpConn, refusal: Refusal) => {
+    const peer = conn.remoteAddr as Deno.NetAddr;
+    refusals.refuse(`${peer.hostname}:${peer.port}`, refusal.why, Date.now());
+    await writeAll(conn, refusal.refused).catch(() => {});
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+
+  const attached = async (conn: Deno.TcpConn, first?: Uint8Array) => {
     current = conn;
-    conn.setNoDelay(true);
-    let first: Uint8Array | undefined;
-    if (token) {
-      const result = await authenticate(
-        conn,
-        token,
-        options.tokenTimeoutMs ?? 10000,
-      ).catch(() => ({
-        refused: new Uint8Array(),
-        why: "closed before sending the token",
-      }));
-      if ("refused" in result) {
-        const peer = conn.remoteAddr as Deno.NetAddr;
-        options.log?.(
-          `console: client ${peer.hostname}:${peer.port} refused: ${result.why}`,
-        );
-        await writeAll(conn, result.refused).catch(() => {});
-        if (current === conn) current = undefined;
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-        return;
-      }
-      first = result.rest;
-    }
     module.attach((bytes) => writeAll(conn, bytes));
     await feed(module, conn, first);
     if (current === conn) {
@@ -294,27 +334,94 @@ export function serveTcp(
     } catch { /* already closed */ }
   };
 
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        if (current) {
-          writeAll(conn, BUSY).catch(() => {}).finally(() => {
-            try {
-              conn.close();
-            } catch { /* gone */ }
-          });
-          continue;
-        }
-        const run = session(conn);
-        sessions.add(run);
-        run.finally(() => sessions.delete(run));
+  const session = async (conn: Deno.TcpConn) => {
+    conn.setNoDelay(true);
+    if (!token) return await attached(conn);
+    const address = (conn.remoteAddr as Deno.NetAddr).hostname;
+    const wait = guard.lockedFor(address, Date.now());
+    if (wait > 0) {
+      return await refuse(conn, {
+        refused: locked(wait),
+        why: "locked out after wrong tokens",
+      });
+    }
+    const entry = { kicked: false };
+    waiting.set(conn, entry);
+    if (waiting.size > TOKEN_WAITING_MAX) {
+      const [oldest, its] = waiting.entries().next().value!;
+      waiting.delete(oldest);
+      its.kicked = true;
+      await writeAll(oldest, CROWDED).catch(() => {});
+      try {
+        oldest.close();
+      } catch { /* gone */ }
+    }
+    const result = await authenticate(
+      conn,
+      token,
+      options.tokenTimeoutMs ?? 10000,
+    ).catch((): Refusal => ({
+      refused: new Uint8Array(),
+      why: "closed before sending the token",
+    }));
+    waiting.delete(conn);
+    if (entry.kicked) {
+      return refusals.refuse(
+        address,
+        "too many clients waiting to send the token",
+        Date.now(),
+      );
+    }
+    if ("refused" in result) {
+      if (result.refused === WRONG_TOKEN || result.refused === NOT_CRLF) {
+        guard.fail(address, Date.now());
       }
-    } catch { /* listener closed */ }
-  })();
+      return await refuse(conn, result);
+    }
+    guard.succeed(address);
+    if (current) return await refuse(conn, { refused: BUSY, why: "busy" });
+    await attached(conn, result.rest);
+  };
 
   const host = addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
+  let closed = false;
+  const accepting = acceptLoop(listener, (conn) => {
+    if (current) {
+      writeAll(conn, BUSY).catch(() => {}).finally(() => {
+        try {
+          conn.close();
+        } catch { /* gone */ }
+      });
+      return;
+    }
+    // Taken now, so that a second client is busy even before the first
+    // one's session has started.
+    if (!token) current = conn;
+    const run = session(conn).catch((e) => {
+      // A connection that failed under us (reset mid-setup): say so, go on.
+      options.log?.(
+        `console: a client's session failed: ${
+          e instanceof Error ? e.message : String(e)
+        }`,
+      );
+      try {
+        conn.close();
+      } catch { /* closed */ }
+      if (current === conn) {
+        current = undefined;
+        module.detach();
+      }
+    });
+    sessions.add(run);
+    run.finally(() => sessions.delete(run));
+  }, {
+    name: `console tcp:${host}:${addr.port}`,
+    log: options.log,
+    closed: () => closed,
+  });
+
   return {
     address: `tcp:${host}:${addr.port}`,
     port: addr.port,
@@ -322,6 +429,7 @@ export function serveTcp(
       return current !== undefined;
     },
     close: async () => {
+      closed = true;
       try {
         listener.close();
       } catch { /* closed */ }
@@ -330,6 +438,12 @@ export function serveTcp(
           current.close();
         } catch { /* closed */ }
       }
+      for (const conn of waiting.keys()) {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+      refusals.flush();
       module.detach();
       await accepting;
       await Promise.allSettled([...sessions]);

@@ -54,23 +54,53 @@ export class LowestFree {
 /** A table of `LINK_COUNT` slots holding links of type `T`. */
 export class LinkTable<T> {
   #slots: (T | undefined)[] = new Array(LINK_COUNT).fill(undefined);
+  #reserved = new Set<number>();
 
   /** The link on `id`, if any. */
   get(id: number): T | undefined {
     return this.#slots[id];
   }
 
-  /** Puts a link on a free id; false if the id is in use. */
+  /** Puts a link on a free id (ending its reservation); false if the id is in use. */
   put(id: number, link: T): boolean {
     if (this.#slots[id] !== undefined) return false;
     this.#slots[id] = link;
+    this.#reserved.delete(id);
     return true;
   }
 
-  /** The lowest free id, or `undefined` when the table is full. */
+  /**
+   * Reserves a free id for a command that is still opening its socket:
+   * {@linkcode lowestFree} skips it until {@linkcode put} or
+   * {@linkcode unreserve}. False if the id is in use or reserved.
+   */
+  reserve(id: number): boolean {
+    if (this.#slots[id] !== undefined || this.#reserved.has(id)) return false;
+    this.#reserved.add(id);
+    return true;
+  }
+
+  /** Whether `id` is reserved (and not yet in use). */
+  reserved(id: number): boolean {
+    return this.#reserved.has(id);
+  }
+
+  /** Ends a reservation (no-op when there is none). */
+  unreserve(id: number): void {
+    this.#reserved.delete(id);
+  }
+
+  /** Ends every reservation. */
+  unreserveAll(): void {
+    this.#reserved.clear();
+  }
+
+  /** The lowest id neither in use nor reserved, or `undefined` when there is none. */
   lowestFree(): number | undefined {
-    const id = this.#slots.indexOf(undefined);
-    return id < 0 ? undefined : id;
+    for (let id = 0; id < LINK_COUNT; id++) {
+      if (this.#slots[id] === undefined && !this.#reserved.has(id)) return id;
+    }
+    return undefined;
   }
 
   /** Frees an id. */

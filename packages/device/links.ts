@@ -23,6 +23,7 @@ import {
 import type { ConsoleOutput } from "./output.ts";
 import type { LowestFree } from "./link_table.ts";
 import type { ByteConn } from "./node_conn.ts";
+import { inetAton } from "./ipv4.ts";
 import type { NetGuard } from "./net_guard.ts";
 import type { NetDetail } from "./transcript.ts";
 
@@ -483,6 +484,15 @@ export class UdpLink extends Link {
   #queue: { data: Uint8Array; sender: Endpoint }[] = [];
   #waiters: (() => void)[] = [];
   #closed = false;
+  #release: () => void = () => {};
+  /**
+   * Resolves once {@linkcode close} has closed the host socket: node:dgram
+   * closes it a turn later, and until then it still takes datagrams and
+   * holds its port.
+   */
+  readonly released: Promise<void> = new Promise<void>((resolve) =>
+    this.#release = resolve
+  );
 
   /** Wraps a bound dgram socket and starts receiving. */
   constructor(
@@ -500,6 +510,7 @@ export class UdpLink extends Link {
     super(id, options.autoReceive, context);
     this.role = options.role;
     this.#socket = options.socket;
+    this.#socket.once("close", () => this.#release());
     this.address = options.address;
     this.source = options.role === "server"
       ? options.address
@@ -566,7 +577,13 @@ export class UdpLink extends Link {
 
   /** Sends one datagram to `destination` (servers) or the link's peer (clients). */
   send(data: Uint8Array, destination?: Endpoint): Promise<void> {
-    const to = destination ?? this.address;
+    // firmware rule ipv4-inet-aton: at_sktsend reads dst_ip with inet_aton.
+    const to = destination
+      ? {
+        ip: inetAton(destination.ip) ?? destination.ip,
+        port: destination.port,
+      }
+      : this.address;
     if (this.#closed) return Promise.reject(new SendError("socket closed"));
     // A client's peer was checked when the link was made; a server's
     // destinations are checked on every send.
@@ -587,7 +604,9 @@ export class UdpLink extends Link {
     this.context.net?.net(this.id, "close", { by: "module" });
     try {
       this.#socket.close();
-    } catch { /* already closed */ }
+    } catch {
+      this.#release(); // Already closed.
+    }
     this.gone();
     for (const resolve of this.#waiters.splice(0)) resolve();
   }

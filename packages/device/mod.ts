@@ -31,6 +31,11 @@ export {
   VirtualModule,
 } from "./module.ts";
 export {
+  acceptLoop,
+  type AcceptLoopOptions,
+  type AcceptStats,
+} from "./accept_loop.ts";
+export {
   type Console,
   type ConsolePipe,
   serveStdio,

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { acceptLoop } from "./accept_loop.ts";
+import { inetAton } from "./ipv4.ts";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import {
@@ -24,9 +26,9 @@ import {
   formatRead,
   formatState,
   HIGH_WATERMARK,
-  isIPv4,
   type LinkState,
   LOW_WATERMARK,
+  MODULE_FREE_HEAP,
   OK,
   parseCommandLine,
   type ReadRequest,
@@ -373,6 +375,7 @@ export class VirtualModule {
     clearTimeout(this.#abortTimer);
     this.#abortTimer = undefined;
     for (const [id] of this.#links.entries()) this.#delete(id);
+    this.#links.unreserveAll(); // A command under way makes no link.
     this.#config = { ...DEFAULT_CONFIG };
     this.#raw?.discard();
     this.#raw?.mute();
@@ -504,6 +507,11 @@ export class VirtualModule {
           continue;
         }
         await this.#handle(event);
+        if (this.#closed) return;
+        // A UART whose transmit buffer is full stalls the module: no more
+        // input is taken until the console has read enough of the output,
+        // so a console that never reads cannot make it grow without bound.
+        await this.output.waitForDrain();
         if (this.#closed) return;
         if (this.#inputBuffered() < INPUT_HIGH_WATER) {
           for (const resolve of this.#inputWaiters.splice(0)) resolve();
@@ -644,16 +652,29 @@ export class VirtualModule {
         return formatQuery(this.#config);
       case "SKTSTATE":
         return formatState(this.state());
-      case "SKTDEL":
-        if (!this.#links.get(request.linkId)) {
+      case "SKTDEL": {
+        const link = this.#links.get(request.linkId);
+        if (!link) {
           throw new CommandFailure(1, `link ${request.linkId} is not in use`);
         }
         this.#delete(request.linkId);
+        // The answer waits until a UDP port is free again, as lwIP's close
+        // is: a datagram right after OK goes to another server on the port.
+        if (link instanceof UdpLink) return link.released.then(() => OK);
         return OK;
+      }
       case "SKTSERVER":
-        return this.#server(request);
+        return this.#reserving(
+          request.linkId,
+          "SKTSERVER",
+          () => this.#server(request),
+        );
       case "SKTCLIENT":
-        return this.#client(request);
+        return this.#reserving(
+          request.linkId,
+          "SKTCLIENT",
+          () => this.#client(request),
+        );
       case "SKTSEND":
         return this.#send(request);
       case "SKTREAD":
@@ -706,16 +727,39 @@ export class VirtualModule {
   }
 
   /**
-   * After an await: a seed may have taken the id meanwhile, or the module
-   * may have closed. Then what was opened is closed and the answer is
-   * `ERROR: 1`.
+   * Runs `AT+SKTSERVER`/`AT+SKTCLIENT` with its link id reserved: seeds
+   * accepted while it waits for a lookup, bind, connect or handshake skip
+   * the id, and a failure frees it again.
+   */
+  async #reserving(
+    id: number,
+    command: CommandName,
+    open: () => Promise<Uint8Array>,
+  ): Promise<Uint8Array> {
+    // firmware rule link-reserved-while-opening
+    // at_sktserver/at_sktclient set node_pool[link_id].link_id before
+    // create_socket_server/client, so search_available_node skips it;
+    // init_single_node frees it when the socket cannot be made.
+    this.#free(id, command);
+    this.#links.reserve(id);
+    try {
+      return await open();
+    } finally {
+      this.#links.unreserve(id);
+    }
+  }
+
+  /**
+   * After an await: the module may have closed or been reset meanwhile
+   * (the reservation has gone). Then what was opened is closed and the
+   * answer is `ERROR: 1` (a reset one is never printed).
    */
   #stillFree(id: number, dispose: () => void): void {
-    if (!this.#links.get(id) && !this.#closed) return;
+    if (this.#links.reserved(id) && !this.#closed) return;
     try {
       dispose();
     } catch { /* already closed */ }
-    throw new CommandFailure(1, `link ${id} was taken meanwhile`);
+    throw new CommandFailure(1, `link ${id}: the module closed or was reset`);
   }
 
   #resetSeedOptions(conn: Deno.TcpConn, keepAlive: boolean): void {
@@ -764,13 +808,12 @@ export class VirtualModule {
   }
 
   async #server(request: ServerRequest): Promise<Uint8Array> {
-    this.#free(request.linkId, "SKTSERVER");
     if (request.type >= 2) return await this.#tlsServer(request);
     const address: Endpoint = { ip: this.ip, port: request.port };
     // Options are those in force when the socket is made (BEHAVIOUR.md).
     const config = { ...this.#config };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.port, 4, config);
+      const socket = await this.#bindUdp(request.port, 4, config, "server");
       this.#stillFree(request.linkId, () => socket.close());
       const link = new UdpLink(request.linkId, {
         role: "server",
@@ -823,19 +866,20 @@ export class VirtualModule {
     const inherited = config.noDelay || config.sendTimeout ||
       config.receiveTimeout || config.keepIdle || config.keepInterval ||
       config.keepCount;
-    try {
-      for await (const conn of listener) {
-        if (keepAlive) conn.setKeepAlive(true);
-        if (inherited) this.#resetSeedOptions(conn, keepAlive);
-        const remote = conn.remoteAddr as Deno.NetAddr;
-        this.#addSeed(server, conn, {
-          ip: unmapIPv4(remote.hostname),
-          port: remote.port,
-        });
-      }
-    } catch {
-      // The listener was closed by SKTDEL.
-    }
+    // Ends when SKTDEL closes the listener; survives every other error.
+    await acceptLoop(listener, (conn) => {
+      if (keepAlive) conn.setKeepAlive(true);
+      if (inherited) this.#resetSeedOptions(conn, keepAlive);
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      this.#addSeed(server, conn, {
+        ip: unmapIPv4(remote.hostname),
+        port: remote.port,
+      });
+    }, {
+      name: `link ${server.id} (TCP server)`,
+      log: this.#log,
+      closed: () => this.#closed || this.#links.get(server.id) !== server,
+    });
   }
 
   /** Makes an accepted connection a seed on the lowest free id, or refuses it silently. */
@@ -878,6 +922,7 @@ export class VirtualModule {
         port: request.port,
         type,
         suite,
+        log: this.#log,
       }, (conn, peer) => {
         if (server.link) this.#addSeed(server.link, conn, peer);
         else conn.close();
@@ -974,7 +1019,10 @@ export class VirtualModule {
 
   /** The host's IPv4 address; a failed lookup is `ERROR: 1` for every type. */
   async #resolve(host: string): Promise<string> {
-    if (isIPv4(host)) return host;
+    // firmware rule ipv4-inet-aton: at_sktclient tries inet_aton first
+    // (127.0.0.010 is 127.0.0.8), then a name lookup.
+    const number = inetAton(host);
+    if (number !== undefined) return number;
     try {
       const { address } = await lookup(host, { family: 4 });
       return address;
@@ -1000,11 +1048,17 @@ export class VirtualModule {
     port: number,
     code: number,
     config: SocketConfig,
+    role: "server" | "client",
   ): Promise<UdpSocket> {
     // node:dgram throws a denied permission asynchronously, out of reach of
     // any handler: it must never be asked.
     this.#mayBind(port, code, "bind UDP port");
-    const socket = createSocket("udp4");
+    // firmware rule udp-server-reuseaddr
+    // create_socket_server_udp sets SO_REUSEADDR before bind (lwIP SO_REUSE
+    // 1): UDP servers share a port (the last bound gets unicast datagrams,
+    // on lwIP as on Linux); create_socket_client_udp does not, so a client
+    // on a server's port (or a server on a client's) is ERROR: 4.
+    const socket = createSocket({ type: "udp4", reuseAddr: role === "server" });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once("error", reject);
@@ -1022,6 +1076,12 @@ export class VirtualModule {
       } catch { /* never bound */ }
       throw new CommandFailure(code, `bind UDP port ${port}: ${message(e)}`);
     }
+    // firmware rule udp-broadcast
+    // The SO_BROADCAST setsockopt of create_socket_server_udp and
+    // create_socket_client_udp is under IP_SOF_BROADCAST, which the
+    // firmware's lwipopts.h leaves at lwIP's default 0: no broadcast filter
+    // at all, so every UDP link may send to a broadcast address.
+    socket.setBroadcast(true);
     const local = socket.address();
     this.#applyOptions({
       transport: "udp",
@@ -1031,17 +1091,20 @@ export class VirtualModule {
   }
 
   async #client(request: ClientRequest): Promise<Uint8Array> {
-    this.#free(request.linkId, "SKTCLIENT");
     if (request.type >= 2) return await this.#tlsClient(request);
     // Options are those in force when the socket is made (BEHAVIOUR.md).
     const config = { ...this.#config };
     const code = request.type === 0 ? 4 : 2;
     const ip = await this.#resolve(request.host);
-    this.#free(request.linkId, "SKTCLIENT"); // May have been taken meanwhile.
     this.#mayConnect(ip, request.port, request.host, code);
     const peer = { ip, port: request.port };
     if (request.type === 0) {
-      const socket = await this.#bindUdp(request.localPort!, 4, config);
+      const socket = await this.#bindUdp(
+        request.localPort!,
+        4,
+        config,
+        "client",
+      );
       this.#stillFree(request.linkId, () => socket.close());
       this.#links.put(
         request.linkId,
@@ -1174,6 +1237,15 @@ export class VirtualModule {
       throw new CommandFailure(
         1,
         `link ${request.linkId} is a listening server: read a seed`,
+      );
+    }
+    // firmware rule sktread-heap
+    // at_sktread: rx_buffer = rtos_mem_zmalloc(wanted_recv_size + 1), NULL
+    // is ERROR: 2 (after the link checks, before any read).
+    if (request.size >= MODULE_FREE_HEAP) {
+      throw new CommandFailure(
+        2,
+        `a read of ${request.size} bytes needs a buffer of ${request.size} + 1 bytes: more than the module's free heap (${MODULE_FREE_HEAP})`,
       );
     }
     const result = await (link as StreamLink | UdpLink).read(request.size);

@@ -9,6 +9,7 @@
  */
 
 import { isIPv4 } from "@atsock/protocol";
+import { inetAton } from "./ipv4.ts";
 
 /** One `--allow-connect` entry: a host (IPv4 address or name) and maybe a port. */
 export interface ConnectRule {
@@ -45,6 +46,14 @@ export function parseConnectRules(text: string): ConnectRule[] {
     if (!m || !host || (!isIPv4(host) && !NAME.test(host))) {
       throw new ConnectRuleError(
         `--allow-connect entry "${entry}" is not HOST[:PORT] (an IPv4 address or a host name)`,
+      );
+    }
+    // firmware rule ipv4-inet-aton: a number the firmware would read as
+    // an address must be written in the one form it is shown in.
+    const read = inetAton(host);
+    if (read !== undefined && read !== host) {
+      throw new ConnectRuleError(
+        `--allow-connect entry "${entry}": the module reads ${host} as ${read} (C number forms: a leading 0 is octal, 0x hex); write ${read}`,
       );
     }
     const port = m[2] === undefined ? undefined : Number(m[2]);
@@ -127,6 +136,9 @@ export class NetGuard {
    * may name either it or the address it resolved to).
    */
   connect(ip: string, port: number, host: string = ip): string | undefined {
+    // A host given as a number is its address, in canonical form: only the
+    // address may match (a rule naming "127.0.0.010" cannot exist).
+    if (inetAton(host) !== undefined) host = ip;
     if (this.#rules && !this.#allowed(ip, port, host.toLowerCase())) {
       const list = this.#rules.map((r) =>
         r.port === undefined ? r.host : `${r.host}:${r.port}`

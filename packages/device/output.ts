@@ -34,6 +34,7 @@ export class ConsoleOutput {
   #answering = 0;
   #pumping = false;
   #room: (() => void)[] = [];
+  #drain: (() => void)[] = [];
   #idle: (() => void)[] = [];
   #bytesPerSecond: number;
   #nextFree = 0;
@@ -107,6 +108,21 @@ export class ConsoleOutput {
     return new Promise((resolve) => this.#room.push(resolve));
   }
 
+  /**
+   * Resolves when the bytes on their way to the console are below the
+   * high-water mark, not counting unsolicited lines held back by an answer
+   * (only the end of that answer releases them). The command loop waits
+   * for this between commands: a UART whose transmit buffer is full
+   * stalls the module, so a console that never reads cannot make output
+   * grow without bound.
+   */
+  waitForDrain(): Promise<void> {
+    if (this.#queued + this.#inFlight < this.#highWater || this.#closed) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#drain.push(resolve));
+  }
+
   /** Resolves when every queued byte has been handed to the console. */
   flushed(): Promise<void> {
     if (this.#queued === 0 && !this.#pumping) return Promise.resolve();
@@ -146,6 +162,9 @@ export class ConsoleOutput {
   #wake(): void {
     if (this.buffered < this.#highWater || this.#closed) {
       for (const resolve of this.#room.splice(0)) resolve();
+    }
+    if (this.#queued + this.#inFlight < this.#highWater || this.#closed) {
+      for (const resolve of this.#drain.splice(0)) resolve();
     }
     if (this.#queued === 0 && !this.#pumping) {
       for (const resolve of this.#idle.splice(0)) resolve();

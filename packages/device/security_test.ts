@@ -195,15 +195,24 @@ Deno.test("console token: the first line must be it; never echoed, logged or giv
   const token = "s3cret-Tok,en";
   const module = createModule({ mode: "manual" });
   const logs: string[] = [];
-  const con = serveTcp(module, {
-    port: 0,
-    token,
-    tokenTimeoutMs: 300,
-    log: (m) => logs.push(m),
-  });
+  // A fresh console for each step: a wrong token locks its address out.
+  const step = (name: string, fn: (port: number) => Promise<void>) =>
+    t.step(name, async () => {
+      const con = serveTcp(module, {
+        port: 0,
+        token,
+        tokenTimeoutMs: 300,
+        log: (m) => logs.push(m),
+      });
+      try {
+        await fn(con.port);
+      } finally {
+        await con.close();
+      }
+    });
   try {
-    await t.step("a wrong token is told and closed", async () => {
-      const c = await consoleClient(con.port);
+    await step("a wrong token is told and closed", async (port) => {
+      const c = await consoleClient(port);
       await c.write("guess\r\nAT+SKTSTATE\r\n");
       await c.reading;
       assert.equal(c.text, "atsock: console refused: wrong token\r\n");
@@ -213,17 +222,17 @@ Deno.test("console token: the first line must be it; never echoed, logged or giv
         /^console: client 127\.0\.0\.1:\d+ refused: wrong token$/,
       );
     });
-    await t.step("the token with a trailing byte is wrong", async () => {
-      const c = await consoleClient(con.port);
-      await c.write(token + " \n");
+    await step("the token with a trailing byte is wrong", async (port) => {
+      const c = await consoleClient(port);
+      await c.write(token + " \r\n");
       await c.reading;
       assert.match(c.text, /wrong token/);
       await c.close();
     });
-    await t.step(
+    await step(
       "no line in time: told and closed, the console is free again",
-      async () => {
-        const c = await consoleClient(con.port);
+      async (port) => {
+        const c = await consoleClient(port);
         await c.write(token.slice(0, 3));
         await c.reading;
         assert.equal(
@@ -233,41 +242,42 @@ Deno.test("console token: the first line must be it; never echoed, logged or giv
         await c.close();
       },
     );
-    await t.step("an overlong first line is refused", async () => {
-      const c = await consoleClient(con.port);
+    await step("an overlong first line is refused", async (port) => {
+      const c = await consoleClient(port);
       await c.write("x".repeat(3000));
       await c.reading;
       assert.match(c.text, /wrong token/);
       await c.close();
     });
-    await t.step(
+    await step(
       "the right token, CR LF split across writes, then commands",
-      async () => {
-        const c = await consoleClient(con.port);
+      async (port) => {
+        const c = await consoleClient(port);
         await c.write(token + "\r");
-        // The second client is busy while the first one holds the console.
-        const second = await consoleClient(con.port);
-        await second.reading;
-        assert.match(second.text, /console busy/);
-        await second.close();
+        // A second client waiting for its token line does not lock out the first.
+        const second = await consoleClient(port);
         await c.write("\nAT+SKTSTATE\r\n");
         await c.until(/OK\r\n$/);
         // Manual Test Mode echoes commands, never the token line.
         assert.equal(c.text, "AT+SKTSTATE\r\n\r\nOK\r\n");
+        // Once one client has the console, the next one is busy.
+        await second.write(token + "\r\n");
+        await second.reading;
+        assert.match(second.text, /console busy/);
+        await second.close();
         await c.close();
       },
     );
-    await t.step("the token and a command in one write", async () => {
-      const c = await consoleClient(con.port);
-      await c.write(token + "\nAT+SKTQUERY\r\n");
+    await step("the token and a command in one write", async (port) => {
+      const c = await consoleClient(port);
+      await c.write(token + "\r\nAT+SKTQUERY\r\n");
       await c.until(/OK\r\n$/);
       assert.match(c.text, /^AT\+SKTQUERY\r\n\r\nGlobal SOCKET/);
       await c.close();
     });
     for (const line of logs) assert.ok(!line.includes(token), line);
-    assert.equal(logs.length, 4);
+    assert.equal(logs.length, 5);
   } finally {
-    await con.close();
     await module.close();
   }
 });

@@ -9,19 +9,15 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import {
-  connect as netConnect,
-  createServer as createNetServer,
-  type Socket,
-} from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
+import { Duplex } from "node:stream";
 import {
   connect as tlsConnect,
   createSecureContext,
-  createServer,
   type SecureContext,
-  type Server,
-  type TLSSocket,
+  TLSSocket,
 } from "node:tls";
+import { acceptLoop, errorKind } from "./accept_loop.ts";
 import { type ByteConn, nodeConn } from "./node_conn.ts";
 
 /** A TLS setup failure with the code the command answers. */
@@ -320,6 +316,12 @@ export function needsFor(side: "server" | "client", type: number): SuiteNeeds {
 
 /** A TLS listener whose accepted, verified connections are handed out. */
 export interface TlsListener {
+  /** The port listened on. */
+  readonly port: number;
+  /** Handshakes in progress now (at most {@linkcode TLS_HANDSHAKES_IN_PROGRESS}). */
+  readonly handshaking: number;
+  /** Handshakes dropped to make room for a newer one, since the start. */
+  readonly dropped: number;
   /** Closes the listener. */
   close(): void;
 }
@@ -328,54 +330,231 @@ export interface TlsListener {
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10000;
 
 /**
+ * Handshakes a TLS server lets run at once, by default. The firmware serves
+ * one at a time (its accept task runs each handshake to its end before the
+ * next accept); a few let honest clients that arrive together through,
+ * while a flood of clients that never finish cannot hold more than this
+ * many connections (and file descriptors) per server.
+ */
+export const TLS_HANDSHAKES_IN_PROGRESS = 4;
+
+/**
  * Listens for TLS clients. Type 3 requires a client certificate signed by
  * the suite's CA: a client without one fails the handshake and is never
  * handed out. A handshake that takes longer than `handshakeTimeoutMs`
  * (default {@linkcode TLS_HANDSHAKE_TIMEOUT_MS}) is dropped, without a seed.
+ * At most `maxHandshakes` (default {@linkcode TLS_HANDSHAKES_IN_PROGRESS})
+ * handshakes run at once: a new connection beyond that closes the oldest
+ * one still in its handshake. Connections are accepted by
+ * {@linkcode acceptLoop} (a reset before the accept, out of descriptors:
+ * the server goes on), then given to `node:tls` for the handshake.
  */
-export async function listenTls(
+export function listenTls(
   options: {
     hostname: string;
     port: number;
     type: 2 | 3;
     suite: Suite;
     handshakeTimeoutMs?: number;
+    maxHandshakes?: number;
+    log?: (message: string) => void;
   },
   onConnection: (conn: ByteConn, peer: { ip: string; port: number }) => void,
 ): Promise<TlsListener> {
-  if (options.suite.mismatch) return await listenBroken(options);
-  const server: Server = createServer({
+  if (options.suite.mismatch) return listenBroken(options);
+  const context = createSecureContext({
     cert: options.suite.cert,
     key: options.suite.key,
     ca: options.type === 3 ? options.suite.ca : undefined,
-    requestCert: options.type === 3,
-    rejectUnauthorized: options.type === 3,
     maxVersion: "TLSv1.2",
-    handshakeTimeout: options.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
   });
-  server.on("secureConnection", (socket: TLSSocket) => {
-    if (options.type === 3 && !socket.authorized) {
-      socket.destroy();
-      return;
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      transport: "tcp",
+    });
+  } catch (e) {
+    // Named as node:net named it (EADDRINUSE), with Deno's words after.
+    return Promise.reject(
+      new Error(
+        `${errorKind(e)}: ${e instanceof Error ? e.message : String(e)}`,
+      ),
+    );
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+  const caCert = options.type === 3 && options.suite.ca
+    ? new X509Certificate(options.suite.ca)
+    : undefined;
+  const cap = Math.max(1, options.maxHandshakes ?? TLS_HANDSHAKES_IN_PROGRESS);
+  const limitMs = options.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
+  // Connections whose handshake has not ended, oldest first.
+  const handshaking = new Map<Deno.TcpConn, () => void>();
+  let dropped = 0;
+  let closed = false;
+  const accepting = acceptLoop(listener, (conn) => {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    let socket: TLSSocket | undefined;
+    const timer = setTimeout(() => end(), limitMs);
+    const end = () => {
+      clearTimeout(timer);
+      handshaking.delete(conn);
+      socket?.destroy();
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    };
+    handshaking.set(conn, end);
+    while (handshaking.size > cap) {
+      const [, oldest] = handshaking.entries().next().value!;
+      dropped++;
+      oldest();
     }
-    onConnection(nodeConn(socket), {
-      ip: socket.remoteAddress ?? "0.0.0.0",
-      port: socket.remotePort ?? 0,
-    });
+    // No TLS state until the client says hello: a client that never does
+    // costs a socket and a pending read, nothing more (node:tls keeps
+    // native memory for every handshake it starts).
+    const hello = new Uint8Array(16 * 1024);
+    conn.read(hello).then((n) => {
+      if (n === null || !handshaking.has(conn)) return end();
+      // A client gone before its handshake ended frees its slot at once.
+      const gone = () => {
+        if (handshaking.has(conn)) end();
+      };
+      const tls = new TLSSocket(
+        denoDuplex(conn, gone, hello.subarray(0, n)),
+        {
+          isServer: true,
+          secureContext: context,
+          requestCert: options.type === 3,
+          rejectUnauthorized: options.type === 3,
+        },
+      );
+      socket = tls;
+      tls.once("close", () => {
+        clearTimeout(timer);
+        handshaking.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      });
+      // A failed handshake: no seed, and the connection goes.
+      tls.on("error", () => end());
+      tls.once("secure", () => {
+        clearTimeout(timer);
+        handshaking.delete(conn);
+        if (options.type === 3 && !clientVerified(tls, caCert)) {
+          end();
+          return;
+        }
+        tls.removeAllListeners("error");
+        onConnection(nodeConn(tls as unknown as Socket), {
+          ip: remote.hostname,
+          port: remote.port,
+        });
+      });
+    }, () => end());
+  }, {
+    name: `TLS server on port ${port}`,
+    log: options.log,
+    closed: () => closed,
   });
-  // A failed or too slow handshake: no seed, and the socket goes (Deno's
-  // node:tls leaves it open after a handshake timeout).
-  server.on("tlsClientError", (_error: Error, socket: TLSSocket) => {
-    socket.destroy();
+  return Promise.resolve({
+    port,
+    get handshaking() {
+      return handshaking.size;
+    },
+    get dropped() {
+      return dropped;
+    },
+    close: () => {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      for (const end of [...handshaking.values()]) end();
+      accepting.catch(() => {});
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
-      server.off("error", reject);
-      resolve();
-    });
+}
+
+/**
+ * Whether a type 3 server's client presented a certificate issued and
+ * signed by the suite's CA and valid now. `node:tls` on a stream socket
+ * does not say (`authorized` stays false), so it is checked here, as
+ * mbedtls does with `MBEDTLS_SSL_VERIFY_REQUIRED` and the CA chain.
+ */
+function clientVerified(
+  socket: TLSSocket,
+  ca: X509Certificate | undefined,
+): boolean {
+  if (!ca) return false;
+  const raw = socket.getPeerCertificate()?.raw;
+  if (!raw || raw.length === 0) return false;
+  try {
+    const cert = new X509Certificate(raw);
+    const now = Date.now();
+    return cert.checkIssued(ca) && cert.verify(ca.publicKey) &&
+      Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A `node:stream` Duplex over a Deno TCP connection, for `node:tls` to run
+ * a server handshake on: reads only when asked (back-pressure), and
+ * closing either side closes the connection.
+ */
+function denoDuplex(
+  conn: Deno.TcpConn,
+  onEnd: () => void,
+  first?: Uint8Array,
+): Duplex {
+  let reading = false;
+  let pending = first;
+  return new Duplex({
+    read() {
+      if (pending) {
+        const chunk = pending;
+        pending = undefined;
+        this.push(chunk);
+        return;
+      }
+      if (reading) return;
+      reading = true;
+      const buffer = new Uint8Array(64 * 1024);
+      conn.read(buffer).then(
+        (n) => {
+          reading = false;
+          if (n === null) onEnd();
+          this.push(n === null ? null : buffer.subarray(0, n));
+        },
+        () => {
+          reading = false;
+          onEnd();
+          this.push(null);
+        },
+      );
+    },
+    write(chunk: Uint8Array, _encoding, callback) {
+      (async () => {
+        for (let at = 0; at < chunk.length;) {
+          at += await conn.write(chunk.subarray(at));
+        }
+      })().then(() => callback(), (e) => callback(e));
+    },
+    final(callback) {
+      conn.closeWrite().then(() => callback(), () => callback());
+    },
+    destroy(error, callback) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+      callback(error);
+    },
   });
-  return { close: () => server.close() };
 }
 
 /**
@@ -383,18 +562,48 @@ export async function listenTls(
  * every handshake fails (the peer's connection is closed without a seed,
  * an event or anything on the console).
  */
-async function listenBroken(
-  options: { hostname: string; port: number },
+function listenBroken(
+  options: {
+    hostname: string;
+    port: number;
+    log?: (message: string) => void;
+  },
 ): Promise<TlsListener> {
-  const server = createNetServer((socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
-      server.off("error", reject);
-      resolve();
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      transport: "tcp",
     });
+  } catch (e) {
+    return Promise.reject(
+      new Error(
+        `${errorKind(e)}: ${e instanceof Error ? e.message : String(e)}`,
+      ),
+    );
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+  let closed = false;
+  // Every handshake fails: each client is accepted and closed at once.
+  const accepting = acceptLoop(listener, (conn) => conn.close(), {
+    name: `TLS server on port ${port} (key and certificate do not match)`,
+    log: options.log,
+    closed: () => closed,
   });
-  return { close: () => server.close() };
+  return Promise.resolve({
+    port,
+    handshaking: 0,
+    dropped: 0,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      accepting.catch(() => {});
+    },
+  });
 }
 
 /**

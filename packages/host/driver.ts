@@ -35,6 +35,7 @@ import {
   linkView,
 } from "./link.ts";
 import type { Transport } from "./transport.ts";
+import { AnswerBudget, AnswerTooLargeError } from "./pending_answer.ts";
 
 /** An unsolicited event: connect, DATA, watermark, ready, other `[$]` lines, garbage. */
 export type UnsolicitedEvent = Extract<
@@ -126,6 +127,7 @@ type Pending = {
   name: string;
   command: CommandName | undefined;
   answer: Answer;
+  budget: AnswerBudget;
   promise: Promise<Answer>;
   settled: boolean;
   resolve: (answer: Answer) => void;
@@ -242,6 +244,10 @@ export class AtDriver extends EventTarget {
   #heard = false;
   #closeCheckMs: number;
   #closeCheck: Promise<unknown> | undefined;
+  /** A resynchronisation under way after a command gave up (see #recover). */
+  #recovery: Promise<boolean> | undefined;
+  /** Whether answers may be out of step with commands until a resync succeeds. */
+  #unsynced = false;
 
   /** Starts reading the transport. */
   constructor(transport: Transport, options: DriverOptions = {}) {
@@ -346,7 +352,9 @@ export class AtDriver extends EventTarget {
         this.#answered();
         return;
       case "line":
-        pending?.answer.lines.push(event.text);
+        if (pending && this.#hold(pending, event.text.length)) {
+          pending.answer.lines.push(event.text);
+        }
         return;
       case "read":
         if (pending) pending.answer.read = event;
@@ -383,8 +391,24 @@ export class AtDriver extends EventTarget {
       case "connect":
         this.#seed(event);
         break;
+      case "garbage":
+        if (pending) this.#hold(pending, event.bytes.length);
+        break;
     }
     this.#emit(event as UnsolicitedEvent);
+  }
+
+  /**
+   * Counts `bytes` more held for the pending answer; past the limit the
+   * command fails with {@linkcode AnswerTooLargeError} and the driver
+   * resynchronises. Returns whether the bytes may be kept.
+   */
+  #hold(pending: Pending, bytes: number): boolean {
+    if (pending.budget.take(bytes)) return true;
+    if (this.#pending === pending) this.#pending = undefined;
+    pending.reject(new AnswerTooLargeError(pending.name, pending.budget.limit));
+    if (pending.name !== "resync") this.#recover(false);
+    return false;
   }
 
   /** A final result: unsolicited lines held during earlier answers are all out. */
@@ -567,6 +591,7 @@ export class AtDriver extends EventTarget {
       name,
       command,
       answer: { lines: [] },
+      budget: new AnswerBudget(),
       promise,
       settled: false,
       resolve: (answer) => {
@@ -592,7 +617,43 @@ export class AtDriver extends EventTarget {
     if (error instanceof CommandTimeoutError) {
       this.dispatchEvent(new UnresponsiveEvent(error));
     }
-    if (!(error instanceof TransportClosedError)) await this.#resync();
+    // The caller is told now; the recovery runs in the background and the
+    // next command waits for it (see #recovered).
+    if (!(error instanceof TransportClosedError)) this.#recover(true);
+    await Promise.resolve();
+  }
+
+  /**
+   * Starts resynchronising in the background. `fresh`: the parser may be
+   * in the middle of an answer that will never end (a `+SKTREAD` that
+   * announced more than it printed), so it starts over in line mode.
+   */
+  #recover(fresh: boolean): void {
+    if (this.#closed) return;
+    if (fresh) this.#parser = new OutputParser();
+    this.#unsynced = true;
+    const run = this.#recovery
+      ? this.#recovery.then(() => this.#resync())
+      : this.#resync();
+    this.#recovery = run;
+    run.then((synced) => {
+      if (this.#recovery !== run) return;
+      this.#recovery = undefined;
+      this.#unsynced = !synced;
+    });
+  }
+
+  /**
+   * Before a command is written: waits (within its limit) for a recovery
+   * under way, and starts another while the last one found no boundary, so
+   * a late or garbled answer is never taken for this command's.
+   */
+  async #recovered(limit: Deadline): Promise<void> {
+    while (this.#unsynced && !this.#closed) {
+      // The last recovery found no boundary: the parser may be stuck too.
+      if (!this.#recovery) this.#recover(true);
+      await limit.race(this.#recovery!);
+    }
   }
 
   async #exchange(request: Request, options: CommandOptions): Promise<Answer> {
@@ -600,15 +661,24 @@ export class AtDriver extends EventTarget {
     if (this.#closed) throw new TransportClosedError(name);
     options.signal?.throwIfAborted();
     const line = formatRequest(request);
-    if (request.command === "SKTREAD") {
-      this.#parser.hintRead(this.#udp.has(request.linkId) ? "udp" : "tcp");
-    }
-    const pending = this.#begin(name, request.command);
     const limit = new Deadline(
       name,
       options.timeoutMs ?? this.#timeout,
       options.signal,
     );
+    try {
+      await this.#recovered(limit);
+    } catch (e) {
+      limit.dispose();
+      if (e instanceof CommandTimeoutError) {
+        this.dispatchEvent(new UnresponsiveEvent(e));
+      }
+      throw e;
+    }
+    if (request.command === "SKTREAD") {
+      this.#parser.hintRead(this.#udp.has(request.linkId) ? "udp" : "tcp");
+    }
+    const pending = this.#begin(name, request.command);
     try {
       await limit.race(this.#write(line, name));
       return await limit.race(pending.promise);
@@ -625,20 +695,27 @@ export class AtDriver extends EventTarget {
    * everything up to its end. The wait is re-armed from inside the answer
    * routing, so no line slips past between a late answer and the block.
    */
-  async #resync(): Promise<void> {
-    if (this.#closed) return;
+  async #resync(): Promise<boolean> {
+    if (this.#closed) return true;
     const limit = new Deadline("resync", this.#timeout);
     let synced!: () => void;
     const done = new Promise<void>((resolve) => (synced = resolve));
+    let found = false;
     const arm = () => {
       const pending = this.#begin("resync", "SKTQUERY");
       pending.resolve = (answer) => {
-        if (answer.lines.includes("Global SOCKET configuration:")) synced();
-        else arm(); // A late answer: keep waiting.
+        if (answer.lines.includes("Global SOCKET configuration:")) {
+          found = true;
+          synced();
+        } else arm(); // A late answer: keep waiting.
       };
       pending.reject = (e) => {
-        if (e instanceof AtError) arm(); // A late error: keep waiting.
-        else synced(); // Reset or closed: nothing late can come.
+        if (e instanceof AtError || e instanceof AnswerTooLargeError) {
+          arm(); // A late error, or garbage: keep waiting.
+        } else {
+          found = true; // Reset or closed: nothing late can come.
+          synced();
+        }
       };
     };
     arm();
@@ -650,11 +727,12 @@ export class AtDriver extends EventTarget {
       write.catch(() => {}); // A failed write ends the read loop too.
       await limit.race(done);
     } catch {
-      // Still silent: the next command will say so with its own timeout.
+      // Still silent: the next command tries again, within its own limit.
     } finally {
       limit.dispose();
       if (this.#pending?.name === "resync") this.#pending = undefined;
     }
+    return found;
   }
 
   // ---- links ----
@@ -954,8 +1032,9 @@ export class AtDriver extends EventTarget {
 
   /**
    * `AT+SKTREAD`: reads up to `size` buffered bytes (waits about 20 ms on
-   * the module). `sender` is the UDP sender of the datagram read; it is
-   * absent when nothing came (the module prints `0.0.0.0,0` then).
+   * the module). `sender` is the UDP sender of the datagram read, also of
+   * an empty (0-byte) one (`size` 0); it is absent when nothing came (the
+   * module prints `0.0.0.0,0` then) and on TCP and TLS links.
    *
    * After a peer has closed, the read that meets the end throws the
    * module's `AtError` 4 (the module closes the socket), and every later
@@ -983,7 +1062,12 @@ export class AtDriver extends EventTarget {
       data: read.data,
       size: read.size,
       truncated: read.truncated,
-      ...(read.sender && read.size > 0 ? { sender: read.sender } : {}),
+      // at_sktread: recvfrom names the sender of an empty datagram too;
+      // only a read that found nothing leaves 0.0.0.0,0.
+      ...(read.sender &&
+          !(read.sender.ip === "0.0.0.0" && read.sender.port === 0)
+        ? { sender: read.sender }
+        : {}),
     };
   }
 
@@ -1033,6 +1117,12 @@ export class AtDriver extends EventTarget {
       options.timeoutMs ?? this.#timeout + Math.ceil(size * RAW_MS_PER_BYTE),
       options.signal,
     );
+    try {
+      await this.#recovered(limit); // As every command: never out of step.
+    } catch (e) {
+      limit.dispose();
+      throw e;
+    }
     let prompted!: () => void;
     const prompt = new Promise<void>((resolve) => (prompted = resolve));
     this.#rawPaused = false;

@@ -293,6 +293,52 @@ Deno.test("AT+SKTSTATE tells a fresh driver which links are UDP: reads name the 
   }
 });
 
+Deno.test("at_sktread: read() names the sender of an empty UDP datagram; a read of nothing names none", async () => {
+  const module = createModule({ mode: "host" });
+  const console = serveTcp(module, { port: 0 });
+  const peer = createSocket("udp4");
+  await new Promise<void>((r) => peer.bind(0, "127.0.0.1", () => r()));
+  try {
+    const driver = new AtDriver(await connectTcp({ port: console.port }));
+    await driver.waitReady();
+    const serverPort = freePort();
+    await driver.listen({
+      linkId: 7,
+      type: 0,
+      port: serverPort,
+      autoReceive: false,
+    });
+    assert.deepEqual(await driver.read(7, 10), {
+      data: new Uint8Array(),
+      size: 0,
+      truncated: false,
+    });
+    await new Promise<void>((resolve, reject) =>
+      peer.send(
+        new Uint8Array(0),
+        serverPort,
+        "127.0.0.1",
+        (e) => e ? reject(e) : resolve(),
+      )
+    );
+    // The module prints +SKTREAD:7,0,127.0.0.1,<port>, for it.
+    let read = await driver.read(7, 10);
+    for (let i = 0; i < 100 && !read.sender; i++) {
+      read = await driver.read(7, 10);
+    }
+    assert.equal(read.size, 0);
+    assert.deepEqual(read.sender, {
+      ip: "127.0.0.1",
+      port: peer.address().port,
+    });
+    await driver.close();
+  } finally {
+    peer.close();
+    await console.close();
+    await module.close();
+  }
+});
+
 Deno.test("a silent module times out; a late answer is not taken for the next command", async () => {
   let first = true;
   let late: (() => Promise<void>) | undefined;

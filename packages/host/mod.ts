@@ -43,6 +43,7 @@ export {
   TransportClosedError,
   UnexpectedAnswerError,
 } from "./errors.ts";
+export { AnswerTooLargeError, MAX_ANSWER_BYTES } from "./pending_answer.ts";
 export {
   connectTcp,
   memoryPair,

@@ -30,6 +30,15 @@ export const TT_BUFFER_SIZE = 80 * 1024;
 /** Silence after `<<<` that aborts transparent transmission, in milliseconds. */
 export const TT_ABORT_SILENCE_MS = 30;
 
+/**
+ * The module's free heap in bytes: the figure a real module prints after a
+ * command in Manual Test Mode (`[MEM] After do cmd, available heap 290560`,
+ * `rtos_mem_get_free_heap_size()`). `AT+SKTREAD` allocates `data_size + 1`
+ * bytes (`at_sktread`); more than this is `ERROR: 2`. A real module's heap
+ * moves with every allocation, so reads near the figure can fail there too.
+ */
+export const MODULE_FREE_HEAP = 290560;
+
 /** How long `AT+SKTREAD` waits for data, in milliseconds. */
 export const READ_WAIT_MS = 20;
 

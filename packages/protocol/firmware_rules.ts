@@ -28,6 +28,36 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
   // --- fields, errors, links, SKTREAD, SKTSTATE, DATA lines, TLS ---
   // (sockets rows)
   {
+    id: "udp-broadcast",
+    rule:
+      "Every UDP link may send to a broadcast address: the SO_BROADCAST setsockopt of the UDP server and client is compiled only under IP_SOF_BROADCAST, which the firmware's lwipopts.h leaves at lwIP's default 0, and then lwIP filters no broadcast at all.",
+    source:
+      "atcmd_sockets.c create_socket_server_udp, create_socket_client_udp (lwipopts.h)",
+    code: "device/module.ts #bindUdp",
+  },
+  {
+    id: "udp-server-reuseaddr",
+    rule:
+      "A UDP server sets SO_REUSEADDR before bind (lwIP SO_REUSE 1), so two UDP servers can share a port (the last bound gets unicast datagrams); a UDP client sets none, so a client and a server cannot share one (ERROR: 4).",
+    source:
+      "atcmd_sockets.c create_socket_server_udp, create_socket_client_udp",
+    code: "device/module.ts #bindUdp",
+  },
+  {
+    id: "sktread-heap",
+    rule:
+      "SKTREAD allocates data_size + 1 bytes before it reads (after the link checks); when that cannot be allocated the answer is ERROR: 2. The virtual module's heap is MODULE_FREE_HEAP (290560 bytes, the [MEM] figure of a real module), so data_size 290560 or more is ERROR: 2.",
+    source: "atcmd_sockets.c at_sktread (rtos_mem_zmalloc)",
+    code: "device/module.ts #read",
+  },
+  {
+    id: "link-reserved-while-opening",
+    rule:
+      "SKTSERVER and SKTCLIENT take their link id (node_pool[link_id].link_id = link_id) before the socket is made, so a seed accepted while they bind, connect or handshake skips it (search_available_node); a failed command frees it again (init_single_node).",
+    source: "atcmd_sockets.c at_sktserver, at_sktclient, search_available_node",
+    code: "device/module.ts #reserving",
+  },
+  {
     id: "fields-empty",
     rule:
       "A required field that is empty is ERROR: 1 (strlen(argv[n]) == 0), not the number 0: SKTSERVER link_id, conn_type, src_port, auto_rcv; SKTCLIENT link_id, conn_type, dst_host, dst_port, auto_rcv; SKTSEND link_id, size, data; SKTREAD link_id, size; SKTSENDRAW link_id, size; SKTDEL link_id.",
@@ -163,4 +193,12 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
 
   // --- reliability: accept loops, addresses ---
   // (reliability rows)
+  {
+    id: "ipv4-inet-aton",
+    rule:
+      "An IPv4 address field is read with lwIP's inet_aton: C number forms (a leading 0 is octal, 0x hex, 8 and 9 still taken), the short forms a, a.b, a.b.c, and a space ends it; 127.0.0.010 is 127.0.0.8, and only a text it rejects is looked up as a host name",
+    source:
+      "atcmd_sockets.c at_sktclient, at_sktsend; lwip_v2.1.2 ip4_addr.c ip4addr_aton",
+    code: "device/ipv4.ts inetAton",
+  },
 ];

@@ -22,6 +22,7 @@ import {
   LINK_COUNT,
   MAX_HOST_LENGTH,
   MAX_LINE_LENGTH,
+  MODULE_FREE_HEAP,
   parseCommandLine,
   READ_WAIT_MS,
   type Request,
@@ -646,7 +647,7 @@ const LATER: Readonly<Partial<Record<CommandName, string>>> = {
   SKTSEND:
     "it can still fail: ERROR: 1 if the link is not in use, its socket has gone (socket_fd:-1), it is a listening TCP/TLS server, or a UDP server send lacks a good dst_ip/dst_port (other links ignore them); 2 if the send fails (connection reset, so_sndtimeo)",
   SKTREAD:
-    "it can still fail: ERROR: 1 if the link is not in use or its socket has gone (socket_fd:-1); 4 for the read that meets the peer's close (it closes the socket). Data is printed as a C string: cut at the first NUL byte while <n> counts every byte",
+    `it can still fail: ERROR: 1 if the link is not in use or its socket has gone (socket_fd:-1); 2 if the buffer of data_size + 1 bytes cannot be allocated (the virtual module: data_size ${MODULE_FREE_HEAP} or more, its free heap); 4 for the read that meets the peer's close (it closes the socket). Data is printed as a C string: cut at the first NUL byte while <n> counts every byte`,
   SKTSENDRAW:
     "it can still fail: ERROR: 1 (before any >>>) if the link is not in use, its socket has gone or a UDP server lacks dst_ip/dst_port; 2 if the send fails; 4 if the host aborts with <<< and 30 ms of silence, or in Manual Test Mode",
   SKTDEL: "it can still fail: ERROR: 1 if the link id is not in use",
@@ -731,6 +732,12 @@ export function explainCommand(
   }
   const later = LATER[parsed.command];
   if (later) notes.push(later);
+  if (request.command === "SKTREAD" && request.size >= MODULE_FREE_HEAP) {
+    // at_sktread: rtos_mem_zmalloc(wanted_recv_size + 1) fails: ERROR: 2.
+    notes.push(
+      `data_size ${request.size} needs a buffer larger than the module's free heap (${MODULE_FREE_HEAP} bytes on the virtual module): once the link checks pass the answer is ERROR: 2; read less at a time`,
+    );
+  }
   return {
     line: shown,
     kind: "command",

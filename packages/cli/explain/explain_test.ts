@@ -11,6 +11,7 @@ import {
   formatRead,
   formatStateLine,
   type LinkState,
+  MODULE_FREE_HEAP,
   type ModuleEvent,
   parseCommandLine,
 } from "@atsock/protocol";
@@ -316,6 +317,37 @@ Deno.test("output lines: each kind, fields checked", async (t) => {
     assert.equal(field(crlf, "data").value, "a\\r\\nb");
     assert.equal(crlf.valid, true);
   });
+  await t.step(
+    "at_sktread: an empty UDP datagram names its sender; nothing read names 0.0.0.0,0",
+    () => {
+      const empty = explain("+SKTREAD:4,0,127.0.0.1,47001,");
+      assert.equal(empty.kind, "read");
+      assert.equal(empty.valid, true, formatExplanation(empty));
+      assert.ok(empty.fields.every((f) => !f.problem));
+      assert.match(empty.summary, /empty UDP datagram from 127\.0\.0\.1:47001/);
+      const nothing = explain("+SKTREAD:4,0,0.0.0.0,0,");
+      assert.equal(nothing.valid, true);
+      assert.match(nothing.summary, /no data was waiting/);
+      assert.ok(nothing.notes.some((n) => /0\.0\.0\.0,0/.test(n)));
+    },
+  );
+  await t.step(
+    "at_sktread: ERROR: 2 is the buffer the heap cannot hold",
+    () => {
+      const e = explain("ERROR: 2", { command: "SKTREAD" });
+      assert.equal(e.valid, true);
+      assert.equal(e.error?.meaning, "Memory allocation failed");
+      assert.ok(e.notes.some((n) => /data_size \+ 1 bytes/.test(n)));
+      const big = explain(`AT+SKTREAD=0,${MODULE_FREE_HEAP}`);
+      assert.ok(
+        big.notes.some((n) => /ERROR: 2/.test(n)),
+        big.notes.join("; "),
+      );
+      const small = explain(`AT+SKTREAD=0,${MODULE_FREE_HEAP - 1}`);
+      assert.ok(!small.notes.some((n) => /free heap \(/.test(n)));
+      assert.ok(small.notes.some((n) => /2 if the buffer/.test(n)));
+    },
+  );
   await t.step("connect events", () => {
     const e = explain(
       "[$][SKT][EVENT]: A client[link_id:1,seed,tls,dst_address:192.168.0.103,dst_port:49946] connected to server[link_id:0]",
@@ -374,11 +406,9 @@ Deno.test("every line the formatters produce is explained as valid (property)", 
       fc.option(fc.record({ ip, port })),
       (linkId, data, sender) => {
         check(formatData(linkId, data, sender ?? undefined), "data");
-        // A UDP read of nothing names 0.0.0.0,0 (at_sktread).
-        const from = sender && data.length === 0
-          ? { ip: "0.0.0.0", port: 0 }
-          : sender ?? undefined;
-        const read = formatRead(linkId, data, from);
+        // A UDP read names its sender, also for an empty datagram; one of
+        // nothing names 0.0.0.0,0 (at_sktread).
+        const read = formatRead(linkId, data, sender ?? undefined);
         const e = explainLine(read);
         assert.equal(e.kind, "read");
         // A TCP read whose data looks like <ip>,<port>, is read as UDP: still valid.

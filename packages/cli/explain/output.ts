@@ -13,6 +13,7 @@ import {
   ERROR_MEANINGS,
   isIPv4,
   LINK_COUNT,
+  MODULE_FREE_HEAP,
   TT_BUFFER_SIZE,
 } from "@atsock/protocol";
 import { showBytes } from "./escapes.ts";
@@ -35,7 +36,8 @@ const ERROR_NOTES: Readonly<Partial<Record<string, string>>> = {
   "SKTSERVER 1":
     "also: the link id is in use, a required field is empty or out of range, or a certificate file the type needs does not exist",
   "SKTSERVER 2": "the TCP port cannot be bound (in use?)",
-  "SKTSERVER 4": "the UDP port cannot be bound (in use?)",
+  "SKTSERVER 4":
+    "the UDP port cannot be bound: a UDP client or another program holds it (UDP servers may share a port: SO_REUSEADDR)",
   "SKTSERVER 6":
     "a file the type needs exists but cannot be read: CERT/server_cert_<i>.crt, server_key_<i>.key (type 3 also server_ca_<i>.crt); one that does not exist is 1",
   "SKTSERVER 9": "a certificate or key file of the suite does not parse",
@@ -60,6 +62,8 @@ const ERROR_NOTES: Readonly<Partial<Record<string, string>>> = {
     "the send failed: the connection was reset, or so_sndtimeo passed",
   "SKTREAD 1":
     "also: the link is not in use, or its socket has gone (socket_fd:-1): after the read that met the end, or an auto_rcv=1 link whose peer closed",
+  "SKTREAD 2":
+    `the buffer of data_size + 1 bytes could not be allocated (at_sktread): data_size larger than the module's free heap (the virtual module: ${MODULE_FREE_HEAP} bytes or more); nothing was read, read less at a time`,
   "SKTREAD 4":
     "the read met the peer's close (everything buffered had been read): the module closes the socket, later reads are ERROR: 1",
   "SKTSENDRAW 1":
@@ -613,11 +617,17 @@ function readLine(shown: string, line: Uint8Array): Explanation {
     notes.push(
       "read as the UDP form because the data starts with <ip>,<port>, (a TCP read whose data looks like that reads the same)",
     );
-    if (size === 0 && (udp[1] !== "0.0.0.0" || udp[2] !== "0")) {
-      fields[fields.length - 1].problem =
-        "a UDP read of nothing names 0.0.0.0,0";
-    } else if (size === 0) {
+    // recvfrom fills in the sender of an empty datagram too; only a read
+    // that found nothing (select timed out) leaves it 0.0.0.0,0 (at_sktread).
+    const nothing = udp[1] === "0.0.0.0" && udp[2] === "0";
+    if (size === 0 && nothing) {
       notes.push("a UDP read of nothing: the module prints 0.0.0.0,0");
+    } else if (size === 0) {
+      notes.push(
+        `an empty (0-byte) datagram from ${udp[1]}:${
+          udp[2]
+        }; a read that found nothing would name 0.0.0.0,0`,
+      );
     }
   }
   const { payload, tail } = payloadOf(rest, size, true);
@@ -642,7 +652,11 @@ function readLine(shown: string, line: Uint8Array): Explanation {
   return result(
     shown,
     "read",
-    size === 0
+    size === 0 && udp && (udp[1] !== "0.0.0.0" || udp[2] !== "0")
+      ? `the AT+SKTREAD answer for link ${id}: an empty UDP datagram from ${
+        udp[1]
+      }:${udp[2]}`
+      : size === 0
       ? `the AT+SKTREAD answer for link ${id}: no data was waiting`
       : `the AT+SKTREAD answer: ${size} byte${
         size === 1 ? "" : "s"
