@@ -2,9 +2,12 @@
  * Measures the virtual module against baselines taken in the same run
  * (these machines are noisy). Loopback only; every loop is bounded.
  *
- *   deno run -A tools/measure_device.ts [roundtrip|autorcv|baud|memory|all]
+ *   deno run -A tools/measure_device.ts [roundtrip|autorcv|baud|memory|tt|tls|all]
  *
  * Prints a Markdown table row per measure, for docs/benchmarks.md.
+ * `MEASURE_ROUNDS=N` sets the rounds of the throughput measures (default
+ * 5; 3 for auto_rcv). `tools/compare_device.sh` runs this file against an
+ * older tree too.
  */
 
 import {
@@ -15,6 +18,28 @@ import {
 } from "@atsock/device";
 
 const encoder = new TextEncoder();
+
+/** Rounds of a throughput measure (`MEASURE_ROUNDS`, else `fallback`). */
+function rounds(fallback: number): number {
+  const n = Number(Deno.env.get("MEASURE_ROUNDS"));
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+/**
+ * The TT measure writes without looking at watermarks, so the emulator
+ * holds its console back (RTS) where the tree has the option: the default
+ * (no flow control, as the firmware) drops what its full buffer cannot take.
+ */
+const FLOW_RTS: string[] = (() => {
+  try {
+    const emulate = Deno.readTextFileSync(
+      new URL("../packages/cli/emulate.ts", import.meta.url),
+    );
+    return emulate.includes("--flow-control") ? ["--flow-control", "rts"] : [];
+  } catch {
+    return [];
+  }
+})();
 
 function listen() {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -59,6 +84,7 @@ async function startEmulator() {
       "host",
       "--console",
       `tcp:127.0.0.1:${port}`,
+      ...FLOW_RTS,
     ],
     stdin: "null",
     stdout: "null",
@@ -258,7 +284,7 @@ async function autorcv(): Promise<string> {
   const viaSocat = () => relayViaSocat(data);
   // Alternate, three rounds each, and take the best of each (least noise).
   const mine: number[] = [], theirs: number[] = [];
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < rounds(3); round++) {
     mine.push(await viaModule());
     theirs.push(await viaSocat());
   }
@@ -384,7 +410,7 @@ async function tt(): Promise<string> {
     return seconds;
   };
   const mine: number[] = [], theirs: number[] = [];
-  for (let round = 0; round < 5; round++) {
+  for (let round = 0; round < rounds(5); round++) {
     mine.push(await viaModule());
     theirs.push(await relayViaSocat(data));
   }
@@ -483,7 +509,7 @@ async function tls(): Promise<string> {
     return seconds;
   };
   const mine: number[] = [], theirs: number[] = [];
-  for (let round = 0; round < 5; round++) {
+  for (let round = 0; round < rounds(5); round++) {
     mine.push(await viaModule());
     theirs.push(await viaNode());
   }

@@ -19,7 +19,9 @@ import { AtDriver, connectTcp, linkStreams } from "@atsock/host";
 const encoder = new TextEncoder();
 
 function emulator() {
-  const module = createModule({ mode: "host" });
+  // The TT relay baseline writes without looking at watermarks: RTS holds
+  // it back (without flow control the module drops what it cannot take).
+  const module = createModule({ mode: "host", flowControl: "rts" });
   const console = serveTcp(module, { port: 0 });
   return {
     module,

@@ -61,7 +61,9 @@ async function round(
   data: Uint8Array,
   viaTerm: boolean,
 ): Promise<number> {
-  const module = createModule({ mode: "host" });
+  // The bare client ignores watermarks: RTS holds it back (without flow
+  // control the module drops what its full buffer cannot take).
+  const module = createModule({ mode: "host", flowControl: "rts" });
   const console = serveTcp(module, { port: 0 });
   const consolePort = Number(console.address.split(":").pop());
   const peer = sinkPeer();

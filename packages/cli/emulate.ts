@@ -34,6 +34,8 @@ export interface EmulateOptions {
   mode: "manual" | "host";
   /** Baud rate for pacing (0: unpaced). */
   baud: number;
+  /** The AT UART's flow control (default `none`, as the firmware). */
+  flowControl?: "none" | "rts";
   /** The reported IP address, when given. */
   ip?: string;
   /** Address the module's servers bind to. */
@@ -59,7 +61,8 @@ export const EMULATE_HELP = `atsock emulate: run a virtual Ameba module
 
 Usage:
   atsock emulate [--console stdio|pty|tcp:HOST:PORT] [--mode manual|host]
-                 [--baud N] [--ip ADDR] [--bind ADDR] [--certs DIR]
+                 [--baud N] [--flow-control none|rts]
+                 [--ip ADDR] [--bind ADDR] [--certs DIR]
                  [--allow-connect HOST[:PORT],...] [--mbedtls 2|3]
                  [--token TOKEN | --token-file FILE]
                  [--transcript FILE [--payloads]] [--faults PLAN.json]
@@ -75,6 +78,12 @@ Options:
   --mode      manual (default: echoes, no AT+SKTSENDRAW) or host
               (Host Control Mode: ATCMD READY, no echo, AT+SKTSENDRAW)
   --baud      pace console output like a UART at N baud (default: unpaced)
+  --flow-control none|rts
+              the AT UART's wiring, for AT+SKTSENDRAW (default none, as
+              the firmware): none prints [$][TT]:High/Low Watermark and
+              drops console bytes that find the 80 KiB TT buffer full (a
+              host must pause at High; the count dropped is logged here);
+              rts prints no watermarks and holds the console back instead
   --ip        the address the module reports as its own
               (default: the --bind address)
   --bind      address the module's servers listen on (default 127.0.0.1)
@@ -126,6 +135,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       console: { type: "string", default: "stdio" },
       mode: { type: "string", default: "manual" },
       baud: { type: "string" },
+      "flow-control": { type: "string" },
       ip: { type: "string" },
       bind: { type: "string", default: "127.0.0.1" },
       certs: { type: "string" },
@@ -155,6 +165,15 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
       );
     }
   }
+  const flowControl = values["flow-control"];
+  if (
+    flowControl !== undefined && flowControl !== "none" &&
+    flowControl !== "rts"
+  ) {
+    throw new UsageError(
+      `--flow-control must be none or rts, not "${flowControl}"`,
+    );
+  }
   const mbedtls = values.mbedtls;
   if (mbedtls !== "2" && mbedtls !== "3") {
     throw new UsageError(`--mbedtls must be 2 or 3, not "${mbedtls}"`);
@@ -163,6 +182,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
     console: parseConsole(values.console!),
     mode,
     baud,
+    ...(flowControl === undefined ? {} : { flowControl }),
     mbedtls: mbedtls === "3" ? 3 : 2,
     ip: values.ip,
     bind: values.bind!,
@@ -314,6 +334,7 @@ async function runEmulator(
     faults,
     mode: options.mode,
     baud: options.baud || undefined,
+    flowControl: options.flowControl,
     ip: options.ip,
     bindAddress: options.bind,
     certs: options.certs,
@@ -369,6 +390,7 @@ async function runEmulator(
       options.mode === "host" ? "Host Control Mode" : "Manual Test Mode"
     }`,
     options.baud ? `${options.baud} baud` : "unpaced",
+    `flow control ${options.flowControl ?? "none"}`,
     `servers bind ${options.bind}, report ip ${module.ip}`,
     options.certs ? `certs ${options.certs}` : "no cert directory",
     ...(options.mbedtls === 3 ? ["mbedtls 3 (TLS types 3 and 5 fail)"] : []),

@@ -58,6 +58,12 @@ Deno.test("emulate arguments: defaults, tcp forms, errors", () => {
     hostname: "127.0.0.1",
     port: 3333,
   });
+  const rts = parseEmulateArgs(["--flow-control", "rts"]);
+  assert.ok(rts !== "help");
+  assert.equal(rts.flowControl, "rts");
+  const none = parseEmulateArgs(["--flow-control", "none"]);
+  assert.ok(none !== "help");
+  assert.equal(none.flowControl, "none");
   const v6 = parseEmulateArgs(["--console", "tcp:[::1]:4000"]);
   assert.ok(v6 !== "help");
   assert.deepEqual(v6.console, { kind: "tcp", hostname: "::1", port: 4000 });
@@ -69,6 +75,7 @@ Deno.test("emulate arguments: defaults, tcp forms, errors", () => {
       ["--console", "tcp::70000"],
       ["--mode", "auto"],
       ["--baud", "fast"],
+      ["--flow-control", "cts"],
       ["--mbedtls", "4"],
       ["--mbedtls", ""],
       ["--bogus"],

@@ -30,6 +30,7 @@ export {
   type ModuleStats,
   VirtualModule,
 } from "./module.ts";
+export type { FlowControl } from "./raw_transfer.ts";
 export {
   acceptLoop,
   type AcceptLoopOptions,

@@ -25,9 +25,7 @@ import {
   formatQuery,
   formatRead,
   formatState,
-  HIGH_WATERMARK,
   type LinkState,
-  LOW_WATERMARK,
   MODULE_FREE_HEAP,
   OK,
   parseCommandLine,
@@ -37,8 +35,6 @@ import {
   type SendRequest,
   type ServerRequest,
   type SocketConfig,
-  TT_ABORT_SILENCE_MS,
-  TT_BUFFER_SIZE,
   TT_PROMPT,
 } from "@atsock/protocol";
 import { LinkTable, LowestFree } from "./link_table.ts";
@@ -56,6 +52,7 @@ import type { TranscriptRecorder } from "./transcript.ts";
 import type { FaultPlan } from "./fault_plan.ts";
 import { type CommandEffects, FaultInjector } from "./fault_layer.ts";
 import type { ByteConn } from "./node_conn.ts";
+import { type FlowControl, RawTransfer, TtGlobals } from "./raw_transfer.ts";
 import {
   findSocketFd,
   setSocketOptions,
@@ -111,6 +108,13 @@ export interface ModuleOptions {
    */
   faults?: FaultPlan;
   /**
+   * The AT UART's flow control (default `none`, as the firmware's default
+   * wiring): `none` prints watermarks in `AT+SKTSENDRAW` and drops console
+   * bytes that find the 80 KiB TT buffer full; `rts` prints none and holds
+   * the console back instead.
+   */
+  flowControl?: FlowControl;
+  /**
    * The mbedtls major version of the firmware build (default 2). The
    * firmware never sets a host name: with 2 a verifying TLS client (types
    * 3 and 5) checks the server's chain only; with 3 (3.6.3 and later)
@@ -133,8 +137,10 @@ export interface ModuleStats {
   datagrams: number;
   /** TCP/TLS links whose peer has ended the stream (shown or not as `socket_fd:-1`). */
   ended: number;
-  /** Bytes of an `AT+SKTSENDRAW` payload held in the TT buffer, not yet sent. */
+  /** Bytes of an `AT+SKTSENDRAW` payload taken in (the TT buffer and the piece being gathered), not yet sent. */
   transparent: number;
+  /** Console bytes dropped since start because the TT buffer was full (flow control `none`). */
+  transparentDropped: number;
 }
 
 /** A failure the module answers with `ERROR: <code>`. */
@@ -206,7 +212,10 @@ export class VirtualModule {
   #echoSkipLf = false;
   #inputWaiters: (() => void)[] = [];
   #raw: RawTransfer | undefined;
-  #abortTimer: ReturnType<typeof setTimeout> | undefined;
+  #flowControl: FlowControl;
+  /** The firmware's TT globals (watermark flags, stop flag, stop timer). */
+  #tt = new TtGlobals();
+  #ttDropped = 0;
   #pendingWork: Set<Promise<unknown>> = new Set();
   /** Bumped by {@linkcode reset}: a command from before it stays silent. */
   #generation = 0;
@@ -228,6 +237,7 @@ export class VirtualModule {
       throw new RangeError(`mbedtls must be 2 or 3, not ${options.mbedtls}`);
     }
     this.#log = options.log ?? (() => {});
+    this.#flowControl = options.flowControl ?? "none";
     const rules: ConnectRule[] | undefined = options.allowConnect
       ?.flatMap((entry) => parseConnectRules(entry));
     this.#guard = new NetGuard(rules);
@@ -325,7 +335,8 @@ export class VirtualModule {
       received,
       datagrams,
       ended,
-      transparent: this.#raw?.queued ?? 0,
+      transparent: this.#raw?.pending ?? 0,
+      transparentDropped: this.#ttDropped + (this.#raw?.dropped ?? 0),
     };
   }
 
@@ -372,14 +383,12 @@ export class VirtualModule {
   reset(): void {
     if (this.#closed) return;
     this.#generation++;
-    clearTimeout(this.#abortTimer);
-    this.#abortTimer = undefined;
     for (const [id] of this.#links.entries()) this.#delete(id);
     this.#links.unreserveAll(); // A command under way makes no link.
     this.#config = { ...DEFAULT_CONFIG };
-    this.#raw?.discard();
-    this.#raw?.mute();
+    this.#raw?.abandon();
     this.#raw = undefined;
+    this.#tt.reset();
     this.#rawResetLeft = undefined;
     this.#framer = new CommandFramer();
     this.#laterInput = [];
@@ -421,10 +430,6 @@ export class VirtualModule {
     const input = this.#input;
     if (this.mode === "manual" && !input.raw) this.#echo(bytes);
     input.push(bytes);
-    if (input === this.#framer && this.#abortTimer) {
-      clearTimeout(this.#abortTimer);
-      this.#abortTimer = undefined;
-    }
     this.#kick();
     if (this.#inputBuffered() < INPUT_HIGH_WATER) return Promise.resolve();
     return new Promise((resolve) => this.#inputWaiters.push(resolve));
@@ -434,7 +439,8 @@ export class VirtualModule {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#abortTimer);
+    this.#raw?.abandon();
+    this.#tt.reset();
     for (const abort of this.#connecting) abort.abort(new Error("closed"));
     this.#faults?.close();
     for (const [id] of this.#links.entries()) this.#delete(id);
@@ -526,21 +532,21 @@ export class VirtualModule {
   /**
    * The console that sent the current input has gone. A partial line is
    * dropped with its framer; an incomplete `AT+SKTSENDRAW` payload is
-   * abandoned: what arrived has been sent, the rest never will be, and
+   * abandoned: what was sent stays sent, the rest never will be, and
    * there is nobody to answer.
    */
   async #hangUp(): Promise<void> {
-    if (!this.#framer.raw) return;
-    clearTimeout(this.#abortTimer);
-    this.#abortTimer = undefined;
-    const left = this.#framer.abortRaw();
     const raw = this.#raw;
+    if (!this.#framer.raw || !raw) return;
     this.#raw = undefined;
-    raw?.discard();
-    const failed = raw ? await raw.finish() : undefined;
+    raw.hangUp();
+    await raw.done;
+    this.#ttDropped += raw.dropped;
     this.#log(
-      `AT+SKTSENDRAW: the console went away with ${left} bytes not sent${
-        failed ? ` (the send had failed: ${failed})` : ""
+      `AT+SKTSENDRAW: the console went away with ${
+        raw.size - raw.sent
+      } bytes not sent${
+        raw.failure ? ` (a send had failed: ${raw.failure})` : ""
       }; nothing answered`,
     );
     this.output.endAnswer();
@@ -562,20 +568,7 @@ export class VirtualModule {
         if (this.#rawResetLeft !== undefined) {
           return await this.#rawFault(event.data);
         }
-        return await this.#raw?.data(event.data);
-      case "raw-end":
-        return this.#finishRaw();
-      case "abort-pending":
-        this.#abortTimer = setTimeout(() => {
-          this.#abortTimer = undefined;
-          if (!this.#framer.raw) return;
-          const left = this.#framer.abortRaw();
-          this.#raw?.discard();
-          this.#log(`SKTSENDRAW aborted with <<<, ${left} bytes not sent`);
-          this.#finishRaw(4);
-          this.#kick();
-        }, TT_ABORT_SILENCE_MS);
-        return;
+        return await this.#raw?.arrive(event.data);
     }
   }
 
@@ -584,9 +577,9 @@ export class VirtualModule {
     const left = this.#rawResetLeft!;
     if (data.length < left) {
       this.#rawResetLeft = left - data.length;
-      return await this.#raw?.data(data);
+      return await this.#raw?.arrive(data);
     }
-    if (left > 0) await this.#raw?.data(data.subarray(0, left));
+    if (left > 0) await this.#raw?.arrive(data.subarray(0, left));
     this.reset();
     // The rest arrives at the restarted module, as console input.
     if (data.length > left) this.#framer.push(data.subarray(left));
@@ -1266,154 +1259,50 @@ export class VirtualModule {
     if (this.mode === "manual") {
       throw new CommandFailure(4, "AT+SKTSENDRAW needs Host Control Mode");
     }
-    this.#raw = new RawTransfer(link, to, this.output);
+    const raw = new RawTransfer({
+      size: request.size,
+      link,
+      destination: to,
+      output: this.output,
+      flowControl: this.#flowControl,
+      globals: this.#tt,
+    });
+    this.#raw = raw;
     this.output.answer(TT_PROMPT);
-    this.#framer.startRaw(request.size);
+    const framer = this.#framer;
+    framer.startRaw();
+    this.#track(this.#finishRaw(raw, framer, this.#generation));
     return "raw";
   }
 
-  async #finishRaw(abortCode?: number): Promise<void> {
-    const raw = this.#raw;
+  /** Answers once the transfer is over; the console is read as lines again. */
+  async #finishRaw(
+    raw: RawTransfer,
+    framer: CommandFramer,
+    generation: number,
+  ): Promise<void> {
+    const code = await raw.done;
+    if (this.#raw !== raw || generation !== this.#generation) return;
     this.#raw = undefined;
-    const failed = raw ? await raw.finish() : undefined;
-    const code = abortCode ?? (failed ? 2 : 0);
-    if (failed) this.#log(`AT+SKTSENDRAW: ERROR: 2: ${failed}`);
+    framer.endRaw();
+    this.#ttDropped += raw.dropped;
+    if (raw.dropped > 0) {
+      // firmware rule tt-drop-when-full
+      this.#log(
+        `AT+SKTSENDRAW: ${raw.dropped} console bytes dropped: the TT buffer was full (no flow control: pause at High Watermark, or --flow-control rts)`,
+      );
+    }
+    if (code === 2) this.#log(`AT+SKTSENDRAW: ERROR: 2: ${raw.failure}`);
+    if (code === 4) {
+      this.#log(
+        `AT+SKTSENDRAW: ERROR: 4: stopped (<<<) after ${raw.sent} bytes were sent`,
+      );
+    }
+    if (this.#closed) return;
     this.output.answer(code ? formatError(code) : OK);
     this.output.endAnswer();
+    this.#kick();
   }
-}
-
-/** Largest UDP datagram `AT+SKTSENDRAW` sends (an Ethernet frame's payload). */
-export const TT_UDP_DATAGRAM = 1472;
-
-/**
- * One `AT+SKTSENDRAW` payload on its way to a link, through the module's
- * 80 KiB TT buffer: when the network is slower than the console and the
- * buffer fills, `[$][TT]:High Watermark` goes out and console input waits;
- * once it has drained to half, `[$][TT]:Low Watermark`.
- */
-class RawTransfer {
-  #failure: string | undefined;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #high = false;
-  #sending: Promise<void> = Promise.resolve();
-  #running = false;
-  #drained: (() => void)[] = [];
-  #udpPending: Uint8Array[] = [];
-  #udpPendingBytes = 0;
-  #silent = false;
-
-  constructor(
-    readonly link: StreamLink | UdpLink,
-    readonly destination: Endpoint | undefined,
-    readonly output: ConsoleOutput,
-  ) {}
-
-  /** Bytes taken and not yet handed to the link. */
-  get queued(): number {
-    return this.#queued + this.#udpPendingBytes;
-  }
-
-  /** Takes console bytes into the TT buffer; waits while the buffer is full. */
-  async data(bytes: Uint8Array): Promise<void> {
-    if (this.#failure) return; // Keep consuming the announced bytes.
-    if (this.link instanceof UdpLink) return this.#udp(bytes);
-    this.#push(bytes);
-    while (this.#queued >= TT_BUFFER_SIZE && !this.#failure) {
-      await new Promise<void>((resolve) => this.#drained.push(resolve));
-    }
-  }
-
-  /** UDP: cut the payload into datagrams of at most 1472 bytes, in order. */
-  async #udp(bytes: Uint8Array): Promise<void> {
-    this.#udpPending.push(bytes);
-    this.#udpPendingBytes += bytes.length;
-    while (this.#udpPendingBytes >= TT_UDP_DATAGRAM) {
-      const all = joinParts(this.#udpPending);
-      this.#push(all.subarray(0, TT_UDP_DATAGRAM));
-      const rest = all.subarray(TT_UDP_DATAGRAM);
-      this.#udpPending = rest.length ? [rest] : [];
-      this.#udpPendingBytes = rest.length;
-      while (this.#queued >= TT_BUFFER_SIZE && !this.#failure) {
-        await new Promise<void>((resolve) => this.#drained.push(resolve));
-      }
-    }
-  }
-
-  #push(bytes: Uint8Array): void {
-    this.#queue.push(bytes);
-    this.#queued += bytes.length;
-    if (this.#queued >= TT_BUFFER_SIZE && !this.#high && !this.#silent) {
-      this.#high = true;
-      this.output.answer(HIGH_WATERMARK);
-    }
-    if (!this.#running) {
-      // Set synchronously: a chunk pushed while the loop ends is never stranded.
-      this.#running = true;
-      this.#sending = this.#send();
-    }
-  }
-
-  async #send(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const chunk = this.#queue.shift()!;
-      if (!this.#failure) {
-        try {
-          if (this.link instanceof UdpLink) {
-            await this.link.send(chunk, this.destination);
-          } else await this.link.send(chunk);
-        } catch (e) {
-          this.#failure = message(e);
-        }
-      }
-      this.#queued -= chunk.length;
-      if (this.#high && this.#queued <= TT_BUFFER_SIZE / 2 && !this.#silent) {
-        this.#high = false;
-        this.output.answer(LOW_WATERMARK);
-      }
-      if (this.#queued < TT_BUFFER_SIZE || this.#failure) {
-        for (const resolve of this.#drained.splice(0)) resolve();
-      }
-    }
-    // Cleared in the same step as the last emptiness check (no await between).
-    this.#running = false;
-  }
-
-  /** Sends what is left and returns the failure, if any. */
-  async finish(): Promise<string | undefined> {
-    if (this.#udpPendingBytes > 0) {
-      this.#push(joinParts(this.#udpPending));
-      this.#udpPending = [];
-      this.#udpPendingBytes = 0;
-    }
-    while (this.#running) await this.#sending;
-    return this.#failure;
-  }
-
-  /** Prints no more watermark lines (the module was reset). */
-  mute(): void {
-    this.#silent = true;
-  }
-
-  /** Drops what is still buffered (abort). */
-  discard(): void {
-    this.#udpPending = [];
-    this.#udpPendingBytes = 0;
-  }
-}
-
-function joinParts(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /**

@@ -77,6 +77,7 @@ export class Harness {
       hostname: "127.0.0.1",
       port: console.port,
     });
+    conn.setNoDelay(true); // a `<` written alone arrives alone (SKTSENDRAW abort)
     return new Harness(module, console, conn);
   }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { encode, TT_BUFFER_SIZE } from "@atsock/protocol";
+import { encode, TT_BUFFER_SIZE, TT_PIECE_SIZE } from "@atsock/protocol";
 import {
   freePort,
   Harness,
@@ -10,6 +10,7 @@ import {
   readExactly,
   tcpPeer,
 } from "./test_util.ts";
+import { TT_BATCH } from "./raw_transfer.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -37,8 +38,9 @@ Deno.test("at_sktsendraw in Manual Test Mode: the link is checked first (1), the
   }
 });
 
-Deno.test("SKTSENDRAW on TCP: prompt, exact bytes, 10 MiB of random bytes in odd chunks with checksum, OK", async () => {
-  const h = await Harness.start({ mode: "host" });
+Deno.test("SKTSENDRAW on TCP with RTS flow control: prompt, exact bytes, 10 MiB of random bytes in odd chunks with checksum, OK", async () => {
+  // The console writes without looking at watermarks: only RTS keeps every byte.
+  const h = await Harness.start({ mode: "host", flowControl: "rts" });
   const peer = tcpPeer();
   try {
     await h.next((e) => e.type === "ready");
@@ -90,7 +92,7 @@ Deno.test("SKTSENDRAW on TCP: prompt, exact bytes, 10 MiB of random bytes in odd
   }
 });
 
-Deno.test("SKTSENDRAW abort: <<< then 30 ms of silence", async () => {
+Deno.test("atcmd_lwip_start_tt_handle: <<< then 30 ms on a payload of at most 10 KiB sends what came, <<< included, and answers OK", async () => {
   const h = await Harness.start({ mode: "host" });
   const peer = tcpPeer();
   try {
@@ -104,6 +106,7 @@ Deno.test("SKTSENDRAW abort: <<< then 30 ms of silence", async () => {
     await h.write("AT+SKTSENDRAW=1,100\r\n");
     await h.next((e) => e.type === "prompt");
     await h.write("abc");
+    await new Promise((r) => setTimeout(r, 5));
     for (const byte of "<<<") {
       await h.write(byte);
       await new Promise((r) => setTimeout(r, 5));
@@ -111,9 +114,12 @@ Deno.test("SKTSENDRAW abort: <<< then 30 ms of silence", async () => {
     const { event } = await h.next((e) =>
       e.type === "ok" || e.type === "error"
     );
-    assert.deepEqual(event, { type: "error", code: 4 });
-    // What came before the abort was sent; the <<< was not.
-    assert.equal(new TextDecoder().decode(await readExactly(conn, 3)), "abc");
+    assert.deepEqual(event, { type: "ok" });
+    // On the UART the `<` bytes went into the buffer: they are sent too.
+    assert.equal(
+      new TextDecoder().decode(await readExactly(conn, 6)),
+      "abc<<<",
+    );
     assert.equal(await h.code("AT+SKTSEND=1,2,,,ok"), 0);
     assert.equal(new TextDecoder().decode(await readExactly(conn, 2)), "ok");
     conn.close();
@@ -198,8 +204,12 @@ Deno.test("20 modules side by side keep their own link tables", async () => {
   }
 });
 
-Deno.test("TT buffer: High Watermark when the peer stops reading, Low when it drains, nothing lost", async () => {
-  const h = await Harness.start({ mode: "host" });
+Deno.test("atio_uart_handler: without flow control, High Watermark, then bytes dropped when the buffer is full (counted and logged), Low when it drains", async () => {
+  const logs: string[] = [];
+  const h = await Harness.start({
+    mode: "host",
+    log: (line) => logs.push(line),
+  });
   const peer = tcpPeer();
   try {
     await h.next((e) => e.type === "ready");
@@ -210,27 +220,91 @@ Deno.test("TT buffer: High Watermark when the peer stops reading, Low when it dr
     );
     const conn = await accepted;
     const size = 32 * 1024 * 1024; // more than the kernel's loopback buffers hold
-    const data = new Uint8Array(size).map((_, i) => (i * 2654435761) >>> 24);
     await h.write(`AT+SKTSENDRAW=0,${size}\r\n`);
     await h.next((e) => e.type === "prompt");
-    const writing = h.write(data); // the peer is not reading yet
+    // The host ignores the watermarks and writes on (the peer reads nothing).
+    const data = randomBytes(64 * 1024);
+    let written = 0;
+    while (h.module.stats().transparentDropped === 0 && written < size) {
+      await h.module.receive(data.slice());
+      written += data.length;
+    }
+    assert.ok(h.module.stats().transparentDropped > 0, "bytes were dropped");
+    assert.ok(h.module.stats().transparent <= 81919 + TT_PIECE_SIZE);
     const high = await h.next((e) => e.type === "watermark", 20000);
     assert.deepEqual(high.event, { type: "watermark", level: "high" });
-    // The module holds its buffer, not the whole payload.
-    assert.ok(h.module.stats().consoleInput <= 64 * 1024 + 65536);
-    const receiving = readExactly(conn, size); // now the peer reads
+    const draining = (async () => {
+      const buf = new Uint8Array(65536);
+      while ((await conn.read(buf)) !== null) { /* discard */ }
+    })();
     const low = await h.next((e) => e.type === "watermark", 20000);
     assert.deepEqual(low.event, { type: "watermark", level: "low" });
-    await writing;
+    // Bytes are missing: the module waits for more until the host aborts.
+    for (const byte of "<<<") {
+      await h.write(byte);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+
     const { event } = await h.next(
       (e) => e.type === "ok" || e.type === "error",
       20000,
     );
-    assert.deepEqual(event, { type: "ok" });
-    assert.equal(sha(await receiving), sha(data));
+    assert.deepEqual(event, { type: "error", code: 4 });
+    const dropped = h.module.stats().transparentDropped;
+    assert.ok(
+      logs.some((line) =>
+        line.includes(`${dropped} console bytes dropped`) &&
+        line.includes("TT buffer was full")
+      ),
+      logs.join("\n"),
+    );
+    assert.equal(await h.code("AT+SKTDEL=0"), 0);
     conn.close();
+    await draining.catch(() => {});
   } finally {
     peer.close();
+    await h.close();
+  }
+});
+
+Deno.test("atcmd_lwip_start_tt_handle: a 5000-byte UDP payload is one 5000-byte datagram; 25000 bytes are 10240 + 10240 + 4520", async () => {
+  const h = await Harness.start({ mode: "host" });
+  const udp = createSocket("udp4");
+  await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+  const got: Uint8Array[] = [];
+  udp.on("message", (m) => got.push(new Uint8Array(m)));
+  try {
+    await h.next((e) => e.type === "ready");
+    assert.equal(
+      await h.code(
+        `AT+SKTCLIENT=2,0,,127.0.0.1,${udp.address().port},${freePort()},0`,
+      ),
+      0,
+    );
+    for (
+      const [size, lengths] of [[5000, [5000]], [25000, [
+        10240,
+        10240,
+        4520,
+      ]]] as const
+    ) {
+      got.length = 0;
+      const data = randomBytes(size);
+      await h.write(`AT+SKTSENDRAW=2,${size}\r\n`);
+      await h.next((e) => e.type === "prompt");
+      for (const chunk of oddChunks(data, 1500)) await h.write(chunk);
+      assert.deepEqual(
+        (await h.next((e) => e.type === "ok" || e.type === "error")).event,
+        { type: "ok" },
+      );
+      for (let i = 0; i < 200 && got.length < lengths.length; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.deepEqual(got.map((d) => d.length), [...lengths]);
+      assert.equal(sha(new Uint8Array(got.flatMap((d) => [...d]))), sha(data));
+    }
+  } finally {
+    udp.close();
     await h.close();
   }
 });
@@ -249,8 +323,8 @@ console.log(JSON.stringify({ received, largest, digest: hash.digest("hex") }));
 udp.close();
 `;
 
-Deno.test("TT: 10 MiB of random bytes over UDP in datagrams of at most 1472 bytes, in order", async () => {
-  const h = await Harness.start({ mode: "host" });
+Deno.test("TT with RTS flow control: 10 MiB of random bytes over UDP in datagrams of at most 10 KiB, in order", async () => {
+  const h = await Harness.start({ mode: "host", flowControl: "rts" });
   const sink = new Deno.Command(Deno.execPath(), {
     args: ["eval", UDP_SINK],
     stdin: "piped",
@@ -295,7 +369,7 @@ Deno.test("TT: 10 MiB of random bytes over UDP in datagrams of at most 1472 byte
       text += value;
     }
     const report = JSON.parse(text);
-    assert.equal(report.largest, 1472);
+    assert.equal(report.largest, 10240);
     assert.equal(report.received, size);
     assert.equal(report.digest, sha(data));
   } finally {
@@ -304,8 +378,8 @@ Deno.test("TT: 10 MiB of random bytes over UDP in datagrams of at most 1472 byte
   }
 });
 
-Deno.test("SKTSENDRAW on TCP aborted with <<< after 6 MiB of 10: the bytes before arrive exactly, ERROR: 4, commands again", async () => {
-  const h = await Harness.start({ mode: "host" });
+Deno.test("atcmd_lwip_start_tt_handle: SKTSENDRAW on TCP aborted with <<< after 6 MiB of 10: the bytes before and the <<< arrive, ERROR: 4, commands again", async () => {
+  const h = await Harness.start({ mode: "host", flowControl: "rts" });
   const peer = tcpPeer();
   try {
     await h.next((e) => e.type === "ready");
@@ -321,15 +395,26 @@ Deno.test("SKTSENDRAW on TCP aborted with <<< after 6 MiB of 10: the bytes befor
     data[cut - 1] = 0; // not a `<`, so the abort is exactly the three that follow
     await h.write(`AT+SKTSENDRAW=0,${size}\r\n`);
     await h.next((e) => e.type === "prompt");
-    const receiving = readExactly(conn, cut);
+    const receiving = readExactly(conn, cut + 3);
     for (const chunk of oddChunks(data.subarray(0, cut))) await h.write(chunk);
-    for (const byte of "<<<") await h.write(byte);
+    // Every payload byte taken before the `<` (else one read could hold both).
+    for (let i = 0; i < 2000 && h.module.stats().transparent > 0; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    for (const byte of "<<<") {
+      await h.write(byte);
+      await new Promise((r) => setTimeout(r, 5)); // three reads of one byte
+    }
     const { event } = await h.next(
       (e) => e.type === "ok" || e.type === "error",
       30000,
     );
     assert.deepEqual(event, { type: "error", code: 4 });
-    assert.equal(sha(await receiving), sha(data.subarray(0, cut)));
+    const expected = new Uint8Array(cut + 3);
+    expected.set(data.subarray(0, cut));
+    expected.set(encode("<<<"), cut);
+    assert.equal(sha(await receiving), sha(expected));
     // Commands again; what follows the prefix on the wire is this SKTSEND.
     assert.equal(await h.code("AT+SKTSEND=0,2,,,ok"), 0);
     assert.equal(new TextDecoder().decode(await readExactly(conn, 2)), "ok");
@@ -341,8 +426,8 @@ Deno.test("SKTSENDRAW on TCP aborted with <<< after 6 MiB of 10: the bytes befor
   }
 });
 
-Deno.test("TT buffer stays within 80 KiB plus one console chunk while the peer does not read", async () => {
-  const h = await Harness.start({ mode: "host" });
+Deno.test("TT buffer with RTS flow control stays within 80 KiB while the peer does not read; no watermarks", async () => {
+  const h = await Harness.start({ mode: "host", flowControl: "rts" });
   const peer = tcpPeer();
   try {
     await h.next((e) => e.type === "ready");
@@ -369,16 +454,16 @@ Deno.test("TT buffer stays within 80 KiB plus one console chunk while the peer d
         sample();
       }
     })();
-    const high = await h.next((e) => e.type === "watermark", 20000);
-    assert.deepEqual(high.event, { type: "watermark", level: "high" });
-    // The peer still reads nothing: the buffer is full and stays so.
+    // The peer reads nothing: the buffer fills and stays full.
+    for (let i = 0; i < 2000 && peak < TT_BUFFER_SIZE - 1; i++) {
+      sample();
+      await new Promise((r) => setTimeout(r, 5));
+    }
     for (let i = 0; i < 20; i++) {
       sample();
       await new Promise((r) => setTimeout(r, 5));
     }
     const receiving = readExactly(conn, size); // now the peer reads
-    const low = await h.next((e) => e.type === "watermark", 20000);
-    assert.deepEqual(low.event, { type: "watermark", level: "low" });
     await feeding;
     const { event } = await h.next(
       (e) => e.type === "ok" || e.type === "error",
@@ -386,13 +471,23 @@ Deno.test("TT buffer stays within 80 KiB plus one console chunk while the peer d
     );
     assert.deepEqual(event, { type: "ok" });
     assert.equal(sha(await receiving), sha(data));
-    // One chunk past the limit at most (plus up to three `<` the framer
-    // held back from the chunk before, in case they were an abort).
+    // The ring holds 80 KiB less one; besides, the pieces being sent (one
+    // write of at most TT_BATCH without watermarks).
     assert.ok(
-      peak <= TT_BUFFER_SIZE + largest + 3,
-      `TT buffer held ${peak} bytes (limit ${TT_BUFFER_SIZE} + ${largest} + 3)`,
+      peak >= TT_BUFFER_SIZE - 1,
+      `peak ${peak}: the ring never filled`,
     );
-    assert.ok(peak >= TT_BUFFER_SIZE, `peak ${peak}: the buffer never filled`);
+    assert.ok(
+      peak <= TT_BUFFER_SIZE - 1 + TT_BATCH,
+      `TT buffer held ${peak} bytes`,
+    );
+    assert.ok(largest > 0);
+    assert.equal(h.module.stats().transparentDropped, 0);
+    assert.equal(
+      h.pending().filter((e) => e.type === "watermark").length,
+      0,
+      "no watermark lines with RTS",
+    );
     assert.equal(h.module.stats().transparent, 0);
     conn.close();
   } finally {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { nextTurn, RAW_PIECE } from "./raw_pace.ts";
 import {
   AtError,
   type ClientType,
@@ -185,13 +186,6 @@ interface ServerEntry {
   ended: unknown;
 }
 
-/**
- * Bytes written between two looks at the watermarks in `AT+SKTSENDRAW`: a
- * quarter of the module's 80 KiB TT buffer, so a High Watermark is obeyed
- * long before the buffer could overflow.
- */
-const RAW_PIECE = 20 * 1024;
-
 /** Payload size that fits one `AT+SKTSEND` line in the worst case of escaping. */
 const SEND_CHUNK = 900;
 
@@ -202,6 +196,9 @@ const RAW_MS_PER_BYTE = 10 / 9600 * 1000;
 const EVENTS_BUFFERED = 4096;
 
 const ABORT_BYTE = new Uint8Array([0x3c]); // `<`
+
+/** Pause before each `<` of an abort, so that each arrives alone. */
+const ABORT_GAP_MS = 20;
 
 /**
  * Drives a module over a transport. Unsolicited events are dispatched on the
@@ -1073,16 +1070,20 @@ export class AtDriver extends EventTarget {
 
   /**
    * `AT+SKTSENDRAW` (Host Control Mode): sends raw bytes of any value, from
-   * a buffer or a stream of known total size, pausing between the module's
-   * High and Low Watermark lines.
+   * a buffer or a stream of known total size, in pieces of 8 KiB, pausing
+   * between the module's High and Low Watermark lines, so that a module
+   * without flow control (which drops bytes its full TT buffer cannot take)
+   * loses none; the rule and its limits are in `raw_pace.ts` and
+   * `docs/getting-started-host-library.md`.
    *
    * The default time limit is the driver's plus the time the bytes take at
    * 9600 baud. If the transfer fails after the module's `>>>` (timeout,
    * abort, a stream shorter than `size`), the driver ends raw mode with
    * `<`,`<`,`<` and 30 ms of silence and waits for the module's final
-   * result before the next command: the peer has then received exactly the
-   * bytes written before the failure (plus up to three `<` when fewer than
-   * four bytes were left, as the module then takes them as the payload's end).
+   * result before the next command: the peer has then received the bytes
+   * written before the failure followed by the `<` bytes (the firmware
+   * sends them with the payload), and the module answers `OK` for a
+   * payload of at most 10 KiB, `ERROR: 4` for a larger one.
    */
   sendRaw(
     linkId: number,
@@ -1090,6 +1091,12 @@ export class AtDriver extends EventTarget {
     destination?: Endpoint,
     options: CommandOptions & {
       onProgress?: (sent: number, total: number) => void;
+      /**
+       * The module's UART flow control (default `none`, the firmware's):
+       * with `rts` the hardware holds the host back, and the driver writes
+       * without the pause before each piece that `none` needs.
+       */
+      flowControl?: "none" | "rts";
     } = {},
   ): Promise<void> {
     checkLink(linkId);
@@ -1107,9 +1114,11 @@ export class AtDriver extends EventTarget {
     data: Uint8Array | { size: number; stream: ReadableStream<Uint8Array> },
     options: CommandOptions & {
       onProgress?: (sent: number, total: number) => void;
+      flowControl?: "none" | "rts";
     },
   ): Promise<void> {
     const name = describe(request);
+    const paced = options.flowControl !== "rts";
     if (this.#closed) throw new TransportClosedError(name);
     options.signal?.throwIfAborted();
     const limit = new Deadline(
@@ -1139,8 +1148,10 @@ export class AtDriver extends EventTarget {
     early.catch(() => {});
     const wait = <T>(work: Promise<T>) =>
       limit.race(Promise.race([work, early]));
+    // The pacing rule and why it loses nothing: raw_pace.ts.
     const push = async (chunk: Uint8Array) => {
       for (let i = 0; i < chunk.length; i += RAW_PIECE) {
+        if (paced && handed > 0) await wait(nextTurn());
         while (this.#rawPaused && !this.#closed) {
           await wait(
             new Promise<void>((resolve) => this.#rawResume.push(resolve)),
@@ -1197,7 +1208,8 @@ export class AtDriver extends EventTarget {
   /**
    * Ends a raw transfer early (BEHAVIOUR.md): three `<` one at a time, then
    * silence (nothing else is written until the final result), then the
-   * module's `ERROR: 4`.
+   * module's final result (`OK` for a payload of at most 10 KiB, else
+   * `ERROR: 4`).
    */
   async #abortRaw(
     pending: Pending,
@@ -1209,7 +1221,10 @@ export class AtDriver extends EventTarget {
     }
     const limit = new Deadline("<<<", this.#timeout);
     try {
+      // Each `<` must reach the module as a read of its own (a UART FIFO
+      // or a TCP segment holding two is no abort): a pause before each.
       for (let i = 0; i < Math.min(3, remaining); i++) {
+        await limit.race(new Promise((r) => setTimeout(r, ABORT_GAP_MS)));
         await limit.race(this.#write(ABORT_BYTE, "<<<"));
       }
       await limit.race(pending.promise);

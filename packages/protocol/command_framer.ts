@@ -1,11 +1,13 @@
 /**
  * The module's side of the UART: a streaming, binary-safe framer that turns
  * whatever chunks arrive from the host into command lines, and in
- * transparent transmission passes exactly N raw bytes through.
+ * transparent transmission passes every byte through as it came.
  *
  * It is pull-based: `push` bytes, then call `next` until it returns
  * `undefined`. Between two calls the caller may switch to raw mode, so the
  * bytes that follow an `AT+SKTSENDRAW` line in the same chunk are raw.
+ * Raw mode lasts until the caller ends it (the firmware leaves
+ * transparent transmission when its handler is done, not after N bytes).
  *
  * @module
  */
@@ -15,7 +17,6 @@ import { MAX_LINE_LENGTH } from "./constants.ts";
 
 const CR = 0x0d;
 const LF = 0x0a;
-const LT = 0x3c;
 
 /** What the framer yields. */
 export type ConsoleEvent =
@@ -37,21 +38,13 @@ export type ConsoleEvent =
     head: Uint8Array;
   }
   | {
-    /** Raw bytes of transparent transmission, in order. */
-    type: "raw";
-    /** The bytes (a view; copy to keep beyond the next `push`). */
-    data: Uint8Array;
-  }
-  | {
-    /** All the raw bytes asked for by {@linkcode CommandFramer.startRaw} were given. */
-    type: "raw-end";
-  }
-  | {
     /**
-     * The raw bytes so far end in `<<<`, which the framer holds back. If no
-     * byte follows within the abort silence, call `abortRaw`.
+     * Raw bytes of transparent transmission, in order: at most one pushed
+     * chunk each (the module tells an abort by a chunk of one `<`).
      */
-    type: "abort-pending";
+    type: "raw";
+    /** The bytes (a view of a pushed chunk: do not reuse a pushed buffer). */
+    data: Uint8Array;
   };
 
 /** Options for {@linkcode CommandFramer}. */
@@ -83,9 +76,7 @@ export class CommandFramer {
   #lineLength = 0;
   #overlongLength = -1;
   #skipLf = false;
-  #rawRemaining = 0;
-  #held = 0;
-  #abortSignalled = false;
+  #raw = false;
 
   /** Creates a framer in line mode. */
   constructor(options: CommandFramerOptions = {}) {
@@ -95,17 +86,12 @@ export class CommandFramer {
 
   /** Whether the framer is passing raw bytes through. */
   get raw(): boolean {
-    return this.#rawRemaining > 0;
-  }
-
-  /** Raw bytes still expected (including any held-back `<`). */
-  get rawRemaining(): number {
-    return this.#rawRemaining;
+    return this.#raw;
   }
 
   /** Bytes pushed but not yet turned into events, plus a partial line. */
   get buffered(): number {
-    let n = this.#lineLength + this.#held - this.#pos;
+    let n = this.#lineLength - this.#pos;
     for (const chunk of this.#chunks) n += chunk.length;
     return n;
   }
@@ -116,42 +102,25 @@ export class CommandFramer {
   }
 
   /**
-   * Switches to raw mode: the next `size` bytes are yielded as `raw` events,
-   * then `raw-end`, then line mode resumes.
+   * Switches to raw mode: every byte from here on is yielded as `raw`
+   * events until {@linkcode CommandFramer.endRaw}.
    */
-  startRaw(size: number): void {
-    if (!Number.isSafeInteger(size) || size < 1) {
-      throw new RangeError(`raw size must be a positive integer, got ${size}`);
-    }
+  startRaw(): void {
     if (this.#lineLength > 0 || this.#overlongLength >= 0) {
       throw new Error("cannot start raw mode in the middle of a line");
     }
-    this.#rawRemaining = size;
-    this.#held = 0;
-    this.#abortSignalled = false;
+    this.#raw = true;
   }
 
-  /**
-   * Ends raw mode early (the host's `<<<` abort): the held-back `<<<` is
-   * discarded and line mode resumes. Returns how many announced bytes were
-   * never yielded.
-   */
-  abortRaw(): number {
-    const left = this.#rawRemaining;
-    this.#rawRemaining = 0;
-    this.#held = 0;
-    this.#abortSignalled = false;
-    return left;
+  /** Ends raw mode: the bytes not yet yielded are read as lines. */
+  endRaw(): void {
+    this.#raw = false;
   }
 
   /** The next event, or `undefined` when more bytes are needed. */
   next(): ConsoleEvent | undefined {
-    if (this.#pendingEnd) {
-      this.#pendingEnd = false;
-      return { type: "raw-end" };
-    }
     while (true) {
-      if (this.#rawRemaining > 0) {
+      if (this.#raw) {
         const event = this.#nextRaw();
         if (event !== null) return event;
         continue;
@@ -236,59 +205,19 @@ export class CommandFramer {
   /** One raw step: an event, or null to loop again. */
   #nextRaw(): ConsoleEvent | null | undefined {
     const chunk = this.#chunks[0];
-    if (chunk !== undefined && this.#skipLf) {
+    if (chunk === undefined) return undefined;
+    if (this.#skipLf) {
       this.#skipLf = false;
       if (chunk[this.#pos] === LF) {
         this.#advance(chunk, 1);
         return null;
       }
     }
-    if (chunk === undefined) {
-      if (this.#held === 3 && !this.#abortSignalled) {
-        this.#abortSignalled = true;
-        return { type: "abort-pending" };
-      }
-      return undefined;
-    }
-    this.#abortSignalled = false;
-    const want = this.#rawRemaining - this.#held;
-    const take = Math.min(want, chunk.length - this.#pos);
-    const piece = chunk.subarray(this.#pos, this.#pos + take);
-    this.#advance(chunk, take);
-    const held = this.#held;
-    if (take === want) {
-      // The payload is complete: held bytes are data after all.
-      this.#rawRemaining = 0;
-      this.#held = 0;
-      if (held > 0 || piece.length > 0) {
-        this.#pendingEnd = true;
-        return { type: "raw", data: prependLt(held, piece) };
-      }
-      return { type: "raw-end" };
-    }
-    // Hold back a trailing run of up to three `<`: it may be an abort.
-    let run = 0;
-    while (
-      run < piece.length && run < 3 && piece[piece.length - 1 - run] === LT
-    ) run++;
-    let newHeld: number;
-    let out: Uint8Array;
-    if (run === piece.length) {
-      // The whole piece is `<`: it extends the held run.
-      const total = held + run;
-      newHeld = Math.min(total, 3);
-      out = ltBytes(total - newHeld);
-    } else {
-      newHeld = run;
-      out = prependLt(held, piece.subarray(0, piece.length - run));
-    }
-    this.#held = newHeld;
-    this.#rawRemaining -= out.length;
-    if (out.length > 0) return { type: "raw", data: out };
-    return null;
+    const data = this.#pos === 0 ? chunk : chunk.subarray(this.#pos);
+    this.#drop();
+    return { type: "raw", data };
   }
 
-  #pendingEnd = false;
   #head: Uint8Array = new Uint8Array();
 
   #append(bytes: Uint8Array): void {
@@ -338,16 +267,4 @@ export class CommandFramer {
     this.#lineLength = 0;
     return { type: "line", line };
   }
-}
-
-function ltBytes(count: number): Uint8Array {
-  return new Uint8Array(count).fill(LT);
-}
-
-function prependLt(count: number, bytes: Uint8Array): Uint8Array {
-  if (count === 0) return bytes;
-  const out = new Uint8Array(count + bytes.length);
-  out.fill(LT, 0, count);
-  out.set(bytes, count);
-  return out;
 }

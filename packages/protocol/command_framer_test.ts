@@ -7,39 +7,54 @@ type Plain =
   | { type: "overlong"; length: number }
   | { type: "raw"; text: string }
   | { type: "raw-end" }
-  | { type: "abort-pending" };
+  | { type: "excess"; text: string };
 
 const latin1 = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
 
 /**
  * Feeds chunks, entering raw mode after lines of the form `RAW <n>` as a
- * device does after `AT+SKTSENDRAW`, and merges adjacent raw events.
+ * device does after `AT+SKTSENDRAW`, and merges adjacent raw events. Raw
+ * mode ends when n bytes came; the rest of that chunk is `excess` (the
+ * firmware's ring buffer took it and is destroyed with it).
  */
 function run(chunks: Uint8Array[], maxLineLength?: number): Plain[] {
   const framer = new CommandFramer({ maxLineLength });
   const out: Plain[] = [];
+  let left = 0;
   const add = (event: ConsoleEvent) => {
     switch (event.type) {
       case "line": {
         const text = latin1(event.line);
         out.push({ type: "line", text });
         const m = /^RAW (\d+)$/.exec(text);
-        if (m) framer.startRaw(Number(m[1]));
+        if (m) {
+          left = Number(m[1]);
+          framer.startRaw();
+        }
         break;
       }
       case "overlong":
         out.push({ type: "overlong", length: event.length });
         break;
       case "raw": {
+        const take = Math.min(left, event.data.length);
+        const text = latin1(event.data.subarray(0, take));
         const last = out.at(-1);
-        if (last?.type === "raw") last.text += latin1(event.data);
-        else out.push({ type: "raw", text: latin1(event.data) });
+        if (last?.type === "raw") last.text += text;
+        else out.push({ type: "raw", text });
+        left -= take;
+        if (left === 0) {
+          framer.endRaw();
+          out.push({ type: "raw-end" });
+          if (take < event.data.length) {
+            out.push({
+              type: "excess",
+              text: latin1(event.data.subarray(take)),
+            });
+          }
+        }
         break;
       }
-      case "abort-pending":
-        break; // Timing decides; without silence the bytes are data.
-      default:
-        out.push({ type: event.type });
     }
   };
   for (const chunk of chunks) {
@@ -96,57 +111,49 @@ Deno.test("memory stays bounded on an endless line", () => {
   }
 });
 
-Deno.test("raw mode passes exactly N bytes of any value, then lines again", () => {
+Deno.test("raw mode passes every byte of any value until endRaw, then lines again", () => {
   const payload = new Uint8Array(300).map((_, i) => i & 0xff);
-  const input = new Uint8Array([
-    ...encode("RAW 300\r\n"),
-    ...payload,
-    ...encode("AT+NEXT\r\n"),
-  ]);
+  const input = new Uint8Array([...encode("RAW 300\r\n"), ...payload]);
   const expected: Plain[] = [
     { type: "line", text: "RAW 300" },
     { type: "raw", text: latin1(payload) },
     { type: "raw-end" },
     { type: "line", text: "AT+NEXT" },
   ];
-  for (const chunks of splits(input)) assert.deepEqual(run(chunks), expected);
-});
-
-Deno.test("a raw payload ending in <<< is data when it completes the count", () => {
-  const input = encode("RAW 5\r\nab<<<AT+X\r\n");
   for (const chunks of splits(input)) {
-    assert.deepEqual(run(chunks), [
-      { type: "line", text: "RAW 5" },
-      { type: "raw", text: "ab<<<" },
-      { type: "raw-end" },
-      { type: "line", text: "AT+X" },
-    ]);
+    assert.deepEqual(run([...chunks, encode("AT+NEXT\r\n")]), expected);
   }
 });
 
-Deno.test("<<< is held back, signalled, and either aborted or released", () => {
+Deno.test("atio_uart_handler: bytes after the payload in the same chunk are raw too", () => {
+  assert.deepEqual(run([encode("RAW 5\r\nab<<<AT+X\r\n")]), [
+    { type: "line", text: "RAW 5" },
+    { type: "raw", text: "ab<<<" },
+    { type: "raw-end" },
+    { type: "excess", text: "AT+X\r\n" },
+  ]);
+});
+
+Deno.test("atio_uart_handler: raw events keep the pushed chunks apart (a lone < is its own event)", () => {
   const framer = new CommandFramer();
   framer.push(encode("RAW 100\r\nhello<"));
   assert.equal(framer.next()?.type, "line");
-  framer.startRaw(100);
-  const first = framer.next();
-  assert.equal(first?.type, "raw");
-  if (first?.type === "raw") assert.equal(latin1(first.data), "hello");
-  assert.equal(framer.next(), undefined);
-  framer.push(encode("<"));
-  assert.equal(framer.next(), undefined);
-  framer.push(encode("<"));
-  assert.deepEqual(framer.next(), { type: "abort-pending" });
-  assert.equal(framer.next(), undefined);
-  // More bytes: the <<< was data.
-  framer.push(encode("x"));
-  const released = framer.next();
-  assert.equal(released?.type, "raw");
-  if (released?.type === "raw") assert.equal(latin1(released.data), "<<<x");
-  assert.equal(framer.rawRemaining, 100 - 9);
-  framer.push(encode("<<<"));
-  assert.deepEqual(framer.next(), { type: "abort-pending" });
-  assert.equal(framer.abortRaw(), 91);
+  framer.startRaw();
+  const events: string[] = [];
+  const drain = () => {
+    for (let e = framer.next(); e; e = framer.next()) {
+      assert.equal(e.type, "raw");
+      if (e.type === "raw") events.push(latin1(e.data));
+    }
+  };
+  drain();
+  for (const piece of ["<", "<", "x", "<<<"]) {
+    framer.push(encode(piece));
+    drain();
+  }
+  assert.deepEqual(events, ["hello<", "<", "<", "x", "<<<"]);
+  assert.equal(framer.buffered, 0);
+  framer.endRaw();
   assert.equal(framer.raw, false);
   framer.push(encode("AT+AFTER\r\n"));
   const after = framer.next();
@@ -154,14 +161,36 @@ Deno.test("<<< is held back, signalled, and either aborted or released", () => {
   if (after?.type === "line") assert.equal(latin1(after.line), "AT+AFTER");
 });
 
-Deno.test("a run of more than three < keeps only the last three back", () => {
-  const framer = new CommandFramer();
-  framer.startRaw(50);
-  framer.push(encode("a<<<<<"));
-  const event = framer.next();
-  assert.equal(event?.type, "raw");
-  if (event?.type === "raw") assert.equal(latin1(event.data), "a<<");
-  assert.deepEqual(framer.next(), { type: "abort-pending" });
+Deno.test("raw bytes come out in order whatever the chunking (property)", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 200 }),
+      fc.array(fc.integer({ min: 1, max: 17 }), {
+        minLength: 1,
+        maxLength: 10,
+      }),
+      (payload, sizes) => {
+        const framer = new CommandFramer();
+        framer.startRaw();
+        const out: number[] = [];
+        for (let i = 0, k = 0; i < payload.length; k++) {
+          const size = sizes[k % sizes.length];
+          const chunk = payload.slice(i, i + size);
+          framer.push(chunk);
+          for (let e = framer.next(); e; e = framer.next()) {
+            assert.equal(e.type, "raw");
+            if (e.type === "raw") {
+              assert.ok(e.data.length <= chunk.length);
+              out.push(...e.data);
+            }
+          }
+          i += size;
+        }
+        assert.deepEqual(out, [...payload]);
+      },
+    ),
+    { numRuns: 200 },
+  );
 });
 
 Deno.test("the same events however the input is chunked (property)", () => {
@@ -170,7 +199,6 @@ Deno.test("the same events however the input is chunked (property)", () => {
       "AT+SKTSTATE\r\n",
       "AT+X\r",
       "\n",
-      "RAW 7\r\n",
       "<<<",
       "\r\n",
     ),
@@ -224,10 +252,10 @@ Deno.test("a megabyte of LF-only or CR-only lines in one chunk comes out whole",
   }
 });
 
-Deno.test("raw bytes taken from the middle of a chunk leave its lines intact", () => {
-  const input = encode("AT+A\nRAW 3\nx\ny\nAT+B\rAT+C\r\n");
+Deno.test("raw bytes taken from the middle of a chunk leave the lines before intact", () => {
+  const input = encode("AT+A\r\nRAW 3\r\nx\ny");
   for (const chunks of splits(input)) {
-    assert.deepEqual(run(chunks), [
+    assert.deepEqual(run([...chunks, encode("AT+B\r\nAT+C\r\n")]), [
       { type: "line", text: "AT+A" },
       { type: "line", text: "RAW 3" },
       { type: "raw", text: "x\ny" },

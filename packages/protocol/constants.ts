@@ -24,8 +24,27 @@ export const AT_PRINTF_LIMIT = 20000;
 /** Longest host name accepted by `AT+SKTCLIENT`. */
 export const MAX_HOST_LENGTH = 255;
 
-/** Size of the module's transparent-transmission buffer (80 KiB). */
+/**
+ * Size of the module's transparent-transmission ring buffer for payloads of
+ * `TT_BUFFER_SIZE - 1` bytes or more (MAX_TT_HEAP_SIZE, 80 KiB); smaller
+ * payloads get `size + 1`. The ring holds one byte less than its size.
+ */
 export const TT_BUFFER_SIZE = 80 * 1024;
+
+/** Largest piece of an `AT+SKTSENDRAW` payload sent at once (MAX_TT_BUF_LEN, 10 KiB): one UDP datagram. */
+export const TT_PIECE_SIZE = 10 * 1024;
+
+/**
+ * `[$][TT]:High Watermark` is printed when the free space left after bytes
+ * arrive is at most this many bytes (30% of {@linkcode TT_BUFFER_SIZE}).
+ */
+export const TT_HIGH_WATERMARK_FREE = 24576;
+
+/**
+ * `[$][TT]:Low Watermark` is printed when the bytes held fall under this
+ * (20% of {@linkcode TT_BUFFER_SIZE}).
+ */
+export const TT_LOW_WATERMARK_HELD = 16384;
 
 /** Silence after `<<<` that aborts transparent transmission, in milliseconds. */
 export const TT_ABORT_SILENCE_MS = 30;

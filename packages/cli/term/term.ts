@@ -189,11 +189,13 @@ function writeAllSync(
 
 /**
  * Payload bytes written per step. A High Watermark pauses sending after the
- * step in progress: on a serial line 256 bytes take 67 ms at 38400 baud; over
- * TCP the socket buffers hold far more than a step anyway.
+ * step in progress: on a serial line 256 bytes take 67 ms at 38400 baud.
+ * Over TCP a module without flow control drops what its full buffer cannot
+ * take, so steps are 8 KiB with an event-loop turn before each (the rule of
+ * `AtDriver.sendRaw`, `packages/host/raw_pace.ts`).
  */
 const SERIAL_CHUNK = 256;
-const TCP_CHUNK = 64 * 1024;
+const TCP_CHUNK = 8 * 1024;
 /** Quiet time after a line that gets no known answer, in script mode. */
 const SETTLE_MS = 300;
 /** Quiet time awaited after connecting, and its bound. */
@@ -239,6 +241,8 @@ class Sender {
   payload(bytes: Uint8Array): void {
     this.#enqueue(async () => {
       for (let at = 0; at < bytes.length; at += this.#chunk) {
+        // A turn with its I/O poll, so a High Watermark is read first.
+        if (at > 0) await delay(0);
         while (this.#paused) {
           await new Promise<void>((r) => this.#resume.push(r));
         }
@@ -249,10 +253,11 @@ class Sender {
 
   abort(): void {
     this.#enqueue(async () => {
-      // Three '<' one by one, then silence (the module waits for 30 ms of it).
+      // Three '<' one by one, each arriving alone (a pause before each),
+      // then silence (the module waits for 30 ms of it).
       for (let i = 0; i < 3; i++) {
+        await delay(20);
         await this.#transport.write(new Uint8Array([0x3c]));
-        await delay(5);
       }
       await delay(60);
     });
