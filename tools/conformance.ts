@@ -601,6 +601,17 @@ export async function main(args: string[]): Promise<number> {
       console.error(`conformance: ${e.message}`);
       return 1;
     }
+    if (
+      e instanceof Deno.errors.NotCapable ||
+      e instanceof Deno.errors.PermissionDenied
+    ) {
+      console.error(
+        `conformance: permission denied: ${
+          e.message.split("\n")[0]
+        } (deno task conformance grants net, read, write, ffi and run=openssl; with deno run, add the flag named)`,
+      );
+      return 1;
+    }
     throw e;
   }
 }

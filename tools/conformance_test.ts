@@ -225,3 +225,60 @@ Deno.test("conformance: an external module over a TCP console is reset before ea
     await module.close();
   }
 });
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+Deno.test("conformance: deno task conformance reaches a target on another address than 127.0.0.1", async () => {
+  const module = createModule({ mode: "host", bindAddress: "127.0.0.2" });
+  const console = serveTcp(module, { hostname: "127.0.0.2", port: 0 });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "conformance",
+        `tcp:127.0.0.2:${console.port}`,
+        "--module-host",
+        "127.0.0.2",
+        "--only",
+        "sktread-1-tcp-seed",
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.doesNotMatch(err, /NotCapable| {4}at /);
+    assert.equal(out.code, 0, err);
+    assert.match(
+      new TextDecoder().decode(out.stdout),
+      /^pass sktread-1-tcp-seed/m,
+    );
+  } finally {
+    await console.close();
+    await module.close();
+  }
+});
+
+Deno.test("conformance: a denied permission is one line naming the flag, no stack trace", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "tools/conformance.ts",
+      "tcp:127.0.0.2:9",
+      "--only",
+      "sktread-1-tcp-seed",
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 1);
+  assert.match(
+    err,
+    /^conformance: permission denied: Requires net access to "127\.0\.0\.2:9".*--allow-net.*\n$/,
+  );
+});

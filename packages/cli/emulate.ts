@@ -24,6 +24,7 @@ import {
   LINE_BUFFER_SIZE,
 } from "@atsock/protocol";
 import { firstLine, isPermissionError, TargetError } from "./target.ts";
+import { type TerminalInput, terminalInput } from "./tty_input.ts";
 import type { Subcommand } from "./command.ts";
 import { parseOptions, UsageError } from "./usage.ts";
 
@@ -330,7 +331,25 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
 /** Runs the emulator until stdin ends (stdio) or SIGINT/SIGTERM. */
 export async function emulate(options: EmulateOptions): Promise<number> {
-  const log = (message: string) => console.error(`atsock: ${message}`);
+  let terminal: TerminalInput | undefined;
+  try {
+    return await runEmulator(options, (t) => (terminal = t));
+  } finally {
+    terminal?.restore(); // On every way out: the terminal is usable again.
+  }
+}
+
+async function runEmulator(
+  options: EmulateOptions,
+  rawTerminal: (input: TerminalInput) => void,
+): Promise<number> {
+  let eol = "\n";
+  const log = (message: string) => {
+    // In raw mode the terminal no longer turns LF into CR LF.
+    Deno.stderr.writeSync(new TextEncoder().encode(`atsock: ${message}${eol}`));
+  };
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
   const token = options.token ? await readToken(options.token) : undefined;
   const faults = options.faults === undefined
     ? undefined
@@ -355,7 +374,14 @@ export async function emulate(options: EmulateOptions): Promise<number> {
   let con: Console & { done?: Promise<void> };
   switch (options.console.kind) {
     case "stdio":
-      con = serveStdio(module);
+      if (Deno.stdin.isTerminal()) {
+        // As a serial terminal: no local echo (the module echoes in Manual
+        // Test Mode), Enter sends CR LF, Ctrl-C stops, Ctrl-D ends input.
+        const input = terminalInput(() => stop());
+        rawTerminal(input);
+        eol = "\r\n";
+        con = serveStdio(module, input);
+      } else con = serveStdio(module);
       break;
     case "tcp":
       if (!LOOPBACK.test(options.console.hostname)) {
@@ -363,11 +389,23 @@ export async function emulate(options: EmulateOptions): Promise<number> {
           `warning: the console listens on ${options.console.hostname}, not loopback: anyone who can reach it controls the module`,
         );
       }
-      con = serveTcp(module, {
-        ...options.console,
-        token,
-        log,
-      });
+      try {
+        con = serveTcp(module, {
+          ...options.console,
+          token,
+          log,
+        });
+      } catch (e) {
+        await module.close();
+        if (e instanceof Deno.errors.AddrInUse) {
+          throw new TargetError(
+            `address in use: ${
+              consoleAddress(options.console)
+            } (another emulator or program listens there; pick another port)`,
+          );
+        }
+        throw e;
+      }
       break;
     case "pty": {
       const { servePty } = await import("@atsock/device/pty-console");
@@ -400,14 +438,16 @@ export async function emulate(options: EmulateOptions): Promise<number> {
   }
   if (options.token) banner.push("console needs a token");
   log(banner.join(", "));
+  if (options.certs !== undefined) {
+    const problem = certsProblem(options.certs);
+    if (problem) log(`warning: --certs ${options.certs} ${problem}`);
+  }
   log(
     `permissions: net ${permission("net")}, read ${permission("read")}, ffi ${
       permission("ffi")
     }`,
   );
 
-  let stop: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   await Promise.race([stopped, con.done ?? new Promise(() => {})]);
@@ -439,9 +479,39 @@ async function openTranscript(
   }
 }
 
+function consoleAddress(c: { hostname: string; port: number }): string {
+  return c.hostname.includes(":")
+    ? `tcp:[${c.hostname}]:${c.port}`
+    : `tcp:${c.hostname}:${c.port}`;
+}
+
+/**
+ * What is wrong with a certificate directory, in a few words (TLS commands
+ * will answer ERROR: 6), or undefined when it can be read.
+ */
+function certsProblem(dir: string): string | undefined {
+  const tls = "TLS commands will fail (ERROR: 1 or 6)";
+  try {
+    if (!Deno.statSync(dir).isDirectory) return `is not a directory: ${tls}`;
+    for (const _ of Deno.readDirSync(dir)) break;
+    return undefined;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return `does not exist: ${tls}`;
+    if (e instanceof Deno.errors.NotCapable) {
+      return `cannot be read: Deno's read permission is not granted (deno task emulate grants it; with deno run, --allow-read=${dir}): ${tls}`;
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      return `cannot be read (permission denied): ${tls}`;
+    }
+    return `cannot be read (${(e as Error).name}): ${tls}`;
+  }
+}
+
+/** A permission's state in words: "prompt" means it was not granted. */
 function permission(name: "net" | "read" | "ffi"): string {
   try {
-    return Deno.permissions.querySync({ name }).state;
+    const state = Deno.permissions.querySync({ name }).state;
+    return state === "prompt" ? "not granted" : state;
   } catch {
     return "unknown";
   }

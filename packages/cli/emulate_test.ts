@@ -396,5 +396,182 @@ Deno.test("without --allow-ffi the emulator says once that auto_rcv=0 servers ke
     /keep the host's large TCP window/.test(l)
   );
   assert.equal(warnings.length, 1, decoder.decode(out.stderr));
-  assert.match(warnings[0], /grant --allow-ffi/);
+  assert.match(warnings[0], /--allow-ffi.*deno task emulate grants/);
+});
+
+Deno.test("atsock emulate on stdio: at the end of input, commands still running are finished and answered", async () => {
+  // A connect is in flight when stdin ends: its answer and the SKTSTATE
+  // after it must still be printed (3 runs: it used to be lost 3 times in 4).
+  for (let run = 0; run < 3; run++) {
+    const port = freePort();
+    const child = atsock(["emulate", "--mode", "host"]);
+    const writer = child.stdin.getWriter();
+    await writer.write(
+      new TextEncoder().encode(
+        `AT+SKTSERVER=0,1,,${port},1\r\n` +
+          `AT+SKTCLIENT=5,1,,127.0.0.1,${port},,1\r\nAT+SKTSTATE\r\n`,
+      ),
+    );
+    await writer.close();
+    const out = await child.output();
+    assert.equal(out.code, 0);
+    const text = decoder.decode(out.stdout);
+    assert.equal(text.match(/\r\nOK\r\n/g)?.length, 3, text);
+    assert.match(text, /link_id:5,client,tcp,/);
+    assert.match(text, /link_id:1,seed,tcp,/);
+    assert.match(decoder.decode(out.stderr), /closed every socket/);
+  }
+});
+
+Deno.test("permission text: the banner says 'not granted', and a denial inside a task names the task that grants it", async () => {
+  const child = atsock(["emulate"], ["--allow-net"]);
+  await child.stdin.close();
+  const out = await child.output();
+  const err = decoder.decode(out.stderr);
+  assert.match(
+    err,
+    /permissions: net granted, read not granted, ffi not granted\n/,
+  );
+  assert.doesNotMatch(err, /prompt/);
+
+  const certs = atsock(["emulate", "--certs", "/nonexistent-dir"], [
+    "--allow-net",
+  ]);
+  await certs.stdin.close();
+  const denied = decoder.decode((await certs.output()).stderr);
+  // Not "run again with the --allow-read flag", which a task cannot take.
+  assert.doesNotMatch(denied, /run again with/);
+});
+
+Deno.test("permission text: a refused permission names deno task atsock and the deno run flag", async () => {
+  const child = atsock(["emulate", "--console", "tcp:127.0.0.1:0"], [
+    "--allow-env",
+  ]);
+  await child.stdin.close();
+  const err = decoder.decode((await child.output()).stderr);
+  assert.match(
+    err,
+    /^atsock: permission denied: Requires net access to "127\.0\.0\.1:0": deno task atsock emulate grants --allow-net \(a task takes no permission flags\), or add --allow-net to the deno run line/m,
+  );
+});
+
+Deno.test("diagnostics: at_sktserver format errors are logged with their reason", async () => {
+  const child = atsock(["emulate", "--mode", "host"]);
+  const writer = child.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode(
+      "AT+SKTSERVER=0,0\r\nAT+SKTCLIENT=1,1,,127.0.0.1,99999,,1\r\n",
+    ),
+  );
+  await writer.close();
+  const out = await child.output();
+  assert.equal(
+    decoder.decode(out.stdout),
+    "ATCMD READY\r\n\r\nERROR: 1\r\n\r\nERROR: 1\r\n",
+  );
+  const err = decoder.decode(out.stderr);
+  assert.match(err, /AT\+SKTSERVER: ERROR: 1: expected 5 fields, got 2\n/);
+  assert.match(err, /AT\+SKTCLIENT: ERROR: 1: dst_port 99999 is outside/);
+});
+
+Deno.test("diagnostics: --certs is checked at start-up, one warning line", async () => {
+  const cases: [string, string[], RegExp][] = [
+    ["/nonexistent-atsock-certs", ["-A"], /does not exist/],
+    [MAIN, ["-A"], /is not a directory/],
+    ["packages", ["--allow-net"], /Deno's read permission is not granted/],
+  ];
+  for (const [dir, permissions, problem] of cases) {
+    const child = atsock(["emulate", "--certs", dir], permissions);
+    await child.stdin.close();
+    const err = decoder.decode((await child.output()).stderr);
+    const warnings = err.split("\n").filter((l) => l.includes("warning"));
+    assert.equal(warnings.length, 1, err);
+    assert.match(warnings[0], new RegExp(`--certs ${dir} `));
+    assert.match(warnings[0], problem);
+  }
+});
+
+Deno.test("diagnostics: a console address in use names the address and the port", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  try {
+    const child = atsock(["emulate", "--console", `tcp:127.0.0.1:${port}`]);
+    await child.stdin.close();
+    const out = await child.output();
+    assert.equal(out.code, 1);
+    assert.match(
+      decoder.decode(out.stderr),
+      new RegExp(`^atsock: address in use: tcp:127\\.0\\.0\\.1:${port} `, "m"),
+    );
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("diagnostics: run says why a step got ERROR: 1 (link already in use, link not in use)", async () => {
+  const port = freePort();
+  const emulator = atsock([
+    "emulate",
+    "--console",
+    `tcp:127.0.0.1:${port}`,
+    "--mode",
+    "host",
+  ]);
+  const errors = emulator.stderr.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let banner = "";
+  while (!banner.includes("permissions:")) {
+    const { value, done } = await errors.read();
+    if (done) break;
+    banner += value;
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/a.atr`,
+      `AT+SKTSERVER=0,1,,${freePort()},1\n`,
+    );
+    await Deno.writeTextFile(`${dir}/b.atr`, "AT+SKTSEND=7,2,,,hi\n");
+    const run = async (script: string) => {
+      for (let i = 0; i < 200; i++) {
+        const out = await atsock(["run", `tcp:127.0.0.1:${port}`, script])
+          .output();
+        const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
+        if (!/console busy|another client/.test(text)) return text;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error("the console stayed busy");
+    };
+    assert.match(await run(`${dir}/a.atr`), /PASS/);
+    assert.match(
+      await run(`${dir}/a.atr`),
+      /note: +ERROR: 1 of AT\+SKTSERVER: .*: link 0 is already in use \(AT\+SKTDEL=0 frees it\)/,
+    );
+    assert.match(await run(`${dir}/b.atr`), /link 7 is not in use/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    emulator.kill("SIGTERM");
+    while (!(await errors.read()).done);
+    await emulator.stdout.cancel();
+    await emulator.status;
+  }
+});
+
+Deno.test("deno task start --mode host and deno task start -- --mode host both start Host Control Mode", async () => {
+  const root = new URL("../../", import.meta.url).pathname;
+  for (const args of [["--mode", "host"], ["--", "--mode", "host"]]) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["task", "start", ...args],
+      cwd: root,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+    }).spawn();
+    const out = await child.output();
+    const err = decoder.decode(out.stderr);
+    assert.equal(out.code, 0, err);
+    assert.match(err, /mode Host Control Mode/);
+    assert.equal(decoder.decode(out.stdout), "ATCMD READY\r\n");
+  }
 });

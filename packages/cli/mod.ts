@@ -22,6 +22,7 @@ import { connectCommand } from "./oneshot/connect.ts";
 import { listenCommand } from "./oneshot/listen.ts";
 import { sendCommand } from "./oneshot/send.ts";
 import { readCommand } from "./oneshot/read.ts";
+import { delCommand } from "./oneshot/del.ts";
 import { runCommand } from "./run/run.ts";
 import { replayCommand } from "./rig/replay.ts";
 import { transcriptCommand } from "./rig/show.ts";
@@ -81,6 +82,7 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   listenCommand,
   sendCommand,
   readCommand,
+  delCommand,
   explainSubcommand,
   certsCommand,
   replayCommand,
@@ -99,8 +101,9 @@ ${
   }
   atsock <command> --help    options and examples of one command
 
-Permissions: each deno task grants only what its subcommand needs; a denied
-permission is reported with the flag to add (see README.md).
+Permissions: each deno task grants only what its subcommand needs (a task
+takes no permission flags); a denied permission names the task that grants
+it and the deno run flag (see README.md).
 `;
 }
 
@@ -120,6 +123,9 @@ export async function main(args: string[]): Promise<number> {
     }
     const command = SUBCOMMANDS.find((c) => c.name === name);
     if (!command) throw new UsageError(`unknown command "${name}"`);
+    // `deno task start -- --mode host` (the npm habit): deno task passes
+    // the `--` on; nothing here takes an argument that begins with `-`.
+    if (rest[0] === "--") rest.shift();
     return await command.run(rest);
   } catch (e) {
     return report(e, name);
@@ -139,7 +145,7 @@ function report(e: unknown, name: string | undefined): number {
     e instanceof Deno.errors.NotCapable ||
     e instanceof Deno.errors.PermissionDenied
   ) {
-    console.error(`atsock: permission denied: ${firstLine(e.message)}`);
+    console.error(`atsock: permission denied: ${permissionAdvice(e, name)}`);
     return 1;
   }
   if (e instanceof TargetError) {
@@ -159,4 +165,21 @@ function report(e: unknown, name: string | undefined): number {
 
 function firstLine(text: string): string {
   return text.split("\n")[0];
+}
+
+/**
+ * Deno's "Requires read access to "x", run again with the --allow-read
+ * flag" as advice that also works inside a task, where no flag can be
+ * added: the task that grants it, or the `deno run` flag.
+ */
+function permissionAdvice(e: Error, name: string | undefined): string {
+  const line = firstLine(e.message);
+  const m = /^(.*), run again with the (--allow-[a-z]+) flag$/.exec(line);
+  if (!m) return line;
+  const command = name ?? "<command>";
+  return `${m[1]}: deno task atsock ${command} grants ${
+    m[2]
+  } (a task takes no permission flags), or add ${
+    m[2]
+  } to the deno run line (see docs/getting-started-cli.md#permissions)`;
 }

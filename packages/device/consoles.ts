@@ -146,16 +146,27 @@ export function enterAsCrLf(
 }
 
 /**
- * Serves the module on standard input and output until stdin ends. On a
- * terminal, Enter (a lone LF) is sent as CR LF ({@linkcode enterAsCrLf}).
+ * Serves the module on standard input and output until stdin ends. At the
+ * end of input every command already received is finished (each bounded
+ * by its own timeout) and answered before `done` settles. On a terminal
+ * that is not in raw mode, Enter (a lone LF) is sent as CR LF
+ * ({@linkcode enterAsCrLf}).
  */
-export function serveStdio(module: VirtualModule): Console & {
+export function serveStdio(
+  module: VirtualModule,
+  /** Where input comes from instead of standard input (a terminal in raw mode). */
+  input: { read(p: Uint8Array): Promise<number | null> } = Deno.stdin
+      .isTerminal()
+    ? enterAsCrLf(Deno.stdin)
+    : Deno.stdin,
+): Console & {
   /** Settles when stdin has ended. */
   done: Promise<void>;
 } {
   module.attach((bytes) => writeAll(Deno.stdout, bytes));
-  const input = Deno.stdin.isTerminal() ? enterAsCrLf(Deno.stdin) : Deno.stdin;
-  const done = feed(module, input).then(() => module.output.flushed());
+  const done = feed(module, input)
+    .then(() => module.idle())
+    .then(() => module.output.flushed());
   return {
     address: "stdio",
     done,

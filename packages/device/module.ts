@@ -220,6 +220,8 @@ export class VirtualModule {
   /** Input from consoles attached after the last one went, in order. */
   #laterInput: CommandFramer[] = [];
   #running = false;
+  /** The loop acting on console input, while it runs. */
+  #processing: Promise<void> | undefined;
   #closed = false;
   #inputWaiters: (() => void)[] = [];
   #raw: RawTransfer | undefined;
@@ -489,7 +491,23 @@ export class VirtualModule {
   #kick(): void {
     if (this.#running || this.#closed) return;
     this.#running = true;
-    this.#track(this.#process());
+    const processing = this.#track(this.#process());
+    this.#processing = processing;
+    processing.finally(() => {
+      if (this.#processing === processing) this.#processing = undefined;
+    }).catch(() => {});
+  }
+
+  /**
+   * Resolves once every complete command received so far has been acted
+   * on (each bounded by its own timeout, as a connect is) and its answer
+   * has left the console: what a console waits for when its input ends.
+   */
+  async idle(): Promise<void> {
+    while (this.#processing && !this.#closed) {
+      await this.#processing.catch(() => {}); // Its failure is reported where it happens.
+    }
+    await this.output.flushed();
   }
 
   async #process(): Promise<void> {
@@ -634,7 +652,10 @@ export class VirtualModule {
         : 1;
       if (e instanceof CommandFailure) {
         this.#log(`AT+${name}: ERROR: ${code}: ${e.message}`);
-      } else if (!(e instanceof AtError)) {
+      } else if (e instanceof AtError) {
+        // A format error: the firmware says nothing more; the log says why.
+        this.#log(`AT+${name}: ERROR: ${code}: ${e.detail ?? e.meaning}`);
+      } else {
         this.#log(`AT+${name}: unexpected: ${e}`);
       }
       if (live()) this.output.answer(formatError(code));
@@ -705,13 +726,13 @@ export class VirtualModule {
       if (custom && !this.#warnedOptions) {
         this.#warnedOptions = true;
         this.#log(
-          "warning: AT+SKTCFG timeouts and keepalive timers are not applied to host sockets: grant --allow-ffi (Linux)",
+          "warning: AT+SKTCFG timeouts and keepalive timers are not applied to host sockets: they need Deno's --allow-ffi (Linux), which deno task emulate grants and deno task start does not",
         );
       }
       if (window && !this.#warnedWindow) {
         this.#warnedWindow = true;
         this.#log(
-          "warning: auto_rcv=0 servers keep the host's large TCP window: a peer can send far beyond 7300 bytes before it is held back: grant --allow-ffi (Linux)",
+          "warning: auto_rcv=0 servers keep the host's large TCP window: a peer can send far beyond 7300 bytes before it is held back: the 7300-byte window needs Deno's --allow-ffi (Linux), which deno task emulate grants and deno task start does not",
         );
       }
       return;

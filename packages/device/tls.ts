@@ -175,7 +175,7 @@ export class CertStore {
       ) {
         throw new TlsFailure(
           6,
-          `${name} cannot be read: grant --allow-read for the cert directory`,
+          `${name} cannot be read: Deno's read permission is not granted for the cert directory (deno task emulate grants it; with deno run, --allow-read=DIR)`,
         );
       }
       if (e instanceof TypeError) {

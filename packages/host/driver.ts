@@ -77,7 +77,20 @@ export interface CommandOptions {
 export interface DriverOptions {
   /** Default time limit per command in ms (default 10000; connects can take long). */
   timeoutMs?: number;
+  /**
+   * A module prints nothing when a peer closes an `auto_rcv=1` link (the
+   * firmware does not), so when such a link's reader has waited this long
+   * with nothing to read, the driver asks `AT+SKTSTATE` (if no other check
+   * is running) and ends the readable of every link that shows
+   * `socket_fd:-1`; again after each such wait. Default 1000 ms; `0` turns
+   * it off (then call {@linkcode AtDriver.state} yourself, or use
+   * {@linkcode AtDriver.watch}). `auto_rcv=0` links need no check: they
+   * end on the `AT+SKTREAD` that meets the end.
+   */
+  closeCheckMs?: number;
 }
+
+const DEFAULT_CLOSE_CHECK_MS = 1000;
 
 /** Options for {@linkcode AtDriver.watch}. */
 export interface WatchOptions {
@@ -227,6 +240,8 @@ export class AtDriver extends EventTarget {
   #udp = new Set<number>();
   /** Whether the module has printed anything yet on this transport. */
   #heard = false;
+  #closeCheckMs: number;
+  #closeCheck: Promise<unknown> | undefined;
   /** A resynchronisation under way after a command gave up (see #recover). */
   #recovery: Promise<boolean> | undefined;
   /** Whether answers may be out of step with commands until a resync succeeds. */
@@ -237,6 +252,11 @@ export class AtDriver extends EventTarget {
     super();
     this.#transport = transport;
     this.#timeout = options.timeoutMs ?? 10000;
+    this.#closeCheckMs = options.closeCheckMs ?? DEFAULT_CLOSE_CHECK_MS;
+    check(
+      Number.isFinite(this.#closeCheckMs) && this.#closeCheckMs >= 0,
+      "closeCheckMs must be >= 0",
+    );
     this.#reading = this.#read();
   }
 
@@ -744,8 +764,19 @@ export class AtDriver extends EventTarget {
     return new LinkCore(linkId, mode, {
       driver: this,
       changed: this.#wakeInput,
+      quietMs: this.#closeCheckMs,
+      quiet: this.#checkClosed,
     }, options);
   }
+
+  /** An `auto` reader has waited a while: has its peer gone? (One check at a time.) */
+  #checkClosed = (): void => {
+    if (this.#closed || this.#closeCheck) return;
+    this.#closeCheck = this.checkLinks().catch(() => {
+      // A timeout is dispatched as `unresponsive`; a reset or a closed
+      // transport ends the links by itself.
+    }).finally(() => (this.#closeCheck = undefined));
+  };
 
   /** Registers a new read side before the command that makes the link is written. */
   #claimId(linkId: number, core: LinkCore): void {
@@ -1239,6 +1270,19 @@ export class AtDriver extends EventTarget {
       }
     }
     return states;
+  }
+
+  /**
+   * Finds out now which links' peers have gone (the module prints nothing
+   * when one closes): `AT+SKTSTATE`, and the readable of every link that
+   * shows `socket_fd:-1` ends, once the data printed before is delivered
+   * (a second `AT+SKTSTATE` lets any DATA line held back by the first
+   * answer out first). The driver does this by itself when an `auto_rcv=1`
+   * reader has waited `closeCheckMs`.
+   */
+  async checkLinks(options?: CommandOptions): Promise<void> {
+    await this.state(options);
+    if (this.#endAfterAnswer.length > 0) await this.state(options);
   }
 
   /**

@@ -61,12 +61,17 @@ export interface HostLink {
   /** The module's link id. */
   readonly linkId: number;
   /**
-   * Bytes from the peer. Ends when the peer has closed (seen by a poll's
-   * `ERROR: 4`, or its `ERROR: 1` once the module has closed the socket,
-   * or by {@linkcode AtDriver.state} showing `socket_fd:-1`) or the link
-   * is deleted. A write after the peer has gone fails with the module's
-   * `AtError` code 1 (the link has no socket any more); errors with `ModuleResetError` when the module
-   * restarts. Touching it claims the link: from then on a slow reader holds
+   * Bytes from the peer. Ends when the peer has closed or the link is
+   * deleted; errors with `ModuleResetError` when the module restarts. The
+   * module prints nothing when a peer closes, so the driver finds out as a
+   * host driver on real hardware must: an `auto_rcv=1` link's reader that
+   * has waited `closeCheckMs` (see `DriverOptions`) with nothing to read
+   * makes the driver ask `AT+SKTSTATE`, and `socket_fd:-1` ends the stream
+   * (as does any {@linkcode AtDriver.state} call); an `auto_rcv=0` link
+   * ends on the `AT+SKTREAD` that meets the end (`ERROR: 4`) or on a later
+   * one (`ERROR: 1`: the firmware has closed the socket). A write after the
+   * peer has gone fails with the module's `AtError` code 1 (the link has no
+   * socket any more). Touching it claims the link: from then on a slow reader holds
    * the module back (see the module notes).
    */
   readonly readable: ReadableStream<Uint8Array>;
@@ -95,6 +100,13 @@ export interface LinkHooks {
   readonly driver: AtDriver;
   /** Called when `full` or `starved` may have changed. */
   changed(): void;
+  /**
+   * How long an `auto` reader may wait with nothing to read before
+   * `quiet` is called (then again after each such wait); 0: never.
+   */
+  readonly quietMs?: number;
+  /** Called when an `auto` reader has waited `quietMs`: check the peer. */
+  quiet?(): void;
 }
 
 const DEFAULT_HIGH_WATER = 256 * 1024;
@@ -204,7 +216,17 @@ export class LinkCore {
     while (this.#chunks.length === 0 && !this.#ending) {
       const waiting = new Promise<void>((resolve) => (this.#wake = resolve));
       this.#hooks.changed(); // Now starved: the driver must read on.
-      await waiting;
+      // The module prints nothing when the peer closes: after a quiet
+      // while, have the driver look (AT+SKTSTATE) while the reader waits.
+      const quietMs = this.#hooks.quietMs ?? 0;
+      const check = quietMs > 0
+        ? setInterval(() => this.#hooks.quiet?.(), quietMs)
+        : undefined;
+      try {
+        await waiting;
+      } finally {
+        clearInterval(check);
+      }
     }
     const chunk = this.#chunks.shift();
     if (chunk) {
@@ -226,11 +248,10 @@ export class LinkCore {
       try {
         result = await this.#hooks.driver.read(this.linkId, POLL_SIZE);
       } catch (e) {
-        // ERROR: 4 is the read that met the peer's close (everything was
-        // read; the module closed the socket). ERROR: 1 is a read after
-        // that (at_sktread: the socket has gone): the end of the stream too.
-        const ended = e instanceof AtError && (e.code === 4 || e.code === 1);
-        this.end(ended ? undefined : e);
+        // ERROR: 4 is the read that meets the peer's close (the firmware
+        // then closes the socket); ERROR: 1 a read after that one
+        // (at_sktread: the socket has gone).
+        this.end(isEndOfStream(e) ? undefined : e);
         break;
       }
       if (result.data.length > 0) {
@@ -257,6 +278,16 @@ export class LinkCore {
     if (error === undefined) controller.close();
     else controller.error(error);
   }
+}
+
+/**
+ * Whether an `AT+SKTREAD` failure means the peer's data has all been read:
+ * `ERROR: 4` on the read that meets the end, `ERROR: 1` on any read after
+ * it (the firmware closed the socket on that read).
+ */
+function isEndOfStream(error: unknown): boolean {
+  return error instanceof AtError && error.command === "SKTREAD" &&
+    (error.code === 4 || error.code === 1);
 }
 
 /** A view of a link: the shared read side and a writable of its own. */

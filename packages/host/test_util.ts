@@ -26,12 +26,13 @@ export interface Bench {
 
 /** Starts a module (Host Control Mode unless told) and a driver that has seen READY. */
 export async function bench(
-  options: ModuleOptions & { timeoutMs?: number } = {},
+  options: ModuleOptions & { timeoutMs?: number; closeCheckMs?: number } = {},
 ): Promise<Bench> {
   const module = createModule({ mode: "host", ...options });
   const console = serveTcp(module, { port: 0 });
   const driver = new AtDriver(await connectTcp({ port: console.port }), {
     timeoutMs: options.timeoutMs ?? 5000,
+    closeCheckMs: options.closeCheckMs,
   });
   if (module.mode === "host") await driver.waitReady();
   const peer = Deno.listen({ hostname: "127.0.0.1", port: 0 });

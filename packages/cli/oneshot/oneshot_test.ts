@@ -790,3 +790,35 @@ function freePort(): number {
   listener.close();
   return port;
 }
+
+Deno.test("atsock del: deletes a link (AT+SKTDEL), a server with its seeds; an unused id is one line, status 1", async () => {
+  const bench = new Bench("host");
+  try {
+    const port = freePort();
+    const made = await bench.run("listen", [
+      "--link",
+      "0",
+      "--port",
+      String(port),
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const client = await Deno.connect({ hostname: "127.0.0.1", port });
+    await until(
+      () => bench.module.state().some((l) => l.role === "seed"),
+      "the seed",
+    );
+    const del = await bench.run("del", ["--link", "0", "--json"]);
+    assert.equal(del.code, 0, del.stderr);
+    assert.deepEqual(JSON.parse(del.stdout), { ok: true, linkId: 0 });
+    assert.deepEqual(bench.module.state(), []);
+    client.close();
+    failed(
+      await bench.run("del", ["--link", "0"]),
+      1,
+      /^atsock: AT\+SKTDEL: ERROR: 1 .*the link is not in use/,
+    );
+    failed(await bench.run("del", []), 2, /--link N is required/);
+  } finally {
+    await bench.close();
+  }
+});

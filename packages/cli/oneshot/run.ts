@@ -180,6 +180,7 @@ const HINTS: Readonly<Record<string, string>> = {
   "SKTSENDRAW 2": "the link's connection failed (reset by the peer?)",
   "SKTREAD 4":
     "the peer has closed the link and everything was read; the module closed the socket",
+  "SKTDEL 1": "the link is not in use (see atsock state)",
 };
 
 function firstLine(text: string): string {

@@ -178,6 +178,11 @@ async function runCommand(
   );
   const ms = Date.now() - start;
   const got = gotLines(outcome);
+  if (outcome.final?.kind === "error" && step.final === undefined) {
+    // The step failed: say why, as the emulator's log would.
+    const why = await diagnose(driver, step.request, outcome.final.code);
+    if (why) outcome.final.meaning += `: ${why}`;
+  }
   // The command's own line: an answer, or OK when no expect line names one.
   record({
     line: step.line,
@@ -228,6 +233,37 @@ function finalResult(
     ms: 0,
     ...(final.kind === "error" ? { note: final.meaning } : {}),
   };
+}
+
+/**
+ * Why a command got `ERROR: 1` (or a closed link's error), found out the
+ * way a technician would: from the module's link table (`AT+SKTSTATE`).
+ * Only after a failure, so a passing script sends nothing extra.
+ */
+async function diagnose(
+  driver: AtDriver,
+  request: Request,
+  code: number,
+): Promise<string | undefined> {
+  if (!("linkId" in request)) return;
+  const id = request.linkId;
+  let states;
+  try {
+    states = await driver.state({ timeoutMs: 2000 });
+  } catch {
+    return;
+  }
+  const link = states.find((s) => s.linkId === id);
+  const creates = request.command === "SKTSERVER" ||
+    request.command === "SKTCLIENT";
+  if (code === 1 && creates && link) {
+    return `link ${id} is already in use (AT+SKTDEL=${id} frees it)`;
+  }
+  if (code === 1 && !creates && !link) return `link ${id} is not in use`;
+  if (link && link.socketFd === -1 && !creates) {
+    return `the peer of link ${id} has closed`;
+  }
+  return;
 }
 
 /** Why nothing came, or what an ERROR code means. */

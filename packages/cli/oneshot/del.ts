@@ -1,0 +1,53 @@
+/**
+ * `atsock del`: deletes a link (`AT+SKTDEL`); a server goes with its seeds.
+ *
+ * @module
+ */
+
+import type { Subcommand } from "../command.ts";
+import { parseLinkId, parseOneShot } from "./options.ts";
+import { withDriver } from "./run.ts";
+import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
+import { UsageError } from "../usage.ts";
+
+/** Help text of `atsock del`. */
+export const DEL_HELP = `atsock del: delete a link (AT+SKTDEL)
+
+Usage:
+  atsock del <DEVICE | tcp:HOST:PORT> --link N [--json]
+
+Closes the link's socket and frees its id; deleting a server also deletes
+every seed it accepted. A link id not in use is ERROR: 1.
+
+Options:
+  --link N        the link to delete, 0..19
+  --json          {"ok": true, "linkId": N}
+${commonHelp()}
+${PERMISSIONS_HELP}
+Examples:
+  atsock del tcp:127.0.0.1:3333 --link 0
+  atsock del /dev/ttyUSB0 --link 5 --json
+`;
+
+/** `atsock del`. */
+export const delCommand: Subcommand = {
+  name: "del",
+  summary: "delete a link (AT+SKTDEL)",
+  help: DEL_HELP,
+  async run(args) {
+    const parsed = parseOneShot(args, { link: { type: "string" } }, {
+      timeoutMs: 10000,
+    });
+    if (parsed === "help") {
+      console.log(DEL_HELP);
+      return 0;
+    }
+    const link = parsed.values.link;
+    if (typeof link !== "string") throw new UsageError("--link N is required");
+    const linkId = parseLinkId(link);
+    return await withDriver(parsed.common, async (driver) => {
+      await driver.remove(linkId);
+      return { text: `link ${linkId} deleted`, json: { ok: true, linkId } };
+    });
+  },
+};
