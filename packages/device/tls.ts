@@ -370,18 +370,9 @@ export function listenTls(
   });
   let listener: Deno.TcpListener;
   try {
-    listener = Deno.listen({
-      hostname: options.hostname,
-      port: options.port,
-      transport: "tcp",
-    });
+    listener = listenTcp(options);
   } catch (e) {
-    // Named as node:net named it (EADDRINUSE), with Deno's words after.
-    return Promise.reject(
-      new Error(
-        `${errorKind(e)}: ${e instanceof Error ? e.message : String(e)}`,
-      ),
-    );
+    return Promise.reject(e);
   }
   const port = (listener.addr as Deno.NetAddr).port;
   const caCert = options.type === 3 && options.suite.ca
@@ -558,6 +549,26 @@ function denoDuplex(
 }
 
 /**
+ * Listens on TCP for a TLS server; a failure is named as node:net named it
+ * (EADDRINUSE), with Deno's words after.
+ */
+function listenTcp(
+  options: { hostname: string; port: number },
+): Deno.TcpListener {
+  try {
+    return Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      transport: "tcp",
+    });
+  } catch (e) {
+    throw new Error(
+      `${errorKind(e)}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+/**
  * A TLS server whose key does not match its certificate: it listens, and
  * every handshake fails (the peer's connection is closed without a seed,
  * an event or anything on the console).
@@ -571,17 +582,9 @@ function listenBroken(
 ): Promise<TlsListener> {
   let listener: Deno.TcpListener;
   try {
-    listener = Deno.listen({
-      hostname: options.hostname,
-      port: options.port,
-      transport: "tcp",
-    });
+    listener = listenTcp(options);
   } catch (e) {
-    return Promise.reject(
-      new Error(
-        `${errorKind(e)}: ${e instanceof Error ? e.message : String(e)}`,
-      ),
-    );
+    return Promise.reject(e);
   }
   const port = (listener.addr as Deno.NetAddr).port;
   let closed = false;
