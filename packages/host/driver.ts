@@ -195,6 +195,15 @@ const RAW_MS_PER_BYTE = 10 / 9600 * 1000;
 
 /** Unsolicited events an unread {@linkcode AtDriver.events} iterator keeps by default. */
 const EVENTS_BUFFERED = 4096;
+/** Bytes of payload (DATA and garbage) an unread `events()` iterator keeps. */
+const EVENTS_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** Payload bytes an unsolicited event holds (what a buffer of them costs). */
+function eventBytes(event: UnsolicitedEvent): number {
+  if (event.type === "data") return event.data.length;
+  if (event.type === "garbage") return event.bytes.length;
+  return 0;
+}
 
 const ABORT_BYTE = new Uint8Array([0x3c]); // `<`
 
@@ -422,22 +431,31 @@ export class AtDriver extends EventTarget {
 
   /**
    * Iterates unsolicited events from now on. While the iterator is not
-   * consumed, at most `maxBuffered` events (default 4096) are kept: older
-   * ones are dropped and a {@linkcode DroppedEvents} with their count is
-   * yielded before the next event. Ends when the transport closes.
+   * consumed, at most `maxBuffered` events (default 4096) holding at most
+   * `maxBufferedBytes` of DATA and garbage bytes (default 4 MiB) are kept:
+   * older ones are dropped and a {@linkcode DroppedEvents} with their count
+   * is yielded before the next event. Ends when the transport closes.
    */
   async *events(
-    options: { maxBuffered?: number } = {},
+    options: { maxBuffered?: number; maxBufferedBytes?: number } = {},
   ): AsyncGenerator<UnsolicitedEvent | DroppedEvents> {
     const max = Math.max(1, options.maxBuffered ?? EVENTS_BUFFERED);
+    const maxBytes = Math.max(
+      0,
+      options.maxBufferedBytes ?? EVENTS_BUFFERED_BYTES,
+    );
     const buffer: UnsolicitedEvent[] = [];
+    let bytes = 0;
     let dropped = 0;
     let wake: (() => void) | undefined;
     const listener = (event: UnsolicitedEvent | undefined) => {
       if (event) {
         buffer.push(event);
-        if (buffer.length > max) {
-          buffer.shift();
+        bytes += eventBytes(event);
+        while (
+          buffer.length > max || (bytes > maxBytes && buffer.length > 1)
+        ) {
+          bytes -= eventBytes(buffer.shift()!);
           dropped++;
         }
       }
@@ -452,7 +470,9 @@ export class AtDriver extends EventTarget {
             dropped = 0;
             yield { type: "dropped", count };
           }
-          yield buffer.shift()!;
+          const event = buffer.shift()!;
+          bytes -= eventBytes(event);
+          yield event;
         }
         if (this.#closed) return;
         await new Promise<void>((resolve) => (wake = resolve));

@@ -635,6 +635,32 @@ Deno.test("an unread events() iterator keeps the newest events and says how many
   await running;
 });
 
+Deno.test("an unread events() iterator holds at most maxBufferedBytes of DATA and garbage", async () => {
+  const { transport, running } = fakeModule(async (line, write) => {
+    if (line === "AT+SKTSTATE") {
+      let burst = "";
+      for (let i = 0; i < 10; i++) {
+        burst += `[$][SKT][DATA][1][100]:${String(i).repeat(100)}\r\n`;
+      }
+      await write(burst + "\r\nOK\r\n"); // one chunk: all parsed before the iterator runs
+    }
+  });
+  const driver = new AtDriver(transport);
+  const iterator = driver.events({ maxBufferedBytes: 250 });
+  const first = iterator.next(); // starts listening
+  await driver.state();
+  const seen = [(await first).value];
+  for (let i = 0; i < 2; i++) seen.push((await iterator.next()).value);
+  await iterator.return(undefined);
+  assert.deepEqual(seen[0], { type: "dropped", count: 8 });
+  const kept = seen.slice(1).map((e) =>
+    e && e.type === "data" ? new TextDecoder().decode(e.data) : e
+  );
+  assert.deepEqual(kept, ["8".repeat(100), "9".repeat(100)]);
+  await driver.close();
+  await running;
+});
+
 Deno.test("a UDP send is one datagram: larger than one command is refused before anything is written", async () => {
   const b = await bench();
   const socket = createSocket("udp4");
