@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { inetAton, isCanonicalIPv4 } from "./ipv4.ts";
+import { inetAton, isCanonicalIPv4 } from "@atsock/protocol";
 import { ConnectRuleError, NetGuard, parseConnectRules } from "./net_guard.ts";
 import { freePort, Harness } from "./test_util.ts";
 

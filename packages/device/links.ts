@@ -23,7 +23,7 @@ import {
 import type { ConsoleOutput } from "./output.ts";
 import type { LowestFree } from "./link_table.ts";
 import type { ByteConn } from "./node_conn.ts";
-import { inetAton } from "./ipv4.ts";
+import { inetAton } from "@atsock/protocol";
 import type { NetGuard } from "./net_guard.ts";
 import type { NetDetail } from "./transcript.ts";
 

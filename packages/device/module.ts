@@ -7,7 +7,7 @@
  */
 
 import { acceptLoop } from "./accept_loop.ts";
-import { inetAton } from "./ipv4.ts";
+import { inetAton } from "@atsock/protocol";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import {

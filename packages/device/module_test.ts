@@ -577,7 +577,7 @@ Deno.test("UDP server and client: SKTSEND with destination, SKTREAD sender, DATA
       0,
     );
     assert.equal(await h.code("AT+SKTSEND=2,1,,,x"), 1); // UDP server needs a destination
-    assert.equal(await h.code(`AT+SKTSEND=2,1,1.2.3,${peerPort},x`), 1);
+    assert.equal(await h.code(`AT+SKTSEND=2,1,1.2.x,${peerPort},x`), 1); // not inet_aton
     assert.equal(await h.code("AT+SKTSEND=2,1,127.0.0.1,0,x"), 1);
     // at_sktread: a UDP read names the sender even when nothing came.
     assert.equal(

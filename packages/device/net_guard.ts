@@ -9,7 +9,7 @@
  */
 
 import { isIPv4 } from "@atsock/protocol";
-import { inetAton } from "./ipv4.ts";
+import { inetAton } from "@atsock/protocol";
 
 /** One `--allow-connect` entry: a host (IPv4 address or name) and maybe a port. */
 export interface ConnectRule {

@@ -319,6 +319,6 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
       "An IPv4 address field is read with lwIP's inet_aton: C number forms (a leading 0 is octal, 0x hex, 8 and 9 still taken), the short forms a, a.b, a.b.c, and a space ends it; 127.0.0.010 is 127.0.0.8, and only a text it rejects is looked up as a host name",
     source:
       "atcmd_sockets.c at_sktclient, at_sktsend; lwip_v2.1.2 ip4_addr.c ip4addr_aton",
-    code: "device/ipv4.ts inetAton",
+    code: "protocol/ipv4.ts inetAton",
   },
 ];

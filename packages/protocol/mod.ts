@@ -42,6 +42,7 @@ export * from "./firmware_rules.ts";
 export * from "./errors.ts";
 export * from "./types.ts";
 export * from "./fields.ts";
+export * from "./ipv4.ts";
 export * from "./parse.ts";
 export * from "./format_request.ts";
 export * from "./format_output.ts";

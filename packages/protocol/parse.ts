@@ -18,7 +18,8 @@ import {
   MAX_HOST_LENGTH,
 } from "./constants.ts";
 import { AtError, COMMAND_NAMES, type CommandName } from "./errors.ts";
-import { atoi, badEscape, isIPv4, splitFields, splitParams } from "./fields.ts";
+import { atoi, badEscape, splitFields, splitParams } from "./fields.ts";
+import { inetAton } from "./ipv4.ts";
 import type {
   ClientRequest,
   ClientType,
@@ -261,11 +262,16 @@ function destination(
   const port = atoi(portField);
   if (ipField.length === 0 || portField.length === 0) {
     request.badDestination = "dst_ip and dst_port go together";
-  } else if (!isIPv4(ip)) {
+    return;
+  }
+  // at_sktsend/at_sktsendraw read dst_ip with inet_aton (firmware rule
+  // ipv4-inet-aton): C number forms and short forms are addresses.
+  const canonical = inetAton(ip);
+  if (canonical === undefined) {
     request.badDestination = `dst_ip "${ip}" is not an IPv4 address`;
   } else if (port < 1 || port > 65535) {
     request.badDestination = `dst_port ${port} is outside 1..65535`;
-  } else request.destination = { ip, port };
+  } else request.destination = { ip: canonical, port };
 }
 
 function parseConfig(f: Uint8Array[]): SocketConfig {

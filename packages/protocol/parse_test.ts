@@ -323,12 +323,28 @@ Deno.test("parse_param: other commands take a backslash as a plain byte and spli
 });
 
 Deno.test("at_sktsend/at_sktsendraw: dst_ip and dst_port are kept for the module to check on a UDP server only", () => {
-  assert.deepEqual(request("AT+SKTSEND=0,1,1.2.3,80,a"), {
+  assert.deepEqual(request("AT+SKTSEND=0,1,1.2.x,80,a"), {
     command: "SKTSEND",
     linkId: 0,
     data: encode("a"),
-    badDestination: 'dst_ip "1.2.3" is not an IPv4 address',
+    badDestination: 'dst_ip "1.2.x" is not an IPv4 address',
   });
+  // inet_aton's forms (firmware rule ipv4-inet-aton), in canonical form.
+  for (
+    const [given, ip] of [
+      ["1.2.3", "1.2.0.3"],
+      ["127.0.0.010", "127.0.0.8"],
+      ["0x7f.1", "127.0.0.1"],
+      ["2130706433", "127.0.0.1"],
+    ]
+  ) {
+    assert.deepEqual(request(`AT+SKTSEND=0,1,${given},80,a`), {
+      command: "SKTSEND",
+      linkId: 0,
+      data: encode("a"),
+      destination: { ip, port: 80 },
+    });
+  }
   assert.deepEqual(request("AT+SKTSEND=0,1,,80,a"), {
     command: "SKTSEND",
     linkId: 0,
