@@ -9,21 +9,7 @@
  * @module
  */
 
-const SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  setsockopt: {
-    parameters: ["i32", "i32", "i32", "buffer", "u32"],
-    result: "i32",
-  },
-  close: { parameters: ["i32"], result: "i32" },
-} as const;
-
-let libc: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined;
-function lib() {
-  libc ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return libc;
-}
+import { lib, socketOptionsSupported } from "./sockopt.ts";
 
 const AF_INET = 2;
 const SOCK_STREAM = 1;
@@ -31,18 +17,7 @@ const SOL_SOCKET = 1;
 const SO_LINGER = 13;
 
 /** Whether {@linkcode resetConnect} can run here (Linux, FFI allowed). */
-export function resetsSupported(): boolean {
-  try {
-    if (Deno.build.os !== "linux") return false;
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-      return false;
-    }
-    lib();
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const resetsSupported: () => boolean = socketOptionsSupported;
 
 /**
  * Connects to `127.0.0.1:port` (or another IPv4 address) and at once

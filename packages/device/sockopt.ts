@@ -63,10 +63,15 @@ const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  // For attacks.ts (resets made with SO_LINGER {1, 0}).
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
 } as const;
 
 let libc: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined;
-function lib() {
+/** The libc functions bound through FFI (Linux), opened once. Internal. */
+export function lib(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
   libc ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
   return libc;
 }
