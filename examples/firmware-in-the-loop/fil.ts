@@ -57,32 +57,39 @@ export const CFLAGS = [
   "-fdata-sections",
 ];
 
-/** Builds the firmware into `dir`; returns the ELF's path. */
-export async function buildFirmware(dir: string): Promise<string> {
-  const elf = `${dir}/fil.elf`;
-  const out = await new Deno.Command("arm-none-eabi-gcc", {
-    args: [
-      ...CFLAGS,
-      "-specs=nano.specs",
-      "-specs=nosys.specs",
-      "-nostartfiles",
-      "-T",
-      `${HERE}firmware/link.ld`,
-      "-Wl,--gc-sections",
-      "-o",
-      elf,
-      `${HERE}firmware/board.c`,
-      `${HERE}firmware/at_driver.c`,
-      `${HERE}firmware/main.c`,
-    ],
+/** Runs a C compiler; its error output becomes the error's message. */
+async function compile(
+  compiler: string,
+  args: string[],
+  what: string,
+): Promise<void> {
+  const out = await new Deno.Command(compiler, {
+    args,
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!out.success) {
-    throw new Error(
-      `the firmware did not build:\n${decoder.decode(out.stderr)}`,
-    );
+    throw new Error(`${what}:\n${decoder.decode(out.stderr)}`);
   }
+}
+
+/** Builds the firmware into `dir`; returns the ELF's path. */
+export async function buildFirmware(dir: string): Promise<string> {
+  const elf = `${dir}/fil.elf`;
+  await compile("arm-none-eabi-gcc", [
+    ...CFLAGS,
+    "-specs=nano.specs",
+    "-specs=nosys.specs",
+    "-nostartfiles",
+    "-T",
+    `${HERE}firmware/link.ld`,
+    "-Wl,--gc-sections",
+    "-o",
+    elf,
+    `${HERE}firmware/board.c`,
+    `${HERE}firmware/at_driver.c`,
+    `${HERE}firmware/main.c`,
+  ], "the firmware did not build");
   return elf;
 }
 
@@ -105,24 +112,17 @@ export function nativeCompiler(): boolean {
  */
 export async function buildNative(dir: string): Promise<string> {
   const exe = `${dir}/fil-native`;
-  const out = await new Deno.Command("cc", {
-    args: [
-      "-O2",
-      "-Wall",
-      "-Wextra",
-      "-Werror",
-      "-o",
-      exe,
-      `${HERE}firmware/board_posix.c`,
-      `${HERE}firmware/at_driver.c`,
-      `${HERE}firmware/main.c`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`the native build failed:\n${decoder.decode(out.stderr)}`);
-  }
+  await compile("cc", [
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-o",
+    exe,
+    `${HERE}firmware/board_posix.c`,
+    `${HERE}firmware/at_driver.c`,
+    `${HERE}firmware/main.c`,
+  ], "the native build failed");
   return exe;
 }
 
