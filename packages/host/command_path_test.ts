@@ -1,50 +1,12 @@
 import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
-import { encode } from "@atsock/protocol";
-import {
-  AnswerTooLargeError,
-  AtDriver,
-  CommandTimeoutError,
-  memoryPair,
-  type Transport,
-} from "./mod.ts";
+import { AnswerTooLargeError, AtDriver, CommandTimeoutError } from "./mod.ts";
 import { MAX_ANSWER_BYTES } from "./pending_answer.ts";
+import { fakeModule, QUERY_BLOCK } from "./test_util.ts";
 
-const QUERY_BLOCK =
-  "\r\nGlobal SOCKET configuration:\r\nso_sndtimeo: 0\r\nso_rcvtimeo: 0\r\ntcp_nodelay: 0\r\nso_keepalive: 0\r\ntcp_keepidle: 0\r\ntcp_keepintvl: 0\r\ntcp_keepcnt: 0\r\n\r\nOK\r\n";
 const STATE_LINE =
   "link_id:0,client,tcp,src_address:127.0.0.1,src_port:5000,dst_address:127.0.0.1,dst_port:80,socket_fd:3";
 const STATE_BLOCK = `\r\n${STATE_LINE}\r\n\r\nOK\r\n`;
-
-/** A scripted fake module on an in-memory pair: answers lines with `script`. */
-function fakeModule(
-  script: (
-    line: string,
-    write: (s: string | Uint8Array) => Promise<void>,
-  ) => Promise<void> | void,
-) {
-  const [host, module] = memoryPair();
-  const write = (s: string | Uint8Array) =>
-    module.write(typeof s === "string" ? encode(s) : s);
-  const lines: string[] = [];
-  const running = (async () => {
-    const reader = module.readable.getReader();
-    let buffered = "";
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += new TextDecoder().decode(value);
-      let end;
-      while ((end = buffered.indexOf("\r\n")) >= 0) {
-        const line = buffered.slice(0, end);
-        buffered = buffered.slice(end + 2);
-        lines.push(line);
-        await script(line, write);
-      }
-    }
-  })();
-  return { transport: host as Transport, running, lines };
-}
 
 /** Whether a promise has settled, after the microtasks queued now have run. */
 async function settled(promise: Promise<unknown>): Promise<boolean> {

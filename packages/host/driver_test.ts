@@ -10,46 +10,20 @@ import {
   connectTcp,
   type DroppedEvents,
   linkStreams,
-  memoryPair,
   ModuleResetError,
-  type Transport,
   type UnresponsiveEvent,
   type UnsolicitedEvent,
 } from "./mod.ts";
-import { bench, freePort, readUntil, waitFor } from "./test_util.ts";
+import {
+  bench,
+  fakeModule,
+  freePort,
+  QUERY_BLOCK,
+  readUntil,
+  waitFor,
+} from "./test_util.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
-const QUERY_BLOCK =
-  "\r\nGlobal SOCKET configuration:\r\nso_sndtimeo: 0\r\nso_rcvtimeo: 0\r\ntcp_nodelay: 0\r\nso_keepalive: 0\r\ntcp_keepidle: 0\r\ntcp_keepintvl: 0\r\ntcp_keepcnt: 0\r\n\r\nOK\r\n";
-
-/** A scripted fake module on an in-memory pair: answers lines with `script`. */
-function fakeModule(
-  script: (
-    line: string,
-    write: (s: string | Uint8Array) => Promise<void>,
-  ) => Promise<void>,
-) {
-  const [host, module] = memoryPair();
-  const write = (s: string | Uint8Array) =>
-    module.write(typeof s === "string" ? encode(s) : s);
-  const running = (async () => {
-    const reader = module.readable.getReader();
-    let buffered = "";
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += new TextDecoder().decode(value);
-      let end;
-      while ((end = buffered.indexOf("\r\n")) >= 0) {
-        const line = buffered.slice(0, end);
-        buffered = buffered.slice(end + 2);
-        await script(line, write);
-      }
-    }
-  })();
-  return { transport: host as Transport, running };
-}
 
 Deno.test("every typed method against the virtual module over its TCP console", async () => {
   const { driver, close, peer, port: peerPort } = await bench();

@@ -8,7 +8,12 @@
 import { createModule, serveTcp, type VirtualModule } from "@atsock/device";
 import type { ModuleOptions } from "@atsock/device";
 import { AtDriver } from "./driver.ts";
-import { connectTcp } from "./transport.ts";
+import { connectTcp, memoryPair, type Transport } from "./transport.ts";
+import { encode } from "@atsock/protocol";
+
+/** The answer to `AT+SKTQUERY` with every option at its default. */
+export const QUERY_BLOCK =
+  "\r\nGlobal SOCKET configuration:\r\nso_sndtimeo: 0\r\nso_rcvtimeo: 0\r\ntcp_nodelay: 0\r\nso_keepalive: 0\r\ntcp_keepidle: 0\r\ntcp_keepintvl: 0\r\ntcp_keepcnt: 0\r\n\r\nOK\r\n";
 
 /** A virtual module, its TCP console, a driver on it and a loopback listener for peers. */
 export interface Bench {
@@ -113,4 +118,34 @@ export async function readAll(
     offset += part.length;
   }
   return out;
+}
+
+/** A scripted fake module on an in-memory pair: answers lines with `script`. */
+export function fakeModule(
+  script: (
+    line: string,
+    write: (s: string | Uint8Array) => Promise<void>,
+  ) => Promise<void> | void,
+) {
+  const [host, module] = memoryPair();
+  const write = (s: string | Uint8Array) =>
+    module.write(typeof s === "string" ? encode(s) : s);
+  const lines: string[] = [];
+  const running = (async () => {
+    const reader = module.readable.getReader();
+    let buffered = "";
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += new TextDecoder().decode(value);
+      let end;
+      while ((end = buffered.indexOf("\r\n")) >= 0) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        lines.push(line);
+        await script(line, write);
+      }
+    }
+  })();
+  return { transport: host as Transport, running, lines };
 }
