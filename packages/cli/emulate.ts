@@ -25,8 +25,13 @@ import {
 } from "@atsock/protocol";
 import { firstLine, isPermissionError, TargetError } from "./target.ts";
 import { type TerminalInput, terminalInput } from "./tty_input.ts";
-import type { Subcommand } from "./command.ts";
-import { parseOptions, UsageError } from "./usage.ts";
+import {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type ParsedWords,
+} from "./command.ts";
+import { UsageError } from "./usage.ts";
 
 /** Parsed options of `atsock emulate`. */
 export interface EmulateOptions {
@@ -141,32 +146,34 @@ Examples:
   atsock emulate --console pty --baud 115200
 `;
 
+/** The options of `atsock emulate`. */
+const EMULATE_OPTIONS = {
+  console: { type: "string", default: "stdio" },
+  mode: { type: "string", default: "manual" },
+  baud: { type: "string" },
+  "line-buffer": { type: "string" },
+  "flow-control": { type: "string" },
+  ip: { type: "string" },
+  bind: { type: "string", default: "127.0.0.1" },
+  certs: { type: "string" },
+  "allow-connect": { type: "string" },
+  token: { type: "string" },
+  "token-file": { type: "string" },
+  transcript: { type: "string" },
+  payloads: { type: "boolean" },
+  faults: { type: "string" },
+  mbedtls: { type: "string", default: "2" },
+} as const satisfies OptionTable;
+
 /** Parses `atsock emulate` arguments; throws {@linkcode UsageError}. */
 export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
-  const { values } = parseOptions({
-    args,
-    options: {
-      console: { type: "string", default: "stdio" },
-      mode: { type: "string", default: "manual" },
-      baud: { type: "string" },
-      "line-buffer": { type: "string" },
-      "flow-control": { type: "string" },
-      ip: { type: "string" },
-      bind: { type: "string", default: "127.0.0.1" },
-      certs: { type: "string" },
-      "allow-connect": { type: "string" },
-      token: { type: "string" },
-      "token-file": { type: "string" },
-      transcript: { type: "string" },
-      payloads: { type: "boolean" },
-      faults: { type: "string" },
-      mbedtls: { type: "string", default: "2" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) return "help";
+  return emulateCommand.parse(args);
+}
+
+/** Checks the parsed options of `atsock emulate`. */
+function emulateOptions(
+  { values }: ParsedWords<typeof EMULATE_OPTIONS>,
+): EmulateOptions {
   const mode = values.mode;
   if (mode !== "manual" && mode !== "host") {
     throw new UsageError(`--mode must be manual or host, not "${mode}"`);
@@ -518,16 +525,13 @@ function permission(name: "net" | "read" | "ffi"): string {
 }
 
 /** `atsock emulate`. */
-export const emulateCommand: Subcommand = {
-  name: "emulate",
-  summary: "run a virtual module on stdio, a TCP console or a pty",
-  help: EMULATE_HELP,
-  async run(args) {
-    const options = parseEmulateArgs(args);
-    if (options === "help") {
-      console.log(EMULATE_HELP);
-      return 0;
-    }
-    return await emulate(options);
-  },
-};
+export const emulateCommand: DeclaredSubcommand<EmulateOptions> =
+  defineSubcommand({
+    name: "emulate",
+    summary: "run a virtual module on stdio, a TCP console or a pty",
+    help: EMULATE_HELP,
+    options: EMULATE_OPTIONS,
+    positionals: false,
+    parse: emulateOptions,
+    action: emulate,
+  });

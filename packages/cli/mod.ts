@@ -17,13 +17,13 @@ import { certsCommand } from "./certs/certs.ts";
 import { emulateCommand } from "./emulate.ts";
 import { explainSubcommand } from "./explain/explain.ts";
 import { termCommand } from "./term/term.ts";
-import { stateCommand } from "./oneshot/state.ts";
-import { connectCommand } from "./oneshot/connect.ts";
-import { listenCommand } from "./oneshot/listen.ts";
-import { sendCommand } from "./oneshot/send.ts";
-import { readCommand } from "./oneshot/read.ts";
-import { delCommand } from "./oneshot/del.ts";
-import { runCommand } from "./run/run.ts";
+import { stateCommand } from "./link/state.ts";
+import { connectCommand } from "./link/connect.ts";
+import { listenCommand } from "./link/listen.ts";
+import { sendCommand } from "./link/send.ts";
+import { readCommand } from "./link/read.ts";
+import { delCommand } from "./link/del.ts";
+import { runCommand } from "./script/command.ts";
 import { replayCommand } from "./rig/replay.ts";
 import { transcriptCommand } from "./rig/show.ts";
 import { TargetError } from "./target.ts";
@@ -64,8 +64,8 @@ export {
 } from "./rig/replay.ts";
 export { parseTranscriptArgs, type ShowOptions } from "./rig/show.ts";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
-export { type CommonOptions, parseOneShot } from "./oneshot/options.ts";
-export { parseRunArgs, type RunOptions } from "./run/run.ts";
+export { type CommonOptions, parseOneShot } from "./link/options.ts";
+export { parseRunArgs, type RunOptions } from "./script/command.ts";
 export {
   parseTermArgs,
   type TermOptions,

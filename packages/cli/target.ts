@@ -52,6 +52,22 @@ export function parseTarget(text: string): Target {
   return { kind: "serial", path: text };
 }
 
+/**
+ * The one target of a command line (its only positional word); a missing
+ * or second one is a {@linkcode UsageError}.
+ */
+export function oneTarget(positionals: readonly string[]): Target {
+  if (positionals.length === 0) {
+    throw new UsageError("which module? give a serial device or tcp:HOST:PORT");
+  }
+  if (positionals.length > 1) {
+    throw new UsageError(
+      `one target only, not ${positionals.map((p) => `"${p}"`).join(" ")}`,
+    );
+  }
+  return parseTarget(positionals[0]);
+}
+
 /** Parses a `--baud` value for a serial target; throws `UsageError`. */
 export function parseBaud(text: string | undefined, target: Target): number {
   if (text === undefined) return DEFAULT_BAUD;

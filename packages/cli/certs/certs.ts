@@ -13,8 +13,13 @@ import {
   PkiError,
 } from "@atsock/device/pki";
 import { CERT_INDEX_MAX, CERT_INDEX_MIN } from "@atsock/protocol";
-import type { Subcommand } from "../command.ts";
-import { parseOptions, UsageError } from "../usage.ts";
+import {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type ParsedWords,
+} from "../command.ts";
+import { UsageError } from "../usage.ts";
 import { checkCertDir, formatCheckReport } from "./check.ts";
 
 /** Help text of `atsock certs`. */
@@ -100,22 +105,24 @@ export type CertsOptions =
     json: boolean;
   };
 
+/** The options of `atsock certs`. */
+const CERTS_OPTIONS = {
+  suites: { type: "string" },
+  hosts: { type: "string" },
+  force: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  progress: { type: "boolean", default: false },
+} as const satisfies OptionTable;
+
 /** Parses `atsock certs` arguments; throws {@linkcode UsageError}. */
 export function parseCertsArgs(args: string[]): CertsOptions | "help" {
-  const { values, positionals } = parseOptions({
-    args,
-    options: {
-      suites: { type: "string" },
-      hosts: { type: "string" },
-      force: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      progress: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.help) return "help";
+  return certsCommand.parse(args);
+}
+
+/** Checks the parsed options of `atsock certs`. */
+function certsOptions(
+  { values, positionals }: ParsedWords<typeof CERTS_OPTIONS>,
+): CertsOptions {
   const [action, dir, ...extra] = positionals;
   if (action !== "make" && action !== "check") {
     throw new UsageError(
@@ -216,37 +223,37 @@ async function check(options: CertsOptions & { action: "check" }) {
   return report.ok ? 0 : 1;
 }
 
+/** Runs `atsock certs make` or `check`; returns the exit status. */
+async function certs(options: CertsOptions): Promise<number> {
+  try {
+    return options.action === "make"
+      ? await make(options)
+      : await check(options);
+  } catch (e) {
+    if (
+      e instanceof Deno.errors.NotCapable ||
+      e instanceof Deno.errors.PermissionDenied
+    ) throw e;
+    if (e instanceof PkiError) {
+      console.error(`atsock: certs ${options.action}: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof Error && e.name in Deno.errors) {
+      console.error(
+        `atsock: certs ${options.action}: ${e.message.split("\n")[0]}`,
+      );
+      return 1;
+    }
+    throw e;
+  }
+}
+
 /** `atsock certs`. */
-export const certsCommand: Subcommand = {
+export const certsCommand: DeclaredSubcommand<CertsOptions> = defineSubcommand({
   name: "certs",
   summary: "make a test PKI as a module's flash names it, or check one",
   help: CERTS_HELP,
-  async run(args) {
-    const options = parseCertsArgs(args);
-    if (options === "help") {
-      console.log(CERTS_HELP);
-      return 0;
-    }
-    try {
-      return options.action === "make"
-        ? await make(options)
-        : await check(options);
-    } catch (e) {
-      if (
-        e instanceof Deno.errors.NotCapable ||
-        e instanceof Deno.errors.PermissionDenied
-      ) throw e;
-      if (e instanceof PkiError) {
-        console.error(`atsock: certs ${options.action}: ${e.message}`);
-        return 1;
-      }
-      if (e instanceof Error && e.name in Deno.errors) {
-        console.error(
-          `atsock: certs ${options.action}: ${e.message.split("\n")[0]}`,
-        );
-        return 1;
-      }
-      throw e;
-    }
-  },
-};
+  options: CERTS_OPTIONS,
+  parse: certsOptions,
+  action: certs,
+});

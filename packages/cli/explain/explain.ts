@@ -11,8 +11,13 @@ import {
   decodeLatin1,
   MAX_LINE_LENGTH,
 } from "@atsock/protocol";
-import type { Subcommand } from "../command.ts";
-import { parseOptions, UsageError } from "../usage.ts";
+import {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type ParsedWords,
+} from "../command.ts";
+import { UsageError } from "../usage.ts";
 import { explainCommand } from "./command.ts";
 import { EscapeError, showBytes, unescapeLine } from "./escapes.ts";
 import { type Explanation, formatExplanation } from "./explanation.ts";
@@ -90,20 +95,22 @@ export interface ExplainOptions {
   command?: CommandName;
 }
 
+/** The options of `atsock explain`. */
+const EXPLAIN_OPTIONS = {
+  json: { type: "boolean", default: false },
+  mode: { type: "string" },
+  command: { type: "string" },
+} as const satisfies OptionTable;
+
 /** Parses `atsock explain` arguments; throws {@linkcode UsageError}. */
 export function parseExplainArgs(args: string[]): ExplainOptions | "help" {
-  const { values, positionals } = parseOptions({
-    args,
-    options: {
-      json: { type: "boolean", default: false },
-      mode: { type: "string" },
-      command: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.help) return "help";
+  return explainSubcommand.parse(args);
+}
+
+/** Checks the parsed options of `atsock explain`. */
+function explainOptions(
+  { values, positionals }: ParsedWords<typeof EXPLAIN_OPTIONS>,
+): ExplainOptions {
   if (positionals.length !== 1) {
     throw new UsageError(
       positionals.length === 0
@@ -260,16 +267,12 @@ export async function explain(options: ExplainOptions): Promise<number> {
 }
 
 /** `atsock explain`. */
-export const explainSubcommand: Subcommand = {
-  name: "explain",
-  summary: "explain a command or a line of module output, field by field",
-  help: EXPLAIN_HELP,
-  async run(args) {
-    const options = parseExplainArgs(args);
-    if (options === "help") {
-      console.log(EXPLAIN_HELP);
-      return 0;
-    }
-    return await explain(options);
-  },
-};
+export const explainSubcommand: DeclaredSubcommand<ExplainOptions> =
+  defineSubcommand({
+    name: "explain",
+    summary: "explain a command or a line of module output, field by field",
+    help: EXPLAIN_HELP,
+    options: EXPLAIN_OPTIONS,
+    parse: explainOptions,
+    action: explain,
+  });

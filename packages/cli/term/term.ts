@@ -10,17 +10,23 @@
  */
 
 import type { Transport } from "@atsock/host";
-import type { Subcommand } from "../command.ts";
+import {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type ParsedWords,
+} from "../command.ts";
 import {
   firstLine,
   isPermissionError,
+  oneTarget,
   openTarget,
   parseBaud,
   parseTarget,
   type Target,
   TargetError,
 } from "../target.ts";
-import { parseOptions, UsageError } from "../usage.ts";
+import { parseSeconds, UsageError } from "../usage.ts";
 import { clock, logLine, type Shown, styleLine } from "./display.ts";
 import { LineEditor } from "./editor.ts";
 import { type SessionAction, TermSession } from "./session.ts";
@@ -112,43 +118,29 @@ Examples:
   printf 'AT+SKTQUERY\\nAT+SKTSTATE\\n' | atsock term tcp:127.0.0.1:3333
 `;
 
+/** The options of `atsock term`. */
+const TERM_OPTIONS = {
+  baud: { type: "string" },
+  hex: { type: "boolean", default: false },
+  timestamps: { type: "boolean", default: false },
+  log: { type: "string" },
+  timeout: { type: "string" },
+} as const satisfies OptionTable;
+
 /** Parses `atsock term` arguments; throws {@linkcode UsageError}. */
 export function parseTermArgs(args: string[]): TermOptions | "help" {
-  const parsed = parseOptions({
-    args,
-    options: {
-      baud: { type: "string" },
-      hex: { type: "boolean", default: false },
-      timestamps: { type: "boolean", default: false },
-      log: { type: "string" },
-      timeout: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  const { values, positionals } = parsed;
-  if (values.help) return "help";
-  if (positionals.length === 0) {
-    throw new UsageError("which module? give a serial device or tcp:HOST:PORT");
-  }
-  if (positionals.length > 1) {
-    throw new UsageError(
-      `one target only, not ${positionals.map((p) => `"${p}"`).join(" ")}`,
-    );
-  }
-  const target = parseTarget(positionals[0]);
+  return termCommand.parse(args);
+}
+
+/** Checks the parsed options of `atsock term`. */
+function termOptions(
+  { values, positionals }: ParsedWords<typeof TERM_OPTIONS>,
+): TermOptions {
+  const target = oneTarget(positionals);
   const baud = parseBaud(values.baud, target);
-  let timeoutMs = 10000;
-  if (values.timeout !== undefined) {
-    const seconds = Number(values.timeout);
-    if (!(seconds > 0 && seconds <= 3600)) {
-      throw new UsageError(
-        `--timeout must be seconds from 0 to 3600, not "${values.timeout}"`,
-      );
-    }
-    timeoutMs = Math.round(seconds * 1000);
-  }
+  const timeoutMs = values.timeout === undefined
+    ? 10000
+    : Math.round(parseSeconds(values.timeout, "--timeout", 3600) * 1000);
   if (values.log === "") throw new UsageError("--log needs a file name");
   return {
     target,
@@ -747,16 +739,11 @@ function splitLines(): TransformStream<string, string> {
 }
 
 /** `atsock term`. */
-export const termCommand: Subcommand = {
+export const termCommand: DeclaredSubcommand<TermOptions> = defineSubcommand({
   name: "term",
   summary: "an interactive terminal to a module (serial device or tcp:)",
   help: TERM_HELP,
-  async run(args) {
-    const options = parseTermArgs(args);
-    if (options === "help") {
-      console.log(TERM_HELP);
-      return 0;
-    }
-    return await term(options);
-  },
-};
+  options: TERM_OPTIONS,
+  parse: termOptions,
+  action: term,
+});

@@ -6,9 +6,9 @@
  */
 
 import type { LinkState } from "@atsock/host";
-import type { Subcommand } from "../command.ts";
-import { parseOneShot } from "./options.ts";
-import { withDriver } from "./run.ts";
+import type { DeclaredSubcommand } from "../command.ts";
+import { defineLinkCommand, type LinkCall } from "./declare.ts";
+import { withDriver } from "./drive.ts";
 import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
 
 /** Help text of `atsock state`. */
@@ -57,19 +57,17 @@ export function formatStateTable(links: readonly LinkState[]): string {
 }
 
 /** `atsock state`. */
-export const stateCommand: Subcommand = {
-  name: "state",
-  summary: "list the module's links (AT+SKTSTATE)",
-  help: STATE_HELP,
-  async run(args) {
-    const parsed = parseOneShot(args, {}, { timeoutMs: 10000 });
-    if (parsed === "help") {
-      console.log(STATE_HELP);
-      return 0;
-    }
-    return await withDriver(parsed.common, async (driver) => {
-      const links = await driver.state();
-      return { text: formatStateTable(links), json: links };
-    });
-  },
-};
+export const stateCommand: DeclaredSubcommand<LinkCall<void>> =
+  defineLinkCommand({
+    name: "state",
+    summary: "list the module's links (AT+SKTSTATE)",
+    help: STATE_HELP,
+    options: {},
+    timeoutMs: 10000,
+    request() {},
+    action: (common) =>
+      withDriver(common, async (driver) => {
+        const links = await driver.state();
+        return { text: formatStateTable(links), json: links };
+      }),
+  });

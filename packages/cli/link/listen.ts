@@ -6,18 +6,18 @@
  */
 
 import type { ServerType } from "@atsock/host";
-import type { Subcommand } from "../command.ts";
+import type { DeclaredSubcommand } from "../command.ts";
+import { defineLinkCommand, type LinkCall } from "./declare.ts";
 import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
 import {
   certFor,
   parseLinkId,
-  parseOneShot,
   parsePort,
   parseServerType,
   required,
   SERVER_TYPES,
 } from "./options.ts";
-import { explainTaken, withDriver } from "./run.ts";
+import { explainTaken, withDriver } from "./drive.ts";
 
 /** Help text of `atsock listen`. */
 export const LISTEN_HELP =
@@ -86,33 +86,30 @@ export function listenRequest(
 }
 
 /** `atsock listen`. */
-export const listenCommand: Subcommand = {
-  name: "listen",
-  summary: "start a server on a link (AT+SKTSERVER)",
-  help: LISTEN_HELP,
-  async run(args) {
-    const parsed = parseOneShot(args, {
+export const listenCommand: DeclaredSubcommand<LinkCall<ListenRequest>> =
+  defineLinkCommand({
+    name: "listen",
+    summary: "start a server on a link (AT+SKTSERVER)",
+    help: LISTEN_HELP,
+    options: {
       link: { type: "string" },
       type: { type: "string" },
       port: { type: "string" },
       cert: { type: "string" },
       "auto-rcv": { type: "boolean", default: false },
-    }, { timeoutMs: 10000 });
-    if (parsed === "help") {
-      console.log(LISTEN_HELP);
-      return 0;
-    }
-    const request = listenRequest(parsed.values);
-    return await withDriver(parsed.common, async (driver) => {
-      await driver.listen(request).catch((e) =>
-        explainTaken(driver, request.linkId, e)
-      );
-      const type = SERVER_TYPES[request.type];
-      return {
-        text:
-          `OK: link ${request.linkId} is a ${type} server on port ${request.port}`,
-        json: { ok: true, ...request, type },
-      };
-    });
-  },
-};
+    },
+    timeoutMs: 10000,
+    request: listenRequest,
+    action: (common, request) =>
+      withDriver(common, async (driver) => {
+        await driver.listen(request).catch((e) =>
+          explainTaken(driver, request.linkId, e)
+        );
+        const type = SERVER_TYPES[request.type];
+        return {
+          text:
+            `OK: link ${request.linkId} is a ${type} server on port ${request.port}`,
+          json: { ok: true, ...request, type },
+        };
+      }),
+  });

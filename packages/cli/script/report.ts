@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { RunReport, StepResult } from "./runner.ts";
+import type { ScriptReport, StepResult } from "./execute.ts";
 
 /** Lines of `got` shown for one failure; the JSON report keeps them all. */
 const SHOWN = 20;
@@ -50,7 +50,7 @@ export function formatResult(result: StepResult): string {
 }
 
 /** The last line: PASS, or FAIL naming the lines that failed. */
-export function formatSummary(report: RunReport, script: string): string {
+export function formatSummary(report: ScriptReport, script: string): string {
   const total = report.passed + report.failed + report.notRun;
   if (report.failed === 0 && report.notRun === 0) {
     return `PASS: all ${total} checks passed (${script})`;
@@ -65,7 +65,7 @@ export function formatSummary(report: RunReport, script: string): string {
 }
 
 /** The `--json` document: `{passed, failed, notRun, steps: [...]}`. */
-export function formatJson(report: RunReport): string {
+export function formatJson(report: ScriptReport): string {
   return JSON.stringify(
     {
       passed: report.passed,

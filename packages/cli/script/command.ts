@@ -8,7 +8,12 @@
  */
 
 import { AtDriver } from "@atsock/host";
-import type { Subcommand } from "../command.ts";
+import {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type ParsedWords,
+} from "../command.ts";
 import {
   firstLine,
   isPermissionError,
@@ -17,16 +22,16 @@ import {
   parseTarget,
   type Target,
 } from "../target.ts";
-import { parseOptions, UsageError } from "../usage.ts";
+import { parseSeconds, UsageError } from "../usage.ts";
 import { Progress } from "./progress.ts";
 import { formatJson, formatResult, formatSummary } from "./report.ts";
-import { runScript } from "./runner.ts";
+import { executeScript } from "./execute.ts";
 import {
   isVariableName,
   parseScript,
   type Script,
   type ScriptProblem,
-} from "./script.ts";
+} from "./parse.ts";
 
 /** Parsed options of `atsock run`. */
 export interface RunOptions {
@@ -121,24 +126,25 @@ Examples:
   EOF
 `;
 
+/** The options of `atsock run`. */
+const RUN_OPTIONS = {
+  var: { type: "string", multiple: true },
+  json: { type: "boolean", default: false },
+  timeout: { type: "string" },
+  baud: { type: "string" },
+  "keep-going": { type: "boolean", default: false },
+  progress: { type: "boolean", default: false },
+} as const satisfies OptionTable;
+
 /** Parses `atsock run` arguments; throws {@linkcode UsageError}. */
 export function parseRunArgs(args: string[]): RunOptions | "help" {
-  const parsed = parseOptions({
-    args,
-    options: {
-      var: { type: "string", multiple: true },
-      json: { type: "boolean", default: false },
-      timeout: { type: "string" },
-      baud: { type: "string" },
-      "keep-going": { type: "boolean", default: false },
-      progress: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  const { values, positionals } = parsed;
-  if (values.help) return "help";
+  return runCommand.parse(args);
+}
+
+/** Checks the parsed options of `atsock run`. */
+function runOptions(
+  { values, positionals }: ParsedWords<typeof RUN_OPTIONS>,
+): RunOptions {
   if (positionals.length !== 2) {
     throw new UsageError(
       positionals.length < 2
@@ -162,25 +168,18 @@ export function parseRunArgs(args: string[]): RunOptions | "help" {
     }
     vars[name] = item.slice(at + 1);
   }
-  let timeoutMs = 10000;
-  if (values.timeout !== undefined) {
-    const seconds = Number(values.timeout);
-    if (!(seconds > 0 && seconds <= 3600)) {
-      throw new UsageError(
-        `--timeout must be seconds from 0 to 3600, not "${values.timeout}"`,
-      );
-    }
-    timeoutMs = Math.round(seconds * 1000);
-  }
+  const timeoutMs = values.timeout === undefined
+    ? 10000
+    : Math.round(parseSeconds(values.timeout, "--timeout", 3600) * 1000);
   return {
     target,
     script: positionals[1],
     vars,
-    json: values.json!,
+    json: values.json === true,
     timeoutMs,
     baud,
-    keepGoing: values["keep-going"]!,
-    progress: values.progress!,
+    keepGoing: values["keep-going"] === true,
+    progress: values.progress === true,
   };
 }
 
@@ -238,8 +237,11 @@ async function checkFiles(
   return { sizes, problems };
 }
 
-/** Runs `atsock run`; resolves the exit status. */
-export async function run(options: RunOptions): Promise<number> {
+/**
+ * Runs `atsock run`: reads and checks the script file, opens the module and
+ * executes the script on it; resolves the exit status.
+ */
+export async function runScriptFile(options: RunOptions): Promise<number> {
   const text = await readScript(options.script);
   if (text === undefined) return 2;
   const label = options.script === "-" ? "(stdin)" : options.script;
@@ -262,7 +264,7 @@ export async function run(options: RunOptions): Promise<number> {
     ? new Progress(Deno.stderr, Deno.stderr.isTerminal())
     : undefined;
   try {
-    const report = await runScript(driver, script.steps, {
+    const report = await executeScript(driver, script.steps, {
       timeoutMs: options.timeoutMs,
       keepGoing: options.keepGoing,
       bytesPerSecond:
@@ -301,16 +303,11 @@ export async function run(options: RunOptions): Promise<number> {
 }
 
 /** `atsock run`. */
-export const runCommand: Subcommand = {
+export const runCommand: DeclaredSubcommand<RunOptions> = defineSubcommand({
   name: "run",
   summary: "run a script of commands and expectations (production tests)",
   help: RUN_HELP,
-  async run(args) {
-    const options = parseRunArgs(args);
-    if (options === "help") {
-      console.log(RUN_HELP);
-      return 0;
-    }
-    return await run(options);
-  },
-};
+  options: RUN_OPTIONS,
+  parse: runOptions,
+  action: runScriptFile,
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../usage.ts";
+import { parseSeconds, UsageError } from "../usage.ts";
 import {
   certFor,
   parseClientType,
@@ -8,7 +8,6 @@ import {
   parseLinkId,
   parseOneShot,
   parsePort,
-  parseSeconds,
   parseServerType,
 } from "./options.ts";
 import { connectRequest } from "./connect.ts";

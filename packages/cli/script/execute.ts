@@ -22,7 +22,7 @@ import {
   type SendRawStep,
   type Step,
   type UrcStep,
-} from "./script.ts";
+} from "./parse.ts";
 import { UrcBuffer } from "./urc_buffer.ts";
 
 /** The result of one script line. */
@@ -44,7 +44,7 @@ export interface StepResult {
 }
 
 /** The whole run. */
-export interface RunReport {
+export interface ScriptReport {
   /** Checks that passed. */
   passed: number;
   /** Checks that failed. */
@@ -63,8 +63,8 @@ export interface OpenedPayload {
   stream: ReadableStream<Uint8Array>;
 }
 
-/** Options for {@linkcode runScript}. */
-export interface RunnerOptions {
+/** Options for {@linkcode executeScript}. */
+export interface ExecuteOptions {
   /** Time for an answer or unsolicited line when the script gives none, in ms. */
   timeoutMs: number;
   /** Go on after a failed check (default: stop at the first). */
@@ -99,11 +99,11 @@ export function checkCount(step: Step): number {
 class Closed extends Error {}
 
 /** Runs `steps` on `driver`; resolves the report (never rejects for a module's answer). */
-export async function runScript(
+export async function executeScript(
   driver: AtDriver,
   steps: readonly Step[],
-  options: RunnerOptions,
-): Promise<RunReport> {
+  options: ExecuteOptions,
+): Promise<ScriptReport> {
   const urcs = new UrcBuffer(driver);
   const settle = options.settleMs ?? 150;
   if (settle > 0) await urcs.settle(settle, 1000);
@@ -120,13 +120,13 @@ export async function runScript(
     try {
       switch (step.kind) {
         case "command":
-          await runCommand(driver, step, options, record);
+          await executeCommand(driver, step, options, record);
           break;
         case "sendraw":
-          await runSendRaw(driver, step, options, record);
+          await executeSendRaw(driver, step, options, record);
           break;
         case "urc":
-          await runUrc(urcs, step, options, record);
+          await awaitUrc(urcs, step, options, record);
           break;
         case "wait":
           await new Promise((resolve) => setTimeout(resolve, step.ms));
@@ -165,10 +165,10 @@ interface Outcome {
   closed?: boolean;
 }
 
-async function runCommand(
+async function executeCommand(
   driver: AtDriver,
   step: CommandStep,
-  options: RunnerOptions,
+  options: ExecuteOptions,
   record: (result: StepResult) => void,
 ): Promise<void> {
   const timeoutMs = step.final?.withinMs ?? options.timeoutMs;
@@ -315,9 +315,9 @@ async function exchange(
 }
 
 /** Turns the driver's ways of failing into an outcome; a closed connection ends the run. */
-async function attempt(run: () => Promise<string[]>): Promise<Outcome> {
+async function attempt(send: () => Promise<string[]>): Promise<Outcome> {
   try {
-    return { lines: await run(), final: { kind: "ok" } };
+    return { lines: await send(), final: { kind: "ok" } };
   } catch (e) {
     if (e instanceof AtError) {
       return {
@@ -355,10 +355,10 @@ async function attempt(run: () => Promise<string[]>): Promise<Outcome> {
 /** A sendraw payload could not be read as announced. */
 class PayloadError extends Error {}
 
-async function runSendRaw(
+async function executeSendRaw(
   driver: AtDriver,
   step: SendRawStep,
-  options: RunnerOptions,
+  options: ExecuteOptions,
   record: (result: StepResult) => void,
 ): Promise<void> {
   const start = Date.now();
@@ -426,10 +426,10 @@ async function runSendRaw(
   }
 }
 
-async function runUrc(
+async function awaitUrc(
   urcs: UrcBuffer,
   step: UrcStep,
-  options: RunnerOptions,
+  options: ExecuteOptions,
   record: (result: StepResult) => void,
 ): Promise<void> {
   const ms = step.withinMs ?? options.timeoutMs;

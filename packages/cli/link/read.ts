@@ -9,19 +9,19 @@
 
 import { Buffer } from "node:buffer";
 import { type AtDriver, AtError, type Endpoint } from "@atsock/host";
-import type { Subcommand } from "../command.ts";
+import type { DeclaredSubcommand } from "../command.ts";
+import { defineLinkCommand, type LinkCall } from "./declare.ts";
 import { firstLine, isPermissionError } from "../target.ts";
 import { escapeBytes, hexDump } from "../term/display.ts";
-import { UsageError } from "../usage.ts";
+import { parseSeconds, UsageError } from "../usage.ts";
 import { commonHelp, permissionsHelp } from "./help.ts";
 import {
+  type CommonOptions,
   parseLinkId,
-  parseOneShot,
-  parseSeconds,
   parseWhole,
   required,
 } from "./options.ts";
-import { linkInUse, OneShotError, withDriver, writeStdout } from "./run.ts";
+import { linkInUse, OneShotError, withDriver, writeStdout } from "./drive.ts";
 
 /** Bytes one `AT+SKTREAD` asks for at most (a TCP window fits; small enough for a module's heap). */
 export const READ_CHUNK = 8192;
@@ -271,95 +271,95 @@ async function writeFileAll(file: Deno.FsFile, bytes: Uint8Array) {
   }
 }
 
+/** Runs `atsock read` with checked options; resolves the exit status. */
+async function read(
+  common: CommonOptions,
+  options: ReadOptions,
+): Promise<number> {
+  const { output } = options;
+  return await withDriver(common, async (driver) => {
+    const link = await linkInUse(driver, options.linkId);
+    const file = output.kind === "file"
+      ? await openOut(output.path)
+      : undefined;
+    let result: ReadResult;
+    try {
+      result = await readLink(driver, options, async (chunk) => {
+        if (file) await writeFileAll(file, chunk.data);
+        else if (output.kind === "raw") await writeStdout(chunk.data);
+      });
+    } finally {
+      file?.close();
+    }
+    const { chunks, closed } = result;
+    const shown = chunks.reduce((n, c) => n + c.data.length, 0);
+    const size = chunks.reduce((n, c) => n + c.size, 0);
+    const truncated = shown < size;
+    const udp = link.protocol === "udp";
+    const notes: string[] = [];
+    if (truncated) {
+      notes.push(
+        `the module cut the data at a NUL byte: ${shown} of ${size} bytes arrived (use an --auto-rcv link for binary data)`,
+      );
+    }
+    if (closed) notes.push(`the peer has closed link ${options.linkId}`);
+    if (chunks.length === 0 && output.kind !== "json") {
+      notes.push(`no data waiting on link ${options.linkId}`);
+    }
+    let text = "";
+    switch (output.kind) {
+      case "text":
+        text = formatText(chunks);
+        break;
+      case "hex":
+        text = formatHex(chunks);
+        break;
+      case "file":
+        text =
+          `read ${shown} bytes from link ${options.linkId} into ${output.path}`;
+        break;
+    }
+    return {
+      text,
+      json: {
+        ok: !truncated,
+        linkId: options.linkId,
+        protocol: link.protocol === "ssl" ? "tls" : link.protocol,
+        bytes: shown,
+        closed,
+        truncated,
+        ...(output.kind === "file" ? { file: output.path } : udp
+          ? {
+            datagrams: chunks.map((c) => ({
+              from: c.sender,
+              data: base64(c.data),
+              ...(c.data.length < c.size ? { size: c.size } : {}),
+            })),
+          }
+          : { data: base64(joinBytes(chunks.map((c) => c.data))) }),
+      },
+      ...(notes.length > 0 ? { warning: notes.join("; ") } : {}),
+      status: truncated ? 1 : 0,
+    };
+  });
+}
+
 /** `atsock read`. */
-export const readCommand: Subcommand = {
-  name: "read",
-  summary: "read what a link received (AT+SKTREAD)",
-  help: READ_HELP,
-  async run(args) {
-    const parsed = parseOneShot(args, {
+export const readCommand: DeclaredSubcommand<LinkCall<ReadOptions>> =
+  defineLinkCommand({
+    name: "read",
+    summary: "read what a link received (AT+SKTREAD)",
+    help: READ_HELP,
+    options: {
       link: { type: "string" },
       size: { type: "string" },
       wait: { type: "string" },
       out: { type: "string" },
       hex: { type: "boolean", default: false },
       raw: { type: "boolean", default: false },
-    }, { timeoutMs: 10000 });
-    if (parsed === "help") {
-      console.log(READ_HELP);
-      return 0;
-    }
-    const { common } = parsed;
-    const options = readOptions(
-      parsed.values,
-      common.json,
-      Deno.stdout.isTerminal(),
-    );
-    const { output } = options;
-    return await withDriver(common, async (driver) => {
-      const link = await linkInUse(driver, options.linkId);
-      const file = output.kind === "file"
-        ? await openOut(output.path)
-        : undefined;
-      let result: ReadResult;
-      try {
-        result = await readLink(driver, options, async (chunk) => {
-          if (file) await writeFileAll(file, chunk.data);
-          else if (output.kind === "raw") await writeStdout(chunk.data);
-        });
-      } finally {
-        file?.close();
-      }
-      const { chunks, closed } = result;
-      const shown = chunks.reduce((n, c) => n + c.data.length, 0);
-      const size = chunks.reduce((n, c) => n + c.size, 0);
-      const truncated = shown < size;
-      const udp = link.protocol === "udp";
-      const notes: string[] = [];
-      if (truncated) {
-        notes.push(
-          `the module cut the data at a NUL byte: ${shown} of ${size} bytes arrived (use an --auto-rcv link for binary data)`,
-        );
-      }
-      if (closed) notes.push(`the peer has closed link ${options.linkId}`);
-      if (chunks.length === 0 && output.kind !== "json") {
-        notes.push(`no data waiting on link ${options.linkId}`);
-      }
-      let text = "";
-      switch (output.kind) {
-        case "text":
-          text = formatText(chunks);
-          break;
-        case "hex":
-          text = formatHex(chunks);
-          break;
-        case "file":
-          text =
-            `read ${shown} bytes from link ${options.linkId} into ${output.path}`;
-          break;
-      }
-      return {
-        text,
-        json: {
-          ok: !truncated,
-          linkId: options.linkId,
-          protocol: link.protocol === "ssl" ? "tls" : link.protocol,
-          bytes: shown,
-          closed,
-          truncated,
-          ...(output.kind === "file" ? { file: output.path } : udp
-            ? {
-              datagrams: chunks.map((c) => ({
-                from: c.sender,
-                data: base64(c.data),
-                ...(c.data.length < c.size ? { size: c.size } : {}),
-              })),
-            }
-            : { data: base64(joinBytes(chunks.map((c) => c.data))) }),
-        },
-        ...(notes.length > 0 ? { warning: notes.join("; ") } : {}),
-        status: truncated ? 1 : 0,
-      };
-    });
-  },
-};
+    },
+    timeoutMs: 10000,
+    request: (values, common) =>
+      readOptions(values, common.json, Deno.stdout.isTerminal()),
+    action: read,
+  });

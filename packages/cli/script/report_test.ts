@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { formatJson, formatResult, formatSummary, visible } from "./report.ts";
 import { formatBytes, formatTransfer, Progress } from "./progress.ts";
-import type { RunReport, StepResult } from "./runner.ts";
+import type { ScriptReport, StepResult } from "./execute.ts";
 import FakeTimers from "@sinonjs/fake-timers";
 
 const passed: StepResult = {
@@ -50,7 +50,7 @@ Deno.test("report: a passing check is one line, a failing one says what came", (
 });
 
 Deno.test("report: the summary names every failed line", () => {
-  const report = (steps: StepResult[], notRun = 0): RunReport => ({
+  const report = (steps: StepResult[], notRun = 0): ScriptReport => ({
     passed: steps.filter((s) => s.ok).length,
     failed: steps.filter((s) => !s.ok).length,
     notRun,

@@ -7,7 +7,7 @@ import {
   parseScript,
   parseTime,
   type Step,
-} from "./script.ts";
+} from "./parse.ts";
 
 function steps(text: string, vars: Record<string, string> = {}): Step[] {
   const script = parseScript(text, vars);

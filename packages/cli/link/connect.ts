@@ -6,7 +6,8 @@
  */
 
 import type { ClientType } from "@atsock/host";
-import type { Subcommand } from "../command.ts";
+import type { DeclaredSubcommand } from "../command.ts";
+import { defineLinkCommand, type LinkCall } from "./declare.ts";
 import { UsageError } from "../usage.ts";
 import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
 import {
@@ -15,11 +16,10 @@ import {
   parseClientType,
   parseHost,
   parseLinkId,
-  parseOneShot,
   parsePort,
   required,
 } from "./options.ts";
-import { explainTaken, withDriver } from "./run.ts";
+import { explainTaken, withDriver } from "./drive.ts";
 
 /** Help text of `atsock connect`. */
 export const CONNECT_HELP =
@@ -109,12 +109,12 @@ export function connectRequest(
 }
 
 /** `atsock connect`. */
-export const connectCommand: Subcommand = {
-  name: "connect",
-  summary: "connect a link to a server (AT+SKTCLIENT)",
-  help: CONNECT_HELP,
-  async run(args) {
-    const parsed = parseOneShot(args, {
+export const connectCommand: DeclaredSubcommand<LinkCall<ConnectRequest>> =
+  defineLinkCommand({
+    name: "connect",
+    summary: "connect a link to a server (AT+SKTCLIENT)",
+    help: CONNECT_HELP,
+    options: {
       link: { type: "string" },
       type: { type: "string" },
       host: { type: "string" },
@@ -122,22 +122,19 @@ export const connectCommand: Subcommand = {
       cert: { type: "string" },
       "src-port": { type: "string" },
       "auto-rcv": { type: "boolean", default: false },
-    }, { timeoutMs: 30000 });
-    if (parsed === "help") {
-      console.log(CONNECT_HELP);
-      return 0;
-    }
-    const request = connectRequest(parsed.values);
-    return await withDriver(parsed.common, async (driver) => {
-      await driver.connect(request).catch((e) =>
-        explainTaken(driver, request.linkId, e)
-      );
-      const type = CLIENT_TYPES[request.type];
-      return {
-        text:
-          `OK: link ${request.linkId} is a ${type} client of ${request.host}:${request.port}`,
-        json: { ok: true, ...request, type },
-      };
-    });
-  },
-};
+    },
+    timeoutMs: 30000,
+    request: connectRequest,
+    action: (common, request) =>
+      withDriver(common, async (driver) => {
+        await driver.connect(request).catch((e) =>
+          explainTaken(driver, request.linkId, e)
+        );
+        const type = CLIENT_TYPES[request.type];
+        return {
+          text:
+            `OK: link ${request.linkId} is a ${type} client of ${request.host}:${request.port}`,
+          json: { ok: true, ...request, type },
+        };
+      }),
+  });

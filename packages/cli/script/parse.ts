@@ -133,7 +133,7 @@ export interface WaitStep {
   ms: number;
 }
 
-/** One thing the runner does. */
+/** One step of a script. */
 export type Step = CommandStep | SendRawStep | UrcStep | WaitStep;
 
 /** A broken line: where and why. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { formatStateTable } from "./state.ts";
 import { formatHex, formatText } from "./read.ts";
-import { describeFailure } from "./run.ts";
+import { describeFailure } from "./drive.ts";
 import { AtError, CommandTimeoutError } from "@atsock/host";
 
 Deno.test("the link table as text", () => {

@@ -7,7 +7,6 @@
  * @module
  */
 
-import type { ParseArgsConfig } from "node:util";
 import {
   CERT_INDEX_MAX,
   CERT_INDEX_MIN,
@@ -17,8 +16,9 @@ import {
   MAX_HOST_LENGTH,
   type ServerType,
 } from "@atsock/protocol";
-import { parseBaud, parseTarget, type Target } from "../target.ts";
-import { parseOptions, UsageError } from "../usage.ts";
+import { type OptionTable, type OptionValues, parseWords } from "../command.ts";
+import { oneTarget, parseBaud, type Target } from "../target.ts";
+import { parseSeconds, UsageError } from "../usage.ts";
 
 /** Options every one-shot subcommand takes. */
 export interface CommonOptions {
@@ -32,13 +32,12 @@ export interface CommonOptions {
   timeoutMs: number;
 }
 
-/** The `node:util` option specs every one-shot subcommand accepts. */
-const COMMON_SPECS = {
+/** The `node:util` option specs every one-shot subcommand accepts (`--help` comes from the shell). */
+export const COMMON_SPECS = {
   baud: { type: "string" },
   timeout: { type: "string" },
   json: { type: "boolean", default: false },
-  help: { type: "boolean", short: "h" },
-} as const satisfies ParseArgsConfig["options"];
+} as const satisfies OptionTable;
 
 /**
  * Parses a one-shot command line: one target, the common options and the
@@ -46,7 +45,7 @@ const COMMON_SPECS = {
  */
 export function parseOneShot(
   args: string[],
-  specs: NonNullable<ParseArgsConfig["options"]>,
+  specs: OptionTable,
   defaults: { timeoutMs: number },
 ):
   | "help"
@@ -54,47 +53,24 @@ export function parseOneShot(
     common: CommonOptions;
     values: Record<string, string | boolean | undefined>;
   } {
-  const parsed = parseOptions({
-    args,
-    options: { ...specs, ...COMMON_SPECS },
-    strict: true,
-    allowPositionals: true,
-  });
-  const values = parsed.values as Record<
-    string,
-    string | boolean | undefined
-  >;
-  if (values.help) return "help";
-  const { positionals } = parsed;
-  if (positionals.length === 0) {
-    throw new UsageError("which module? give a serial device or tcp:HOST:PORT");
-  }
-  if (positionals.length > 1) {
-    throw new UsageError(
-      `one target only, not ${positionals.map((p) => `"${p}"`).join(" ")}`,
-    );
-  }
-  const target = parseTarget(positionals[0]);
-  const baud = parseBaud(values.baud as string | undefined, target);
-  let timeoutMs = defaults.timeoutMs;
-  if (values.timeout !== undefined) {
-    timeoutMs = parseSeconds(values.timeout as string, "--timeout") * 1000;
-  }
-  return {
-    common: { target, baud, json: values.json === true, timeoutMs },
-    values,
-  };
+  const words = parseWords(args, { ...specs, ...COMMON_SPECS });
+  if (words === "help") return "help";
+  const values = words.values as Record<string, string | boolean | undefined>;
+  return { common: commonOptions(values, words.positionals, defaults), values };
 }
 
-/** Seconds, more than 0 and at most a day (fractions allowed). */
-export function parseSeconds(text: string, name: string): number {
-  const seconds = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || !(seconds > 0) || seconds > 86400) {
-    throw new UsageError(
-      `${name} must be seconds, more than 0 and at most 86400, not "${text}"`,
-    );
-  }
-  return seconds;
+/** The common options of a one-shot command line, checked. */
+export function commonOptions(
+  values: OptionValues<typeof COMMON_SPECS>,
+  positionals: readonly string[],
+  defaults: { timeoutMs: number },
+): CommonOptions {
+  const target = oneTarget(positionals);
+  const baud = parseBaud(values.baud, target);
+  const timeoutMs = values.timeout === undefined
+    ? defaults.timeoutMs
+    : parseSeconds(values.timeout, "--timeout") * 1000;
+  return { target, baud, json: values.json === true, timeoutMs };
 }
 
 /** A value an option must have: throws when it was not given. */

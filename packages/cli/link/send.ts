@@ -10,15 +10,16 @@
  */
 
 import { type AtDriver, AtError, type Endpoint } from "@atsock/host";
-import type { Subcommand } from "../command.ts";
+import type { DeclaredSubcommand } from "../command.ts";
+import { defineLinkCommand, type LinkCall } from "./declare.ts";
 import { firstLine, isPermissionError } from "../target.ts";
 import { unescapePayload } from "../term/display.ts";
 import { UsageError } from "../usage.ts";
 import { commonHelp, permissionsHelp } from "./help.ts";
 import {
+  type CommonOptions,
   parseIPv4,
   parseLinkId,
-  parseOneShot,
   parsePort,
   required,
 } from "./options.ts";
@@ -30,7 +31,7 @@ import {
   OneShotError,
   reportFailure,
   withDriver,
-} from "./run.ts";
+} from "./drive.ts";
 
 /** Help text of `atsock send`. */
 export const SEND_HELP = `atsock send: send text or a file on a link
@@ -314,96 +315,99 @@ async function fileSize(path: string): Promise<number> {
   return info.size;
 }
 
+/** Runs `atsock send` with checked options; resolves the exit status. */
+async function send(
+  common: CommonOptions,
+  options: SendOptions,
+): Promise<number> {
+  let source: Source;
+  try {
+    source = options.payload.kind === "data"
+      ? bytesSource(options.payload.data)
+      : fileSource(
+        options.payload.path,
+        await fileSize(options.payload.path),
+      );
+  } catch (e) {
+    return await reportFailure(common, e);
+  }
+  const showProgress = options.progress ||
+    (options.payload.kind === "file" && !common.json &&
+      Deno.stderr.isTerminal());
+  // Raw bytes cross a UART at baud/10 bytes a second; allow twice that.
+  const rawTimeoutMs = common.timeoutMs +
+    Math.ceil(source.size * 10 / common.baud * 1000 * 2);
+  return await withDriver(common, async (driver) => {
+    const link = await linkInUse(driver, options.linkId);
+    const udpServer = link.protocol === "udp" && link.role === "server";
+    if (link.role === "server" && !udpServer) {
+      throw new OneShotError(
+        `link ${link.linkId} is a ${
+          describeLink(link)
+        }: send on one of its seeds (see atsock state)`,
+      );
+    }
+    if (udpServer && !options.destination) {
+      throw new OneShotError(
+        `link ${link.linkId} is a udp server: give the receiver with --ip and --port`,
+      );
+    }
+    if (!udpServer && options.destination) {
+      throw new OneShotError(
+        `--ip and --port are for a udp server; link ${link.linkId} is a ${
+          describeLink(link)
+        }`,
+      );
+    }
+    const bar = new ProgressBar(source.size, showProgress);
+    let sent: Sent;
+    try {
+      sent = await sendSource(
+        driver,
+        options,
+        source,
+        link.protocol === "udp",
+        bar,
+        rawTimeoutMs,
+      );
+    } finally {
+      bar.finish();
+    }
+    const ms = bar.elapsedMs;
+    const bytesPerSecond = Math.round(rate(sent.bytes, ms));
+    return {
+      text: `sent ${sent.bytes} bytes (${
+        formatBytes(sent.bytes)
+      }) on link ${options.linkId} in ${(ms / 1000).toFixed(2)} s (${
+        formatRate(bytesPerSecond)
+      }) with ${sent.method}`,
+      json: {
+        ok: true,
+        linkId: options.linkId,
+        bytes: sent.bytes,
+        seconds: Number((ms / 1000).toFixed(3)),
+        bytesPerSecond,
+        method: sent.method,
+      },
+    };
+  });
+}
+
 /** `atsock send`. */
-export const sendCommand: Subcommand = {
-  name: "send",
-  summary: "send text or a file on a link (AT+SKTSEND, AT+SKTSENDRAW)",
-  help: SEND_HELP,
-  async run(args) {
-    const parsed = parseOneShot(args, {
+export const sendCommand: DeclaredSubcommand<LinkCall<SendOptions>> =
+  defineLinkCommand({
+    name: "send",
+    summary: "send text or a file on a link (AT+SKTSEND, AT+SKTSENDRAW)",
+    help: SEND_HELP,
+    options: {
       link: { type: "string" },
       data: { type: "string" },
       file: { type: "string" },
       ip: { type: "string" },
       port: { type: "string" },
       progress: { type: "boolean", default: false },
-    }, { timeoutMs: 10000 });
-    if (parsed === "help") {
-      console.log(SEND_HELP);
-      return 0;
-    }
-    const { common } = parsed;
-    const options = sendOptions(parsed.values);
-    let source: Source;
-    try {
-      source = options.payload.kind === "data"
-        ? bytesSource(options.payload.data)
-        : fileSource(
-          options.payload.path,
-          await fileSize(options.payload.path),
-        );
-    } catch (e) {
-      return await reportFailure(common, e);
-    }
-    const showProgress = options.progress ||
-      (options.payload.kind === "file" && !common.json &&
-        Deno.stderr.isTerminal());
-    // Raw bytes cross a UART at baud/10 bytes a second; allow twice that.
-    const rawTimeoutMs = common.timeoutMs +
-      Math.ceil(source.size * 10 / common.baud * 1000 * 2);
-    return await withDriver(common, async (driver) => {
-      const link = await linkInUse(driver, options.linkId);
-      const udpServer = link.protocol === "udp" && link.role === "server";
-      if (link.role === "server" && !udpServer) {
-        throw new OneShotError(
-          `link ${link.linkId} is a ${
-            describeLink(link)
-          }: send on one of its seeds (see atsock state)`,
-        );
-      }
-      if (udpServer && !options.destination) {
-        throw new OneShotError(
-          `link ${link.linkId} is a udp server: give the receiver with --ip and --port`,
-        );
-      }
-      if (!udpServer && options.destination) {
-        throw new OneShotError(
-          `--ip and --port are for a udp server; link ${link.linkId} is a ${
-            describeLink(link)
-          }`,
-        );
-      }
-      const bar = new ProgressBar(source.size, showProgress);
-      let sent: Sent;
-      try {
-        sent = await sendSource(
-          driver,
-          options,
-          source,
-          link.protocol === "udp",
-          bar,
-          rawTimeoutMs,
-        );
-      } finally {
-        bar.finish();
-      }
-      const ms = bar.elapsedMs;
-      const bytesPerSecond = Math.round(rate(sent.bytes, ms));
-      return {
-        text: `sent ${sent.bytes} bytes (${
-          formatBytes(sent.bytes)
-        }) on link ${options.linkId} in ${(ms / 1000).toFixed(2)} s (${
-          formatRate(bytesPerSecond)
-        }) with ${sent.method}`,
-        json: {
-          ok: true,
-          linkId: options.linkId,
-          bytes: sent.bytes,
-          seconds: Number((ms / 1000).toFixed(3)),
-          bytesPerSecond,
-          method: sent.method,
-        },
-      };
-    });
-  },
-};
+    },
+    timeoutMs: 10000,
+    request: sendOptions,
+    action: send,
+  });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createModule, serveTcp, type VirtualModule } from "@atsock/device";
 import { DEFAULT_CONFIG } from "@atsock/protocol";
-import { parseRunArgs, resolvePayload } from "./run.ts";
+import { parseRunArgs, resolvePayload } from "./command.ts";
 import { UsageError } from "../usage.ts";
 import { CLI_MAIN as MAIN } from "../test_cli.ts";
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { createModule, serveTcp } from "@atsock/device";
 import { AtDriver, connectTcp } from "@atsock/host";
-import { parseScript } from "./script.ts";
-import { type RunnerOptions, runScript } from "./runner.ts";
+import { parseScript } from "./parse.ts";
+import { type ExecuteOptions, executeScript } from "./execute.ts";
 
-const OPTIONS: RunnerOptions = {
+const OPTIONS: ExecuteOptions = {
   timeoutMs: 5000,
   bytesPerSecond: 3840,
   openFile: () => Promise.reject(new Error("no files here")),
@@ -15,7 +15,7 @@ const OPTIONS: RunnerOptions = {
 async function runOn(
   script: string,
   vars: Record<string, string> = {},
-  options: Partial<RunnerOptions> = {},
+  options: Partial<ExecuteOptions> = {},
   during?: (console: ReturnType<typeof serveTcp>) => void,
 ) {
   const parsed = parseScript(script, vars);
@@ -27,7 +27,10 @@ async function runOn(
   });
   try {
     during?.(console);
-    return await runScript(driver, parsed.steps, { ...OPTIONS, ...options });
+    return await executeScript(driver, parsed.steps, {
+      ...OPTIONS,
+      ...options,
+    });
   } finally {
     await driver.close();
     await console.close();
@@ -35,7 +38,7 @@ async function runOn(
   }
 }
 
-Deno.test("runner: an unsolicited line is matched once, also when it came before", async () => {
+Deno.test("executeScript: an unsolicited line is matched once, also when it came before", async () => {
   const report = await runOn(
     `expect urc "ATCMD READY"
 AT+SKTSERVER=1,1,,\${PORT},1
@@ -65,7 +68,7 @@ expect urc /connected to server/ within 200ms
   assert.equal(report.failed, 1);
 });
 
-Deno.test("runner: sendraw text reaches the peer; a refused sendraw is its ERROR", async () => {
+Deno.test("executeScript: sendraw text reaches the peer; a refused sendraw is its ERROR", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener.accept();
   try {
@@ -97,7 +100,7 @@ expect ERROR: 1
   }
 });
 
-Deno.test("runner: a closed connection ends the run, even with keepGoing", async () => {
+Deno.test("executeScript: a closed connection ends the run, even with keepGoing", async () => {
   const report = await runOn(
     `expect urc "ATCMD READY"
 AT+SKTQUERY
