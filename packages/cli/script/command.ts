@@ -26,12 +26,8 @@ import { parseSeconds, UsageError } from "../usage.ts";
 import { Progress } from "./progress.ts";
 import { formatJson, formatResult, formatSummary } from "./report.ts";
 import { executeScript } from "./execute.ts";
-import {
-  isVariableName,
-  parseScript,
-  type Script,
-  type ScriptProblem,
-} from "./parse.ts";
+import { isVariableName, parseScript } from "./parse.ts";
+import type { Script, ScriptProblem } from "./steps.ts";
 
 /** Parsed options of `atsock run`. */
 export interface RunOptions {

@@ -22,7 +22,7 @@ import {
   type SendRawStep,
   type Step,
   type UrcStep,
-} from "./parse.ts";
+} from "./steps.ts";
 import { UrcBuffer } from "./urc_buffer.ts";
 
 /** The result of one script line. */

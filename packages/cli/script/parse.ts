@@ -21,139 +21,24 @@
  */
 
 import {
-  decodeLatin1,
   encode,
   encodeLatin1,
-  type Endpoint,
   isIPv4,
   LINK_COUNT,
   parseCommandLine,
-  type Request,
 } from "@atsock/protocol";
-
-/** What a line of the answer or an unsolicited line must be. */
-export type Pattern =
-  | {
-    /** The whole line, exactly. */
-    kind: "text";
-    /** The text. */
-    text: string;
-  }
-  | {
-    /** A regular expression found anywhere in the line. */
-    kind: "regex";
-    /** The expression (never with the stateful g or y flags). */
-    regex: RegExp;
-  };
-
-/** The final result a command must get. */
-export interface FinalCheck {
-  /** The script line of the `expect`. */
-  line: number;
-  /** That line's text (variables replaced, comment removed). */
-  text: string;
-  /** `ok`, or `error` with an optional code (any code without one). */
-  kind: "ok" | "error";
-  /** The code `expect ERROR: n` asks for. */
-  code?: number;
-  /** How long the answer may take (default: `--timeout`). */
-  withinMs?: number;
-}
-
-/** An information line the answer must contain. */
-export interface LineCheck {
-  /** The script line of the `expect line`. */
-  line: number;
-  /** That line's text. */
-  text: string;
-  /** What the line must be. */
-  pattern: Pattern;
-}
-
-/** A command line sent to the module, with what its answer must be. */
-export interface CommandStep {
-  /** Step kind. */
-  kind: "command";
-  /** The script line. */
-  line: number;
-  /** The command line as sent (variables replaced). */
-  text: string;
-  /** The parsed request. */
-  request: Request;
-  /** The final result expected; `undefined`: OK, checked on the command's own line. */
-  final: FinalCheck | undefined;
-  /** Information lines expected. */
-  lines: LineCheck[];
-}
-
-/** `AT+SKTSENDRAW` with a payload from a file or the script. */
-export interface SendRawStep {
-  /** Step kind. */
-  kind: "sendraw";
-  /** The script line. */
-  line: number;
-  /** The `sendraw` line (variables replaced). */
-  text: string;
-  /** The link. */
-  linkId: number;
-  /** Destination on a UDP server. */
-  destination?: Endpoint;
-  /** The payload: a file (path as written) or bytes from the script. */
-  payload: { kind: "file"; path: string } | {
-    kind: "bytes";
-    data: Uint8Array;
-  };
-  /** The final result expected; `undefined`: OK. */
-  final: FinalCheck | undefined;
-}
-
-/** Waits for an unsolicited line. */
-export interface UrcStep {
-  /** Step kind. */
-  kind: "urc";
-  /** The script line. */
-  line: number;
-  /** The line's text. */
-  text: string;
-  /** What the unsolicited line must be. */
-  pattern: Pattern;
-  /** How long to wait (default: `--timeout`). */
-  withinMs?: number;
-}
-
-/** Waits a fixed time. */
-export interface WaitStep {
-  /** Step kind. */
-  kind: "wait";
-  /** The script line. */
-  line: number;
-  /** The line's text. */
-  text: string;
-  /** How long, in ms. */
-  ms: number;
-}
-
-/** One step of a script. */
-export type Step = CommandStep | SendRawStep | UrcStep | WaitStep;
-
-/** A broken line: where and why. */
-export interface ScriptProblem {
-  /** The line (0: the script as a whole). */
-  line: number;
-  /** One line saying what is wrong. */
-  message: string;
-}
-
-/** A parsed script. */
-export interface Script {
-  /** The steps, in order. */
-  steps: Step[];
-  /** What is wrong with it; steps must not be run unless this is empty. */
-  problems: ScriptProblem[];
-}
-
-/** Longest time a `within` or `wait` may give. */
-export const MAX_TIME_MS = 3600 * 1000;
+import {
+  type CommandStep,
+  type FinalCheck,
+  MAX_TIME_MS,
+  type Pattern,
+  type Script,
+  type ScriptProblem,
+  type SendRawStep,
+  type Step,
+  type UrcStep,
+} from "./steps.ts";
+import { LineError, type Token, tokenize, unquote } from "./tokens.ts";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -161,8 +46,6 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function isVariableName(name: string): boolean {
   return NAME.test(name);
 }
-
-class LineError extends Error {}
 
 /**
  * Parses a script. `vars` (from `--var`) override the script's own
@@ -479,142 +362,6 @@ function pattern(token: Token): Pattern {
   throw new LineError(
     `"${token.text}": write the text in double quotes or a /regex/`,
   );
-}
-
-/** Describes a pattern for reports: `"text"` or `/regex/flags`. */
-export function describePattern(p: Pattern): string {
-  return p.kind === "text" ? JSON.stringify(p.text) : String(p.regex);
-}
-
-/** Whether a line fits a pattern (text: the whole line; regex: anywhere). */
-export function matches(p: Pattern, line: string): boolean {
-  return p.kind === "text" ? p.text === line : p.regex.test(line);
-}
-
-interface Token {
-  kind: "word" | "string" | "regex";
-  /** The value: the word, the unescaped string, or the regex source. */
-  text: string;
-  /** As written. */
-  source: string;
-  regex?: RegExp;
-}
-
-/** A /regex/ is read only where a pattern goes: after `expect line` or `expect urc`. */
-function patternNext(tokens: Token[]): boolean {
-  return tokens.length === 2 && tokens[0].text === "expect" &&
-    (tokens[1].text === "line" || tokens[1].text === "urc");
-}
-
-/** Splits a keyword line into words, "strings" and /regexes/; stops at a comment. */
-function tokenize(body: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < body.length) {
-    if (/\s/.test(body[i])) {
-      i++;
-      continue;
-    }
-    const start = i;
-    if (body[i] === "#") break;
-    if (body[i] === '"') {
-      const { text, end } = readString(body, i);
-      i = end;
-      tokens.push({ kind: "string", text, source: body.slice(start, i) });
-    } else if (body[i] === "/" && patternNext(tokens)) {
-      i++;
-      let inClass = false;
-      while (i < body.length && (inClass || body[i] !== "/")) {
-        if (body[i] === "\\") i++;
-        else if (body[i] === "[") inClass = true;
-        else if (body[i] === "]") inClass = false;
-        i++;
-      }
-      if (i >= body.length) throw new LineError("the /regex/ is not closed");
-      const source = body.slice(start + 1, i);
-      i++;
-      const flagStart = i;
-      while (i < body.length && /[a-z]/.test(body[i])) i++;
-      const flags = body.slice(flagStart, i);
-      if (/[gy]/.test(flags)) {
-        throw new LineError("regex flags g and y are not allowed");
-      }
-      let regex: RegExp;
-      try {
-        // The module's lines are one character per byte: so is the regex.
-        regex = new RegExp(decodeLatin1(encode(source)), flags);
-      } catch (e) {
-        throw new LineError(
-          `bad regex /${source}/${flags}: ${
-            (e as Error).message.replace(/^Invalid regular expression: /, "")
-          }`,
-        );
-      }
-      tokens.push({
-        kind: "regex",
-        text: source,
-        source: body.slice(start, i),
-        regex,
-      });
-    } else {
-      while (i < body.length && !/\s/.test(body[i])) i++;
-      const word = body.slice(start, i);
-      tokens.push({ kind: "word", text: word, source: word });
-      continue;
-    }
-    if (i < body.length && !/\s/.test(body[i])) {
-      throw new LineError(`put a space after ${body.slice(start, i)}`);
-    }
-  }
-  return tokens;
-}
-
-const ESCAPES: Record<string, number> = {
-  '"': 0x22,
-  "\\": 0x5c,
-  r: 0x0d,
-  n: 0x0a,
-  t: 0x09,
-  "0": 0x00,
-};
-
-/**
- * Reads a double-quoted string with \" \\ \r \n \t \0 \xNN escapes as
- * bytes (UTF-8 for the characters written, one byte per \xNN), returned
- * one character per byte (latin1), as the module's lines are decoded.
- */
-function readString(body: string, at: number): { text: string; end: number } {
-  let text = "";
-  let i = at + 1;
-  while (i < body.length && body[i] !== '"') {
-    if (body[i] !== "\\") {
-      const char = String.fromCodePoint(body.codePointAt(i)!);
-      text += decodeLatin1(encode(char));
-      i += char.length;
-      continue;
-    }
-    const next = body[i + 1];
-    if (next === "x" && /^[0-9a-fA-F]{2}$/.test(body.slice(i + 2, i + 4))) {
-      text += String.fromCharCode(parseInt(body.slice(i + 2, i + 4), 16));
-      i += 4;
-    } else if (next !== undefined && next in ESCAPES) {
-      text += String.fromCharCode(ESCAPES[next]);
-      i += 2;
-    } else {
-      throw new LineError(
-        `unknown escape \\${next ?? ""} (use \\" \\\\ \\r \\n \\t \\0 \\xNN)`,
-      );
-    }
-  }
-  if (i >= body.length) throw new LineError("the quoted string is not closed");
-  return { text, end: i + 1 };
-}
-
-function unquote(value: string): string {
-  if (!value.startsWith('"')) return value;
-  const { text, end } = readString(value, 0);
-  if (end !== value.length) throw new LineError("text after the quoted value");
-  return new TextDecoder().decode(encodeLatin1(text));
 }
 
 function short(text: string): string {

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { encodeLatin1 } from "@atsock/protocol";
-import {
-  describePattern,
-  matches,
-  parseScript,
-  parseTime,
-  type Step,
-} from "./parse.ts";
+import { parseScript, parseTime } from "./parse.ts";
+import { describePattern, matches, type Step } from "./steps.ts";
 
 function steps(text: string, vars: Record<string, string> = {}): Step[] {
   const script = parseScript(text, vars);

@@ -13,7 +13,7 @@ import {
   HIGH_WATERMARK,
   LOW_WATERMARK,
 } from "@atsock/protocol";
-import { matches, type Pattern } from "./parse.ts";
+import { matches, type Pattern } from "./steps.ts";
 
 /** How often a wait looks whether the connection has closed, in ms. */
 const CLOSED_POLL_MS = 100;
