@@ -248,6 +248,20 @@ export function transportOf(
 /** `ERROR: 1`, the code every command gives for a bad parameter. */
 export const PARAMETER_ERROR = 1;
 
+/** The codes 1..10 that `AT+SKTSERVER` and `AT+SKTCLIENT` share (meanings differ by side in words only). */
+const LINK_SETUP = {
+  PARAMETER: 1,
+  TCP_CREATE: 2,
+  TCP_TASK: 3,
+  UDP_CREATE: 4,
+  UDP_TASK: 5,
+  CERT_FLASH: 6,
+  NO_MEMORY: 7,
+  SSL_CONFIG: 8,
+  CRT_PARSE: 9,
+  OWN_CERT: 10,
+} as const;
+
 /** Each command's error codes by name (the numbers of the reference's tables). */
 export const ERR = {
   /** `AT+SKTCFG`. */
@@ -255,32 +269,10 @@ export const ERR = {
   /** `AT+SKTQUERY`. */
   SKTQUERY: { PARAMETER: 1 },
   /** `AT+SKTSERVER`. */
-  SKTSERVER: {
-    PARAMETER: 1,
-    TCP_CREATE: 2,
-    TCP_TASK: 3,
-    UDP_CREATE: 4,
-    UDP_TASK: 5,
-    CERT_FLASH: 6,
-    NO_MEMORY: 7,
-    SSL_CONFIG: 8,
-    CRT_PARSE: 9,
-    OWN_CERT: 10,
-    NET_BIND: 11,
-    TLS_TASK: 12,
-  },
+  SKTSERVER: { ...LINK_SETUP, NET_BIND: 11, TLS_TASK: 12 },
   /** `AT+SKTCLIENT`. */
   SKTCLIENT: {
-    PARAMETER: 1,
-    TCP_CREATE: 2,
-    TCP_TASK: 3,
-    UDP_CREATE: 4,
-    UDP_TASK: 5,
-    CERT_FLASH: 6,
-    NO_MEMORY: 7,
-    SSL_CONFIG: 8,
-    CRT_PARSE: 9,
-    OWN_CERT: 10,
+    ...LINK_SETUP,
     SSL_SETUP: 11,
     INET_NTOA: 12,
     NET_CONNECT: 13,
