@@ -77,8 +77,7 @@ function edges(spec: FieldSpec): { inside: string[]; outside: string[] } {
 }
 
 /** Fields only a UDP server reads: the line alone cannot make them wrong. */
-const dependsOnLink = (spec: FieldSpec) =>
-  spec.key.startsWith("destination.");
+const dependsOnLink = (spec: FieldSpec) => spec.key.startsWith("destination.");
 
 for (const command of COMMAND_NAMES) {
   Deno.test(`catalogue: explain sees every field of AT+${command}`, async (t) => {

@@ -16,6 +16,8 @@ import {
   ModuleResetError,
   TransportClosedError,
 } from "@atsock/host";
+import { PARAMETER_ERROR } from "@atsock/protocol";
+import { practice } from "../practice.ts";
 import { openTarget } from "../target.ts";
 import type { CommonOptions } from "./options.ts";
 
@@ -134,8 +136,8 @@ export function describeFailure(e: unknown): Failure | undefined {
     const command = e.command === undefined ? "AT" : `AT+${e.command}`;
     const detail = e.detail?.startsWith("answer to ") ? "" : e.detail;
     // Code 1 has many causes: its hint only when nothing more precise is known.
-    const hint = e.command && !(e.code === 1 && detail)
-      ? HINTS[`${e.command} ${e.code}`]
+    const hint = e.command && !(e.code === PARAMETER_ERROR && detail)
+      ? practice(e.command, e.code)?.hint
       : undefined;
     return {
       message: `${command}: ERROR: ${e.code} (${e.meaning})${
@@ -161,27 +163,6 @@ export function describeFailure(e: unknown): Failure | undefined {
   }
   return undefined;
 }
-
-/** What the common codes mean in practice, for a technician. */
-const HINTS: Readonly<Record<string, string>> = {
-  "SKTCLIENT 2": "nothing accepted the connection (is the server up?)",
-  "SKTCLIENT 4": "the UDP socket could not be made (source port in use?)",
-  "SKTCLIENT 1":
-    "a field, the link id, a host name not found or a certificate file missing from the module's flash",
-  "SKTCLIENT 6": "a certificate file of the suite cannot be read",
-  "SKTCLIENT 13": "the TLS server could not be reached",
-  "SKTCLIENT 14": "the TLS handshake or the certificate check failed",
-  "SKTSERVER 2": "the port may be in use",
-  "SKTSERVER 4": "the port may be in use",
-  "SKTSERVER 1":
-    "a field, the link id, or a certificate file missing from the module's flash",
-  "SKTSERVER 6": "a certificate file of the suite cannot be read",
-  "SKTSEND 2": "the link's connection failed (reset by the peer?)",
-  "SKTSENDRAW 2": "the link's connection failed (reset by the peer?)",
-  "SKTREAD 4":
-    "the peer has closed the link and everything was read; the module closed the socket",
-  "SKTDEL 1": "the link is not in use (see atsock state)",
-};
 
 function firstLine(text: string): string {
   return text.split("\n")[0];
@@ -232,12 +213,12 @@ export async function explainTaken(
   linkId: number,
   error: unknown,
 ): Promise<never> {
-  if (error instanceof AtError && error.code === 1) {
+  if (error instanceof AtError && error.code === PARAMETER_ERROR) {
     // Only a hint: if the table cannot be read, the module's error stands.
     const links = await driver.state().catch(() => []);
     const link = links.find((l) => l.linkId === linkId);
     if (link) {
-      throw new AtError(error.command, 1, {
+      throw new AtError(error.command, PARAMETER_ERROR, {
         detail: `link ${linkId} is already in use (${
           describeLink(link)
         }); AT+SKTDEL=${linkId} frees it`,

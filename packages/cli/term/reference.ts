@@ -12,6 +12,7 @@ import {
   errorMeaning,
   type ParsedLine,
 } from "@atsock/protocol";
+import { practice } from "../practice.ts";
 import type { Completion } from "./editor.ts";
 
 /** The command names with what follows them when completed. */
@@ -35,22 +36,6 @@ export const SYNTAX: Readonly<Record<CommandName, string>> = {
     "AT+SKTSENDRAW=<link_id>,<data_size>[,<dst_ip>,<dst_port>]   (Host Control Mode; then >>> and the bytes)",
   SKTSTATE: "AT+SKTSTATE",
   SKTDEL: "AT+SKTDEL=<link_id>",
-};
-
-/** What real firmware means in practice by some codes, beyond the reference's words. */
-const PRACTICE: Readonly<Record<string, string>> = {
-  "SKTSERVER:1": "bad field, or the link id is in use",
-  "SKTCLIENT:1": "bad field, or the link id is in use",
-  "SKTCLIENT:2": "the peer refused or cannot be reached",
-  "SKTCLIENT:13": "the peer refused or cannot be reached",
-  "SKTCLIENT:14": "TLS handshake or certificate verification failed",
-  "SKTSEND:1": "bad field, size differs from the data, or no such link",
-  "SKTREAD:1": "bad field, or no such link",
-  "SKTREAD:4": "the peer closed and all its data was read; AT+SKTDEL frees it",
-  "SKTSENDRAW:1": "bad field, or no such link",
-  "SKTSENDRAW:4":
-    "needs Host Control Mode; or the transfer was aborted with <<<",
-  "SKTDEL:1": "bad link id, or the link is not in use",
 };
 
 /** Local commands, for `:help` and completion. */
@@ -130,6 +115,6 @@ export function hintFor(
       pending.parsed.error.code === code
     ? pending.parsed.error.detail
     : undefined;
-  const why = local ?? PRACTICE[`${pending.command}:${code}`];
+  const why = local ?? practice(pending.command, code)?.term;
   return `${name}: ${meaning}${why ? ` (${why})` : ""}`;
 }
