@@ -6,20 +6,28 @@
  */
 
 import type { ClientType } from "@atsock/host";
+import { field, fieldRequiredFor, rangeText } from "@atsock/protocol";
 import type { DeclaredSubcommand } from "../command.ts";
 import { defineLinkCommand, type LinkCall } from "./declare.ts";
 import { UsageError } from "../usage.ts";
 import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
 import {
+  CERT_INDEX,
   certFor,
-  CLIENT_TYPES,
+  CLIENT_TYPE_NAMES,
+  HOST,
+  LINK_ID,
   parseClientType,
   parseHost,
   parseLinkId,
   parsePort,
+  PORT,
   required,
 } from "./options.ts";
 import { explainTaken, withDriver } from "./drive.ts";
+
+/** The catalogue's `src_port` of `AT+SKTCLIENT`: which types need `--src-port`. */
+const LOCAL_PORT = field("SKTCLIENT", "src_port");
 
 /** Help text of `atsock connect`. */
 export const CONNECT_HELP =
@@ -32,14 +40,20 @@ Usage:
 Prints OK, or the module's ERROR: n with what it means (exit status 1).
 
 Options:
-  --link N        link id to use, 0..19 (must be free: see atsock state)
+  --link N        link id to use, ${
+    rangeText(LINK_ID)
+  } (must be free: see atsock state)
   --type T        udp, tcp (default), tls (no certificate check),
                   tls-verify (check the server with CA suite --cert),
                   tls-cert (show client certificate --cert),
-                  tls-mutual (both); or the code 0..5
-  --host H        server name or IPv4 address (up to 255 characters)
-  --port P        server port, 1..65535
-  --cert I        certificate suite 1..10 (tls-verify, tls-cert, tls-mutual)
+                  tls-mutual (both); or the code ${
+    rangeText(field("SKTCLIENT", "conn_type"))
+  }
+  --host H        server name or IPv4 address (up to ${HOST.max} characters)
+  --port P        server port, ${rangeText(PORT)}
+  --cert I        certificate suite ${
+    rangeText(CERT_INDEX)
+  } (tls-verify, tls-cert, tls-mutual)
   --src-port P    local port of a udp client (required for udp)
   --auto-rcv      the module prints incoming data as [$][SKT][DATA] lines
                   (seen by whoever holds the console) instead of keeping it
@@ -79,17 +93,17 @@ export function connectRequest(
 ): ConnectRequest {
   const linkId = parseLinkId(required(values.link, "--link"));
   const type = parseClientType((values.type as string | undefined) ?? "tcp");
-  const typeName = CLIENT_TYPES[type];
+  const typeName = CLIENT_TYPE_NAMES[type];
   const host = parseHost(required(values.host, "--host"));
   const port = parsePort(required(values.port, "--port"));
   const certIndex = certFor(
     values.cert as string | undefined,
+    "client",
     type,
-    3,
     typeName,
   );
   let localPort: number | undefined;
-  if (type === 0) {
+  if (fieldRequiredFor(LOCAL_PORT, type)) {
     localPort = parsePort(
       required(values["src-port"], "--src-port"),
       "--src-port",
@@ -130,7 +144,7 @@ export const connectCommand: DeclaredSubcommand<LinkCall<ConnectRequest>> =
         await driver.connect(request).catch((e) =>
           explainTaken(driver, request.linkId, e)
         );
-        const type = CLIENT_TYPES[request.type];
+        const type = CLIENT_TYPE_NAMES[request.type];
         return {
           text:
             `OK: link ${request.linkId} is a ${type} client of ${request.host}:${request.port}`,

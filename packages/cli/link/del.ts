@@ -4,9 +4,10 @@
  * @module
  */
 
+import { rangeText } from "@atsock/protocol";
 import type { DeclaredSubcommand } from "../command.ts";
 import { defineLinkCommand, type LinkCall } from "./declare.ts";
-import { parseLinkId } from "./options.ts";
+import { LINK_ID, parseLinkId } from "./options.ts";
 import { withDriver } from "./drive.ts";
 import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
 import { UsageError } from "../usage.ts";
@@ -21,7 +22,7 @@ Closes the link's socket and frees its id; deleting a server also deletes
 every seed it accepted. A link id not in use is ERROR: 1.
 
 Options:
-  --link N        the link to delete, 0..19
+  --link N        the link to delete, ${rangeText(LINK_ID)}
   --json          {"ok": true, "linkId": N}
 ${commonHelp()}
 ${PERMISSIONS_HELP}

@@ -5,17 +5,21 @@
  * @module
  */
 
+import { field, rangeText } from "@atsock/protocol";
 import type { ServerType } from "@atsock/host";
 import type { DeclaredSubcommand } from "../command.ts";
 import { defineLinkCommand, type LinkCall } from "./declare.ts";
 import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
 import {
+  CERT_INDEX,
   certFor,
+  LINK_ID,
   parseLinkId,
   parsePort,
   parseServerType,
+  PORT,
   required,
-  SERVER_TYPES,
+  SERVER_TYPE_NAMES,
 } from "./options.ts";
 import { explainTaken, withDriver } from "./drive.ts";
 
@@ -32,12 +36,12 @@ Each client that connects becomes a seed on the lowest free link id (see
 atsock state); send to it and read from it by that id.
 
 Options:
-  --link N        link id for the server, 0..19 (must be free)
+  --link N        link id for the server, ${rangeText(LINK_ID)} (must be free)
   --type T        udp, tcp (default), tls (server certificate --cert),
                   tls-mutual (also checks the client with the suite's CA);
-                  or the code 0..3
-  --port P        port to listen on, 1..65535
-  --cert I        certificate suite 1..10 (tls, tls-mutual)
+                  or the code ${rangeText(field("SKTSERVER", "conn_type"))}
+  --port P        port to listen on, ${rangeText(PORT)}
+  --cert I        certificate suite ${rangeText(CERT_INDEX)} (tls, tls-mutual)
   --auto-rcv      the module prints incoming data as [$][SKT][DATA] lines
                   instead of keeping it for atsock read
   --json          {"ok": true, "linkId", "type", "port", ...}
@@ -72,9 +76,9 @@ export function listenRequest(
   const port = parsePort(required(values.port, "--port"));
   const certIndex = certFor(
     values.cert as string | undefined,
+    "server",
     type,
-    2,
-    SERVER_TYPES[type],
+    SERVER_TYPE_NAMES[type],
   );
   return {
     linkId,
@@ -105,7 +109,7 @@ export const listenCommand: DeclaredSubcommand<LinkCall<ListenRequest>> =
         await driver.listen(request).catch((e) =>
           explainTaken(driver, request.linkId, e)
         );
-        const type = SERVER_TYPES[request.type];
+        const type = SERVER_TYPE_NAMES[request.type];
         return {
           text:
             `OK: link ${request.linkId} is a ${type} server on port ${request.port}`,

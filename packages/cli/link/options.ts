@@ -8,13 +8,17 @@
  */
 
 import {
-  CERT_INDEX_MAX,
-  CERT_INDEX_MIN,
+  CLIENT_TYPE,
   type ClientType,
+  field,
+  type FieldSpec,
   isIPv4,
-  LINK_COUNT,
-  MAX_HOST_LENGTH,
+  type LinkSide,
+  rangeProblem,
+  rangeText,
+  SERVER_TYPE,
   type ServerType,
+  usesCert,
 } from "@atsock/protocol";
 import { type OptionTable, type OptionValues, parseWords } from "../command.ts";
 import { oneTarget, parseBaud, type Target } from "../target.ts";
@@ -98,19 +102,37 @@ export function parseWhole(
   return value;
 }
 
-/** A link id, 0..19. */
+/** The catalogue's link id field: the range of `--link`. */
+export const LINK_ID: FieldSpec = field("SKTDEL", "link_id");
+/** The catalogue's port fields: the range of `--port` and `--src-port`. */
+export const PORT: FieldSpec = field("SKTSERVER", "src_port");
+/** The catalogue's certificate suite field: the range of `--cert`. */
+export const CERT_INDEX: FieldSpec = field("SKTSERVER", "cert_index");
+/** The catalogue's host field: the length of `--host`. */
+export const HOST: FieldSpec = field("SKTCLIENT", "dst_host");
+
+/** A number option for a catalogue field: a whole number in the field's range. */
+export function parseFieldOption(
+  text: string,
+  name: string,
+  spec: FieldSpec,
+): number {
+  return parseWhole(text, name, spec.min, spec.max);
+}
+
+/** A link id, in the range of the catalogue's `link_id`. */
 export function parseLinkId(text: string, name = "--link"): number {
-  return parseWhole(text, name, 0, LINK_COUNT - 1);
+  return parseFieldOption(text, name, LINK_ID);
 }
 
-/** A port, 1..65535. */
+/** A port, in the range of the catalogue's ports. */
 export function parsePort(text: string, name = "--port"): number {
-  return parseWhole(text, name, 1, 65535);
+  return parseFieldOption(text, name, PORT);
 }
 
-/** A certificate suite index, 1..10. */
+/** A certificate suite index, in the range of the catalogue's `cert_index`. */
 export function parseCertIndex(text: string, name = "--cert"): number {
-  return parseWhole(text, name, CERT_INDEX_MIN, CERT_INDEX_MAX);
+  return parseFieldOption(text, name, CERT_INDEX);
 }
 
 /** An IPv4 address (the module is IPv4 only). */
@@ -121,68 +143,89 @@ export function parseIPv4(text: string, name = "--ip"): string {
   return text;
 }
 
-/** A host name or address for `AT+SKTCLIENT`: 1..255 characters, no commas or line ends. */
+/** A host name or address for `AT+SKTCLIENT`: the catalogue's length, no commas or line ends. */
 export function parseHost(text: string, name = "--host"): string {
   if (
-    text.length === 0 || text.length > MAX_HOST_LENGTH ||
+    rangeProblem(HOST, text.length) !== undefined ||
     // deno-lint-ignore no-control-regex
     /[,\x00-\x20\x7f]/.test(text)
   ) {
     throw new UsageError(
-      `${name} must be 1..${MAX_HOST_LENGTH} characters without commas, spaces or control characters`,
+      `${name} must be ${
+        rangeText(HOST)
+      } without commas, spaces or control characters`,
     );
   }
   return text;
 }
 
-/** `AT+SKTCLIENT` connection types by name, in code order (0..5). */
-export const CLIENT_TYPES = [
-  "udp",
-  "tcp",
-  "tls",
-  "tls-verify",
-  "tls-cert",
-  "tls-mutual",
-] as const;
+/**
+ * The CLI's names of the `AT+SKTCLIENT` connection types (`--type`), by the
+ * catalogue's constants.
+ */
+export const CLIENT_TYPE_NAMES: Readonly<Record<ClientType, string>> = {
+  [CLIENT_TYPE.UDP]: "udp",
+  [CLIENT_TYPE.TCP]: "tcp",
+  [CLIENT_TYPE.TLS]: "tls",
+  [CLIENT_TYPE.TLS_VERIFY_SERVER]: "tls-verify",
+  [CLIENT_TYPE.TLS_CLIENT_CERT]: "tls-cert",
+  [CLIENT_TYPE.TLS_MUTUAL]: "tls-mutual",
+};
 
-/** `AT+SKTSERVER` connection types by name, in code order (0..3). */
-export const SERVER_TYPES = ["udp", "tcp", "tls", "tls-mutual"] as const;
+/**
+ * The CLI's names of the `AT+SKTSERVER` connection types (`--type`), by the
+ * catalogue's constants.
+ */
+export const SERVER_TYPE_NAMES: Readonly<Record<ServerType, string>> = {
+  [SERVER_TYPE.UDP]: "udp",
+  [SERVER_TYPE.TCP]: "tcp",
+  [SERVER_TYPE.TLS]: "tls",
+  [SERVER_TYPE.TLS_VERIFY_CLIENT]: "tls-mutual",
+};
 
-/** A client type: its name or its code 0..5. */
+/** A client type: its name or its code. */
 export function parseClientType(text: string): ClientType {
-  return parseType(text, CLIENT_TYPES) as ClientType;
+  return parseType(text, "SKTCLIENT", CLIENT_TYPE_NAMES) as ClientType;
 }
 
-/** A server type: its name or its code 0..3. */
+/** A server type: its name or its code. */
 export function parseServerType(text: string): ServerType {
-  return parseType(text, SERVER_TYPES) as ServerType;
+  return parseType(text, "SKTSERVER", SERVER_TYPE_NAMES) as ServerType;
 }
 
-function parseType(text: string, names: readonly string[]): number {
-  const byName = names.indexOf(text);
-  if (byName >= 0) return byName;
-  if (/^\d$/.test(text) && Number(text) < names.length) return Number(text);
+function parseType(
+  text: string,
+  command: "SKTSERVER" | "SKTCLIENT",
+  names: Readonly<Record<number, string>>,
+): number {
+  const spec = field(command, "conn_type");
+  const codes = Object.keys(names).map(Number);
+  const byName = codes.find((code) => names[code] === text);
+  if (byName !== undefined) return byName;
+  if (/^\d$/.test(text) && rangeProblem(spec, Number(text)) === undefined) {
+    return Number(text);
+  }
   throw new UsageError(
-    `--type must be ${names.join(", ")} (or 0..${
-      names.length - 1
+    `--type must be ${codes.map((c) => names[c]).join(", ")} (or ${
+      rangeText(spec)
     }), not "${text}"`,
   );
 }
 
 /**
- * The certificate index for a type: required (1..10) where the type uses
- * one (`from` and above), refused where it does not.
+ * The certificate index for a connection type: required where the
+ * catalogue says the type uses a certificate suite, refused where not.
  */
 export function certFor(
   text: string | undefined,
+  side: LinkSide,
   type: number,
-  from: number,
   typeName: string,
 ): number | undefined {
-  if (type >= from) {
+  if (usesCert(side, type)) {
     if (text === undefined) {
       throw new UsageError(
-        `--cert ${CERT_INDEX_MIN}..${CERT_INDEX_MAX} is required for type ${typeName}`,
+        `--cert ${rangeText(CERT_INDEX)} is required for type ${typeName}`,
       );
     }
     return parseCertIndex(text);

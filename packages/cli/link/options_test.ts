@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { CLIENT_TYPE } from "@atsock/protocol";
 import { parseSeconds, UsageError } from "../usage.ts";
 import {
   certFor,
@@ -45,14 +46,26 @@ Deno.test("ranges come from the protocol's limits", async (t) => {
     }
   });
   await t.step("certificate suites 1..10, only where the type uses one", () => {
-    assert.equal(certFor("10", 3, 3, "tls-verify"), 10);
-    assert.equal(certFor(undefined, 2, 3, "tls"), undefined);
+    assert.equal(
+      certFor("10", "client", CLIENT_TYPE.TLS_VERIFY_SERVER, "tls-verify"),
+      10,
+    );
+    assert.equal(
+      certFor(undefined, "client", CLIENT_TYPE.TLS, "tls"),
+      undefined,
+    );
     bad(
-      () => certFor(undefined, 5, 3, "tls-mutual"),
+      () => certFor(undefined, "client", CLIENT_TYPE.TLS_MUTUAL, "tls-mutual"),
       /--cert 1\.\.10 is required/,
     );
-    bad(() => certFor("11", 4, 3, "tls-cert"), /--cert must be .* 1 to 10/);
-    bad(() => certFor("1", 1, 3, "tcp"), /type tcp uses no certificate/);
+    bad(
+      () => certFor("11", "client", CLIENT_TYPE.TLS_CLIENT_CERT, "tls-cert"),
+      /--cert must be .* 1 to 10/,
+    );
+    bad(
+      () => certFor("1", "client", CLIENT_TYPE.TCP, "tcp"),
+      /type tcp uses no certificate/,
+    );
   });
   await t.step("types by name or code", () => {
     assert.equal(parseClientType("tls-mutual"), 5);

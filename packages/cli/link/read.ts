@@ -7,6 +7,7 @@
  * @module
  */
 
+import { rangeText } from "@atsock/protocol";
 import { Buffer } from "node:buffer";
 import { type AtDriver, AtError, type Endpoint } from "@atsock/host";
 import type { DeclaredSubcommand } from "../command.ts";
@@ -17,6 +18,7 @@ import { parseSeconds, UsageError } from "../usage.ts";
 import { commonHelp, permissionsHelp } from "./help.ts";
 import {
   type CommonOptions,
+  LINK_ID,
   parseLinkId,
   parseWhole,
   required,
@@ -52,7 +54,7 @@ is lost. The command then says so and exits with status 1 (after showing or
 writing what came). Use an --auto-rcv link for binary data.
 
 Options:
-  --link N        the link to read, 0..19
+  --link N        the link to read, ${rangeText(LINK_ID)}
   --size N        bytes to read in all (1..1073741824)
   --wait S        keep reading for up to S seconds
   --out FILE      write the bytes to FILE (created or replaced)

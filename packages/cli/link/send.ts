@@ -9,6 +9,7 @@
  * @module
  */
 
+import { rangeText } from "@atsock/protocol";
 import { type AtDriver, AtError, type Endpoint } from "@atsock/host";
 import type { DeclaredSubcommand } from "../command.ts";
 import { defineLinkCommand, type LinkCall } from "./declare.ts";
@@ -18,6 +19,7 @@ import { UsageError } from "../usage.ts";
 import { commonHelp, permissionsHelp } from "./help.ts";
 import {
   type CommonOptions,
+  LINK_ID,
   parseIPv4,
   parseLinkId,
   parsePort,
@@ -51,7 +53,9 @@ is refused, as it is when it holds them: those need Host Control Mode.
 Prints the bytes sent, the time and the rate.
 
 Options:
-  --link N        the link to send on, 0..19 (a client or a seed; a UDP
+  --link N        the link to send on, ${
+  rangeText(LINK_ID)
+} (a client or a seed; a UDP
                   server with --ip and --port)
   --data TEXT     the bytes to send, as UTF-8, with escapes \\r \\n \\t \\\\
                   and \\xNN (a backslash is written \\\\)

@@ -9,6 +9,8 @@
 import {
   COMMAND_NAMES,
   type CommandName,
+  COMMANDS,
+  connType,
   errorMeaning,
   type ParsedLine,
 } from "@atsock/protocol";
@@ -17,26 +19,39 @@ import type { Completion } from "./editor.ts";
 
 /** The command names with what follows them when completed. */
 const COMMAND_COMPLETIONS: readonly string[] = COMMAND_NAMES.map((name) =>
-  name === "SKTQUERY" || name === "SKTSTATE" ? `AT+${name}` : `AT+${name}=`
+  COMMANDS[name].fields.length === 0 ? `AT+${name}` : `AT+${name}=`
 );
 
-/** Each command's syntax, for Tab on a complete command name. */
-export const SYNTAX: Readonly<Record<CommandName, string>> = {
-  SKTCFG:
-    "AT+SKTCFG=[<so_sndtimeo>],[<so_rcvtimeo>],[<tcp_nodelay>],[<so_keepalive>],[<tcp_keepidle>],[<tcp_keepintvl>],[<tcp_keepcnt>]",
-  SKTQUERY: "AT+SKTQUERY",
-  SKTSERVER:
-    "AT+SKTSERVER=<link_id>,<conn_type 0 udp|1 tcp|2,3 tls>,[<cert_index>],<src_port>,<auto_rcv 0|1>",
-  SKTCLIENT:
-    "AT+SKTCLIENT=<link_id>,<conn_type 0 udp|1 tcp|2-5 tls>,[<cert_index>],<dst_host>,<dst_port>,[<src_port>],<auto_rcv 0|1>",
-  SKTSEND:
-    "AT+SKTSEND=<link_id>,<data_size>,[<dst_ip>],[<dst_port>],<data>   (\\, is a comma, \\\\ a backslash)",
-  SKTREAD: "AT+SKTREAD=<link_id>,<data_size>",
-  SKTSENDRAW:
-    "AT+SKTSENDRAW=<link_id>,<data_size>[,<dst_ip>,<dst_port>]   (Host Control Mode; then >>> and the bytes)",
-  SKTSTATE: "AT+SKTSTATE",
-  SKTDEL: "AT+SKTDEL=<link_id>",
-};
+/**
+ * A command's syntax, for Tab on a complete command name: the catalogue's
+ * syntax line, then what its connection types and flags are, its escapes,
+ * and for `AT+SKTSENDRAW` what follows.
+ */
+export function syntaxOf(name: CommandName): string {
+  const spec = COMMANDS[name];
+  const notes: string[] = [];
+  for (const field of spec.fields) {
+    if (field.name === "conn_type" && spec.connTypes) {
+      const side = spec.connTypes;
+      const types = [];
+      for (let t = field.min; t <= field.max; t++) {
+        types.push(`${t} ${connType(side, t)!.name.toLowerCase()}`);
+      }
+      notes.push(`conn_type ${types.join("|")}`);
+    } else if (field.kind === "flag") {
+      notes.push(`${field.name} ${field.min}|${field.max}`);
+    }
+  }
+  if (spec.escapes && spec.fields.some((f) => f.kind === "data")) {
+    notes.push("\\, is a comma, \\\\ a backslash");
+  }
+  if (name === "SKTSENDRAW") {
+    notes.push("Host Control Mode; then >>> and the bytes");
+  }
+  return notes.length === 0
+    ? spec.syntax
+    : `${spec.syntax}   (${notes.join("; ")})`;
+}
 
 /** Local commands, for `:help` and completion. */
 export const LOCAL_COMMANDS: readonly [string, string][] = [
@@ -86,7 +101,7 @@ export function complete(before: string, raw: boolean): Completion {
   const named = COMMAND_NAMES.find((n) =>
     upper === `AT+${n}` || upper.startsWith(`AT+${n}=`)
   );
-  return { matches: [], help: named && SYNTAX[named] };
+  return { matches: [], help: named && syntaxOf(named) };
 }
 
 /** The hint after an `ERROR: <n>`: the reference's meaning for the command in flight, and why when known. */
