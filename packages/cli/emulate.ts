@@ -19,9 +19,12 @@ import {
   type VirtualModule,
 } from "@atsock/device";
 import {
+  CLIENT_TYPE,
+  ERR,
   LINE_BUFFER_MAX,
   LINE_BUFFER_MIN,
   LINE_BUFFER_SIZE,
+  PARAMETER_ERROR,
 } from "@atsock/protocol";
 import { firstLine, isPermissionError, TargetError } from "./target.ts";
 import { type TerminalInput, terminalInput } from "./tty_input.ts";
@@ -110,9 +113,9 @@ Options:
   --mbedtls 2|3
               the mbedtls of the firmware build (default 2). The firmware
               never sets a host name: no SNI is sent either way; with 2
-              a verifying TLS client (AT+SKTCLIENT types 3 and 5) checks
+              a verifying TLS client (AT+SKTCLIENT types ${CLIENT_TYPE.TLS_VERIFY_SERVER} and ${CLIENT_TYPE.TLS_MUTUAL}) checks
               the server's chain but not its name, with 3 (3.6.3 and
-              later) those types fail the handshake (ERROR: 14). TLS is
+              later) those types fail the handshake (ERROR: ${ERR.SKTCLIENT.HANDSHAKE}). TLS is
               1.2 and the chain is verified either way
   --allow-connect HOST[:PORT],...
               the only destinations the module may connect or send to
@@ -494,10 +497,11 @@ function consoleAddress(c: { hostname: string; port: number }): string {
 
 /**
  * What is wrong with a certificate directory, in a few words (TLS commands
- * will answer ERROR: 6), or undefined when it can be read.
+ * will answer CERT_FLASH), or undefined when it can be read.
  */
 function certsProblem(dir: string): string | undefined {
-  const tls = "TLS commands will fail (ERROR: 1 or 6)";
+  const tls =
+    `TLS commands will fail (ERROR: ${PARAMETER_ERROR} or ${ERR.SKTSERVER.CERT_FLASH})`;
   try {
     if (!Deno.statSync(dir).isDirectory) return `is not a directory: ${tls}`;
     for (const _ of Deno.readDirSync(dir)) break;

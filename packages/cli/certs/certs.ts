@@ -12,7 +12,7 @@ import {
   makePki,
   PkiError,
 } from "@atsock/device/pki";
-import { CERT_INDEX_MAX, CERT_INDEX_MIN } from "@atsock/protocol";
+import { CERT_INDEX_MAX, CERT_INDEX_MIN, ERR } from "@atsock/protocol";
 import {
   type DeclaredSubcommand,
   defineSubcommand,
@@ -44,7 +44,7 @@ make    creates a test PKI in DIR/CERT with openssl: for each suite its own
         --force is given. Keys get mode 0600 and are never printed.
 check   reports, for each suite present and each side: which files exist,
         whether each parses and the key matches its certificate (the
-        module's own checks: ERROR: 9 and 10), whether the certificate is
+        module's own checks: ERROR: ${ERR.SKTSERVER.CRT_PARSE} and ${ERR.SKTSERVER.OWN_CERT}), whether the certificate is
         signed by the CA that a peer holding the same suite verifies it with
         (server_cert_<i> by client_ca_<i>, client_cert_<i> by
         server_ca_<i>: a module verifies its peer, never itself), expiry

@@ -9,6 +9,7 @@ import {
   COMMAND_NAMES,
   type CommandName,
   decodeLatin1,
+  ERR,
   MAX_LINE_LENGTH,
 } from "@atsock/protocol";
 import {
@@ -61,7 +62,7 @@ Options:
                raw?, note?, problem?}], error: {code, meaning, detail} | null,
                answer, notes, valid}; with - an array of them
   --mode       the module's console mode: manual (Manual Test Mode, where
-               AT+SKTSENDRAW is ERROR: 4) or host (Host Control Mode);
+               AT+SKTSENDRAW is ERROR: ${ERR.SKTSENDRAW.TT_DATA}) or host (Host Control Mode);
                default: say what each mode does
   --command    the command an ERROR: n line answers (e.g. SKTCLIENT)
   -h, --help   this help

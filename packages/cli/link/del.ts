@@ -4,7 +4,7 @@
  * @module
  */
 
-import { rangeText } from "@atsock/protocol";
+import { ERR, rangeText } from "@atsock/protocol";
 import type { DeclaredSubcommand } from "../command.ts";
 import { defineLinkCommand, type LinkCall } from "./declare.ts";
 import { LINK_ID, parseLinkId } from "./options.ts";
@@ -19,7 +19,7 @@ Usage:
   atsock del <DEVICE | tcp:HOST:PORT> --link N [--json]
 
 Closes the link's socket and frees its id; deleting a server also deletes
-every seed it accepted. A link id not in use is ERROR: 1.
+every seed it accepted. A link id not in use is ERROR: ${ERR.SKTDEL.PARAMETER}.
 
 Options:
   --link N        the link to delete, ${rangeText(LINK_ID)}

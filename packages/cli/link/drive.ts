@@ -183,9 +183,9 @@ export async function linkInUse(
     );
   }
   if (link.socketFd === -1) {
-    // at_sktread/at_sktsend: a link without its socket is ERROR: 1.
+    // at_sktread/at_sktsend: a link without its socket is PARAMETER.
     throw new OneShotError(
-      `link ${linkId}'s peer has gone and the module has closed its socket (socket_fd:-1): reads and sends are ERROR: 1; AT+SKTDEL=${linkId} frees the id`,
+      `link ${linkId}'s peer has gone and the module has closed its socket (socket_fd:-1): reads and sends are ERROR: ${PARAMETER_ERROR}; AT+SKTDEL=${linkId} frees the id`,
     );
   }
   return link;
@@ -205,7 +205,7 @@ export function describeLink(link: LinkState): string {
 }
 
 /**
- * After `ERROR: 1` from a command that creates a link: if the id is taken,
+ * After `ERROR: 1` (PARAMETER_ERROR) from a command that creates a link: if the id is taken,
  * the same error with what takes it; otherwise the error as it was.
  */
 export async function explainTaken(

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { rangeText } from "@atsock/protocol";
+import { ERR, rangeText } from "@atsock/protocol";
 import { Buffer } from "node:buffer";
 import { type AtDriver, AtError, type Endpoint } from "@atsock/host";
 import type { DeclaredSubcommand } from "../command.ts";
@@ -64,8 +64,8 @@ Options:
                   "truncated", "data": base64} (UDP: "datagrams": [{"from":
                   {"ip", "port"}, "data"}]; no data with --out)
 ${commonHelp()}
-A link whose peer closed, once all was read, is ERROR: 4 (and the module
-closes its socket: later reads are ERROR: 1): after some data that ends the
+A link whose peer closed, once all was read, is ERROR: ${ERR.SKTREAD.READ} (and the module
+closes its socket: later reads are ERROR: ${ERR.SKTREAD.PARAMETER}): after some data that ends the
 reading (status 0, "closed": true); before any, status 1.
 
 ${permissionsHelp(", --allow-write=FILE for --out")}
@@ -158,7 +158,7 @@ export interface ReadChunk {
 export interface ReadResult {
   /** Every read that returned data, in order. */
   chunks: ReadChunk[];
-  /** Whether the peer had closed the link (ERROR: 4 after data). */
+  /** Whether the peer had closed the link (`ERR.SKTREAD.READ` after data). */
   closed: boolean;
 }
 
@@ -183,10 +183,10 @@ export async function readLink(
     try {
       read = await driver.read(options.linkId, Math.min(left, READ_CHUNK));
     } catch (e) {
-      // ERROR: 4: this read met the end (the module closed the socket);
-      // ERROR: 1 after data: an earlier read of someone else's did.
+      // READ: this read met the end (the module closed the socket);
+      // PARAMETER after data: an earlier read of someone else's did.
       const gone = e instanceof AtError && e.command === "SKTREAD" &&
-        (e.code === 4 || e.code === 1);
+        (e.code === ERR.SKTREAD.READ || e.code === ERR.SKTREAD.PARAMETER);
       if (gone && chunks.length > 0) {
         closed = true;
         break;

@@ -2,14 +2,14 @@
  * `atsock send`: sends text or a file on a link. Files go with
  * `AT+SKTSENDRAW` in Host Control Mode (paused between the module's
  * watermarks, as `AtDriver.sendRaw` does); in Manual Test Mode, where that
- * command is `ERROR: 4`, a payload AT+SKTSEND can carry goes as
+ * command is `ERROR: 4` (TT_DATA), a payload AT+SKTSEND can carry goes as
  * `AT+SKTSEND` pieces that fit the command buffer, and anything else is
  * refused with the reason.
  *
  * @module
  */
 
-import { rangeText } from "@atsock/protocol";
+import { ERR, rangeText } from "@atsock/protocol";
 import { type AtDriver, AtError, type Endpoint } from "@atsock/host";
 import type { DeclaredSubcommand } from "../command.ts";
 import { defineLinkCommand, type LinkCall } from "./declare.ts";
@@ -46,7 +46,7 @@ Usage:
 or CR LF bytes, which the module's line reader changes; on UDP, one
 command), else with AT+SKTSENDRAW. --file is sent with AT+SKTSENDRAW,
 pausing between the module's High and Low Watermark lines. In Manual Test
-Mode, where AT+SKTSENDRAW is ERROR: 4, the payload goes as AT+SKTSEND pieces
+Mode, where AT+SKTSENDRAW is ERROR: ${ERR.SKTSENDRAW.TT_DATA}, the payload goes as AT+SKTSEND pieces
 of up to 1998 bytes a command (',' and '\\' escaped) if it has none of
 those bytes; on a UDP link it must fit one command (one datagram), else it
 is refused, as it is when it holds them: those need Host Control Mode.
@@ -242,13 +242,13 @@ async function sendSource(
     return { bytes: source.size, method: "AT+SKTSENDRAW" };
   } catch (e) {
     const manual = e instanceof AtError && e.command === "SKTSENDRAW" &&
-      e.code === 4 && !started;
+      e.code === ERR.SKTSENDRAW.TT_DATA && !started;
     if (!manual) throw e;
   }
   // Manual Test Mode: AT+SKTSEND pieces, if the payload allows.
   const refuse = (why: string) =>
     new OneShotError(
-      `the module is in Manual Test Mode (AT+SKTSENDRAW is ERROR: 4) and ${source.name} ${why}: use a module in Host Control Mode`,
+      `the module is in Manual Test Mode (AT+SKTSENDRAW is ERROR: ${ERR.SKTSENDRAW.TT_DATA}) and ${source.name} ${why}: use a module in Host Control Mode`,
     );
   if (udp && source.size > room) {
     throw refuse(

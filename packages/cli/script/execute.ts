@@ -13,7 +13,7 @@ import {
   ModuleResetError,
   TransportClosedError,
 } from "@atsock/host";
-import { decodeLatin1, type Request } from "@atsock/protocol";
+import { decodeLatin1, PARAMETER_ERROR, type Request } from "@atsock/protocol";
 import {
   type CommandStep,
   describePattern,
@@ -256,10 +256,12 @@ async function diagnose(
   const link = states.find((s) => s.linkId === id);
   const creates = request.command === "SKTSERVER" ||
     request.command === "SKTCLIENT";
-  if (code === 1 && creates && link) {
+  if (code === PARAMETER_ERROR && creates && link) {
     return `link ${id} is already in use (AT+SKTDEL=${id} frees it)`;
   }
-  if (code === 1 && !creates && !link) return `link ${id} is not in use`;
+  if (code === PARAMETER_ERROR && !creates && !link) {
+    return `link ${id} is not in use`;
+  }
   if (link && link.socketFd === -1 && !creates) {
     return `the peer of link ${id} has closed`;
   }

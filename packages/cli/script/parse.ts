@@ -23,9 +23,11 @@
 import {
   encode,
   encodeLatin1,
+  field,
   isIPv4,
-  LINK_COUNT,
   parseCommandLine,
+  rangeProblem,
+  rangeText,
 } from "@atsock/protocol";
 import {
   type CommandStep,
@@ -297,14 +299,18 @@ function takeWithin(tokens: Token[]): number | undefined {
   return ms;
 }
 
+/** The catalogue's `AT+SKTSENDRAW` link id and destination port. */
+const LINK_ID = field("SKTSENDRAW", "link_id");
+const PORT = field("SKTSENDRAW", "dst_port");
+
 function sendRawStep(line: number, text: string, tokens: Token[]): SendRawStep {
   const usage =
     'expected sendraw LINK[,IP,PORT] file PATH or sendraw LINK[,IP,PORT] text "..."';
   if (tokens.length !== 4) throw new LineError(usage);
   const where = tokens[1].text.split(",");
   if (where.length !== 1 && where.length !== 3) throw new LineError(usage);
-  if (!/^\d{1,2}$/.test(where[0]) || Number(where[0]) >= LINK_COUNT) {
-    throw new LineError(`link id "${where[0]}" is not 0..${LINK_COUNT - 1}`);
+  if (!/^\d{1,2}$/.test(where[0]) || rangeProblem(LINK_ID, Number(where[0]))) {
+    throw new LineError(`link id "${where[0]}" is not ${rangeText(LINK_ID)}`);
   }
   const step: SendRawStep = {
     kind: "sendraw",
@@ -319,8 +325,8 @@ function sendRawStep(line: number, text: string, tokens: Token[]): SendRawStep {
     if (!isIPv4(where[1])) {
       throw new LineError(`"${where[1]}" is not an IPv4 address`);
     }
-    if (!/^\d{1,5}$/.test(where[2]) || port < 1 || port > 65535) {
-      throw new LineError(`port "${where[2]}" is not 1..65535`);
+    if (!/^\d{1,5}$/.test(where[2]) || rangeProblem(PORT, port)) {
+      throw new LineError(`port "${where[2]}" is not ${rangeText(PORT)}`);
     }
     step.destination = { ip: where[1], port };
   }
