@@ -17,7 +17,8 @@ import { parseOptions } from "./usage.ts";
 export type OptionTable = NonNullable<ParseArgsConfig["options"]>;
 
 /** The value `parseArgs` gives for one option spec. */
-type OptionValue<S> = S extends { type: "boolean"; multiple: true } ? boolean[]
+export type OptionValue<S> = S extends { type: "boolean"; multiple: true }
+  ? boolean[]
   : S extends { type: "boolean" } ? boolean
   : S extends { multiple: true } ? string[]
   : string;

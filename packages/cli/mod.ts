@@ -29,7 +29,17 @@ import { transcriptCommand } from "./rig/show.ts";
 import { TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
-export type { Subcommand } from "./command.ts";
+export {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type OptionValue,
+  type OptionValues,
+  type ParsedWords,
+  parseWords,
+  type Subcommand,
+  type SubcommandDeclaration,
+} from "./command.ts";
 export { type CertsOptions, parseCertsArgs } from "./certs/certs.ts";
 export {
   checkCertDir,
