@@ -343,13 +343,14 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 export async function emulate(options: EmulateOptions): Promise<number> {
   let terminal: TerminalInput | undefined;
   try {
-    return await runEmulator(options, (t) => (terminal = t));
+    return await serveModule(options, (t) => (terminal = t));
   } finally {
     terminal?.restore(); // On every way out: the terminal is usable again.
   }
 }
 
-async function runEmulator(
+/** Serves the virtual module on its console until it ends; resolves the exit status. */
+async function serveModule(
   options: EmulateOptions,
   rawTerminal: (input: TerminalInput) => void,
 ): Promise<number> {

@@ -24,7 +24,6 @@ import {
   parseBaud,
   parseTarget,
   type Target,
-  TargetError,
 } from "../target.ts";
 import { parseSeconds, UsageError } from "../usage.ts";
 import { Terminal } from "./terminal.ts";
@@ -150,20 +149,6 @@ function termOptions(
   };
 }
 
-/** Opens the target; a missing device or refused connection is one line and `undefined`. */
-async function open(
-  options: TermOptions,
-  fail: (message: string) => void,
-): Promise<Transport | undefined> {
-  try {
-    return await openTarget(options.target, { baud: options.baud });
-  } catch (e) {
-    if (e instanceof TargetError) fail(e.message);
-    else throw e;
-    return undefined;
-  }
-}
-
 /** Runs the terminal; resolves the exit status. */
 export async function term(options: TermOptions): Promise<number> {
   const complain = (message: string) => console.error(`atsock: ${message}`);
@@ -181,17 +166,14 @@ export async function term(options: TermOptions): Promise<number> {
       return 1;
     }
   }
-  let transport: Transport | undefined;
-  let failed = false;
+  // A target that cannot be opened goes up to main as one line, status 1.
+  let transport: Transport;
   try {
-    transport = await open(options, (message) => {
-      complain(message);
-      failed = true;
-    });
-  } finally {
-    if (!transport) log?.close();
+    transport = await openTarget(options.target, { baud: options.baud });
+  } catch (e) {
+    log?.close();
+    throw e;
   }
-  if (!transport || failed) return 1;
   const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
   const terminal = new Terminal(options, transport, log, interactive);
   try {
