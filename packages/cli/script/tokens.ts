@@ -6,6 +6,7 @@
  */
 
 import { decodeLatin1, encode, encodeLatin1 } from "@atsock/protocol";
+import { type EscapeRules, EscapeScanError, scanEscapes } from "../escapes.ts";
 
 /** A line that cannot be read; its message becomes the line's problem. */
 export class LineError extends Error {}
@@ -89,13 +90,11 @@ export function tokenize(body: string): Token[] {
   return tokens;
 }
 
-const ESCAPES: Record<string, number> = {
-  '"': 0x22,
-  "\\": 0x5c,
-  r: 0x0d,
-  n: 0x0a,
-  t: 0x09,
-  "0": 0x00,
+/** The escapes of a quoted string, which ends at the first unescaped `"`. */
+const STRING_ESCAPES: EscapeRules = {
+  bytes: { '"': 0x22, "\\": 0x5c, r: 0x0d, n: 0x0a, t: 0x09, "0": 0x00 },
+  other: "refuse",
+  end: '"',
 };
 
 /**
@@ -104,30 +103,19 @@ const ESCAPES: Record<string, number> = {
  * one character per byte (latin1), as the module's lines are decoded.
  */
 function readString(body: string, at: number): { text: string; end: number } {
-  let text = "";
-  let i = at + 1;
-  while (i < body.length && body[i] !== '"') {
-    if (body[i] !== "\\") {
-      const char = String.fromCodePoint(body.codePointAt(i)!);
-      text += decodeLatin1(encode(char));
-      i += char.length;
-      continue;
+  try {
+    const { bytes, next } = scanEscapes(body, STRING_ESCAPES, at + 1);
+    return { text: decodeLatin1(bytes), end: next };
+  } catch (e) {
+    if (!(e instanceof EscapeScanError)) throw e;
+    if (e.problem === "unclosed") {
+      throw new LineError("the quoted string is not closed");
     }
-    const next = body[i + 1];
-    if (next === "x" && /^[0-9a-fA-F]{2}$/.test(body.slice(i + 2, i + 4))) {
-      text += String.fromCharCode(parseInt(body.slice(i + 2, i + 4), 16));
-      i += 4;
-    } else if (next !== undefined && next in ESCAPES) {
-      text += String.fromCharCode(ESCAPES[next]);
-      i += 2;
-    } else {
-      throw new LineError(
-        `unknown escape \\${next ?? ""} (use \\" \\\\ \\r \\n \\t \\0 \\xNN)`,
-      );
-    }
+    const next = e.problem === "hex" ? "x" : e.escape;
+    throw new LineError(
+      `unknown escape \\${next} (use \\" \\\\ \\r \\n \\t \\0 \\xNN)`,
+    );
   }
-  if (i >= body.length) throw new LineError("the quoted string is not closed");
-  return { text, end: i + 1 };
 }
 
 /** A `default NAME=VALUE` value: as written, or a quoted string read as UTF-8. */
