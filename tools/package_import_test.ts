@@ -30,7 +30,7 @@ async function siblingsImported(
 }
 
 Deno.test("each package's deno.json maps the sibling packages it imports to their jsr: specifiers (as JSR will see it)", async () => {
-  for (const pkg of ["protocol", "device", "host", "cli"]) {
+  for (const pkg of ["protocol", "tty", "device", "host", "cli"]) {
     const config = JSON.parse(
       await Deno.readTextFile(`${PACKAGES}${pkg}/deno.json`),
     );
@@ -58,7 +58,7 @@ Deno.test("another project imports @atsock/host and @atsock/device from a checko
           "@atsock/host": "jsr:@atsock/host@^0.1.0",
           "@atsock/device": "jsr:@atsock/device@^0.1.0",
         },
-        links: ["protocol", "device", "host"].map((p) => PACKAGES + p),
+        links: ["protocol", "tty", "device", "host"].map((p) => PACKAGES + p),
       }),
     );
     await Deno.writeTextFile(
@@ -101,7 +101,7 @@ Deno.test("another project imports the packages from a checkout through an impor
   const dir = await Deno.makeTempDir({ prefix: "atsock-user-" });
   try {
     const imports = Object.fromEntries(
-      ["protocol", "device", "host"].map((
+      ["protocol", "tty", "device", "host"].map((
         p,
       ) => [`@atsock/${p}`, `${PACKAGES}${p}/mod.ts`]),
     );
