@@ -4,7 +4,7 @@ import {
   resetConnect,
   resetsSupported,
   stalledConnections,
-} from "../packages/device/attacks.ts";
+} from "@atsock/device/attacks";
 import { makePki } from "./make_pki.ts";
 import {
   ConsoleClient,

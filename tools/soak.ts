@@ -42,7 +42,7 @@ import {
   resetConnect,
   resetsSupported,
   stalledConnections,
-} from "../packages/device/attacks.ts";
+} from "@atsock/device/attacks";
 import { makePki } from "./make_pki.ts";
 import {
   ConsoleClient,
