@@ -6,6 +6,7 @@
  * or maps them to the checkout's files with an import map.
  */
 import assert from "node:assert/strict";
+import { importSpecifiers } from "./import_scan.ts";
 
 const PACKAGES = new URL("../packages/", import.meta.url).pathname;
 
@@ -21,8 +22,9 @@ async function siblingsImported(
       for (const name of await siblingsImported(path, own)) found.add(name);
     } else if (entry.name.endsWith(".ts")) {
       const text = await Deno.readTextFile(path);
-      for (const m of text.matchAll(/from "(@atsock\/[a-z]+)[^"]*"/g)) {
-        if (m[1] !== own) found.add(m[1]);
+      for (const { specifier } of importSpecifiers(text)) {
+        const name = /^@atsock\/[a-z]+/.exec(specifier)?.[0];
+        if (name && name !== own) found.add(name);
       }
     }
   }
