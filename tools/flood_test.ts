@@ -5,7 +5,7 @@ import {
   resetsSupported,
   stalledConnections,
 } from "@atsock/device/attacks";
-import { makePki } from "./make_pki.ts";
+import { makePki } from "@atsock/device/pki";
 import {
   ConsoleClient,
   type Emulator,
