@@ -7,8 +7,7 @@
 
 import type { ClientType } from "@atsock/host";
 import { field, fieldRequiredFor, rangeText } from "@atsock/protocol";
-import type { DeclaredSubcommand } from "../command.ts";
-import { defineLinkCommand, type LinkCall } from "./declare.ts";
+import { defineLinkCommand, type LinkSubcommand } from "./declare.ts";
 import { UsageError } from "../usage.ts";
 import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
 import {
@@ -123,20 +122,24 @@ export function connectRequest(
 }
 
 /** `atsock connect`. */
-export const connectCommand: DeclaredSubcommand<LinkCall<ConnectRequest>> =
-  defineLinkCommand({
+export const connectCommand: LinkSubcommand<ConnectRequest> = defineLinkCommand(
+  {
     name: "connect",
     summary: "connect a link to a server (AT+SKTCLIENT)",
     help: CONNECT_HELP,
-    options: {
-      link: { type: "string" },
-      type: { type: "string" },
-      host: { type: "string" },
-      port: { type: "string" },
-      cert: { type: "string" },
-      "src-port": { type: "string" },
-      "auto-rcv": { type: "boolean", default: false },
+    fields: {
+      command: "SKTCLIENT",
+      options: {
+        link: "link_id",
+        type: "conn_type",
+        cert: "cert_index",
+        host: "dst_host",
+        port: "dst_port",
+        "src-port": "src_port",
+        "auto-rcv": "auto_rcv",
+      },
     },
+    options: {},
     timeoutMs: 30000,
     request: connectRequest,
     action: (common, request) =>
@@ -151,4 +154,5 @@ export const connectCommand: DeclaredSubcommand<LinkCall<ConnectRequest>> =
           json: { ok: true, ...request, type },
         };
       }),
-  });
+  },
+);

@@ -5,8 +5,7 @@
  */
 
 import { ERR, rangeText } from "@atsock/protocol";
-import type { DeclaredSubcommand } from "../command.ts";
-import { defineLinkCommand, type LinkCall } from "./declare.ts";
+import { defineLinkCommand, type LinkSubcommand } from "./declare.ts";
 import { LINK_ID, parseLinkId } from "./options.ts";
 import { withDriver } from "./drive.ts";
 import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
@@ -32,22 +31,27 @@ Examples:
 `;
 
 /** `atsock del`. */
-export const delCommand: DeclaredSubcommand<LinkCall<number>> =
-  defineLinkCommand({
-    name: "del",
-    summary: "delete a link (AT+SKTDEL)",
-    help: DEL_HELP,
-    options: { link: { type: "string" } },
-    timeoutMs: 10000,
-    request(values) {
-      if (values.link === undefined) {
-        throw new UsageError("--link N is required");
-      }
-      return parseLinkId(values.link);
+export const delCommand: LinkSubcommand<number> = defineLinkCommand({
+  name: "del",
+  summary: "delete a link (AT+SKTDEL)",
+  help: DEL_HELP,
+  fields: {
+    command: "SKTDEL",
+    options: {
+      link: "link_id",
     },
-    action: (common, linkId) =>
-      withDriver(common, async (driver) => {
-        await driver.remove(linkId);
-        return { text: `link ${linkId} deleted`, json: { ok: true, linkId } };
-      }),
-  });
+  },
+  options: {},
+  timeoutMs: 10000,
+  request(values) {
+    if (typeof values.link !== "string") {
+      throw new UsageError("--link N is required");
+    }
+    return parseLinkId(values.link);
+  },
+  action: (common, linkId) =>
+    withDriver(common, async (driver) => {
+      await driver.remove(linkId);
+      return { text: `link ${linkId} deleted`, json: { ok: true, linkId } };
+    }),
+});

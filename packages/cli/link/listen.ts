@@ -7,8 +7,7 @@
 
 import { field, rangeText } from "@atsock/protocol";
 import type { ServerType } from "@atsock/host";
-import type { DeclaredSubcommand } from "../command.ts";
-import { defineLinkCommand, type LinkCall } from "./declare.ts";
+import { defineLinkCommand, type LinkSubcommand } from "./declare.ts";
 import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
 import {
   CERT_INDEX,
@@ -90,30 +89,33 @@ export function listenRequest(
 }
 
 /** `atsock listen`. */
-export const listenCommand: DeclaredSubcommand<LinkCall<ListenRequest>> =
-  defineLinkCommand({
-    name: "listen",
-    summary: "start a server on a link (AT+SKTSERVER)",
-    help: LISTEN_HELP,
+export const listenCommand: LinkSubcommand<ListenRequest> = defineLinkCommand({
+  name: "listen",
+  summary: "start a server on a link (AT+SKTSERVER)",
+  help: LISTEN_HELP,
+  fields: {
+    command: "SKTSERVER",
     options: {
-      link: { type: "string" },
-      type: { type: "string" },
-      port: { type: "string" },
-      cert: { type: "string" },
-      "auto-rcv": { type: "boolean", default: false },
+      link: "link_id",
+      type: "conn_type",
+      cert: "cert_index",
+      port: "src_port",
+      "auto-rcv": "auto_rcv",
     },
-    timeoutMs: 10000,
-    request: listenRequest,
-    action: (common, request) =>
-      withDriver(common, async (driver) => {
-        await driver.listen(request).catch((e) =>
-          explainTaken(driver, request.linkId, e)
-        );
-        const type = SERVER_TYPE_NAMES[request.type];
-        return {
-          text:
-            `OK: link ${request.linkId} is a ${type} server on port ${request.port}`,
-          json: { ok: true, ...request, type },
-        };
-      }),
-  });
+  },
+  options: {},
+  timeoutMs: 10000,
+  request: listenRequest,
+  action: (common, request) =>
+    withDriver(common, async (driver) => {
+      await driver.listen(request).catch((e) =>
+        explainTaken(driver, request.linkId, e)
+      );
+      const type = SERVER_TYPE_NAMES[request.type];
+      return {
+        text:
+          `OK: link ${request.linkId} is a ${type} server on port ${request.port}`,
+        json: { ok: true, ...request, type },
+      };
+    }),
+});

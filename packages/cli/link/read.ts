@@ -10,8 +10,7 @@
 import { ERR, rangeText } from "@atsock/protocol";
 import { Buffer } from "node:buffer";
 import { type AtDriver, AtError, type Endpoint } from "@atsock/host";
-import type { DeclaredSubcommand } from "../command.ts";
-import { defineLinkCommand, type LinkCall } from "./declare.ts";
+import { defineLinkCommand, type LinkSubcommand } from "./declare.ts";
 import { firstLine, isPermissionError } from "../target.ts";
 import { escapeBytes, hexDump } from "../term/display.ts";
 import { parseSeconds, UsageError } from "../usage.ts";
@@ -347,21 +346,25 @@ async function read(
 }
 
 /** `atsock read`. */
-export const readCommand: DeclaredSubcommand<LinkCall<ReadOptions>> =
-  defineLinkCommand({
-    name: "read",
-    summary: "read what a link received (AT+SKTREAD)",
-    help: READ_HELP,
+export const readCommand: LinkSubcommand<ReadOptions> = defineLinkCommand({
+  name: "read",
+  summary: "read what a link received (AT+SKTREAD)",
+  help: READ_HELP,
+  fields: {
+    command: "SKTREAD",
     options: {
-      link: { type: "string" },
-      size: { type: "string" },
-      wait: { type: "string" },
-      out: { type: "string" },
-      hex: { type: "boolean", default: false },
-      raw: { type: "boolean", default: false },
+      link: "link_id",
+      size: "data_size",
     },
-    timeoutMs: 10000,
-    request: (values, common) =>
-      readOptions(values, common.json, Deno.stdout.isTerminal()),
-    action: read,
-  });
+  },
+  options: {
+    wait: { type: "string" },
+    out: { type: "string" },
+    hex: { type: "boolean", default: false },
+    raw: { type: "boolean", default: false },
+  },
+  timeoutMs: 10000,
+  request: (values, common) =>
+    readOptions(values, common.json, Deno.stdout.isTerminal()),
+  action: read,
+});

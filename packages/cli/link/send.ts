@@ -11,8 +11,7 @@
 
 import { ERR, rangeText } from "@atsock/protocol";
 import { type AtDriver, AtError, type Endpoint } from "@atsock/host";
-import type { DeclaredSubcommand } from "../command.ts";
-import { defineLinkCommand, type LinkCall } from "./declare.ts";
+import { defineLinkCommand, type LinkSubcommand } from "./declare.ts";
 import { firstLine, isPermissionError } from "../target.ts";
 import { unescapePayload } from "../term/display.ts";
 import { UsageError } from "../usage.ts";
@@ -398,20 +397,28 @@ async function send(
 }
 
 /** `atsock send`. */
-export const sendCommand: DeclaredSubcommand<LinkCall<SendOptions>> =
-  defineLinkCommand({
-    name: "send",
-    summary: "send text or a file on a link (AT+SKTSEND, AT+SKTSENDRAW)",
-    help: SEND_HELP,
+export const sendCommand: LinkSubcommand<SendOptions> = defineLinkCommand({
+  name: "send",
+  summary: "send text or a file on a link (AT+SKTSEND, AT+SKTSENDRAW)",
+  help: SEND_HELP,
+  fields: {
+    command: "SKTSEND",
     options: {
-      link: { type: "string" },
-      data: { type: "string" },
-      file: { type: "string" },
-      ip: { type: "string" },
-      port: { type: "string" },
-      progress: { type: "boolean", default: false },
+      link: "link_id",
+      data: "data",
+      ip: "dst_ip",
+      port: "dst_port",
     },
-    timeoutMs: 10000,
-    request: sendOptions,
-    action: send,
-  });
+    computed: {
+      data_size:
+        "the length of the data, or AT+SKTSENDRAW with the file's size",
+    },
+  },
+  options: {
+    file: { type: "string" },
+    progress: { type: "boolean", default: false },
+  },
+  timeoutMs: 10000,
+  request: sendOptions,
+  action: send,
+});

@@ -6,8 +6,7 @@
  */
 
 import type { LinkState } from "@atsock/host";
-import type { DeclaredSubcommand } from "../command.ts";
-import { defineLinkCommand, type LinkCall } from "./declare.ts";
+import { defineLinkCommand, type LinkSubcommand } from "./declare.ts";
 import { withDriver } from "./drive.ts";
 import { commonHelp, PERMISSIONS_HELP } from "./help.ts";
 
@@ -57,17 +56,17 @@ export function formatStateTable(links: readonly LinkState[]): string {
 }
 
 /** `atsock state`. */
-export const stateCommand: DeclaredSubcommand<LinkCall<void>> =
-  defineLinkCommand({
-    name: "state",
-    summary: "list the module's links (AT+SKTSTATE)",
-    help: STATE_HELP,
-    options: {},
-    timeoutMs: 10000,
-    request() {},
-    action: (common) =>
-      withDriver(common, async (driver) => {
-        const links = await driver.state();
-        return { text: formatStateTable(links), json: links };
-      }),
-  });
+export const stateCommand: LinkSubcommand<void> = defineLinkCommand({
+  name: "state",
+  summary: "list the module's links (AT+SKTSTATE)",
+  help: STATE_HELP,
+  fields: { command: "SKTSTATE", options: {} },
+  options: {},
+  timeoutMs: 10000,
+  request() {},
+  action: (common) =>
+    withDriver(common, async (driver) => {
+      const links = await driver.state();
+      return { text: formatStateTable(links), json: links };
+    }),
+});
