@@ -26,7 +26,7 @@ import { delCommand } from "./link/del.ts";
 import { runCommand } from "./script/command.ts";
 import { replayCommand } from "./transcript/replay.ts";
 import { transcriptCommand } from "./transcript/show.ts";
-import { TargetError } from "./target.ts";
+import { firstLine, isPermissionError, TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
 export {
@@ -152,11 +152,10 @@ function report(e: unknown, name: string | undefined): number {
     );
     return 2;
   }
-  if (
-    e instanceof Deno.errors.NotCapable ||
-    e instanceof Deno.errors.PermissionDenied
-  ) {
-    console.error(`atsock: permission denied: ${permissionAdvice(e, name)}`);
+  if (isPermissionError(e)) {
+    console.error(
+      `atsock: permission denied: ${permissionAdvice(e as Error, name)}`,
+    );
     return 1;
   }
   if (e instanceof TargetError) {
@@ -172,10 +171,6 @@ function report(e: unknown, name: string | undefined): number {
     return 1;
   }
   throw e;
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0];
 }
 
 /**

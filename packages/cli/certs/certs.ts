@@ -19,6 +19,7 @@ import {
   type OptionTable,
   type ParsedWords,
 } from "../command.ts";
+import { firstLine, isPermissionError } from "../target.ts";
 import { UsageError } from "../usage.ts";
 import { checkCertDir, formatCheckReport } from "./check.ts";
 
@@ -230,17 +231,14 @@ async function certs(options: CertsOptions): Promise<number> {
       ? await make(options)
       : await check(options);
   } catch (e) {
-    if (
-      e instanceof Deno.errors.NotCapable ||
-      e instanceof Deno.errors.PermissionDenied
-    ) throw e;
+    if (isPermissionError(e)) throw e;
     if (e instanceof PkiError) {
       console.error(`atsock: certs ${options.action}: ${e.message}`);
       return 1;
     }
     if (e instanceof Error && e.name in Deno.errors) {
       console.error(
-        `atsock: certs ${options.action}: ${e.message.split("\n")[0]}`,
+        `atsock: certs ${options.action}: ${firstLine(e)}`,
       );
       return 1;
     }

@@ -18,7 +18,7 @@ import {
 } from "@atsock/host";
 import { PARAMETER_ERROR } from "@atsock/protocol";
 import { practice } from "../practice.ts";
-import { openTarget } from "../target.ts";
+import { firstLine, openTarget } from "../target.ts";
 import type { CommonOptions } from "./options.ts";
 
 /** A failure of a one-shot command that is not the module's `ERROR: n`: one line, exit 1. */
@@ -162,10 +162,6 @@ export function describeFailure(e: unknown): Failure | undefined {
     return { message: `the connection to the module broke: ${e.message}` };
   }
   return undefined;
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0];
 }
 
 /**

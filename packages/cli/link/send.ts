@@ -25,7 +25,8 @@ import {
   required,
 } from "./options.ts";
 import { hasLineEnd, pieceEnd, sendPieces, sendRoom } from "./pieces.ts";
-import { formatBytes, formatRate, ProgressBar, rate } from "./progress.ts";
+import { formatBytes, formatRate, rate } from "../transfer.ts";
+import { ProgressBar } from "./progress.ts";
 import {
   describeLink,
   linkInUse,

@@ -7,31 +7,8 @@
  * @module
  */
 
+import { progressLine } from "../transfer.ts";
 import { visible } from "./report.ts";
-
-/** `1536` -> `1.5 KiB`. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-/** `[#####---------------]  25%  75.0 KiB of 300.0 KiB  1.2 MiB/s`. */
-export function formatTransfer(
-  sent: number,
-  total: number,
-  elapsedMs: number,
-  width = 20,
-): string {
-  const fraction = total > 0 ? Math.min(1, sent / total) : 1;
-  const filled = Math.round(fraction * width);
-  const rate = elapsedMs > 0
-    ? `${formatBytes(Math.round(sent / elapsedMs * 1000))}/s`
-    : "-";
-  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${
-    String(Math.floor(fraction * 100)).padStart(3)
-  }%  ${formatBytes(sent)} of ${formatBytes(total)}  ${rate}`;
-}
 
 /** Something progress lines can be written to (stderr). */
 export interface ProgressSink {
@@ -81,7 +58,7 @@ export class Progress {
       this.#lastTenth = -1;
     }
     const text = `${this.#label}: ${
-      formatTransfer(sent, total, now - this.#transferStart)
+      progressLine(sent, total, now - this.#transferStart, 20)
     }`;
     if (this.#terminal) {
       if (sent < total && now - this.#lastDraw < REDRAW_MS) return;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { formatJson, formatResult, formatSummary, visible } from "./report.ts";
-import { formatBytes, formatTransfer, Progress } from "./progress.ts";
+import { formatBytes, progressLine } from "../transfer.ts";
+import { Progress } from "./progress.ts";
 import type { ScriptReport, StepResult } from "./execute.ts";
 import FakeTimers from "@sinonjs/fake-timers";
 
@@ -92,15 +93,15 @@ Deno.test("progress: bytes, bar and rate", () => {
   assert.equal(formatBytes(1536), "1.5 KiB");
   assert.equal(formatBytes(3 * 1024 * 1024), "3.0 MiB");
   assert.equal(
-    formatTransfer(75 * 1024, 300 * 1024, 1000, 20),
+    progressLine(75 * 1024, 300 * 1024, 1000, 20),
     "[#####---------------]  25%  75.0 KiB of 300.0 KiB  75.0 KiB/s",
   );
   assert.equal(
-    formatTransfer(0, 100, 0, 4),
+    progressLine(0, 100, 0, 4),
     "[----]   0%  0 B of 100 B  -",
   );
   assert.equal(
-    formatTransfer(100, 100, 10, 4),
+    progressLine(100, 100, 10, 4),
     "[####] 100%  100 B of 100 B  9.8 KiB/s",
   );
 });

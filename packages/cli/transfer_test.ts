@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatBytes, formatRate, progressLine, rate } from "./progress.ts";
+import { formatBytes, formatRate, progressLine, rate } from "./transfer.ts";
 
 Deno.test("sizes, rates and the progress line", () => {
   assert.equal(formatBytes(0), "0 B");
