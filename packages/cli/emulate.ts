@@ -34,7 +34,7 @@ import {
   type OptionTable,
   type ParsedWords,
 } from "./command.ts";
-import { UsageError } from "./usage.ts";
+import { parseMode, UsageError } from "./usage.ts";
 
 /** Parsed options of `atsock emulate`. */
 export interface EmulateOptions {
@@ -177,10 +177,7 @@ export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
 function emulateOptions(
   { values }: ParsedWords<typeof EMULATE_OPTIONS>,
 ): EmulateOptions {
-  const mode = values.mode;
-  if (mode !== "manual" && mode !== "host") {
-    throw new UsageError(`--mode must be manual or host, not "${mode}"`);
-  }
+  const mode = parseMode(values.mode!);
   let baud = 0;
   if (values.baud !== undefined) {
     baud = Number(values.baud);

@@ -38,3 +38,11 @@ export function parseSeconds(text: string, name: string, max = 86400): number {
   }
   return seconds;
 }
+
+/** The module's console mode given with `--mode`; throws {@linkcode UsageError}. */
+export function parseMode(text: string): "manual" | "host" {
+  if (text !== "manual" && text !== "host") {
+    throw new UsageError(`--mode must be manual or host, not "${text}"`);
+  }
+  return text;
+}

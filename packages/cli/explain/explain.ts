@@ -18,7 +18,7 @@ import {
   type OptionTable,
   type ParsedWords,
 } from "../command.ts";
-import { UsageError } from "../usage.ts";
+import { parseMode, UsageError } from "../usage.ts";
 import { explainCommand } from "./command.ts";
 import { EscapeError, showBytes, unescapeLine } from "./escapes.ts";
 import { type Explanation, formatExplanation } from "./explanation.ts";
@@ -119,10 +119,7 @@ function explainOptions(
         : `give one line to explain, not ${positionals.length} (quote it)`,
     );
   }
-  const mode = values.mode;
-  if (mode !== undefined && mode !== "manual" && mode !== "host") {
-    throw new UsageError(`--mode must be manual or host, not "${mode}"`);
-  }
+  const mode = values.mode === undefined ? undefined : parseMode(values.mode);
   let command: CommandName | undefined;
   if (values.command !== undefined) {
     const name = values.command.toUpperCase().replace(/^AT\+/, "");
