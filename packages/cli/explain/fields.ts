@@ -125,19 +125,22 @@ function certificateSuite(
 ): string {
   const conn = connType(side, type)!;
   const files: string[] = [];
-  if (conn.presentsCert) {
-    files.push(
-      `${side === "server" ? "" : "presents "}CERT/${side}_cert_${index}.crt ${
-        side === "server" ? "and" : "with"
-      } ${side}_key_${index}.key`,
-    );
-  }
-  if (conn.verifiesPeer) {
-    files.push(
-      side === "server"
-        ? `clients verified with ${side}_ca_${index}.crt`
-        : `verifies the server with CERT/${side}_ca_${index}.crt`,
-    );
+  if (side === "server") {
+    if (conn.presentsCert) {
+      files.push(`CERT/server_cert_${index}.crt and server_key_${index}.key`);
+    }
+    if (conn.verifiesPeer) {
+      files.push(`clients verified with server_ca_${index}.crt`);
+    }
+  } else {
+    if (conn.verifiesPeer) {
+      files.push(`verifies the server with CERT/client_ca_${index}.crt`);
+    }
+    if (conn.presentsCert) {
+      files.push(
+        `presents CERT/client_cert_${index}.crt with client_key_${index}.key`,
+      );
+    }
   }
   return `certificate suite ${index}: ${files.join(", ")}`;
 }
@@ -147,16 +150,17 @@ function localPortMeaning(spec: FieldSpec, context: Context): string {
   const transport = context.type === undefined
     ? undefined
     : connType("client", context.type)?.transport;
+  const range = rangeText(spec);
   if (transport === "udp") {
-    return "local port the UDP client binds (required for UDP)";
+    return `local port the UDP client binds (required for UDP) (${range})`;
   }
   if (transport === "tcp") {
-    return "local port: checked when given, then ignored (TCP takes an ephemeral port)";
+    return `local port: checked when given, then ignored (TCP takes an ephemeral port) (${range})`;
   }
   if (transport === "tls") {
-    return "local port: checked when given, shown by AT+SKTSTATE (TLS binds none)";
+    return `local port: checked when given, shown by AT+SKTSTATE (TLS binds none) (${range})`;
   }
-  return `${spec.meaning} (${rangeText(spec)})`;
+  return `${spec.meaning} (${range})`;
 }
 
 /** A number or flag field. */
@@ -193,6 +197,12 @@ function numberField(
   const required = context.type === undefined
     ? spec.required
     : fieldRequiredFor(spec, context.type);
+  // An empty field is refused as such where the handler checks it
+  // (`strlen`): a required one, or one every type reads but only some
+  // need (`src_port`). A field only some types read (`cert_index`) is
+  // read with `atoi` there: empty is 0, then out of range.
+  const checkedEmpty = spec.required ||
+    (required && spec.usedBy === undefined);
   // A field required only for some types is left out by an empty one.
   if (raw.length === 0 && spec.requiredFor && !required) {
     field.value = showBytes(raw, SHOW_LIMIT);
@@ -203,14 +213,14 @@ function numberField(
     field.raw = decodeLatin1(raw);
     field.note = read.note;
   }
-  const problem = rangeProblem(spec, read.value);
-  if (raw.length === 0 && required) {
+  const outside = rangeProblem(spec, read.value) !== undefined;
+  if (raw.length === 0 && checkedEmpty) {
     field.value = null;
     field.note = undefined;
     field.problem =
       `${spec.name} is empty: a required field (ERROR: ${PARAMETER_ERROR}, not the number 0)`;
-  } else if (problem) {
-    field.problem = problem;
+  } else if (outside) {
+    field.problem = `${spec.name} ${read.value} is outside ${rangeText(spec)}`;
   } else {
     const described = describeValue(spec, read.value, context);
     if (described) field.meaning = described;
