@@ -5,7 +5,12 @@
  * @module
  */
 
-import type { LinkState, SocketConfig } from "@atsock/protocol";
+import type {
+  Answer,
+  Endpoint,
+  LinkState,
+  SocketConfig,
+} from "@atsock/protocol";
 import { UnexpectedAnswerError } from "./errors.ts";
 
 /** Parses the `AT+SKTQUERY` block. */
@@ -42,5 +47,34 @@ export function parseStateLine(line: string): LinkState | undefined {
     source: { ip: m[4], port: Number(m[5]) },
     destination: { ip: m[6], port: Number(m[7]) },
     socketFd: Number(m[8]),
+  };
+}
+
+/** What `AtDriver.read` gives for one `AT+SKTREAD`. */
+export interface ReadResult {
+  /** The bytes printed. */
+  data: Uint8Array;
+  /** Bytes the module read (more than `data` when cut at a NUL). */
+  size: number;
+  /** Whether the module cut the data at a NUL byte. */
+  truncated: boolean;
+  /** The UDP sender, if a datagram came. */
+  sender?: Endpoint;
+}
+
+/** The result of an `AT+SKTREAD` answer. */
+export function readResult(answer: Answer): ReadResult {
+  const read = answer.read;
+  if (!read) return { data: new Uint8Array(), size: 0, truncated: false };
+  return {
+    data: read.data,
+    size: read.size,
+    truncated: read.truncated,
+    // at_sktread: recvfrom names the sender of an empty datagram too;
+    // only a read that found nothing leaves 0.0.0.0,0.
+    ...(read.sender &&
+        !(read.sender.ip === "0.0.0.0" && read.sender.port === 0)
+      ? { sender: read.sender }
+      : {}),
   };
 }

@@ -13,8 +13,13 @@ import {
   type ClientRequest,
   type ClientType,
   type Endpoint,
+  formatRequest,
+  lineReaderAlters,
   LINK_COUNT,
   MAX_HOST_LENGTH,
+  MAX_LINE_LENGTH,
+  type SendRawRequest,
+  type SendRequest,
   type ServerRequest,
   type ServerType,
   type SocketConfig,
@@ -177,4 +182,62 @@ export function clientRequest(client: ClientArgs): ClientRequest {
     ...(udp ? { localPort: client.localPort } : {}),
     autoReceive: client.autoReceive ?? true,
   };
+}
+
+/** Checks `AtDriver.sendRaw`'s arguments and makes its request. */
+export function rawRequest(
+  linkId: number,
+  data: Uint8Array | { size: number },
+  destination: Endpoint | undefined,
+): SendRawRequest {
+  checkLink(linkId);
+  const size = data instanceof Uint8Array ? data.length : data.size;
+  checkSize(size);
+  if (destination) checkEndpoint(destination);
+  return destination
+    ? { command: "SKTSENDRAW", linkId, size, destination }
+    : { command: "SKTSENDRAW", linkId, size };
+}
+
+/** Payload size that fits one `AT+SKTSEND` line in the worst case of escaping. */
+const SEND_CHUNK = 900;
+
+/**
+ * Checks `AtDriver.send`'s arguments and makes its requests: one for a UDP
+ * link (one datagram), else as many as the command buffer needs.
+ */
+export function sendRequests(
+  linkId: number,
+  data: Uint8Array,
+  destination: Endpoint | undefined,
+  udp: boolean,
+): SendRequest[] {
+  checkLink(linkId);
+  check(data.length > 0, "data is empty");
+  check(
+    !lineReaderAlters(data),
+    "AT+SKTSEND cannot carry NUL, BS, TAB, DEL, 0xFF or CR LF bytes (the module's line reader changes them): use sendRaw (Host Control Mode)",
+  );
+  if (destination) checkEndpoint(destination);
+  const request = (data: Uint8Array): SendRequest =>
+    destination
+      ? { command: "SKTSEND", linkId, data, destination }
+      : { command: "SKTSEND", linkId, data };
+  if (udp) {
+    // One datagram per command: splitting would make several datagrams.
+    try {
+      formatRequest(request(data)); // Throws when the line exceeds the buffer.
+    } catch (e) {
+      throw new RangeError(
+        `a UDP datagram must fit one AT+SKTSEND line (${MAX_LINE_LENGTH} bytes with escapes); use sendRaw for larger ones`,
+        { cause: e },
+      );
+    }
+    return [request(data)];
+  }
+  const requests: SendRequest[] = [];
+  for (let i = 0; i < data.length; i += SEND_CHUNK) {
+    requests.push(request(data.subarray(i, i + SEND_CHUNK)));
+  }
+  return requests;
 }

@@ -27,19 +27,8 @@ import {
 } from "./errors.ts";
 import { AnswerTooLargeError } from "./pending_answer.ts";
 import { Deadline } from "./deadline.ts";
+import type { CommandOptions } from "./options.ts";
 import type { Transport } from "./transport.ts";
-
-/** Options for one command. */
-export interface CommandOptions {
-  /** How long to wait for the final result (default: the driver's). */
-  timeoutMs?: number;
-  /**
-   * Cancels the wait. If the command was already written, the driver then
-   * resynchronises (as after a timeout), so a late answer is never taken
-   * for the next command's.
-   */
-  signal?: AbortSignal;
-}
 
 /** A caller waiting for the session's command in flight. */
 export interface Waiter {
@@ -115,11 +104,8 @@ export class CommandQueue {
   }
 
   #expire = (at: number, error: CommandTimeoutError): void => {
-    for (const event of this.#session.timeout(at)) {
-      if (event.type === "timeout") {
-        this.#waiterOf(event.pending)?.reject(error);
-      }
-    }
+    const expired = this.#session.timeout(at);
+    if (expired) this.#waiterOf(expired)?.reject(error);
   };
 
   #waiterOf(pending: PendingCommand): Waiter | undefined {

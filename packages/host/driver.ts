@@ -14,12 +14,9 @@ import {
   AtError,
   DEFAULT_CONFIG,
   type Endpoint,
-  formatRequest,
   HostSession,
   type HostSessionEvent,
-  lineReaderAlters,
   type LinkState,
-  MAX_LINE_LENGTH,
   type Request,
   type SocketConfig,
   type UnsolicitedEvent,
@@ -27,24 +24,39 @@ import {
 import {
   check,
   checkConfig,
-  checkEndpoint,
   checkLink,
   checkSize,
   type ClientArgs,
   clientRequest,
   PARAMETER_ERROR,
+  rawRequest,
+  sendRequests,
   type ServerArgs,
   serverRequest,
-  UDP_TYPE,
 } from "./args.ts";
-import { parseQuery, parseStateLine } from "./answers.ts";
-import { type CommandOptions, CommandQueue } from "./command_queue.ts";
+import {
+  parseQuery,
+  parseStateLine,
+  type ReadResult,
+  readResult,
+} from "./answers.ts";
+import { CommandQueue } from "./command_queue.ts";
+import { Deadline } from "./deadline.ts";
+import {
+  type CommandOptions,
+  DEFAULT_CLOSE_CHECK_MS,
+  DEFAULT_TIMEOUT_MS,
+  type DriverOptions,
+  type WatchOptions,
+} from "./options.ts";
 import { ModuleResetError, TransportClosedError } from "./errors.ts";
 import {
   type DroppedEvents,
   EventFeed,
+  ReadySignal,
   UnresponsiveEvent,
   UnsolicitedEventEvent,
+  watchModule,
 } from "./events.ts";
 import {
   type HostLink,
@@ -61,38 +73,15 @@ import {
 } from "./raw_send.ts";
 import type { Transport } from "./transport.ts";
 
-export type { Answer, CommandOptions, DroppedEvents, UnsolicitedEvent };
+export type {
+  Answer,
+  CommandOptions,
+  DriverOptions,
+  DroppedEvents,
+  UnsolicitedEvent,
+  WatchOptions,
+};
 export { parseQuery, parseStateLine, UnresponsiveEvent, UnsolicitedEventEvent };
-
-/** Options for {@linkcode AtDriver}. */
-export interface DriverOptions {
-  /** Default time limit per command in ms (default 10000; connects can take long). */
-  timeoutMs?: number;
-  /**
-   * A module prints nothing when a peer closes an `auto_rcv=1` link (the
-   * firmware does not), so when such a link's reader has waited this long
-   * with nothing to read, the driver asks `AT+SKTSTATE` (if no other check
-   * is running) and ends the readable of every link that shows
-   * `socket_fd:-1`; again after each such wait. Default 1000 ms; `0` turns
-   * it off (then call {@linkcode AtDriver.state} yourself, or use
-   * {@linkcode AtDriver.watch}). `auto_rcv=0` links need no check: they
-   * end on the `AT+SKTREAD` that meets the end.
-   */
-  closeCheckMs?: number;
-}
-
-const DEFAULT_CLOSE_CHECK_MS = 1000;
-
-/** Options for {@linkcode AtDriver.watch}. */
-export interface WatchOptions {
-  /** Time between probes (`AT+SKTSTATE`) while the driver is idle. */
-  intervalMs: number;
-  /** Time limit of a probe (default: the driver's). */
-  timeoutMs?: number;
-}
-
-/** Payload size that fits one `AT+SKTSEND` line in the worst case of escaping. */
-const SEND_CHUNK = 900;
 
 /**
  * Drives a module over a transport. Unsolicited events are dispatched on the
@@ -118,11 +107,9 @@ export class AtDriver extends EventTarget {
   #feed = new EventFeed();
   #closed = false;
   #reading: Promise<void>;
-  #readyWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  #readyUnclaimed = false;
+  #ready = new ReadySignal();
   #inputWake: (() => void) | undefined;
   #watchers = new Set<() => void>();
-  #closeCheck: Promise<unknown> | undefined;
 
   /** Starts reading the transport. */
   constructor(transport: Transport, options: DriverOptions = {}) {
@@ -136,7 +123,7 @@ export class AtDriver extends EventTarget {
     this.#queue = new CommandQueue(
       this.#session,
       transport,
-      options.timeoutMs ?? 10000,
+      options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       {
         closed: () => this.#closed,
         unresponsive: (e) => this.dispatchEvent(new UnresponsiveEvent(e)),
@@ -148,7 +135,7 @@ export class AtDriver extends EventTarget {
       session: this.#session,
       changed: this.#wakeInput,
       quietMs: closeCheckMs,
-      quiet: this.#checkClosed,
+      closed: () => this.#closed,
     });
     this.#reading = this.#read();
   }
@@ -198,9 +185,7 @@ export class AtDriver extends EventTarget {
         new TransportClosedError(what, { cause: failure });
       this.#queue.close(closed);
       this.#watermarks.release();
-      for (const waiter of this.#readyWaiters.splice(0)) {
-        waiter.reject(closed("ATCMD READY"));
-      }
+      this.#ready.fail(closed("ATCMD READY"));
       this.#links.dropAll(closed(this.#transport.name));
       for (const stop of this.#watchers) stop();
       this.#feed.end();
@@ -216,14 +201,10 @@ export class AtDriver extends EventTarget {
       case "final":
         this.#links.answered();
         return;
-      case "timeout":
-        return; // Reported through the queue's deadlines.
       case "ready":
         this.#watermarks.reset();
         this.#links.dropAll(new ModuleResetError("link"));
-        if (this.#readyWaiters.length > 0) {
-          for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
-        } else this.#readyUnclaimed = true;
+        this.#ready.fire();
         break;
       case "watermark":
         this.#watermarks.level(event.level);
@@ -258,29 +239,18 @@ export class AtDriver extends EventTarget {
    * after it returns at once.
    */
   async waitReady(options: CommandOptions = {}): Promise<void> {
-    if (this.#readyUnclaimed) {
-      this.#readyUnclaimed = false;
-      return;
-    }
+    if (this.#ready.claim()) return;
     if (this.#closed) throw new TransportClosedError("ATCMD READY");
     options.signal?.throwIfAborted();
-    const limit = this.#queue.deadline(
+    const limit = new Deadline(
       "ATCMD READY",
       options.timeoutMs ?? this.#queue.timeoutMs,
       options.signal,
     );
-    const waiter = { resolve: () => {}, reject: (_: unknown) => {} };
-    const ready = new Promise<void>((resolve, reject) => {
-      waiter.resolve = resolve;
-      waiter.reject = reject;
-    });
-    this.#readyWaiters.push(waiter);
     try {
-      await limit.race(ready);
+      await this.#ready.wait(limit);
     } finally {
       limit.dispose();
-      const at = this.#readyWaiters.indexOf(waiter);
-      if (at >= 0) this.#readyWaiters.splice(at, 1);
     }
   }
 
@@ -296,29 +266,16 @@ export class AtDriver extends EventTarget {
       Number.isFinite(options.intervalMs) && options.intervalMs > 0,
       "intervalMs must be > 0",
     );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopped = false;
+    const stopProbing = watchModule(options.intervalMs, {
+      closed: () => this.#closed,
+      idle: () => this.#queue.inFlight === 0 && !this.paused,
+      probe: () => this.state({ timeoutMs: options.timeoutMs }),
+    });
     const stop = () => {
-      stopped = true;
-      clearTimeout(timer);
+      stopProbing();
       this.#watchers.delete(stop);
     };
-    const tick = async () => {
-      if (stopped || this.#closed) return;
-      if (this.#queue.inFlight === 0 && !this.paused) {
-        try {
-          await this.state({ timeoutMs: options.timeoutMs });
-        } catch {
-          // A timeout was dispatched as `unresponsive`; other failures
-          // (a reset, a closed transport) have their own events.
-        }
-      }
-      if (!stopped && !this.#closed) {
-        timer = setTimeout(tick, options.intervalMs);
-      }
-    };
     this.#watchers.add(stop);
-    timer = setTimeout(tick, options.intervalMs);
     return stop;
   }
 
@@ -329,8 +286,6 @@ export class AtDriver extends EventTarget {
   command(request: Request, options: CommandOptions = {}): Promise<Answer> {
     return this.#queue.enqueue(() => this.#queue.exchange(request, options));
   }
-
-  // ---- links ----
 
   /**
    * Streams for a link id. Views of the same id share one read side (made
@@ -346,17 +301,6 @@ export class AtDriver extends EventTarget {
   hasLink(linkId: number): boolean {
     return this.#links.get(linkId) !== undefined;
   }
-
-  /** An `auto` reader has waited a while: has its peer gone? (One check at a time.) */
-  #checkClosed = (): void => {
-    if (this.#closed || this.#closeCheck) return;
-    this.#closeCheck = this.checkLinks().catch(() => {
-      // A timeout is dispatched as `unresponsive`; a reset or a closed
-      // transport ends the links by itself.
-    }).finally(() => (this.#closeCheck = undefined));
-  };
-
-  // ---- typed commands ----
 
   /** `AT+SKTCFG`: sets all seven options (missing fields take the defaults). */
   async configure(
@@ -388,22 +332,15 @@ export class AtDriver extends EventTarget {
     options?: CommandOptions,
   ): Promise<HostServer> {
     const request = serverRequest(server);
-    const id = request.linkId;
     const streams = server.streams ?? {};
-    const mode = request.autoReceive ? "auto" : "poll";
-    return this.#queue.enqueue(async () => {
-      const core = this.#links.newCore(id, mode, streams);
-      this.#links.claim(id, core);
-      const view = this.#links.addServer(id, core, streams);
-      try {
-        await this.#queue.exchange(request, options ?? {});
-      } catch (e) {
-        this.#links.release(id, core);
-        throw e;
-      }
-      if (request.type === UDP_TYPE) this.#session.markUdp(id);
-      return view;
-    });
+    return this.#queue.enqueue(() =>
+      this.#links.open(
+        request,
+        streams,
+        (core) => this.#links.addServer(request.linkId, core, streams),
+        () => this.#queue.exchange(request, options ?? {}),
+      )
+    );
   }
 
   /**
@@ -420,21 +357,15 @@ export class AtDriver extends EventTarget {
     options?: CommandOptions,
   ): Promise<HostLink> {
     const request = clientRequest(client);
-    const id = request.linkId;
     const streams = client.streams ?? {};
-    const mode = request.autoReceive ? "auto" : "poll";
-    return this.#queue.enqueue(async () => {
-      const core = this.#links.newCore(id, mode, streams);
-      this.#links.claim(id, core);
-      if (request.type === UDP_TYPE) this.#session.markUdp(id);
-      try {
-        await this.#queue.exchange(request, options ?? {});
-      } catch (e) {
-        this.#links.release(id, core);
-        throw e;
-      }
-      return linkView(core, this, streams);
-    });
+    return this.#queue.enqueue(() =>
+      this.#links.open(
+        request,
+        streams,
+        (core) => linkView(core, this, streams),
+        () => this.#queue.exchange(request, options ?? {}),
+      )
+    );
   }
 
   /**
@@ -449,35 +380,8 @@ export class AtDriver extends EventTarget {
     destination?: Endpoint,
     options?: CommandOptions,
   ): Promise<void> {
-    checkLink(linkId);
-    check(data.length > 0, "data is empty");
-    check(
-      !lineReaderAlters(data),
-      "AT+SKTSEND cannot carry NUL, BS, TAB, DEL, 0xFF or CR LF bytes (the module's line reader changes them): use sendRaw (Host Control Mode)",
-    );
-    if (destination) checkEndpoint(destination);
-    if (this.#session.isUdp(linkId)) {
-      // One datagram per command: splitting would make several datagrams.
-      const request: Request = { command: "SKTSEND", linkId, data };
-      if (destination) request.destination = destination;
-      try {
-        formatRequest(request); // Throws when the line exceeds the buffer.
-      } catch (e) {
-        throw new RangeError(
-          `a UDP datagram must fit one AT+SKTSEND line (${MAX_LINE_LENGTH} bytes with escapes); use sendRaw for larger ones`,
-          { cause: e },
-        );
-      }
-      await this.command(request, options);
-      return;
-    }
-    for (let i = 0; i < data.length; i += SEND_CHUNK) {
-      const request: Request = {
-        command: "SKTSEND",
-        linkId,
-        data: data.subarray(i, i + SEND_CHUNK),
-      };
-      if (destination) request.destination = destination;
+    const udp = this.#session.isUdp(linkId);
+    for (const request of sendRequests(linkId, data, destination, udp)) {
       await this.command(request, options);
     }
   }
@@ -493,31 +397,18 @@ export class AtDriver extends EventTarget {
    * read throws `AtError` 1 (the link has no socket: `socket_fd:-1`);
    * both mean the end of the stream. A link's `readable` ends on either.
    */
-  async read(linkId: number, size: number, options?: CommandOptions): Promise<{
-    data: Uint8Array;
-    size: number;
-    truncated: boolean;
-    sender?: Endpoint;
-  }> {
+  async read(
+    linkId: number,
+    size: number,
+    options?: CommandOptions,
+  ): Promise<ReadResult> {
     checkLink(linkId);
     checkSize(size, "size must be a whole number >= 1");
     const answer = await this.command(
       { command: "SKTREAD", linkId, size },
       options,
     );
-    const read = answer.read;
-    if (!read) return { data: new Uint8Array(), size: 0, truncated: false };
-    return {
-      data: read.data,
-      size: read.size,
-      truncated: read.truncated,
-      // at_sktread: recvfrom names the sender of an empty datagram too;
-      // only a read that found nothing leaves 0.0.0.0,0.
-      ...(read.sender &&
-          !(read.sender.ip === "0.0.0.0" && read.sender.port === 0)
-        ? { sender: read.sender }
-        : {}),
-    };
+    return readResult(answer);
   }
 
   /**
@@ -543,12 +434,7 @@ export class AtDriver extends EventTarget {
     destination?: Endpoint,
     options: RawOptions = {},
   ): Promise<void> {
-    checkLink(linkId);
-    const size = data instanceof Uint8Array ? data.length : data.size;
-    checkSize(size);
-    if (destination) checkEndpoint(destination);
-    const request: Request = { command: "SKTSENDRAW", linkId, size };
-    if (destination) request.destination = destination;
+    const request = rawRequest(linkId, data, destination);
     const context = {
       queue: this.#queue,
       watermarks: this.#watermarks,
@@ -567,9 +453,7 @@ export class AtDriver extends EventTarget {
    */
   async state(options?: CommandOptions): Promise<LinkState[]> {
     const answer = await this.command({ command: "SKTSTATE" }, options);
-    const states = answer.lines.map(parseStateLine).filter((
-      s,
-    ): s is LinkState => s !== undefined);
+    const states = answer.lines.flatMap((line) => parseStateLine(line) ?? []);
     this.#session.learnStates(states);
     this.#links.learn(states);
     return states;
@@ -594,14 +478,12 @@ export class AtDriver extends EventTarget {
    */
   async remove(linkId: number, options?: CommandOptions): Promise<void> {
     checkLink(linkId);
-    try {
-      await this.command({ command: "SKTDEL", linkId }, options);
-    } catch (e) {
+    await this.command({ command: "SKTDEL", linkId }, options).catch((e) => {
       if (e instanceof AtError && e.code === PARAMETER_ERROR) {
         this.#links.forget(linkId);
       }
       throw e;
-    }
+    });
     this.#links.forget(linkId);
   }
 

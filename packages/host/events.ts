@@ -123,3 +123,80 @@ export class EventFeed {
     }
   }
 }
+
+/** `ATCMD READY` as something to wait for: remembered while nobody waits. */
+export class ReadySignal {
+  #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #unclaimed = false;
+
+  /** The module printed `ATCMD READY`. */
+  fire(): void {
+    if (this.#waiters.length > 0) {
+      for (const waiter of this.#waiters.splice(0)) waiter.resolve();
+    } else this.#unclaimed = true;
+  }
+
+  /** Fails every waiter (the transport closed). */
+  fail(error: unknown): void {
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+  }
+
+  /** Takes a READY that came while nobody waited, if one did. */
+  claim(): boolean {
+    const unclaimed = this.#unclaimed;
+    this.#unclaimed = false;
+    return unclaimed;
+  }
+
+  /** Waits for the next READY within `limit`. */
+  async wait(limit: { race<T>(work: Promise<T>): Promise<T> }): Promise<void> {
+    const waiter = { resolve: () => {}, reject: (_: unknown) => {} };
+    const ready = new Promise<void>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
+    });
+    this.#waiters.push(waiter);
+    try {
+      await limit.race(ready);
+    } finally {
+      const at = this.#waiters.indexOf(waiter);
+      if (at >= 0) this.#waiters.splice(at, 1);
+    }
+  }
+}
+
+/** What {@linkcode watchModule} needs from the driver. */
+export interface WatchHooks {
+  /** Whether probing must stop for good. */
+  closed(): boolean;
+  /** Whether the driver is idle (no command, not paused). */
+  idle(): boolean;
+  /** One probe (`AT+SKTSTATE`). */
+  probe(): Promise<unknown>;
+}
+
+/**
+ * Probes every `intervalMs` while the driver is idle (see
+ * {@linkcode AtDriver.watch}); returns the function that stops it.
+ */
+export function watchModule(intervalMs: number, hooks: WatchHooks): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const tick = async () => {
+    if (stopped || hooks.closed()) return;
+    if (hooks.idle()) {
+      try {
+        await hooks.probe();
+      } catch {
+        // A timeout was dispatched as `unresponsive`; other failures
+        // (a reset, a closed transport) have their own events.
+      }
+    }
+    if (!stopped && !hooks.closed()) timer = setTimeout(tick, intervalMs);
+  };
+  timer = setTimeout(tick, intervalMs);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}

@@ -6,7 +6,14 @@
  * @module
  */
 
-import type { HostSession, LinkState, ModuleEvent } from "@atsock/protocol";
+import type {
+  ClientRequest,
+  HostSession,
+  LinkState,
+  ModuleEvent,
+  ServerRequest,
+} from "@atsock/protocol";
+import { UDP_TYPE } from "./args.ts";
 import type { AtDriver } from "./driver.ts";
 import { ModuleResetError } from "./errors.ts";
 import {
@@ -39,10 +46,13 @@ export interface TableHooks {
   readonly session: HostSession;
   /** A link's `full` or `starved` may have changed (or one went). */
   changed(): void;
-  /** How long an `auto` reader waits before `quiet` (0: never). */
+  /**
+   * How long an `auto` reader waits with nothing to read before the
+   * driver checks the peers (`AtDriver.checkLinks`); 0: never.
+   */
   readonly quietMs: number;
-  /** An `auto` reader has waited `quietMs`: check the peers. */
-  quiet(): void;
+  /** Whether the driver has closed. */
+  closed(): boolean;
 }
 
 /** The links and servers of one driver. */
@@ -51,6 +61,7 @@ export class LinkTable {
   #links = new Map<number, LinkCore>();
   #servers = new Map<number, ServerEntry>();
   #endAfterAnswer: LinkCore[] = [];
+  #closeCheck: Promise<unknown> | undefined;
 
   /** An empty table. */
   constructor(hooks: TableHooks) {
@@ -93,9 +104,18 @@ export class LinkTable {
       driver: this.#hooks.driver,
       changed: this.#hooks.changed,
       quietMs: this.#hooks.quietMs,
-      quiet: this.#hooks.quiet,
+      quiet: this.#checkClosed,
     }, options);
   }
+
+  /** An `auto` reader has waited a while: has its peer gone? (One check at a time.) */
+  #checkClosed = (): void => {
+    if (this.#hooks.closed() || this.#closeCheck) return;
+    this.#closeCheck = this.#hooks.driver.checkLinks().catch(() => {
+      // A timeout is dispatched as `unresponsive`; a reset or a closed
+      // transport ends the links by itself.
+    }).finally(() => (this.#closeCheck = undefined));
+  };
 
   /** The read side of `linkId`, made on first use. */
   use(linkId: number, options: LinkStreamOptions): LinkCore {
@@ -119,6 +139,32 @@ export class LinkTable {
     this.#links.set(linkId, core);
   }
 
+  /**
+   * Makes and claims the read side of the link `request` makes (so that no
+   * byte that comes with the answer is missed), then runs `exchange` (the
+   * command); if it fails, the link is forgotten. Returns `view(core)`.
+   */
+  async open<T>(
+    request: ServerRequest | ClientRequest,
+    streams: LinkStreamOptions,
+    view: (core: LinkCore) => T,
+    exchange: () => Promise<unknown>,
+  ): Promise<T> {
+    const id = request.linkId;
+    const mode = request.autoReceive ? "auto" : "poll";
+    const core = this.newCore(id, mode, streams);
+    this.claim(id, core);
+    const made = view(core);
+    if (request.type === UDP_TYPE) this.#hooks.session.markUdp(id);
+    try {
+      await exchange();
+    } catch (e) {
+      if (this.#links.get(id) === core) this.forget(id);
+      throw e;
+    }
+    return made;
+  }
+
   /** Registers a server whose read side `core` was claimed; returns its view. */
   addServer(
     linkId: number,
@@ -136,11 +182,6 @@ export class LinkTable {
     };
     this.#servers.set(linkId, entry);
     return serverView(this.#hooks.driver, linkId, entry, core);
-  }
-
-  /** Forgets `linkId` if `core` still holds it (its command failed). */
-  release(linkId: number, core: LinkCore): void {
-    if (this.#links.get(linkId) === core) this.forget(linkId);
   }
 
   /** Ends a link's streams (a server's with its seeds) and forgets it. */

@@ -11,7 +11,8 @@ import {
   formatRequest,
   type SendRawRequest,
 } from "@atsock/protocol";
-import type { CommandOptions, CommandQueue, Waiter } from "./command_queue.ts";
+import type { CommandQueue, Waiter } from "./command_queue.ts";
+import type { CommandOptions } from "./options.ts";
 import {
   CommandTimeoutError,
   TransportClosedError,

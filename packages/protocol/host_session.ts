@@ -82,7 +82,7 @@ export type Settlement =
     limit: number;
   };
 
-/** What {@linkcode HostSession.receive} and {@linkcode HostSession.timeout} give out. */
+/** What {@linkcode HostSession.receive} gives out. */
 export type HostSessionEvent =
   | UnsolicitedEvent
   | {
@@ -105,16 +105,6 @@ export type HostSessionEvent =
      * printed before it are all out.
      */
     type: "final";
-  }
-  | {
-    /**
-     * The command in flight passed its deadline. The session still holds
-     * it: the caller gives it up ({@linkcode HostSession.abandon}) or
-     * waits on ({@linkcode HostSession.extend}).
-     */
-    type: "timeout";
-    /** The command. */
-    pending: PendingCommand;
   };
 
 /** Options for {@linkcode HostSession}. */
@@ -279,15 +269,20 @@ export class HostSession {
     return this.#expired ? undefined : this.#pending?.deadline;
   }
 
-  /** Reports the time: a command in flight past its deadline gives a `timeout` event, once. */
-  timeout(now: number): HostSessionEvent[] {
+  /**
+   * Reports the time: returns the command in flight if `now` is past its
+   * deadline (once). The session still holds it: the caller gives it up
+   * ({@linkcode HostSession.abandon}) or waits on
+   * ({@linkcode HostSession.extend}).
+   */
+  timeout(now: number): PendingCommand | undefined {
     const pending = this.#pending;
     if (
       !pending || this.#expired || pending.deadline === undefined ||
       now < pending.deadline
-    ) return [];
+    ) return undefined;
     this.#expired = true;
-    return [{ type: "timeout", pending }];
+    return pending;
   }
 
   /** Whether the session knows link `linkId` to be UDP. */
