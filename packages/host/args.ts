@@ -8,64 +8,67 @@
  */
 
 import {
-  CERT_INDEX_MAX,
-  CERT_INDEX_MIN,
+  CLIENT_TYPE,
   type ClientRequest,
   type ClientType,
+  COMMANDS,
   type Endpoint,
+  ERR,
+  field,
+  fieldRequiredFor,
+  type FieldSpec,
+  fieldUsedBy,
   formatRequest,
   lineReaderAlters,
-  LINK_COUNT,
-  MAX_HOST_LENGTH,
   MAX_LINE_LENGTH,
+  rangeProblem,
+  rangeText,
   type SendRawRequest,
   type SendRequest,
+  SERVER_TYPE,
   type ServerRequest,
   type ServerType,
   type SocketConfig,
+  transportOf,
 } from "@atsock/protocol";
 
-/** `AT+SKTSERVER` type 0 and `AT+SKTCLIENT` type 0: UDP. */
-export const UDP_TYPE = 0;
-/** The type a server or client gets when none is given: TCP. */
-export const DEFAULT_TYPE = 1;
-/** `AT+SKTSERVER` types from this one are TLS servers: they take a cert index. */
-const FIRST_TLS_SERVER_TYPE = 2;
-/** `AT+SKTCLIENT` types from this one are TLS clients: they take a cert index. */
-const FIRST_TLS_CLIENT_TYPE = 3;
+/** `ERROR: 1` of `AT+SKTDEL`: no such link. */
+export const NO_SUCH_LINK = ERR.SKTDEL.PARAMETER;
+/** `ERROR: 1` of `AT+SKTREAD`: the link has no socket (a read after the end). */
+export const READ_NO_SOCKET = ERR.SKTREAD.PARAMETER;
+/** `ERROR: 4` of `AT+SKTREAD`: the read that met the peer's close. */
+export const READ_FAILED = ERR.SKTREAD.READ;
 
-/** `ERROR: 1` (Parameter error): on `AT+SKTDEL`, no such link; on `AT+SKTREAD`, a link without socket. */
-export const PARAMETER_ERROR = 1;
-/** `ERROR: 4` of `AT+SKTREAD` (Failed to read data): the read that met the peer's close. */
-export const READ_FAILED = 4;
+const LINK_ID = field("SKTDEL", "link_id");
+const PORT = field("SKTSERVER", "src_port");
+const HOST = field("SKTCLIENT", "dst_host");
+const READ_SIZE = field("SKTREAD", "data_size");
+const RAW_SIZE = field("SKTSENDRAW", "data_size");
 
 /** Throws a `RangeError` with `message` unless `ok`. */
 export function check(ok: boolean, message: string): asserts ok {
   if (!ok) throw new RangeError(message);
 }
 
-/** A link id: 0..19. */
+/**
+ * Checks `value` against a catalogue field: a whole number in its range
+ * (for `text`, `value` is the length). `name` is the argument's name.
+ */
+export function checkField(
+  spec: FieldSpec,
+  value: number | undefined,
+  name: string = spec.key,
+): void {
+  check(
+    value !== undefined && Number.isInteger(value) &&
+      rangeProblem(spec, value) === undefined,
+    `${name} must be ${rangeText(spec)}, not ${value}`,
+  );
+}
+
+/** A link id (`link_id`: 0..19). */
 export function checkLink(id: number): void {
-  check(
-    Number.isInteger(id) && id >= 0 && id < LINK_COUNT,
-    `link id must be 0..${LINK_COUNT - 1}, not ${id}`,
-  );
-}
-
-/** A port: 1..65535. */
-export function checkPort(port: number, name = "port"): void {
-  check(
-    Number.isInteger(port) && port >= 1 && port <= 65535,
-    `${name} must be 1..65535, not ${port}`,
-  );
-}
-
-function checkCert(index: number | undefined): void {
-  check(
-    index !== undefined && Number.isInteger(index) &&
-      index >= CERT_INDEX_MIN && index <= CERT_INDEX_MAX,
-    `certIndex must be ${CERT_INDEX_MIN}..${CERT_INDEX_MAX} for this type`,
-  );
+  checkField(LINK_ID, id, "link id");
 }
 
 /** A destination: a dotted IPv4 address and a port. */
@@ -74,39 +77,20 @@ export function checkEndpoint(endpoint: Endpoint): void {
     /^\d{1,3}(\.\d{1,3}){3}$/.test(endpoint.ip),
     `destination ip must be IPv4, not ${endpoint.ip}`,
   );
-  checkPort(endpoint.port, "destination port");
+  checkField(PORT, endpoint.port, "destination port");
 }
 
-/** A byte count: a whole number >= 1. */
-export function checkSize(size: number, message = "size must be >= 1"): void {
-  check(Number.isInteger(size) && size >= 1, message);
+/** `AtDriver.read`'s size (`AT+SKTREAD` `data_size`). */
+export function checkReadSize(size: number): void {
+  checkField(READ_SIZE, size, "size");
 }
 
-/** The seven options of `AT+SKTCFG`. */
+/** The seven options of `AT+SKTCFG`, each in its catalogue range. */
 export function checkConfig(config: SocketConfig): void {
-  check(
-    Number.isInteger(config.sendTimeout) && config.sendTimeout >= 0,
-    "sendTimeout must be a whole number of ms >= 0",
-  );
-  check(
-    Number.isInteger(config.receiveTimeout) && config.receiveTimeout >= 0,
-    "receiveTimeout must be a whole number of ms >= 0",
-  );
-  check(
-    Number.isInteger(config.keepIdle) && config.keepIdle >= 0 &&
-      config.keepIdle <= 7200,
-    "keepIdle must be 0..7200 s",
-  );
-  check(
-    Number.isInteger(config.keepInterval) && config.keepInterval >= 0 &&
-      config.keepInterval <= 75,
-    "keepInterval must be 0..75 s",
-  );
-  check(
-    Number.isInteger(config.keepCount) && config.keepCount >= 0 &&
-      config.keepCount <= 10,
-    "keepCount must be 0..10",
-  );
+  for (const spec of COMMANDS.SKTCFG.fields) {
+    if (spec.kind === "flag") continue; // Booleans here.
+    checkField(spec, config[spec.key as keyof SocketConfig] as number);
+  }
 }
 
 /** What {@linkcode serverRequest} takes (as `AtDriver.listen`). */
@@ -125,11 +109,12 @@ export interface ServerArgs {
 
 /** Checks a server's arguments and makes its `AT+SKTSERVER` request. */
 export function serverRequest(server: ServerArgs): ServerRequest {
-  const type = server.type ?? DEFAULT_TYPE;
-  const withCert = type >= FIRST_TLS_SERVER_TYPE;
+  const type = server.type ?? SERVER_TYPE.TCP;
+  const spec = typedFields("SKTSERVER", type);
   checkLink(server.linkId);
-  checkPort(server.port);
-  if (withCert) checkCert(server.certIndex);
+  checkField(spec.port, server.port, "port");
+  const withCert = fieldUsedBy(spec.cert, type);
+  if (withCert) checkCert(spec.cert, server.certIndex);
   return {
     command: "SKTSERVER",
     linkId: server.linkId,
@@ -160,18 +145,21 @@ export interface ClientArgs {
 
 /** Checks a client's arguments and makes its `AT+SKTCLIENT` request. */
 export function clientRequest(client: ClientArgs): ClientRequest {
-  const type = client.type ?? DEFAULT_TYPE;
-  const udp = type === UDP_TYPE;
-  const withCert = type >= FIRST_TLS_CLIENT_TYPE;
+  const type = client.type ?? CLIENT_TYPE.TCP;
+  const spec = typedFields("SKTCLIENT", type);
   checkLink(client.linkId);
-  checkPort(client.port);
+  checkField(spec.port, client.port, "port");
   check(
-    client.host.length > 0 && client.host.length <= MAX_HOST_LENGTH &&
+    rangeProblem(HOST, client.host.length) === undefined &&
       !/[,\r\n]/.test(client.host),
-    `host must be 1..${MAX_HOST_LENGTH} characters without commas or line ends`,
+    `host must be ${rangeText(HOST)} without commas or line ends`,
   );
-  if (udp) checkPort(client.localPort ?? 0, "localPort");
-  if (withCert) checkCert(client.certIndex);
+  // A local port is sent where the firmware requires one (UDP: bound).
+  const local = field("SKTCLIENT", "src_port");
+  const withLocal = fieldRequiredFor(local, type);
+  if (withLocal) checkField(local, client.localPort, "localPort");
+  const withCert = fieldUsedBy(spec.cert, type);
+  if (withCert) checkCert(spec.cert, client.certIndex);
   return {
     command: "SKTCLIENT",
     linkId: client.linkId,
@@ -179,9 +167,35 @@ export function clientRequest(client: ClientArgs): ClientRequest {
     ...(withCert ? { certIndex: client.certIndex } : {}),
     host: client.host,
     port: client.port,
-    ...(udp ? { localPort: client.localPort } : {}),
+    ...(withLocal ? { localPort: client.localPort } : {}),
     autoReceive: client.autoReceive ?? true,
   };
+}
+
+/** Whether a server or client of `type` is UDP (the driver mirrors it). */
+export function isUdp(request: ServerRequest | ClientRequest): boolean {
+  const side = request.command === "SKTSERVER" ? "server" : "client";
+  return transportOf(side, request.type) === "udp";
+}
+
+/** Checks the connection type; returns the fields that depend on it. */
+function typedFields(
+  command: "SKTSERVER" | "SKTCLIENT",
+  type: number,
+): { port: FieldSpec; cert: FieldSpec } {
+  checkField(field(command, "conn_type"), type, "type");
+  return {
+    port: field(command, command === "SKTSERVER" ? "src_port" : "dst_port"),
+    cert: field(command, "cert_index"),
+  };
+}
+
+function checkCert(spec: FieldSpec, index: number | undefined): void {
+  check(
+    index !== undefined && Number.isInteger(index) &&
+      rangeProblem(spec, index) === undefined,
+    `certIndex must be ${rangeText(spec)} for this type`,
+  );
 }
 
 /** Checks `AtDriver.sendRaw`'s arguments and makes its request. */
@@ -192,7 +206,7 @@ export function rawRequest(
 ): SendRawRequest {
   checkLink(linkId);
   const size = data instanceof Uint8Array ? data.length : data.size;
-  checkSize(size);
+  checkField(RAW_SIZE, size, "size");
   if (destination) checkEndpoint(destination);
   return destination
     ? { command: "SKTSENDRAW", linkId, size, destination }

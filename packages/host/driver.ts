@@ -25,10 +25,10 @@ import {
   check,
   checkConfig,
   checkLink,
-  checkSize,
+  checkReadSize,
   type ClientArgs,
   clientRequest,
-  PARAMETER_ERROR,
+  NO_SUCH_LINK,
   rawRequest,
   sendRequests,
   type ServerArgs,
@@ -403,7 +403,7 @@ export class AtDriver extends EventTarget {
     options?: CommandOptions,
   ): Promise<ReadResult> {
     checkLink(linkId);
-    checkSize(size, "size must be a whole number >= 1");
+    checkReadSize(size);
     const answer = await this.command(
       { command: "SKTREAD", linkId, size },
       options,
@@ -479,7 +479,7 @@ export class AtDriver extends EventTarget {
   async remove(linkId: number, options?: CommandOptions): Promise<void> {
     checkLink(linkId);
     await this.command({ command: "SKTDEL", linkId }, options).catch((e) => {
-      if (e instanceof AtError && e.code === PARAMETER_ERROR) {
+      if (e instanceof AtError && e.code === NO_SUCH_LINK) {
         this.#links.forget(linkId);
       }
       throw e;

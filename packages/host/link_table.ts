@@ -13,7 +13,7 @@ import type {
   ModuleEvent,
   ServerRequest,
 } from "@atsock/protocol";
-import { UDP_TYPE } from "./args.ts";
+import { isUdp } from "./args.ts";
 import type { AtDriver } from "./driver.ts";
 import { ModuleResetError } from "./errors.ts";
 import {
@@ -155,7 +155,7 @@ export class LinkTable {
     const core = this.newCore(id, mode, streams);
     this.claim(id, core);
     const made = view(core);
-    if (request.type === UDP_TYPE) this.#hooks.session.markUdp(id);
+    if (isUdp(request)) this.#hooks.session.markUdp(id);
     try {
       await exchange();
     } catch (e) {

@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { CommandName } from "./errors.ts";
+import type { CommandName } from "./commands.ts";
 import { formatRequest } from "./format_request.ts";
 import {
   type ModuleEvent,
