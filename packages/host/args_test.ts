@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import {
   CLIENT_TYPE,
   CLIENT_TYPES,
+  type ClientType,
   COMMANDS,
   DEFAULT_CONFIG,
   field,
-  SERVER_TYPE,
   SERVER_TYPES,
+  type ServerType,
 } from "@atsock/protocol";
 import {
   checkConfig,
@@ -68,7 +69,7 @@ Deno.test("host arguments: every SKTCFG option is checked against its catalogue 
 Deno.test("host arguments: cert_index is sent and required exactly for the types the catalogue names", () => {
   const certs = field("SKTSERVER", "cert_index");
   for (const t of SERVER_TYPES) {
-    const type = t.value as (typeof SERVER_TYPE)[keyof typeof SERVER_TYPE];
+    const type = t.value as ServerType;
     const base = { linkId: 1, type, port: 80 };
     if (t.usesCert) {
       assert.throws(() => serverRequest(base), /certIndex must be 1\.\.10/);
@@ -86,7 +87,7 @@ Deno.test("host arguments: cert_index is sent and required exactly for the types
     );
   }
   for (const t of CLIENT_TYPES) {
-    const type = t.value as (typeof CLIENT_TYPE)[keyof typeof CLIENT_TYPE];
+    const type = t.value as ClientType;
     const base = { linkId: 1, type, host: "h", port: 80, localPort: 7 };
     if (t.usesCert) {
       assert.throws(() => clientRequest(base), /certIndex/);
