@@ -118,7 +118,7 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     rule:
       "SKTREAD allocates data_size + 1 bytes before it reads (after the link checks); when that cannot be allocated the answer is ERROR: 2. The virtual module's heap is MODULE_FREE_HEAP (290560 bytes, the [MEM] figure of a real module), so data_size 290560 or more is ERROR: 2.",
     source: "atcmd_sockets.c at_sktread (rtos_mem_zmalloc)",
-    code: "device/module.ts #read",
+    code: "protocol/module_session.ts ModuleSession",
   },
   {
     id: "link-reserved-while-opening",
@@ -184,7 +184,7 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
       "A key that does not match its certificate is not refused up front (mbedtls_ssl_conf_own_cert only stores the pair): a client fails the handshake when the server asks for its certificate (14); a server is made and its handshakes fail (no seed, no event).",
     source:
       "atcmd_sockets.c create_socket_client_tls, create_socket_server_tls",
-    code: "device/tls.ts CertStore",
+    code: "device/certs.ts CertStore",
   },
   {
     id: "tls-no-hostname",
@@ -206,21 +206,21 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     rule:
       "The AT+SKTREAD whose read meets the end of the stream (or an error) is ERROR: 4 and closes the socket (socket_fd:-1).",
     source: "atcmd_sockets.c atcmd_lwip_receive_data, at_sktread",
-    code: "device/module.ts #read",
+    code: "protocol/module_session.ts failureCode",
   },
   {
     id: "link-socket-gone",
     rule:
       "SKTREAD, SKTSEND and SKTSENDRAW on a link whose socket has gone (socket_fd:-1) are ERROR: 1 (SENDRAW before any >>>).",
     source: "atcmd_sockets.c at_sktread, at_sktsend, at_sktsendraw",
-    code: "device/module.ts #established",
+    code: "protocol/module_session.ts established",
   },
   {
     id: "sendraw-link-before-mode",
     rule:
       "SKTSENDRAW checks its fields and the link (ERROR: 1) before transparent transmission is refused in Manual Test Mode (ERROR: 4).",
     source: "atcmd_sockets.c at_sktsendraw, atcmd_lwip_start_tt_handle",
-    code: "device/module.ts #sendRaw",
+    code: "protocol/module_session.ts ModuleSession",
   },
   {
     id: "sktread-udp-address",
@@ -248,7 +248,7 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     rule:
       "AT+SKTSTATE lists a server's seeds under it in accept order (hang_seednode appends), not by id.",
     source: "atcmd_sockets.c hang_seednode, at_sktstate",
-    code: "device/module.ts state",
+    code: "protocol/module_session.ts linkStates",
   },
   {
     id: "data-line-size",

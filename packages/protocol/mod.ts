@@ -51,3 +51,4 @@ export * from "./line_reader.ts";
 export * from "./output_parser.ts";
 export * from "./transcript.ts";
 export * from "./transcript_match.ts";
+export * from "./module_session.ts";
