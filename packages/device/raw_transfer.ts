@@ -30,7 +30,8 @@ import {
   TT_PIECE_SIZE,
 } from "@atsock/protocol";
 import type { ConsoleOutput } from "./output.ts";
-import { type StreamLink, UdpLink } from "./links.ts";
+import type { StreamLink } from "./links.ts";
+import { UdpLink } from "./udp_link.ts";
 
 /**
  * How the AT UART is wired: `none` (the firmware default, no RTS pin):

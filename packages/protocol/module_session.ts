@@ -199,8 +199,8 @@ export type ActionOutcome =
     reason?: string;
   };
 
-/** What the session says to a command or an outcome. */
-export type ModuleStep =
+/** The answer to a command. */
+export type ModuleAnswer =
   | {
     /** The command is answered: print `bytes`. */
     kind: "answer";
@@ -216,7 +216,11 @@ export type ModuleStep =
     reason: string;
     /** The answer. */
     bytes: Uint8Array;
-  }
+  };
+
+/** What the session says to a command: its answer, or an action to carry out. */
+export type ModuleStep =
+  | ModuleAnswer
   | {
     /** Carry out `action`, then pass its outcome to {@linkcode ModuleSession.outcome}. */
     kind: "act";
@@ -256,16 +260,26 @@ export function linkStates(links: SessionLinks): LinkState[] {
   return out;
 }
 
+/**
+ * The ids `AT+SKTDEL` of `id` closes, in order: a listening server's seeds
+ * in accept order, then the link itself (none when `id` is free).
+ */
+export function deleteOrder(links: SessionLinks, id: number): number[] {
+  const link = links.get(id);
+  if (!link) return [];
+  return [...(link.seeds ?? []), id];
+}
+
 /** A command that fails with `code`. */
 class Refusal {
   constructor(readonly code: number, readonly reason: string) {}
 }
 
-function error(code: number, reason: string): ModuleStep {
+function error(code: number, reason: string): ModuleAnswer {
   return { kind: "error", code, reason, bytes: formatError(code) };
 }
 
-const ANSWER_OK: ModuleStep = { kind: "answer", bytes: OK };
+const ANSWER_OK: ModuleAnswer = { kind: "answer", bytes: OK };
 
 /**
  * The module's command state machine: the global socket options and every
@@ -315,7 +329,7 @@ export class ModuleSession {
         if (!link) {
           throw new Refusal(1, `link ${request.linkId} is not in use`);
         }
-        const ids = [...(link.seeds ?? []), request.linkId];
+        const ids = deleteOrder(links, request.linkId);
         return {
           kind: "act",
           action: { kind: "delete", linkId: request.linkId, ids },
@@ -397,7 +411,7 @@ export class ModuleSession {
   }
 
   /** The answer to a command once its action is over. */
-  outcome(action: ModuleAction, outcome: ActionOutcome): ModuleStep {
+  outcome(action: ModuleAction, outcome: ActionOutcome): ModuleAnswer {
     if (outcome.ok) {
       if (action.kind === "read") {
         return {
