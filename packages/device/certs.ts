@@ -7,6 +7,10 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { connType, ERR } from "@atsock/protocol";
+
+/** The codes of certificate failures (1..10 are the same for `AT+SKTCLIENT`). */
+const CODE = ERR.SKTSERVER;
 
 /** A TLS setup failure with the code the command answers. */
 export class TlsFailure extends Error {
@@ -67,7 +71,10 @@ export class CertStore {
   exist(side: "server" | "client", index: number, needs: SuiteNeeds): void {
     if (!needs.ca && !needs.cert) return;
     if (!Number.isInteger(index) || index < 1 || index > 10) {
-      throw new TlsFailure(1, `cert index ${index} is outside 1..10`);
+      throw new TlsFailure(
+        CODE.PARAMETER,
+        `cert index ${index} is outside 1..10`,
+      );
     }
     const names: string[] = [];
     if (needs.ca) names.push(`CERT/${side}_ca_${index}.crt`);
@@ -78,7 +85,7 @@ export class CertStore {
     for (const name of names) {
       if (this.#dir === undefined) {
         throw new TlsFailure(
-          1,
+          CODE.PARAMETER,
           `${name} does not exist: no certificate directory (start the emulator with --certs DIR)`,
         );
       }
@@ -87,12 +94,12 @@ export class CertStore {
         size = Deno.lstatSync(`${this.#dir}/${name}`).size;
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) {
-          throw new TlsFailure(1, `${name} does not exist`);
+          throw new TlsFailure(CODE.PARAMETER, `${name} does not exist`);
         }
         // Cannot look (permissions): reading it will say so (6).
         continue;
       }
-      if (size === 0) throw new TlsFailure(1, `${name} is empty`);
+      if (size === 0) throw new TlsFailure(CODE.PARAMETER, `${name} is empty`);
     }
   }
 
@@ -106,7 +113,10 @@ export class CertStore {
     needs: SuiteNeeds,
   ): Suite {
     if (!Number.isInteger(index) || index < 1 || index > 10) {
-      throw new TlsFailure(1, `cert index ${index} is outside 1..10`);
+      throw new TlsFailure(
+        CODE.PARAMETER,
+        `cert index ${index} is outside 1..10`,
+      );
     }
     const suite: Suite = {};
     if (needs.ca) suite.ca = this.#read(side, "ca", index, "crt");
@@ -146,7 +156,7 @@ export class CertStore {
     const name = `CERT/${side}_${kind}_${index}.${ext}`;
     if (this.#dir === undefined) {
       throw new TlsFailure(
-        6,
+        CODE.CERT_FLASH,
         `${name}: no certificate directory (start the emulator with --certs DIR)`,
       );
     }
@@ -155,21 +165,24 @@ export class CertStore {
     } catch (e) {
       if (e instanceof TlsFailure) throw e;
       if (e instanceof Deno.errors.NotFound) {
-        throw new TlsFailure(6, `${name} is missing`);
+        throw new TlsFailure(CODE.CERT_FLASH, `${name} is missing`);
       }
       if (
         e instanceof Deno.errors.NotCapable ||
         e instanceof Deno.errors.PermissionDenied
       ) {
         throw new TlsFailure(
-          6,
+          CODE.CERT_FLASH,
           `${name} cannot be read: Deno's read permission is not granted for the cert directory (deno task emulate grants it; with deno run, --allow-read=DIR)`,
         );
       }
       if (e instanceof TypeError) {
-        throw new TlsFailure(9, `${name} is not text`);
+        throw new TlsFailure(CODE.CRT_PARSE, `${name} is not text`);
       }
-      throw new TlsFailure(6, `${name} cannot be read (${(e as Error).name})`);
+      throw new TlsFailure(
+        CODE.CERT_FLASH,
+        `${name} cannot be read (${(e as Error).name})`,
+      );
     }
   }
 }
@@ -189,20 +202,28 @@ function readPlainFile(path: string, name: string): string {
   const seen = Deno.lstatSync(path);
   if (seen.isSymlink) {
     throw new TlsFailure(
-      6,
+      CODE.CERT_FLASH,
       `${name} is a symbolic link: refused (copy the file into CERT/)`,
     );
   }
-  if (!seen.isFile) throw new TlsFailure(6, `${name} is not a regular file`);
+  if (!seen.isFile) {
+    throw new TlsFailure(CODE.CERT_FLASH, `${name} is not a regular file`);
+  }
   if (seen.size > MAX_CERT_FILE) {
-    throw new TlsFailure(9, `${name} is larger than ${MAX_CERT_FILE} bytes`);
+    throw new TlsFailure(
+      CODE.CRT_PARSE,
+      `${name} is larger than ${MAX_CERT_FILE} bytes`,
+    );
   }
   const file = Deno.openSync(path, { read: true });
   let bytes: Uint8Array;
   try {
     const opened = file.statSync();
     if (opened.ino !== seen.ino || opened.dev !== seen.dev) {
-      throw new TlsFailure(6, `${name} changed while being opened: refused`);
+      throw new TlsFailure(
+        CODE.CERT_FLASH,
+        `${name} changed while being opened: refused`,
+      );
     }
     // One byte more than the size: a file that grew is read to its end.
     let buffer = new Uint8Array(opened.size + 1);
@@ -211,7 +232,7 @@ function readPlainFile(path: string, name: string): string {
       if (length === buffer.length) {
         if (length > MAX_CERT_FILE) {
           throw new TlsFailure(
-            9,
+            CODE.CRT_PARSE,
             `${name} is larger than ${MAX_CERT_FILE} bytes`,
           );
         }
@@ -248,7 +269,7 @@ export function checkSuite(side: string, index: number, suite: Suite): void {
       if (name === "cert") certificate = parsed;
     } catch {
       throw new TlsFailure(
-        9,
+        CODE.CRT_PARSE,
         `CERT/${side}_${name}_${index}.crt does not parse as an X.509 certificate`,
       );
     }
@@ -260,13 +281,13 @@ export function checkSuite(side: string, index: number, suite: Suite): void {
     } catch {
       // Say which file, never what is in it.
       throw new TlsFailure(
-        9,
+        CODE.CRT_PARSE,
         `CERT/${side}_key_${index}.key does not parse as a private key`,
       );
     }
     if (!certificate.checkPrivateKey(key)) {
       throw new TlsFailure(
-        10,
+        CODE.OWN_CERT,
         `CERT/${side}_key_${index}.key does not match CERT/${side}_cert_${index}.crt`,
       );
     }
@@ -278,6 +299,6 @@ const CHECKED_LIMIT = 64;
 
 /** What each TLS connection type needs from the store. */
 export function needsFor(side: "server" | "client", type: number): SuiteNeeds {
-  if (side === "server") return { ca: type === 3, cert: true };
-  return { ca: type === 3 || type === 5, cert: type === 4 || type === 5 };
+  const spec = connType(side, type);
+  return { ca: spec?.verifiesPeer ?? false, cert: spec?.presentsCert ?? false };
 }

@@ -21,6 +21,7 @@ import {
   type ModuleAction,
   type ModuleAnswer,
   ModuleSession,
+  PARAMETER_ERROR,
   parseCommandLine,
   type SocketConfig,
 } from "@atsock/protocol";
@@ -371,7 +372,7 @@ export class VirtualModule {
     } catch (e) {
       const code = e instanceof CommandFailure || e instanceof AtError
         ? e.code
-        : 1;
+        : PARAMETER_ERROR;
       if (e instanceof CommandFailure) {
         this.#log(`AT+${name}: ERROR: ${code}: ${e.message}`);
       } else if (e instanceof AtError) {

@@ -8,10 +8,11 @@
  * @module
  */
 
-import type {
-  ActionOutcome,
-  CommandFramer,
-  SendRawAction,
+import {
+  type ActionOutcome,
+  type CommandFramer,
+  ERR,
+  type SendRawAction,
 } from "@atsock/protocol";
 import type { StreamLink } from "./links.ts";
 import type { ConsoleOutput } from "./output.ts";
@@ -92,12 +93,12 @@ export class SendRaw {
       );
     }
     if (code === 0) return { ok: true };
-    if (code === 2) {
-      this.#host.log(`AT+SKTSENDRAW: ERROR: 2: ${raw.failure}`);
+    if (code === ERR.SKTSENDRAW.SEND) {
+      this.#host.log(`AT+SKTSENDRAW: ERROR: ${code}: ${raw.failure}`);
       return { ok: false, failure: "send", reason: raw.failure };
     }
     const reason = `stopped (<<<) after ${raw.sent} bytes were sent`;
-    this.#host.log(`AT+SKTSENDRAW: ERROR: 4: ${reason}`);
+    this.#host.log(`AT+SKTSENDRAW: ERROR: ${code}: ${reason}`);
     return { ok: false, failure: "stopped", reason };
   }
 

@@ -17,6 +17,7 @@ import {
   TLSSocket,
 } from "node:tls";
 import { X509Certificate } from "node:crypto";
+import { connType, ERR, SERVER_TYPE } from "@atsock/protocol";
 import { acceptLoop, errorKind } from "./accept_loop.ts";
 import { type ByteConn, nodeConn } from "./node_conn.ts";
 import { type Suite, TlsFailure } from "./certs.ts";
@@ -101,7 +102,9 @@ export function listenTls(
   const context = createSecureContext({
     cert: options.suite.cert,
     key: options.suite.key,
-    ca: options.type === 3 ? options.suite.ca : undefined,
+    ca: options.type === SERVER_TYPE.TLS_VERIFY_CLIENT
+      ? options.suite.ca
+      : undefined,
     maxVersion: "TLSv1.2",
   });
   let listener: Deno.TcpListener;
@@ -111,9 +114,10 @@ export function listenTls(
     return Promise.reject(e);
   }
   const port = (listener.addr as Deno.NetAddr).port;
-  const caCert = options.type === 3 && options.suite.ca
-    ? new X509Certificate(options.suite.ca)
-    : undefined;
+  const caCert =
+    options.type === SERVER_TYPE.TLS_VERIFY_CLIENT && options.suite.ca
+      ? new X509Certificate(options.suite.ca)
+      : undefined;
   const cap = Math.max(1, options.maxHandshakes ?? TLS_HANDSHAKES_IN_PROGRESS);
   const limitMs = options.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
   // Connections whose handshake has not ended, oldest first.
@@ -153,8 +157,8 @@ export function listenTls(
         {
           isServer: true,
           secureContext: context,
-          requestCert: options.type === 3,
-          rejectUnauthorized: options.type === 3,
+          requestCert: options.type === SERVER_TYPE.TLS_VERIFY_CLIENT,
+          rejectUnauthorized: options.type === SERVER_TYPE.TLS_VERIFY_CLIENT,
         },
       );
       socket = tls;
@@ -170,7 +174,10 @@ export function listenTls(
       tls.once("secure", () => {
         clearTimeout(timer);
         handshaking.delete(conn);
-        if (options.type === 3 && !clientVerified(tls, caCert)) {
+        if (
+          options.type === SERVER_TYPE.TLS_VERIFY_CLIENT &&
+          !clientVerified(tls, caCert)
+        ) {
           end();
           return;
         }
@@ -370,7 +377,7 @@ export async function connectTls(
       socket.destroy();
       reject(
         new TlsFailure(
-          13,
+          ERR.SKTCLIENT.NET_CONNECT,
           `connect to ${options.ip}:${options.port}: timed out`,
         ),
       );
@@ -383,13 +390,13 @@ export async function connectTls(
       clearTimeout(timer);
       reject(
         new TlsFailure(
-          13,
+          ERR.SKTCLIENT.NET_CONNECT,
           `connect to ${options.ip}:${options.port}: ${e.message}`,
         ),
       );
     });
   });
-  const verify = options.type === 3 || options.type === 5;
+  const verify = connType("client", options.type)?.verifiesPeer ?? false;
   const secure: TLSSocket = await new Promise((resolve, reject) => {
     // firmware rule tls-no-hostname
     const socket = tlsConnect({
@@ -403,7 +410,7 @@ export async function connectTls(
     });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new TlsFailure(14, "handshake timed out"));
+      reject(new TlsFailure(ERR.SKTCLIENT.HANDSHAKE, "handshake timed out"));
     }, options.timeoutMs);
     socket.once("secureConnect", () => {
       clearTimeout(timer);
@@ -411,7 +418,7 @@ export async function connectTls(
         socket.destroy();
         reject(
           new TlsFailure(
-            14,
+            ERR.SKTCLIENT.HANDSHAKE,
             `server certificate refused: ${socket.authorizationError}`,
           ),
         );
@@ -419,7 +426,7 @@ export async function connectTls(
         socket.destroy();
         reject(
           new TlsFailure(
-            14,
+            ERR.SKTCLIENT.HANDSHAKE,
             "mbedtls 3: verifying the server needs a host name, and the firmware sets none",
           ),
         );
@@ -428,7 +435,9 @@ export async function connectTls(
     socket.once("error", (e) => {
       clearTimeout(timer);
       tcp.destroy();
-      reject(new TlsFailure(14, `handshake: ${e.message}`));
+      reject(
+        new TlsFailure(ERR.SKTCLIENT.HANDSHAKE, `handshake: ${e.message}`),
+      );
     });
   });
   return nodeConn(secure);

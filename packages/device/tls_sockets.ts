@@ -8,22 +8,23 @@
  * @module
  */
 
-import type { ClientRequest, Endpoint, ServerRequest } from "@atsock/protocol";
+import {
+  type ClientRequest,
+  type Endpoint,
+  ERR,
+  type ServerRequest,
+} from "@atsock/protocol";
 import { CertStore, needsFor, type Suite, TlsFailure } from "./certs.ts";
 import type { ByteConn } from "./node_conn.ts";
 import { message, SocketFailure, type Sockets } from "./sockets.ts";
 import { connectTls, listenTls, type TlsListener } from "./tls.ts";
 
-/** TLS connect failures (13) and handshake failures (14) of {@linkcode connectTls}. */
-const TLS_CONNECT_CODE = 13;
-const TLS_HANDSHAKE_CODE = 14;
-
 /** A {@linkcode TlsFailure} as a {@linkcode SocketFailure}. */
 function socketFailure(e: TlsFailure): SocketFailure {
-  if (e.code === TLS_CONNECT_CODE) {
+  if (e.code === ERR.SKTCLIENT.NET_CONNECT) {
     return new SocketFailure("connect", e.message);
   }
-  if (e.code === TLS_HANDSHAKE_CODE) {
+  if (e.code === ERR.SKTCLIENT.HANDSHAKE) {
     return new SocketFailure("handshake", e.message);
   }
   return new SocketFailure("certificate", e.message, e.code);

@@ -31,6 +31,12 @@
  * @module
  */
 
+import {
+  ERR,
+  PARAMETER_ERROR,
+  type TransportKind,
+  transportOf,
+} from "./commands.ts";
 import { MODULE_FREE_HEAP } from "./constants.ts";
 import {
   formatError,
@@ -54,7 +60,7 @@ import {
 } from "./types.ts";
 
 /** A link's transport: what kind of socket the runtime opens for it. */
-export type LinkTransport = "tcp" | "udp" | "tls";
+export type LinkTransport = TransportKind;
 
 /** What the session needs to know of a link in the runtime's table. */
 export interface SessionLink {
@@ -234,11 +240,6 @@ export interface ModuleSessionOptions {
   mode: "manual" | "host";
 }
 
-/** The transport of a connection type (0 UDP, 1 TCP, 2 and up TLS). */
-export function transportOf(type: number): LinkTransport {
-  return type === 0 ? "udp" : type === 1 ? "tcp" : "tls";
-}
-
 /**
  * What `AT+SKTSTATE` lists, in its order: every link that is not a seed,
  * in id order, each listening server followed by its seeds in accept order.
@@ -327,7 +328,10 @@ export class ModuleSession {
       case "SKTDEL": {
         const link = links.get(request.linkId);
         if (!link) {
-          throw new Refusal(1, `link ${request.linkId} is not in use`);
+          throw new Refusal(
+            ERR.SKTDEL.PARAMETER,
+            `link ${request.linkId} is not in use`,
+          );
         }
         const ids = deleteOrder(links, request.linkId);
         return {
@@ -341,7 +345,7 @@ export class ModuleSession {
         // else; the runtime reserves the id until the socket is made.
         if (links.get(request.linkId)) {
           throw new Refusal(
-            1,
+            ERR[request.command].PARAMETER,
             `AT+${request.command}: link ${request.linkId} is already in use`,
           );
         }
@@ -350,7 +354,10 @@ export class ModuleSession {
           action: {
             kind: "open",
             linkId: request.linkId,
-            transport: transportOf(request.type),
+            transport: transportOf(
+              request.command === "SKTSERVER" ? "server" : "client",
+              request.type,
+            )!,
             request,
             config: { ...this.#config },
           },
@@ -371,7 +378,7 @@ export class ModuleSession {
         const link = established(request.linkId, links);
         if (isListener(link)) {
           throw new Refusal(
-            1,
+            ERR.SKTREAD.PARAMETER,
             `link ${request.linkId} is a listening server: read a seed`,
           );
         }
@@ -380,7 +387,7 @@ export class ModuleSession {
         // NULL is ERROR: 2 (after the link checks, before any read).
         if (request.size >= MODULE_FREE_HEAP) {
           throw new Refusal(
-            2,
+            ERR.SKTREAD.NO_MEMORY,
             `a read of ${request.size} bytes needs a buffer of ${request.size} + 1 bytes: more than the module's free heap (${MODULE_FREE_HEAP})`,
           );
         }
@@ -394,7 +401,10 @@ export class ModuleSession {
         // firmware rule sendraw-link-before-mode
         // at_sktsendraw checks the link (1) before atcmd_tt_mode_start fails (4).
         if (this.mode === "manual") {
-          throw new Refusal(4, "AT+SKTSENDRAW needs Host Control Mode");
+          throw new Refusal(
+            ERR.SKTSENDRAW.TT_DATA,
+            "AT+SKTSENDRAW needs Host Control Mode",
+          );
         }
         return {
           kind: "act",
@@ -441,30 +451,38 @@ export function failureCode(
   const failure = outcome.failure;
   // The module closed or was reset under an opening command: the link is
   // not made (a reset one is never printed).
-  if (failure === "gone") return 1;
+  if (failure === "gone") return PARAMETER_ERROR;
   switch (action.kind) {
     case "open": {
-      if (failure === "certificate") return outcome.code ?? 1;
-      if (failure === "not-found") return 1; // The host lookup failed.
+      if (failure === "certificate") return outcome.code ?? PARAMETER_ERROR;
+      if (failure === "not-found") return PARAMETER_ERROR; // The host lookup failed.
       const transport = action.transport;
       if (action.request.command === "SKTSERVER") {
-        // create_socket_server_udp: 4; _tcp: 2; _tls: 11 (bind or listen).
-        return transport === "udp" ? 4 : transport === "tcp" ? 2 : 11;
+        const codes = ERR.SKTSERVER;
+        // create_socket_server_udp, _tcp, _tls (bind or listen).
+        return transport === "udp"
+          ? codes.UDP_CREATE
+          : transport === "tcp"
+          ? codes.TCP_CREATE
+          : codes.NET_BIND;
       }
-      if (transport === "udp") return 4; // create_socket_client_udp
-      if (transport === "tcp") return 2; // create_socket_client_tcp
-      // create_socket_client_tls: the TCP connect is 13, the handshake 14.
-      return failure === "handshake" ? 14 : 13;
+      const codes = ERR.SKTCLIENT;
+      if (transport === "udp") return codes.UDP_CREATE; // create_socket_client_udp
+      if (transport === "tcp") return codes.TCP_CREATE; // create_socket_client_tcp
+      // create_socket_client_tls: the TCP connect, then the handshake.
+      return failure === "handshake" ? codes.HANDSHAKE : codes.NET_CONNECT;
     }
     case "send":
-      return 2;
+      return ERR.SKTSEND.SEND;
     case "read":
       // firmware rule read-end-closes
-      return failure === "closed" ? 4 : 2;
+      return failure === "closed" ? ERR.SKTREAD.READ : ERR.SKTREAD.NO_MEMORY;
     case "send-raw":
-      return failure === "stopped" ? 4 : 2;
+      return failure === "stopped"
+        ? ERR.SKTSENDRAW.TT_DATA
+        : ERR.SKTSENDRAW.SEND;
     case "delete":
-      return 1;
+      return ERR.SKTDEL.PARAMETER;
   }
 }
 
@@ -479,11 +497,11 @@ function isListener(link: SessionLink): boolean {
  */
 function established(id: number, links: SessionLinks): SessionLink {
   const link = links.get(id);
-  if (!link) throw new Refusal(1, `link ${id} is not in use`);
+  if (!link) throw new Refusal(PARAMETER_ERROR, `link ${id} is not in use`);
   // firmware rule link-socket-gone
   if (link.fd < 0) {
     throw new Refusal(
-      1,
+      PARAMETER_ERROR,
       `link ${id} has no socket (its peer has gone): delete it with AT+SKTDEL`,
     );
   }
@@ -502,17 +520,22 @@ function sendable(
   const id = request.linkId;
   const link = established(id, links);
   if (link.role === "server" && link.protocol === "udp") {
-    if (request.badDestination) throw new Refusal(1, request.badDestination);
+    if (request.badDestination) {
+      throw new Refusal(PARAMETER_ERROR, request.badDestination);
+    }
     if (!request.destination) {
       throw new Refusal(
-        1,
+        PARAMETER_ERROR,
         `link ${id} is a UDP server: give dst_ip and dst_port`,
       );
     }
     return request.destination;
   }
   if (isListener(link)) {
-    throw new Refusal(1, `link ${id} is a listening server: send on a seed`);
+    throw new Refusal(
+      PARAMETER_ERROR,
+      `link ${id} is a listening server: send on a seed`,
+    );
   }
   return undefined;
 }

@@ -20,8 +20,8 @@ import {
   type ModuleStep,
   type SessionLink,
   type SessionLinks,
-  transportOf,
 } from "./module_session.ts";
+import { COMMANDS, ERR, PARAMETER_ERROR, transportOf } from "./commands.ts";
 import { parseCommandLine } from "./parse.ts";
 import type {
   Endpoint,
@@ -88,18 +88,10 @@ class FakeTable implements SessionLinks {
   }
 }
 
-/** Codes each command may answer (the session's and the runtime's). */
-const ALLOWED: Record<Request["command"], readonly number[]> = {
-  SKTCFG: [],
-  SKTQUERY: [],
-  SKTSTATE: [],
-  SKTDEL: [1],
-  SKTSERVER: [1, 2, 4, 6, 9, 10, 11],
-  SKTCLIENT: [1, 2, 4, 6, 9, 10, 13, 14],
-  SKTSEND: [1, 2],
-  SKTREAD: [1, 2, 4],
-  SKTSENDRAW: [1, 2, 4],
-};
+/** The codes each command may answer, from the catalogue. */
+function allowed(command: Request["command"]): number[] {
+  return Object.keys(COMMANDS[command].errors).map(Number);
+}
 
 const linkId = fc.integer({ min: 0, max: 19 });
 const port = fc.integer({ min: 1, max: 65535 });
@@ -202,7 +194,12 @@ const turn: fc.Arbitrary<Turn> = fc.record({
     ),
     { nil: undefined, freq: 3 },
   ),
-  certCode: fc.constantFrom(1, 6, 9, 10),
+  certCode: fc.constantFrom(
+    ERR.SKTCLIENT.PARAMETER,
+    ERR.SKTCLIENT.CERT_FLASH,
+    ERR.SKTCLIENT.CRT_PARSE,
+    ERR.SKTCLIENT.OWN_CERT,
+  ),
   accepts: fc.integer({ min: 0, max: 2 }),
   peerGone: fc.option(linkId, { nil: undefined, freq: 4 }),
 });
@@ -247,7 +244,13 @@ function carryOut(
   switch (action.kind) {
     case "open":
       assert.equal(table.get(action.linkId), undefined, "open on a used id");
-      assert.equal(action.transport, transportOf(action.request.type));
+      assert.equal(
+        action.transport,
+        transportOf(
+          action.request.command === "SKTSERVER" ? "server" : "client",
+          action.request.type,
+        ),
+      );
       break;
     case "delete":
       assert.equal(action.ids.at(-1), action.linkId);
@@ -343,7 +346,7 @@ Deno.test("module session: every command gets one answer (or a prompt and then o
           assert.notEqual(answer.kind, "act", "one action per command");
           if (answer.kind === "error") {
             assert.ok(
-              ALLOWED[r.command].includes(answer.code),
+              allowed(r.command).includes(answer.code),
               `${r.command} answered ${answer.code}`,
             );
             assert.deepEqual(answer.bytes, formatError(answer.code));
@@ -381,9 +384,9 @@ Deno.test("module session: every command gets one answer (or a prompt and then o
             s.linkId === (r as { linkId?: number }).linkId
           );
           if (r.command === "SKTSERVER" || r.command === "SKTCLIENT") {
-            if (used) assert.equal(codeOf(answer), 1);
+            if (used) assert.equal(codeOf(answer), PARAMETER_ERROR);
           } else if ("linkId" in r && !used) {
-            assert.equal(codeOf(answer), 1);
+            assert.equal(codeOf(answer), PARAMETER_ERROR);
           }
           if (r.command === "SKTSENDRAW" && mode === "manual") {
             assert.equal(answer.kind, "error");
@@ -402,6 +405,8 @@ Deno.test("module session: every command gets one answer (or a prompt and then o
 });
 
 Deno.test("module session: the codes of failed actions, by command and connection type", () => {
+  const S = ERR.SKTSERVER;
+  const C = ERR.SKTCLIENT;
   const session = new ModuleSession({ mode: "host" });
   const table = new FakeTable();
   const open = (line: string, failure: ModuleFailure, code?: number) => {
@@ -413,17 +418,23 @@ Deno.test("module session: the codes of failed actions, by command and connectio
     if (step.kind !== "act") return;
     return codeOf(session.outcome(step.action, { ok: false, failure, code }));
   };
-  assert.equal(open("AT+SKTSERVER=0,0,,5000,1", "bind"), 4);
-  assert.equal(open("AT+SKTSERVER=0,1,,5000,1", "bind"), 2);
-  assert.equal(open("AT+SKTSERVER=0,2,1,5000,1", "bind"), 11);
-  assert.equal(open("AT+SKTSERVER=0,2,1,5000,1", "certificate", 6), 6);
-  assert.equal(open("AT+SKTCLIENT=0,0,,h,5000,5001,1", "refused"), 4);
-  assert.equal(open("AT+SKTCLIENT=0,1,,h,5000,,1", "connect"), 2);
-  assert.equal(open("AT+SKTCLIENT=0,1,,h,5000,,1", "not-found"), 1);
-  assert.equal(open("AT+SKTCLIENT=0,2,,h,5000,,1", "connect"), 13);
-  assert.equal(open("AT+SKTCLIENT=0,2,,h,5000,,1", "refused"), 13);
-  assert.equal(open("AT+SKTCLIENT=0,3,1,h,5000,,1", "handshake"), 14);
-  assert.equal(open("AT+SKTCLIENT=0,1,,h,5000,,1", "gone"), 1);
+  assert.equal(open("AT+SKTSERVER=0,0,,5000,1", "bind"), S.UDP_CREATE);
+  assert.equal(open("AT+SKTSERVER=0,1,,5000,1", "bind"), S.TCP_CREATE);
+  assert.equal(open("AT+SKTSERVER=0,2,1,5000,1", "bind"), S.NET_BIND);
+  assert.equal(
+    open("AT+SKTSERVER=0,2,1,5000,1", "certificate", S.CERT_FLASH),
+    S.CERT_FLASH,
+  );
+  assert.equal(
+    open("AT+SKTCLIENT=0,0,,h,5000,5001,1", "refused"),
+    C.UDP_CREATE,
+  );
+  assert.equal(open("AT+SKTCLIENT=0,1,,h,5000,,1", "connect"), C.TCP_CREATE);
+  assert.equal(open("AT+SKTCLIENT=0,1,,h,5000,,1", "not-found"), C.PARAMETER);
+  assert.equal(open("AT+SKTCLIENT=0,2,,h,5000,,1", "connect"), C.NET_CONNECT);
+  assert.equal(open("AT+SKTCLIENT=0,2,,h,5000,,1", "refused"), C.NET_CONNECT);
+  assert.equal(open("AT+SKTCLIENT=0,3,1,h,5000,,1", "handshake"), C.HANDSHAKE);
+  assert.equal(open("AT+SKTCLIENT=0,1,,h,5000,,1", "gone"), C.PARAMETER);
 });
 
 Deno.test("module session: SKTDEL of a server closes its seeds in accept order, then the server", () => {
