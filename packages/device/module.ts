@@ -51,12 +51,6 @@ import { TlsSockets } from "./tls_sockets.ts";
 import type { TranscriptRecorder } from "./transcript.ts";
 import { UdpLink } from "./udp_link.ts";
 
-export type {
-  ConsoleMode,
-  ModuleOptions,
-  ModuleStats,
-} from "./module_options.ts";
-
 /** A failure the module answers with `ERROR: <code>`. */
 class CommandFailure extends Error {
   constructor(readonly code: number, message: string) {
