@@ -205,7 +205,7 @@ export class ConsoleInput {
     }
   }
 
-  async #handle(event: ConsoleEvent): Promise<void> {
+  #handle(event: ConsoleEvent): Promise<void> | undefined {
     switch (event.type) {
       case "line":
         if (event.overflow) {
@@ -214,19 +214,19 @@ export class ConsoleInput {
             `console: the ${this.#lineBuffer}-byte line buffer filled up; its ${event.line.length} bytes run as a command, the next byte is lost`,
           );
         }
-        return await this.#line(event.line);
+        return this.#line(event.line);
       case "raw":
-        return await this.#handler.raw(event.data);
+        return this.#handler.raw(event.data);
     }
   }
 
   /** A line: the shell's dispatch, then the command it names. */
-  async #line(line: Uint8Array): Promise<void> {
+  #line(line: Uint8Array): Promise<void> | undefined {
     const manual = this.#mode === "manual";
     // firmware rule console-manual-dispatch
     if (manual) line = dispatchedLine(line);
     const name = commandNameOf(line);
-    if (name !== undefined) return await this.#handler.command(name, line);
+    if (name !== undefined) return this.#handler.command(name, line);
     // firmware rule console-unknown
     if (!manual) return; // Host Control Mode: the log UART says it.
     this.#output.beginAnswer();
