@@ -300,17 +300,17 @@ export class StreamLink extends Link {
   }
 
   /**
-   * Reads up to `size` buffered bytes, waiting about 20 ms when none are
-   * there. `"closed"` once the peer has gone and everything was read: that
+   * Reads up to `size` buffered bytes, waiting up to `waitMs` (default
+   * `READ_WAIT_MS`, 20 ms) when none are there. `"closed"` once the peer has gone and everything was read: that
    * read closes the socket (`atcmd_lwip_receive_data`), so the link shows
    * `socket_fd:-1` and takes no more reads or sends.
    */
-  async read(size: number): Promise<ReadResult> {
+  async read(size: number, waitMs = READ_WAIT_MS): Promise<ReadResult> {
     if (this.#buffered === 0 && !this.#eof) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         this.#dataWaiters.push(resolve);
-        timer = setTimeout(resolve, READ_WAIT_MS);
+        timer = setTimeout(resolve, waitMs);
       });
       clearTimeout(timer);
     }

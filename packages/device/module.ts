@@ -431,7 +431,7 @@ export class VirtualModule {
       }
       case "read": {
         const link = this.#links.get(action.linkId) as StreamLink | UdpLink;
-        const result = await link.read(action.size);
+        const result = await link.read(action.size, action.waitMs);
         if (result === "closed") {
           return session.outcome(action, {
             ok: false,

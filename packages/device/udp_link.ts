@@ -117,13 +117,13 @@ export class UdpLink extends Link {
     };
   }
 
-  /** Reads one datagram (cut to `size`), waiting about 20 ms when none is there. */
-  async read(size: number): Promise<ReadResult> {
+  /** Reads one datagram (cut to `size`), waiting up to `waitMs` when none is there. */
+  async read(size: number, waitMs = READ_WAIT_MS): Promise<ReadResult> {
     if (this.#queue.length === 0 && !this.#closed) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         this.#waiters.push(resolve);
-        timer = setTimeout(resolve, READ_WAIT_MS);
+        timer = setTimeout(resolve, waitMs);
       });
       clearTimeout(timer);
     }

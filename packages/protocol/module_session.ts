@@ -37,7 +37,7 @@ import {
   type TransportKind,
   transportOf,
 } from "./commands.ts";
-import { MODULE_FREE_HEAP } from "./constants.ts";
+import { MODULE_FREE_HEAP, READ_WAIT_MS } from "./constants.ts";
 import {
   formatError,
   formatQuery,
@@ -118,6 +118,11 @@ export interface ReadAction {
   linkId: number;
   /** Most bytes. */
   size: number;
+  /**
+   * How long to wait when nothing is held (`at_sktread`'s 20 ms `select`):
+   * a deadline for the runtime's timer, as the session keeps none.
+   */
+  waitMs: number;
 }
 
 /**
@@ -393,7 +398,12 @@ export class ModuleSession {
         }
         return {
           kind: "act",
-          action: { kind: "read", linkId: request.linkId, size: request.size },
+          action: {
+            kind: "read",
+            linkId: request.linkId,
+            size: request.size,
+            waitMs: READ_WAIT_MS,
+          },
         };
       }
       case "SKTSENDRAW": {
