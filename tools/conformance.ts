@@ -15,8 +15,11 @@
  */
 
 import { parseArgs } from "node:util";
+import { createModule, serveStreams, type VirtualModule } from "@atsock/device";
+import { makePki, PkiError } from "@atsock/device/pki";
 import {
   formatDiff,
+  memoryPair,
   openTarget,
   parseTarget,
   readTranscript,
@@ -24,11 +27,9 @@ import {
   type ReplayResult,
   type Target,
   TargetError,
+  type Transport,
   UsageError,
-} from "@atsock/cli";
-import { createModule, serveStreams, type VirtualModule } from "@atsock/device";
-import { makePki, PkiError } from "@atsock/device/pki";
-import { memoryPair, type Transport } from "@atsock/host";
+} from "@atsock/host";
 import {
   decodeLatin1,
   encodeLatin1,

@@ -42,8 +42,8 @@ import {
   resetConnect,
   resetsSupported,
   stalledConnections,
-} from "../packages/device/attacks.ts";
-import { makePki } from "./make_pki.ts";
+} from "@atsock/device/attacks";
+import { makePki } from "@atsock/device/pki";
 import {
   ConsoleClient,
   type Emulator,
