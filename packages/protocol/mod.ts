@@ -53,3 +53,4 @@ export * from "./output_parser.ts";
 export * from "./host_session.ts";
 export * from "./transcript.ts";
 export * from "./transcript_match.ts";
+export * from "./module_session.ts";
