@@ -142,7 +142,7 @@ export class CertStore {
       checkSuite(side, index, suite);
     } catch (e) {
       // firmware rule tls-key-mismatch
-      if (!(e instanceof TlsFailure) || e.code !== 10) throw e;
+      if (!(e instanceof TlsFailure) || e.code !== CODE.OWN_CERT) throw e;
       suite.mismatch = true;
     }
   }
