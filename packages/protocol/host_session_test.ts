@@ -126,6 +126,31 @@ Deno.test("host session: the UDP mirror decides whether a read names its sender"
   assert.ok(!udp.isUdp(2));
 });
 
+Deno.test("host session: AT+SKTSTATE replaces the UDP mirror: a link it no longer shows as UDP is read as TCP", () => {
+  const session = new HostSession();
+  session.markUdp(3);
+  session.markUdp(7);
+  const udpState = (linkId: number) => ({
+    linkId,
+    role: "client" as const,
+    protocol: "udp" as const,
+    source: { ip: "0.0.0.0", port: 0 },
+    destination: { ip: "1.2.3.4", port: 5 },
+    socketFd: 1,
+  });
+  session.learnStates([udpState(7), { ...udpState(9), protocol: "tcp" }]);
+  assert.ok(!session.isUdp(3), "a link the answer does not show is forgotten");
+  assert.ok(session.isUdp(7));
+  assert.ok(!session.isUdp(9));
+  // Link 3 (now, say, a TCP link of another host) reads without a sender.
+  session.send({ command: "SKTREAD", linkId: 3, size: 100 });
+  const data = encode("1.2.3.4,5,rest");
+  const [read] = settled(session.receive(formatRead(3, data)));
+  assert.ok(read?.type === "settled" && read.result.kind === "ok");
+  assert.deepEqual(read.result.answer.read?.data, data);
+  assert.equal(read.result.answer.read?.sender, undefined);
+});
+
 Deno.test("host session: garbage and lines beyond the answer limit end the command once", () => {
   const session = new HostSession({
     maxAnswerBytes: 100,

@@ -297,10 +297,19 @@ function carryOut(
       }
       return { ok: true };
     case "read":
-      return { ok: true, data: encode("x") };
+      return {
+        ok: true,
+        data: encode("x"),
+        sender: senderOf(table.get(action.linkId)?.protocol),
+      };
     default:
       return { ok: true };
   }
+}
+
+/** The datagram's sender the fake runtime reads on a link (UDP only). */
+function senderOf(protocol: string | undefined): Endpoint | undefined {
+  return protocol === "udp" ? { ip: "10.0.0.7", port: 5000 } : undefined;
 }
 
 /** What happens on the network between commands. */
@@ -373,7 +382,8 @@ Deno.test("module session: every command gets one answer (or a prompt and then o
             assert.equal(ids.length, table.slots.size);
           }
           if (r.command === "SKTREAD" && answer.kind === "answer") {
-            const sender = undefined;
+            const link = before.find((s) => s.linkId === r.linkId);
+            const sender = senderOf(link?.protocol);
             assert.deepEqual(
               answer.bytes,
               formatRead(r.linkId, encode("x"), sender),
@@ -401,6 +411,33 @@ Deno.test("module session: every command gets one answer (or a prompt and then o
       },
     ),
     { numRuns: 300 },
+  );
+});
+
+Deno.test("module session: a UDP read's sender reaches the +SKTREAD answer", () => {
+  const session = new ModuleSession({ mode: "host" });
+  const table = new FakeTable();
+  table.slots.set(2, new FakeLink(2, "client", "udp"));
+  const step = session.command(
+    { command: "SKTREAD", linkId: 2, size: 10 },
+    table,
+  );
+  assert.equal(step.kind, "act");
+  if (step.kind !== "act") return;
+  const sender = { ip: "192.168.1.20", port: 6001 };
+  const answer = session.outcome(step.action, {
+    ok: true,
+    data: encode("hi"),
+    sender,
+  });
+  assert.deepEqual(answer, {
+    kind: "answer",
+    bytes: formatRead(2, encode("hi"), sender),
+  });
+  assert.ok(
+    decode(answer.kind === "answer" ? answer.bytes : new Uint8Array()).includes(
+      "192.168.1.20,6001,",
+    ),
   );
 });
 
