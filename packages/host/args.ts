@@ -1,8 +1,9 @@
 /**
  * The host library's argument checks: a bad argument is a `RangeError`
- * before anything is written. Every range and every connection-type rule
- * is here, in one place, so that they follow the command catalogue in one
- * edit.
+ * before anything is written, named by its command
+ * (`AT+SKTSERVER: type must be a whole number 0..3, not 7`). Every range
+ * and every connection-type rule is here, in one place, so that they
+ * follow the command catalogue in one edit.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import {
   CLIENT_TYPE,
   type ClientRequest,
   type ClientType,
+  type CommandName,
   COMMANDS,
   type Endpoint,
   ERR,
@@ -20,6 +22,7 @@ import {
   fieldUsedBy,
   formatRequest,
   hostProblem,
+  isIPv4,
   lineReaderAlters,
   MAX_LINE_LENGTH,
   rangeProblem,
@@ -41,7 +44,6 @@ export const READ_NO_SOCKET = ERR.SKTREAD.PARAMETER;
 export const READ_FAILED = ERR.SKTREAD.READ;
 
 const LINK_ID = field("SKTDEL", "link_id");
-const PORT = field("SKTSERVER", "src_port");
 const READ_SIZE = field("SKTREAD", "data_size");
 const RAW_SIZE = field("SKTSENDRAW", "data_size");
 
@@ -50,46 +52,83 @@ export function check(ok: boolean, message: string): asserts ok {
   if (!ok) throw new RangeError(message);
 }
 
+/** What an argument error names first: `AT+<COMMAND>` (or a method). */
+export type Where = CommandName | `AtDriver.${string}`;
+
+/** Throws `RangeError("<where>: <message>")` unless `ok`. */
+export function checkArg(
+  ok: boolean,
+  where: Where,
+  message: string,
+): asserts ok {
+  if (!ok) {
+    const prefix = where.startsWith("AtDriver.") ? where : `AT+${where}`;
+    throw new RangeError(`${prefix}: ${message}`);
+  }
+}
+
+/** What a value of a number field must be: "a whole number 0..19". */
+function wholeNumber(spec: FieldSpec): string {
+  return `a whole number ${rangeText(spec)}`;
+}
+
 /**
- * Checks `value` against a catalogue field: a whole number in its range
- * (for `text`, `value` is the length). `name` is the argument's name.
+ * Checks `value` against a number field of the catalogue: a whole number
+ * in its range. `name` is the argument's name; `where` names the command.
  */
 export function checkField(
+  where: Where,
   spec: FieldSpec,
   value: number | undefined,
   name: string = spec.key,
 ): void {
-  check(
+  checkArg(
     value !== undefined && Number.isInteger(value) &&
       rangeProblem(spec, value) === undefined,
-    `${name} must be ${rangeText(spec)}, not ${value}`,
+    where,
+    `${name} must be ${wholeNumber(spec)}, not ${value}`,
   );
 }
 
-/** A link id (`link_id`: 0..19). */
-export function checkLink(id: number): void {
-  checkField(LINK_ID, id, "link id");
+/** A link id (`link_id`: 0..19) for the command (or method) `where`. */
+export function checkLink(id: number, where: Where): void {
+  checkField(where, LINK_ID, id, "link id");
 }
 
-/** A destination: a dotted IPv4 address and a port. */
-export function checkEndpoint(endpoint: Endpoint): void {
-  check(
-    /^\d{1,3}(\.\d{1,3}){3}$/.test(endpoint.ip),
-    `destination ip must be IPv4, not ${endpoint.ip}`,
+/** A destination of `AT+SKTSEND` or `AT+SKTSENDRAW`: its `dst_ip` and `dst_port`. */
+export function checkEndpoint(
+  command: "SKTSEND" | "SKTSENDRAW",
+  endpoint: Endpoint,
+): void {
+  checkArg(
+    typeof endpoint.ip === "string" && isIPv4(endpoint.ip),
+    command,
+    `destination ip must be ${
+      rangeText(field(command, "dst_ip"))
+    }, not ${endpoint.ip}`,
   );
-  checkField(PORT, endpoint.port, "destination port");
+  checkField(
+    command,
+    field(command, "dst_port"),
+    endpoint.port,
+    "destination port",
+  );
 }
 
 /** `AtDriver.read`'s size (`AT+SKTREAD` `data_size`). */
 export function checkReadSize(size: number): void {
-  checkField(READ_SIZE, size, "size");
+  checkField("SKTREAD", READ_SIZE, size, "size");
 }
 
 /** The seven options of `AT+SKTCFG`, each in its catalogue range. */
 export function checkConfig(config: SocketConfig): void {
   for (const spec of COMMANDS.SKTCFG.fields) {
     if (spec.kind === "flag") continue; // Booleans here.
-    checkField(spec, config[spec.key as keyof SocketConfig] as number);
+    checkField(
+      "SKTCFG",
+      spec,
+      config[spec.key as keyof SocketConfig] as number,
+    );
   }
 }
 
@@ -111,10 +150,10 @@ export interface ServerArgs {
 export function serverRequest(server: ServerArgs): ServerRequest {
   const type = server.type ?? SERVER_TYPE.TCP;
   const spec = typedFields("SKTSERVER", type);
-  checkLink(server.linkId);
-  checkField(spec.port, server.port, "port");
+  checkLink(server.linkId, "SKTSERVER");
+  checkField("SKTSERVER", spec.port, server.port, "port");
   const withCert = fieldUsedBy(spec.cert, type);
-  if (withCert) checkCert(spec.cert, server.certIndex);
+  if (withCert) checkCert("SKTSERVER", spec.cert, server.certIndex);
   return {
     command: "SKTSERVER",
     linkId: server.linkId,
@@ -147,16 +186,18 @@ export interface ClientArgs {
 export function clientRequest(client: ClientArgs): ClientRequest {
   const type = client.type ?? CLIENT_TYPE.TCP;
   const spec = typedFields("SKTCLIENT", type);
-  checkLink(client.linkId);
-  checkField(spec.port, client.port, "port");
+  checkLink(client.linkId, "SKTCLIENT");
+  checkField("SKTCLIENT", spec.port, client.port, "port");
   const hostIssue = hostProblem(client.host);
-  check(hostIssue === undefined, hostIssue ?? "");
+  checkArg(hostIssue === undefined, "SKTCLIENT", hostIssue ?? "");
   // A local port is sent where the firmware requires one (UDP: bound).
   const local = field("SKTCLIENT", "src_port");
   const withLocal = fieldRequiredFor(local, type);
-  if (withLocal) checkField(local, client.localPort, "localPort");
+  if (withLocal) {
+    checkField("SKTCLIENT", local, client.localPort, "localPort");
+  }
   const withCert = fieldUsedBy(spec.cert, type);
-  if (withCert) checkCert(spec.cert, client.certIndex);
+  if (withCert) checkCert("SKTCLIENT", spec.cert, client.certIndex);
   return {
     command: "SKTCLIENT",
     linkId: client.linkId,
@@ -180,18 +221,23 @@ function typedFields(
   command: "SKTSERVER" | "SKTCLIENT",
   type: number,
 ): { port: FieldSpec; cert: FieldSpec } {
-  checkField(field(command, "conn_type"), type, "type");
+  checkField(command, field(command, "conn_type"), type, "type");
   return {
     port: field(command, command === "SKTSERVER" ? "src_port" : "dst_port"),
     cert: field(command, "cert_index"),
   };
 }
 
-function checkCert(spec: FieldSpec, index: number | undefined): void {
-  check(
+function checkCert(
+  command: "SKTSERVER" | "SKTCLIENT",
+  spec: FieldSpec,
+  index: number | undefined,
+): void {
+  checkArg(
     index !== undefined && Number.isInteger(index) &&
       rangeProblem(spec, index) === undefined,
-    `certIndex must be ${rangeText(spec)} for this type`,
+    command,
+    `certIndex must be ${wholeNumber(spec)} for this type, not ${index}`,
   );
 }
 
@@ -201,10 +247,10 @@ export function rawRequest(
   data: Uint8Array | { size: number },
   destination: Endpoint | undefined,
 ): SendRawRequest {
-  checkLink(linkId);
+  checkLink(linkId, "SKTSENDRAW");
   const size = data instanceof Uint8Array ? data.length : data.size;
-  checkField(RAW_SIZE, size, "size");
-  if (destination) checkEndpoint(destination);
+  checkField("SKTSENDRAW", RAW_SIZE, size, "size");
+  if (destination) checkEndpoint("SKTSENDRAW", destination);
   return destination
     ? { command: "SKTSENDRAW", linkId, size, destination }
     : { command: "SKTSENDRAW", linkId, size };
@@ -223,13 +269,14 @@ export function sendRequests(
   destination: Endpoint | undefined,
   udp: boolean,
 ): SendRequest[] {
-  checkLink(linkId);
-  check(data.length > 0, "data is empty");
-  check(
+  checkLink(linkId, "SKTSEND");
+  checkArg(data.length > 0, "SKTSEND", "data is empty");
+  checkArg(
     !lineReaderAlters(data),
-    "AT+SKTSEND cannot carry NUL, BS, TAB, DEL, 0xFF or CR LF bytes (the module's line reader changes them): use sendRaw (Host Control Mode)",
+    "SKTSEND",
+    "cannot carry NUL, BS, TAB, DEL, 0xFF or CR LF bytes (the module's line reader changes them): use sendRaw (Host Control Mode)",
   );
-  if (destination) checkEndpoint(destination);
+  if (destination) checkEndpoint("SKTSEND", destination);
   const request = (data: Uint8Array): SendRequest =>
     destination
       ? { command: "SKTSEND", linkId, data, destination }
@@ -240,7 +287,7 @@ export function sendRequests(
       formatRequest(request(data)); // Throws when the line exceeds the buffer.
     } catch (e) {
       throw new RangeError(
-        `a UDP datagram must fit one AT+SKTSEND line (${MAX_LINE_LENGTH} bytes with escapes); use sendRaw for larger ones`,
+        `AT+SKTSEND: a UDP datagram must fit one command line (${MAX_LINE_LENGTH} bytes with escapes); use sendRaw for larger ones`,
         { cause: e },
       );
     }

@@ -22,28 +22,40 @@ import {
 
 Deno.test("host arguments: link ids, ports and sizes take exactly the catalogue's ranges", () => {
   const link = field("SKTDEL", "link_id");
-  checkLink(link.min);
-  checkLink(link.max);
+  checkLink(link.min, "SKTDEL");
+  checkLink(link.max, "SKTDEL");
   assert.throws(
-    () => checkLink(link.max + 1),
-    /link id must be 0\.\.19, not 20/,
+    () => checkLink(link.max + 1, "SKTDEL"),
+    /^RangeError: AT\+SKTDEL: link id must be a whole number 0\.\.19, not 20$/,
   );
-  assert.throws(() => checkLink(link.min - 1), RangeError);
-  assert.throws(() => checkLink(1.5), RangeError);
+  assert.throws(
+    () => checkLink(link.min - 1, "AtDriver.link"),
+    /^RangeError: AtDriver\.link: link id must be a whole number 0\.\.19, not -1$/,
+  );
+  assert.throws(
+    () => checkLink(1.5, "SKTREAD"),
+    /^RangeError: AT\+SKTREAD: link id must be a whole number/,
+  );
   const port = field("SKTSERVER", "src_port");
   const server = { linkId: 0, port: port.max };
   assert.equal(serverRequest(server).port, port.max);
   assert.throws(
     () => serverRequest({ ...server, port: port.max + 1 }),
-    /port must be 1\.\.65535/,
+    /^RangeError: AT\+SKTSERVER: port must be a whole number 1\.\.65535, not 65536$/,
   );
   assert.throws(() => serverRequest({ ...server, port: port.min - 1 }));
   checkReadSize(field("SKTREAD", "data_size").min);
-  assert.throws(() => checkReadSize(0), RangeError);
-  assert.throws(() => rawRequest(0, new Uint8Array(), undefined), RangeError);
+  assert.throws(
+    () => checkReadSize(0),
+    /^RangeError: AT\+SKTREAD: size must be a whole number 1 or more, not 0$/,
+  );
+  assert.throws(
+    () => rawRequest(0, new Uint8Array(), undefined),
+    /^RangeError: AT\+SKTSENDRAW: size must be a whole number 1 or more, not 0$/,
+  );
   assert.throws(
     () => sendRequests(0, new Uint8Array(), undefined, false),
-    /data is empty/,
+    /^RangeError: AT\+SKTSEND: data is empty$/,
   );
 });
 
@@ -55,7 +67,7 @@ Deno.test("host arguments: every SKTCFG option is checked against its catalogue 
     checkConfig({ ...DEFAULT_CONFIG, [key]: spec.max });
     assert.throws(
       () => checkConfig({ ...DEFAULT_CONFIG, [key]: spec.min - 1 }),
-      new RegExp(`^RangeError: ${key} must be`),
+      new RegExp(`^RangeError: AT\\+SKTCFG: ${key} must be a whole number`),
     );
     if (spec.max < 2 ** 31 - 1) {
       assert.throws(
@@ -72,7 +84,10 @@ Deno.test("host arguments: cert_index is sent and required exactly for the types
     const type = t.value as ServerType;
     const base = { linkId: 1, type, port: 80 };
     if (t.usesCert) {
-      assert.throws(() => serverRequest(base), /certIndex must be 1\.\.10/);
+      assert.throws(
+        () => serverRequest(base),
+        /^RangeError: AT\+SKTSERVER: certIndex must be a whole number 1\.\.10 for this type, not undefined$/,
+      );
       assert.throws(() => serverRequest({ ...base, certIndex: certs.max + 1 }));
       assert.equal(serverRequest({ ...base, certIndex: 2 }).certIndex, 2);
     } else {
@@ -90,7 +105,10 @@ Deno.test("host arguments: cert_index is sent and required exactly for the types
     const type = t.value as ClientType;
     const base = { linkId: 1, type, host: "h", port: 80, localPort: 7 };
     if (t.usesCert) {
-      assert.throws(() => clientRequest(base), /certIndex/);
+      assert.throws(
+        () => clientRequest(base),
+        /^RangeError: AT\+SKTCLIENT: certIndex/,
+      );
       assert.equal(clientRequest({ ...base, certIndex: 10 }).certIndex, 10);
     } else {
       assert.equal(
@@ -106,12 +124,17 @@ Deno.test("host arguments: cert_index is sent and required exactly for the types
   assert.throws(
     () =>
       clientRequest({ linkId: 1, type: CLIENT_TYPE.UDP, host: "h", port: 80 }),
-    /localPort/,
+    /^RangeError: AT\+SKTCLIENT: localPort must be a whole number 1\.\.65535/,
   );
   assert.throws(
     // @ts-expect-error: a type the catalogue does not list
     () => serverRequest({ linkId: 1, type: SERVER_TYPES.length, port: 80 }),
-    /type must be 0\.\.3/,
+    /^RangeError: AT\+SKTSERVER: type must be a whole number 0\.\.3, not 4$/,
+  );
+  assert.throws(
+    // @ts-expect-error: a name where the type number goes
+    () => serverRequest({ linkId: 1, type: "udp", port: 80 }),
+    /^RangeError: AT\+SKTSERVER: type must be a whole number 0\.\.3, not udp$/,
   );
 });
 
@@ -126,7 +149,10 @@ Deno.test("host arguments: host names follow the catalogue's hostProblem (length
   assert.throws(() => clientRequest({ ...base, host: "a,b" }));
   assert.throws(() => clientRequest({ ...base, host: "a\nb" }));
   for (const bad of ["a b", "a\\b", "a\tb", "\u00e9"]) {
-    assert.throws(() => clientRequest({ ...base, host: bad }), /dst_host must/);
+    assert.throws(
+      () => clientRequest({ ...base, host: bad }),
+      /^RangeError: AT\+SKTCLIENT: dst_host must/,
+    );
   }
 });
 
@@ -135,7 +161,10 @@ Deno.test("host arguments: SKTSEND splits TCP data, keeps a UDP datagram whole o
   const tcp = sendRequests(0, data, undefined, false);
   assert.ok(tcp.length > 1);
   assert.equal(tcp.reduce((n, r) => n + r.data.length, 0), 2000);
-  assert.throws(() => sendRequests(0, data, undefined, true), /UDP datagram/);
+  assert.throws(
+    () => sendRequests(0, data, undefined, true),
+    /^RangeError: AT\+SKTSEND: a UDP datagram must fit one command line/,
+  );
   const small = sendRequests(0, data.subarray(0, 10), {
     ip: "1.2.3.4",
     port: 9,
@@ -144,10 +173,34 @@ Deno.test("host arguments: SKTSEND splits TCP data, keeps a UDP datagram whole o
   assert.deepEqual(small[0].destination, { ip: "1.2.3.4", port: 9 });
   assert.throws(
     () => sendRequests(0, new Uint8Array([0]), undefined, false),
-    /sendRaw/,
+    /^RangeError: AT\+SKTSEND: cannot carry NUL.*use sendRaw/,
   );
   assert.throws(
     () => sendRequests(0, data.subarray(0, 1), { ip: "host", port: 9 }, false),
-    /IPv4/,
+    /^RangeError: AT\+SKTSEND: destination ip must be an IPv4 address, not host$/,
+  );
+  // protocol's isIPv4: four parts of at most 255.
+  assert.throws(
+    () => rawRequest(0, data, { ip: "1.2.3.256", port: 9 }),
+    /^RangeError: AT\+SKTSENDRAW: destination ip must be an IPv4 address/,
+  );
+  // The destination port is the command's own dst_port.
+  const dstPort = field("SKTSENDRAW", "dst_port");
+  assert.equal(
+    rawRequest(0, data, { ip: "1.2.3.4", port: dstPort.max }).destination
+      ?.port,
+    dstPort.max,
+  );
+  assert.throws(
+    () => rawRequest(0, data, { ip: "1.2.3.4", port: dstPort.max + 1 }),
+    /^RangeError: AT\+SKTSENDRAW: destination port must be a whole number 1\.\.65535, not 65536$/,
+  );
+  assert.throws(
+    () =>
+      sendRequests(0, data.subarray(0, 1), {
+        ip: "1.2.3.4",
+        port: field("SKTSEND", "dst_port").min - 1,
+      }, false),
+    /^RangeError: AT\+SKTSEND: destination port must be a whole number/,
   );
 });

@@ -293,7 +293,7 @@ export class AtDriver extends EventTarget {
    * each view has its own writable with its own `write` mode.
    */
   link(linkId: number, options: LinkStreamOptions = {}): HostLink {
-    checkLink(linkId);
+    checkLink(linkId, "AtDriver.link");
     return linkView(this.#links.use(linkId, options), this, options);
   }
 
@@ -402,7 +402,7 @@ export class AtDriver extends EventTarget {
     size: number,
     options?: CommandOptions,
   ): Promise<ReadResult> {
-    checkLink(linkId);
+    checkLink(linkId, "SKTREAD");
     checkReadSize(size);
     const answer = await this.command(
       { command: "SKTREAD", linkId, size },
@@ -477,7 +477,7 @@ export class AtDriver extends EventTarget {
    * An `ERROR: 1` (no such link) also ends them, then is thrown.
    */
   async remove(linkId: number, options?: CommandOptions): Promise<void> {
-    checkLink(linkId);
+    checkLink(linkId, "SKTDEL");
     await this.command({ command: "SKTDEL", linkId }, options).catch((e) => {
       if (e instanceof AtError && e.code === NO_SUCH_LINK) {
         this.#links.forget(linkId);
