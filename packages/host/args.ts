@@ -287,7 +287,7 @@ export function sendRequests(
       formatRequest(request(data)); // Throws when the line exceeds the buffer.
     } catch (e) {
       throw new RangeError(
-        `AT+SKTSEND: a UDP datagram must fit one command line (${MAX_LINE_LENGTH} bytes with escapes); use sendRaw for larger ones`,
+        `AT+SKTSEND: a UDP datagram must fit one AT+SKTSEND line (${MAX_LINE_LENGTH} bytes with escapes); use sendRaw for larger ones`,
         { cause: e },
       );
     }

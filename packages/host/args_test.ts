@@ -163,7 +163,7 @@ Deno.test("host arguments: SKTSEND splits TCP data, keeps a UDP datagram whole o
   assert.equal(tcp.reduce((n, r) => n + r.data.length, 0), 2000);
   assert.throws(
     () => sendRequests(0, data, undefined, true),
-    /^RangeError: AT\+SKTSEND: a UDP datagram must fit one command line/,
+    /^RangeError: AT\+SKTSEND: a UDP datagram must fit one AT\+SKTSEND line/,
   );
   const small = sendRequests(0, data.subarray(0, 10), {
     ip: "1.2.3.4",

@@ -17,7 +17,9 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
 }
 
 Deno.test("driver: a command's timeoutMs is the caller's limit: it rejects then, the recovery runs before the next command", async () => {
-  const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
+  const clock = FakeTimers.install({
+    toFake: ["setTimeout", "clearTimeout", "performance"],
+  });
   try {
     let silent = true;
     const { transport, lines } = fakeModule(async (line, write) => {
@@ -51,7 +53,9 @@ Deno.test("driver: a command's timeoutMs is the caller's limit: it rejects then,
 });
 
 Deno.test("driver: an abort rejects at once, not after the recovery", async () => {
-  const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
+  const clock = FakeTimers.install({
+    toFake: ["setTimeout", "clearTimeout", "performance"],
+  });
   try {
     const { transport } = fakeModule(() => {});
     const driver = new AtDriver(transport, { timeoutMs: 3000 });

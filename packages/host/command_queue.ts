@@ -2,9 +2,11 @@
  * The driver's command queue: one command in flight at a time, each
  * waiting for its final result within its limit, and the recovery after a
  * command gave up (a resync, so that a late answer is never taken for the
- * next command's). The matching of answers to commands is the
- * {@linkcode HostSession}'s; this module keeps the promises, the timers
- * and the writes.
+ * next command's). The {@linkcode HostSession} makes each command's line,
+ * matches answers to it and keeps its deadline; this module keeps the
+ * promises, the writes and the one timer, set for the session's deadline:
+ * when it fires, the session is told the time and says whether the
+ * command timed out.
  *
  * @module
  */
@@ -12,12 +14,11 @@
 import {
   type Answer,
   AtError,
-  type CommandName,
-  describeLine,
-  formatRequest,
   type HostSession,
   type HostSessionEvent,
   type PendingCommand,
+  prepareCommand,
+  type PreparedCommand,
   type Request,
 } from "@atsock/protocol";
 import {
@@ -30,10 +31,28 @@ import { Deadline } from "./deadline.ts";
 import type { CommandOptions } from "./options.ts";
 import type { Transport } from "./transport.ts";
 
+/**
+ * A command's time limit: it times out `ms` after it began waiting for its
+ * turn, at `at` (the queue's clock), as the wait named `name`; `signal`
+ * aborts it.
+ */
+export interface Limit {
+  /** The wait's name in its {@linkcode CommandTimeoutError}. */
+  readonly name: string;
+  /** The limit in ms. */
+  readonly ms: number;
+  /** When it falls (the queue's clock). */
+  readonly at: number;
+  /** Aborts the wait. */
+  readonly signal?: AbortSignal;
+}
+
 /** A caller waiting for the session's command in flight. */
 export interface Waiter {
   /** The session's command. */
   readonly pending: PendingCommand;
+  /** The limit its timeout names. */
+  readonly limit: Limit;
   /** Settles with the command's answer or error. */
   readonly promise: Promise<Answer>;
   /** Whether it has settled. */
@@ -44,6 +63,11 @@ export interface Waiter {
   resolve(answer: Answer): void;
   /** Rejects `promise`. */
   reject(error: unknown): void;
+  /**
+   * Races `work` against the command's failure (its timeout, an abort, an
+   * error): a write or a wait of the command that must not outlive it.
+   */
+  until<T>(work: Promise<T>): Promise<T>;
 }
 
 /** What the queue needs from the driver. */
@@ -54,18 +78,26 @@ export interface QueueHooks {
   unresponsive(error: CommandTimeoutError): void;
   /** The number of commands queued or in flight changed. */
   busy(): void;
+  /** The clock of the session's deadlines, in ms (default `performance.now()`). */
+  now?(): number;
 }
+
+const NEVER = new Promise<never>(() => {});
 
 /** Runs commands one at a time through a session and a transport. */
 export class CommandQueue {
   readonly #session: HostSession;
   readonly #transport: Transport;
   readonly #hooks: QueueHooks;
+  readonly #now: () => number;
   /** The driver's default time limit per command. */
   readonly timeoutMs: number;
   #queue: Promise<unknown> = Promise.resolve();
   #writes: Promise<unknown> = Promise.resolve();
   #waiter: Waiter | undefined;
+  /** The timer for the session's deadline, and the deadline it is for. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt: number | undefined;
   /** Commands queued or in flight. */
   inFlight = 0;
   /** A resynchronisation under way after a command gave up (see #recover). */
@@ -84,6 +116,7 @@ export class CommandQueue {
     this.#transport = transport;
     this.timeoutMs = timeoutMs;
     this.#hooks = hooks;
+    this.#now = hooks.now ?? (() => performance.now());
   }
 
   /** Runs `work` after everything queued before it. */
@@ -98,14 +131,32 @@ export class CommandQueue {
     return run;
   }
 
-  /** A limit of `ms` whose expiry times the session's command out. */
-  deadline(name: string, ms: number, signal?: AbortSignal): Deadline {
-    return new Deadline(name, ms, signal, this.#expire);
+  /**
+   * Sets the one timer for the session's deadline (after anything that may
+   * change it), or clears it when there is none.
+   */
+  #arm(): void {
+    const at = this.#session.deadline();
+    if (at === this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = at;
+    if (at === undefined) return;
+    this.#timer = setTimeout(this.#fire, Math.max(0, at - this.#now()));
   }
 
-  #expire = (at: number, error: CommandTimeoutError): void => {
-    const expired = this.#session.timeout(at);
-    if (expired) this.#waiterOf(expired)?.reject(error);
+  /** The timer fired: the session says, by the clock, whether the command timed out. */
+  #fire = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = undefined;
+    const expired = this.#session.timeout(this.#now());
+    if (expired) {
+      const waiter = this.#waiterOf(expired);
+      waiter?.reject(
+        new CommandTimeoutError(waiter.limit.name, waiter.limit.ms),
+      );
+    }
+    this.#arm(); // Early: again, for the rest of the time.
   };
 
   #waiterOf(pending: PendingCommand): Waiter | undefined {
@@ -122,6 +173,7 @@ export class CommandQueue {
       waiter?.onPrompt?.();
       return;
     }
+    this.#arm(); // The session no longer holds the command.
     const { pending, result } = event;
     switch (result.kind) {
       case "ok":
@@ -148,7 +200,7 @@ export class CommandQueue {
   close(closed: (what: string) => Error): void {
     const waiter = this.#waiter;
     this.#waiter = undefined;
-    this.#session.abandon();
+    this.abandon();
     waiter?.reject(closed(waiter.pending.name));
   }
 
@@ -157,15 +209,20 @@ export class CommandQueue {
     this.#hooks.unresponsive(error);
   }
 
-  /** Waits on for `waiter`'s command (still in flight), until `limit`. */
-  extend(waiter: Waiter, limit: Deadline): Waiter {
-    this.#session.extend(limit.at);
-    return this.track(waiter.pending, waiter.onPrompt);
+  /**
+   * Waits on for `waiter`'s command (still in flight) for `ms` more, as the
+   * wait `name` (after a raw transfer's `<<<`, its final result).
+   */
+  extend(waiter: Waiter, name: string, ms: number): Waiter {
+    const at = this.#now() + ms;
+    this.#session.extend(at);
+    return this.#track(waiter.pending, { name, ms, at }, waiter.onPrompt);
   }
 
   /** Stops waiting for the command in flight (a recovery follows). */
   abandon(): void {
     this.#session.abandon();
+    this.#arm();
   }
 
   /** Whether the session still holds the command `waiter` waits for. */
@@ -173,8 +230,12 @@ export class CommandQueue {
     return this.#session.pending === waiter.pending;
   }
 
-  /** Waits for the session's command `pending` (again, after a timeout). */
-  track(pending: PendingCommand, onPrompt?: () => void): Waiter {
+  /** Waits for the session's command `pending` until `limit`. */
+  #track(
+    pending: PendingCommand,
+    limit: Limit,
+    onPrompt?: () => void,
+  ): Waiter {
     let resolve!: (answer: Answer) => void;
     let reject!: (error: unknown) => void;
     const promise = new Promise<Answer>((res, rej) => {
@@ -182,36 +243,77 @@ export class CommandQueue {
       reject = rej;
     });
     promise.catch(() => {});
+    const failed = promise.then(() => NEVER);
+    failed.catch(() => {});
+    const { signal } = limit;
+    const onAbort = () => waiter.reject(signal!.reason);
+    const done = () => {
+      waiter.settled = true;
+      signal?.removeEventListener("abort", onAbort);
+    };
     const waiter: Waiter = {
       pending,
+      limit,
       promise,
       settled: false,
       onPrompt,
       resolve: (answer) => {
-        waiter.settled = true;
+        if (waiter.settled) return;
+        done();
         resolve(answer);
       },
       reject: (error) => {
-        waiter.settled = true;
+        if (waiter.settled) return;
+        done();
         reject(error);
       },
+      until: (work) => Promise.race([work, failed]),
     };
+    signal?.addEventListener("abort", onAbort, { once: true });
     this.#waiter = waiter;
+    this.#arm();
     return waiter;
   }
 
-  /** Makes a command the one in flight, until `limit`. */
-  begin(
+  /**
+   * In the queue's turn, before a command is sent: fails at once if the
+   * transport has closed or `signal` has aborted, then waits (within the
+   * command's limit of `ms`) for a recovery under way. Returns the limit,
+   * which {@linkcode send} hands to the session.
+   */
+  async ready(
     name: string,
-    command: CommandName | undefined,
-    limit: Deadline,
-    options: { readLink?: number; onPrompt?: () => void } = {},
-  ): Waiter {
-    const pending = this.#session.begin(name, command, {
-      deadline: limit.at,
-      readLink: options.readLink,
-    });
-    return this.track(pending, options.onPrompt);
+    ms: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Limit> {
+    if (this.#hooks.closed()) throw new TransportClosedError(name);
+    signal?.throwIfAborted();
+    const at = this.#now() + ms;
+    const wait = new Deadline(name, ms, signal);
+    try {
+      await this.#recovered(wait);
+    } catch (e) {
+      if (e instanceof CommandTimeoutError) this.#hooks.unresponsive(e);
+      throw e;
+    } finally {
+      wait.dispose();
+    }
+    return { name, ms, at, signal };
+  }
+
+  /**
+   * Makes `command` the session's command in flight until `limit` (from
+   * {@linkcode ready}); returns the line the session made, to be written,
+   * and the waiter for its final result.
+   */
+  send(
+    command: PreparedCommand,
+    limit: Limit,
+    onPrompt?: () => void,
+  ): { line: Uint8Array; waiter: Waiter } {
+    const line = this.#session.send(command, limit.at);
+    const waiter = this.#track(this.#session.pending!, limit, onPrompt);
+    return { line, waiter };
   }
 
   /**
@@ -234,33 +336,19 @@ export class CommandQueue {
 
   /** Sends one request (in the queue's turn) and waits for its final result. */
   async exchange(request: Request, options: CommandOptions): Promise<Answer> {
-    const line = formatRequest(request);
-    const name = describeLine(line);
-    if (this.#hooks.closed()) throw new TransportClosedError(name);
-    options.signal?.throwIfAborted();
-    const limit = this.deadline(
-      name,
+    const command = prepareCommand(request);
+    const limit = await this.ready(
+      command.name,
       options.timeoutMs ?? this.timeoutMs,
       options.signal,
     );
+    const { line, waiter } = this.send(command, limit);
     try {
-      await this.recovered(limit);
-    } catch (e) {
-      limit.dispose();
-      if (e instanceof CommandTimeoutError) this.#hooks.unresponsive(e);
-      throw e;
-    }
-    const waiter = this.begin(name, request.command, limit, {
-      readLink: request.command === "SKTREAD" ? request.linkId : undefined,
-    });
-    try {
-      await limit.race(this.write(line, name));
-      return await limit.race(waiter.promise);
+      await waiter.until(this.write(line, command.name));
+      return await waiter.promise;
     } catch (e) {
       if (this.holds(waiter)) await this.giveUp(waiter, e);
       throw e;
-    } finally {
-      limit.dispose();
     }
   }
 
@@ -269,10 +357,10 @@ export class CommandQueue {
    * late answer cannot be taken for the next command's.
    */
   async giveUp(waiter: Waiter, error: unknown): Promise<void> {
-    if (this.holds(waiter)) this.#session.abandon();
+    if (this.holds(waiter)) this.abandon();
     if (error instanceof CommandTimeoutError) this.#hooks.unresponsive(error);
     // The caller is told now; the recovery runs in the background and the
-    // next command waits for it (see recovered).
+    // next command waits for it (see #recovered).
     if (!(error instanceof TransportClosedError)) this.#recover(true);
     await Promise.resolve();
   }
@@ -302,7 +390,7 @@ export class CommandQueue {
    * under way, and starts another while the last one found no boundary, so
    * a late or garbled answer is never taken for this command's.
    */
-  async recovered(limit: Deadline): Promise<void> {
+  async #recovered(limit: Deadline): Promise<void> {
     while (this.#unsynced && !this.#hooks.closed()) {
       // The last recovery found no boundary: the parser may be stuck too.
       if (!this.#recovery) this.#recover(true);
@@ -318,21 +406,25 @@ export class CommandQueue {
    */
   async resync(): Promise<boolean> {
     if (this.#hooks.closed()) return true;
-    const limit = this.deadline("resync", this.timeoutMs);
-    const line = this.#session.resync(limit.at);
-    const waiter = this.track(this.#session.pending!);
+    const ms = this.timeoutMs;
+    const at = this.#now() + ms;
+    const line = this.#session.resync(at);
+    const waiter = this.#track(this.#session.pending!, {
+      name: "resync",
+      ms,
+      at,
+    });
     let found = false;
     try {
       const write = this.write(line, "resync");
       write.catch(() => {}); // A failed write ends the read loop too.
-      await limit.race(waiter.promise);
+      await waiter.promise;
       found = true;
     } catch (e) {
       // Still silent: the next command tries again, within its own limit.
       found = !(e instanceof CommandTimeoutError);
     } finally {
-      limit.dispose();
-      if (this.holds(waiter)) this.#session.abandon();
+      if (this.holds(waiter)) this.abandon();
     }
     return found;
   }

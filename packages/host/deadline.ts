@@ -1,7 +1,9 @@
 /**
  * A time limit and an optional AbortSignal, as one promise that rejects:
- * how the driver bounds every wait of a command (the queue, a recovery,
- * the write, the answer, a raw transfer).
+ * how the driver bounds the waits that are its own, not the session's (a
+ * command waiting for a recovery before it is sent, `waitReady`). Once a
+ * command is sent, its limit is the session's deadline (see
+ * `command_queue.ts`).
  *
  * @module
  */
@@ -12,31 +14,18 @@ import { CommandTimeoutError } from "./errors.ts";
 export class Deadline {
   /** Rejects with {@linkcode CommandTimeoutError} at the limit, or with the signal's reason. */
   readonly promise: Promise<never>;
-  /** When the limit falls (`performance.now()` clock). */
-  readonly at: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
 
-  /**
-   * A limit of `ms` from now for the wait named `name`. `onExpire` runs
-   * when the limit falls, before the promise rejects (the driver reports
-   * the time to its session there).
-   */
-  constructor(
-    name: string,
-    ms: number,
-    signal?: AbortSignal,
-    onExpire?: (at: number, error: CommandTimeoutError) => void,
-  ) {
+  /** A limit of `ms` from now for the wait named `name`. */
+  constructor(name: string, ms: number, signal?: AbortSignal) {
     this.#signal = signal;
-    this.at = performance.now() + ms;
     this.promise = new Promise<never>((_, reject) => {
-      this.#timer = setTimeout(() => {
-        const error = new CommandTimeoutError(name, ms);
-        onExpire?.(this.at, error);
-        reject(error);
-      }, ms);
+      this.#timer = setTimeout(
+        () => reject(new CommandTimeoutError(name, ms)),
+        ms,
+      );
       if (signal) {
         this.#onAbort = () => reject(signal.reason);
         signal.addEventListener("abort", this.#onAbort, { once: true });

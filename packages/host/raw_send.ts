@@ -6,11 +6,7 @@
  * @module
  */
 
-import {
-  describeLine,
-  formatRequest,
-  type SendRawRequest,
-} from "@atsock/protocol";
+import { prepareCommand, type SendRawRequest } from "@atsock/protocol";
 import type { CommandQueue, Waiter } from "./command_queue.ts";
 import type { CommandOptions } from "./options.ts";
 import {
@@ -97,28 +93,21 @@ export async function sendRaw(
 ): Promise<void> {
   const { queue, watermarks } = context;
   const size = request.size;
-  const line = formatRequest(request);
-  const name = describeLine(line);
+  const command = prepareCommand(request);
+  const name = command.name;
   const paced = options.flowControl !== "rts";
-  if (context.closed()) throw new TransportClosedError(name);
-  options.signal?.throwIfAborted();
-  const limit = queue.deadline(
+  // As every command: never out of step (a recovery first).
+  const limit = await queue.ready(
     name,
     options.timeoutMs ?? queue.timeoutMs + Math.ceil(size * RAW_MS_PER_BYTE),
     options.signal,
   );
-  try {
-    await queue.recovered(limit); // As every command: never out of step.
-  } catch (e) {
-    limit.dispose();
-    throw e;
-  }
   let prompted!: () => void;
   const prompt = new Promise<void>((resolve) => (prompted = resolve));
   watermarks.reset();
-  const waiter = queue.begin(name, "SKTSENDRAW", limit, {
-    onPrompt: () => prompted(),
-  });
+  // The session times the whole transfer out: every wait below ends on
+  // the waiter's failure.
+  const { line, waiter } = queue.send(command, limit, () => prompted());
   let inRaw = false;
   let handed = 0; // Bytes given to the transport (they will all go out).
   // A final result before every byte went (a reset, an error) ends the wait.
@@ -129,7 +118,7 @@ export async function sendRaw(
     );
   });
   early.catch(() => {});
-  const wait = <T>(work: Promise<T>) => limit.race(Promise.race([work, early]));
+  const wait = <T>(work: Promise<T>) => Promise.race([work, early]);
   // The pacing rule and why it loses nothing: raw_pace.ts.
   const push = async (chunk: Uint8Array) => {
     for (let i = 0; i < chunk.length; i += RAW_PIECE) {
@@ -144,8 +133,8 @@ export async function sendRaw(
     }
   };
   try {
-    await limit.race(queue.write(line, name));
-    await limit.race(Promise.race([prompt, waiter.promise]));
+    await waiter.until(queue.write(line, name));
+    await Promise.race([prompt, waiter.promise]);
     if (waiter.settled) {
       await waiter.promise; // ERROR: <n> instead of the prompt.
       throw new UnexpectedAnswerError(name, "OK without >>>");
@@ -172,7 +161,7 @@ export async function sendRaw(
         );
       }
     }
-    await limit.race(waiter.promise);
+    await waiter.promise;
   } catch (e) {
     if (queue.holds(waiter)) {
       if (inRaw && handed < size && !(e instanceof TransportClosedError)) {
@@ -180,8 +169,6 @@ export async function sendRaw(
       } else await queue.giveUp(waiter, e);
     }
     throw e;
-  } finally {
-    limit.dispose();
   }
 }
 
@@ -198,21 +185,18 @@ async function abortRaw(
   cause: unknown,
 ): Promise<void> {
   if (cause instanceof CommandTimeoutError) queue.unresponsive(cause);
-  const limit = queue.deadline("<<<", queue.timeoutMs);
   // The session still holds the transfer: wait on for its final result.
-  const after = queue.extend(waiter, limit);
+  const after = queue.extend(waiter, "<<<", queue.timeoutMs);
   try {
     // Each `<` must reach the module as a read of its own (a UART FIFO
     // or a TCP segment holding two is no abort): a pause before each.
     for (let i = 0; i < Math.min(3, remaining); i++) {
-      await limit.race(new Promise((r) => setTimeout(r, ABORT_GAP_MS)));
-      await limit.race(queue.write(ABORT_BYTE, "<<<"));
+      await after.until(new Promise((r) => setTimeout(r, ABORT_GAP_MS)));
+      await after.until(queue.write(ABORT_BYTE, "<<<"));
     }
-    await limit.race(after.promise);
+    await after.promise;
   } catch {
     // ERROR: 4 is the expected answer; a silent module is resynced below.
-  } finally {
-    limit.dispose();
   }
   if (queue.holds(after)) {
     queue.abandon();

@@ -3,12 +3,15 @@
  * manner of h11 and quinn-proto): bytes from the module go in with
  * {@linkcode HostSession.receive}, events come out; a command to send goes
  * in with {@linkcode HostSession.send} and its line comes out to be
- * written. The session matches answer lines to the command in flight,
+ * written (a caller that must name the command before it is its turn
+ * prepares it first with {@linkcode prepareCommand}: the line is made once). The session matches answer lines to the command in flight,
  * handles a module restart (`ATCMD READY`), keeps the mirror of which
  * links are UDP (a `+SKTREAD` answer of a UDP link names the sender), and
  * bounds what a pending answer may hold. It never sets a timer: the
  * command in flight carries a deadline ({@linkcode HostSession.deadline}),
- * and the caller reports the time with {@linkcode HostSession.timeout}.
+ * the caller sets its own timer for it and, when that fires, reports its
+ * clock with {@linkcode HostSession.timeout}, which says whether the
+ * command has timed out (a timer that fires early times out nothing).
  *
  * @module
  */
@@ -21,6 +24,26 @@ import {
   type OutputParserOptions,
 } from "./output_parser.ts";
 import type { LinkState, Request } from "./types.ts";
+
+/** A request with its line made: what {@linkcode HostSession.send} takes. */
+export interface PreparedCommand {
+  /** The request. */
+  readonly request: Request;
+  /** Its command line, to be written. */
+  readonly line: Uint8Array;
+  /** The line as named in errors ({@linkcode describeLine}). */
+  readonly name: string;
+}
+
+/**
+ * Makes `request`'s line (throws a `RangeError` for a request that has
+ * none) and its name, so that a caller can name the command in errors
+ * before it is sent.
+ */
+export function prepareCommand(request: Request): PreparedCommand {
+  const line = formatRequest(request);
+  return { request, line, name: describeLine(line) };
+}
 
 /**
  * The most bytes of information lines and unparsable bytes a pending
@@ -49,10 +72,10 @@ export interface Answer {
 
 /** The command in flight, as the session tracks it. */
 export interface PendingCommand {
-  /** The command line sent, shortened (or `resync`, `<<<`): names it in errors. */
+  /** The command line sent, shortened (or `resync`): names it in errors. */
   readonly name: string;
-  /** The command, when it is one of the nine. */
-  readonly command: CommandName | undefined;
+  /** The command. */
+  readonly command: CommandName;
   /** Whether this is a resync (`AT+SKTQUERY` waiting for its block). */
   readonly resync: boolean;
 }
@@ -113,14 +136,6 @@ export interface HostSessionOptions {
   maxAnswerBytes?: number;
   /** Options for the output parser. */
   parser?: OutputParserOptions;
-}
-
-/** Options for {@linkcode HostSession.begin}. */
-export interface BeginOptions {
-  /** When the caller stops waiting (any clock the caller uses). */
-  deadline?: number;
-  /** For `AT+SKTREAD`: the link read (its UDP-ness tells the parser). */
-  readLink?: number;
 }
 
 interface Slot extends PendingCommand {
@@ -186,28 +201,21 @@ export class HostSession {
   }
 
   /**
-   * Makes `request` the command in flight; returns its line, to be written.
-   * A command still in flight is replaced (the caller gave it up).
+   * Makes a command the command in flight, until `deadline` (on the
+   * caller's clock); returns its line, to be written. A command still in
+   * flight is replaced (the caller gave it up). For `AT+SKTSENDRAW`, the
+   * raw bytes follow the module's `>>>` (a `prompt` event).
    */
-  send(request: Request, deadline?: number): Uint8Array {
-    const line = formatRequest(request);
-    this.begin(describeLine(line), request.command, {
-      deadline,
-      readLink: request.command === "SKTREAD" ? request.linkId : undefined,
-    });
+  send(command: Request | PreparedCommand, deadline?: number): Uint8Array {
+    const { request, line, name } = "line" in command
+      ? command
+      : prepareCommand(command);
+    if (request.command === "SKTREAD") {
+      // The link's UDP-ness tells the parser whether a sender comes first.
+      this.#parser.hintRead(this.#udp.has(request.linkId) ? "udp" : "tcp");
+    }
+    this.#begin(name, request.command, false, deadline);
     return line;
-  }
-
-  /**
-   * Makes a command the caller writes itself the command in flight (or
-   * none: after a raw transfer's `<<<`, its final result).
-   */
-  begin(
-    name: string,
-    command: CommandName | undefined,
-    options: BeginOptions = {},
-  ): PendingCommand {
-    return this.#begin(name, command, false, options);
   }
 
   /**
@@ -217,19 +225,16 @@ export class HostSession {
    * Returns the line to write; it settles `ok` once the block is in.
    */
   resync(deadline?: number): Uint8Array {
-    this.#begin("resync", "SKTQUERY", true, { deadline });
+    this.#begin("resync", "SKTQUERY", true, deadline);
     return formatRequest({ command: "SKTQUERY" });
   }
 
   #begin(
     name: string,
-    command: CommandName | undefined,
+    command: CommandName,
     resync: boolean,
-    options: BeginOptions,
-  ): PendingCommand {
-    if (options.readLink !== undefined) {
-      this.#parser.hintRead(this.#udp.has(options.readLink) ? "udp" : "tcp");
-    }
+    deadline: number | undefined,
+  ): void {
     this.#expired = false;
     this.#pending = {
       name,
@@ -237,9 +242,8 @@ export class HostSession {
       resync,
       answer: { lines: [] },
       used: 0,
-      deadline: options.deadline,
+      deadline,
     };
-    return this.#pending;
   }
 
   /** Stops waiting for the command in flight: a late answer is not taken for it. */
@@ -264,15 +268,20 @@ export class HostSession {
     this.#parser = new OutputParser(this.#parserOptions);
   }
 
-  /** When the command in flight should time out, if it has a deadline not yet reported. */
+  /**
+   * When the command in flight times out, if it has a deadline not yet
+   * reported: the time the caller's timer is for.
+   */
   deadline(): number | undefined {
     return this.#expired ? undefined : this.#pending?.deadline;
   }
 
   /**
-   * Reports the time: returns the command in flight if `now` is past its
-   * deadline (once). The session still holds it: the caller gives it up
-   * ({@linkcode HostSession.abandon}) or waits on
+   * Reports the time (the caller's timer fired): returns the command in
+   * flight if `now` has reached its deadline, once; `undefined` when it has
+   * not (an early timer: set it again for {@linkcode HostSession.deadline}).
+   * The session still holds a command that timed out: the caller gives it
+   * up ({@linkcode HostSession.abandon}) or waits on
    * ({@linkcode HostSession.extend}).
    */
   timeout(now: number): PendingCommand | undefined {

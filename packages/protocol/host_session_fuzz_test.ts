@@ -200,16 +200,25 @@ function drive(steps: readonly Step[], sizes: readonly number[]): Run {
   steps.forEach((s, i) => {
     const request = requestOf(s);
     const udp = request.command === "SKTREAD" && session.isUdp(s.linkId);
-    session.send(request, i + 1);
+    const deadline = (i + 1) * 10;
+    session.send(request, deadline);
     const pending = session.pending!;
     const events: HostSessionEvent[] = [];
     for (const chunk of cut(outputOf(s, udp), sizes)) {
       events.push(...session.receive(chunk));
     }
+    const holding = session.pending === pending;
+    assert.equal(session.deadline(), holding ? deadline : undefined);
+    // The caller's timer fires early (its clock short of the deadline):
+    // nothing times out, and the deadline stands.
+    assert.equal(session.timeout(deadline - 1), undefined, "early");
+    assert.equal(session.deadline(), holding ? deadline : undefined);
     // The caller's clock reaches the deadline: give the command up if it
     // is still in flight (as the driver does).
-    const expired = session.timeout(i + 1);
-    assert.equal(session.timeout(i + 1), undefined, "a timeout is told once");
+    const expired = session.timeout(deadline);
+    assert.equal(expired, holding ? pending : undefined);
+    assert.equal(session.timeout(deadline + 1), undefined, "told once");
+    assert.equal(session.deadline(), undefined);
     if (expired) session.abandon();
     run.events.push(events);
     run.pending.push(pending);
