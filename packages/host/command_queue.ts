@@ -269,8 +269,10 @@ export class CommandQueue {
       },
       until: (work) => Promise.race([work, failed]),
     };
-    signal?.addEventListener("abort", onAbort, { once: true });
     this.#waiter = waiter;
+    // Aborted after the recovery was over, before this turn: at once.
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
     this.#arm();
     return waiter;
   }
