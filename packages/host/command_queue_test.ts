@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
-import {
-  type Answer,
-  decodeLatin1,
-  HostSession,
-  OK,
-} from "@atsock/protocol";
+import { type Answer, decodeLatin1, HostSession, OK } from "@atsock/protocol";
 import { CommandQueue } from "./command_queue.ts";
 import { CommandTimeoutError, TransportClosedError } from "./errors.ts";
 import type { Transport } from "./transport.ts";
