@@ -132,17 +132,26 @@ export class CommandQueue {
   }
 
   /**
-   * Sets the one timer for the session's deadline (after anything that may
-   * change it), or clears it when there is none.
+   * Sets the one timer for the session's deadline, after anything that may
+   * change it. A timer already set for an earlier time is left: it fires
+   * early and is set again then (a timer per command would cost more than
+   * the round trip's other work); one left when no command is in flight
+   * finds nothing to time out.
    */
   #arm(): void {
     const at = this.#session.deadline();
-    if (at === this.#timerAt) return;
+    if (at === undefined) return;
+    if (this.#timer !== undefined && this.#timerAt! <= at) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#fire, Math.max(0, at - this.#now()));
+  }
+
+  /** Clears the timer (the transport closed). */
+  #disarm(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#timerAt = at;
-    if (at === undefined) return;
-    this.#timer = setTimeout(this.#fire, Math.max(0, at - this.#now()));
+    this.#timerAt = undefined;
   }
 
   /** The timer fired: the session says, by the clock, whether the command timed out. */
@@ -173,7 +182,6 @@ export class CommandQueue {
       waiter?.onPrompt?.();
       return;
     }
-    this.#arm(); // The session no longer holds the command.
     const { pending, result } = event;
     switch (result.kind) {
       case "ok":
@@ -200,7 +208,8 @@ export class CommandQueue {
   close(closed: (what: string) => Error): void {
     const waiter = this.#waiter;
     this.#waiter = undefined;
-    this.abandon();
+    this.#session.abandon();
+    this.#disarm();
     waiter?.reject(closed(waiter.pending.name));
   }
 
@@ -222,7 +231,6 @@ export class CommandQueue {
   /** Stops waiting for the command in flight (a recovery follows). */
   abandon(): void {
     this.#session.abandon();
-    this.#arm();
   }
 
   /** Whether the session still holds the command `waiter` waits for. */
@@ -290,7 +298,8 @@ export class CommandQueue {
   ): Promise<Limit> {
     if (this.#hooks.closed()) throw new TransportClosedError(name);
     signal?.throwIfAborted();
-    const at = this.#now() + ms;
+    const limit = { name, ms, at: this.#now() + ms, signal };
+    if (!this.#unsynced) return limit; // In step: no wait, no timer.
     const wait = new Deadline(name, ms, signal);
     try {
       await this.#recovered(wait);
@@ -300,7 +309,7 @@ export class CommandQueue {
     } finally {
       wait.dispose();
     }
-    return { name, ms, at, signal };
+    return limit;
   }
 
   /**

@@ -60,7 +60,7 @@ function rig() {
   };
 }
 
-Deno.test("command queue: the line written is the session's, and the session's deadline is the one the timer is for", async () => {
+Deno.test("command queue: the line written is the session's; one timer, for the session's deadline, whatever the number of commands", async () => {
   const timers = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
   const r = rig();
   try {
@@ -72,7 +72,24 @@ Deno.test("command queue: the line written is the session's, and the session's d
     assert.equal(timers.countTimers(), 1, "one timer: the session's deadline");
     r.receive(OK);
     assert.deepEqual(await answer, { lines: [] });
-    assert.equal(timers.countTimers(), 0, "settled: the timer is cleared");
+    // The next command keeps the timer, set for the earlier deadline.
+    r.clock.now = 1100;
+    const next = r.command(500);
+    await timers.tickAsync(0);
+    assert.equal(r.session.deadline(), 1600);
+    assert.equal(timers.countTimers(), 1, "still one timer");
+    // It fires at 1500, early for the next command: set again for 1600.
+    r.clock.now = 1500;
+    await timers.tickAsync(400);
+    assert.equal(await settled(next), false);
+    assert.equal(timers.countTimers(), 1);
+    r.receive(OK);
+    assert.deepEqual(await next, { lines: [] });
+    // With nothing in flight, the timer finds nothing and is not set again.
+    r.clock.now = 1600;
+    await timers.tickAsync(100);
+    assert.equal(timers.countTimers(), 0);
+    assert.equal(r.unresponsive.length, 0);
   } finally {
     r.close();
     timers.uninstall();
@@ -132,6 +149,9 @@ Deno.test("command queue: an answer that comes after the timer fired early is th
     r.receive(OK);
     assert.deepEqual(await answer, { lines: [] });
     assert.equal(r.unresponsive.length, 0);
+    r.clock.now = 1500;
+    await timers.tickAsync(500);
+    assert.equal(r.unresponsive.length, 0, "a timer after the answer: nothing");
     assert.equal(timers.countTimers(), 0);
   } finally {
     r.close();
