@@ -30,45 +30,7 @@ import { AnswerTooLargeError } from "./pending_answer.ts";
 import { Deadline } from "./deadline.ts";
 import type { CommandOptions } from "./options.ts";
 import type { Transport } from "./transport.ts";
-
-/**
- * A command's time limit: it times out `ms` after it began waiting for its
- * turn, at `at` (the queue's clock), as the wait named `name`; `signal`
- * aborts it.
- */
-export interface Limit {
-  /** The wait's name in its {@linkcode CommandTimeoutError}. */
-  readonly name: string;
-  /** The limit in ms. */
-  readonly ms: number;
-  /** When it falls (the queue's clock). */
-  readonly at: number;
-  /** Aborts the wait. */
-  readonly signal?: AbortSignal;
-}
-
-/** A caller waiting for the session's command in flight. */
-export interface Waiter {
-  /** The session's command. */
-  readonly pending: PendingCommand;
-  /** The limit its timeout names. */
-  readonly limit: Limit;
-  /** Settles with the command's answer or error. */
-  readonly promise: Promise<Answer>;
-  /** Whether it has settled. */
-  settled: boolean;
-  /** Called on the module's `>>>`. */
-  onPrompt?: () => void;
-  /** Resolves `promise`. */
-  resolve(answer: Answer): void;
-  /** Rejects `promise`. */
-  reject(error: unknown): void;
-  /**
-   * Races `work` against the command's failure (its timeout, an abort, an
-   * error): a write or a wait of the command that must not outlive it.
-   */
-  until<T>(work: Promise<T>): Promise<T>;
-}
+import { type Limit, Waiter } from "./waiter.ts";
 
 /** What the queue needs from the driver. */
 export interface QueueHooks {
@@ -81,8 +43,6 @@ export interface QueueHooks {
   /** The clock of the session's deadlines, in ms (default `performance.now()`). */
   now?(): number;
 }
-
-const NEVER = new Promise<never>(() => {});
 
 /** Runs commands one at a time through a session and a transport. */
 export class CommandQueue {
@@ -244,43 +204,8 @@ export class CommandQueue {
     limit: Limit,
     onPrompt?: () => void,
   ): Waiter {
-    let resolve!: (answer: Answer) => void;
-    let reject!: (error: unknown) => void;
-    const promise = new Promise<Answer>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    promise.catch(() => {});
-    const failed = promise.then(() => NEVER);
-    failed.catch(() => {});
-    const { signal } = limit;
-    const onAbort = () => waiter.reject(signal!.reason);
-    const done = () => {
-      waiter.settled = true;
-      signal?.removeEventListener("abort", onAbort);
-    };
-    const waiter: Waiter = {
-      pending,
-      limit,
-      promise,
-      settled: false,
-      onPrompt,
-      resolve: (answer) => {
-        if (waiter.settled) return;
-        done();
-        resolve(answer);
-      },
-      reject: (error) => {
-        if (waiter.settled) return;
-        done();
-        reject(error);
-      },
-      until: (work) => Promise.race([work, failed]),
-    };
+    const waiter = new Waiter(pending, limit, onPrompt);
     this.#waiter = waiter;
-    // Aborted after the recovery was over, before this turn: at once.
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
     this.#arm();
     return waiter;
   }

@@ -7,7 +7,8 @@
  */
 
 import { prepareCommand, type SendRawRequest } from "@atsock/protocol";
-import type { CommandQueue, Waiter } from "./command_queue.ts";
+import type { CommandQueue } from "./command_queue.ts";
+import type { Waiter } from "./waiter.ts";
 import type { CommandOptions } from "./options.ts";
 import {
   CommandTimeoutError,
