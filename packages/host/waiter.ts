@@ -23,8 +23,6 @@ export interface Limit {
   readonly signal?: AbortSignal;
 }
 
-const NEVER = new Promise<never>(() => {});
-
 /** A caller waiting for the session's command in flight. */
 export class Waiter {
   /** The session's command. */
@@ -39,7 +37,12 @@ export class Waiter {
   settled = false;
   #resolve!: (answer: Answer) => void;
   #reject!: (error: unknown) => void;
+  /** Why it failed, once rejected. */
+  #failure: { error: unknown } | undefined;
+  /** Rejects with `promise` and never resolves (made by `until`). */
   #failed: Promise<never> | undefined;
+  #fail: ((error: unknown) => void) | undefined;
+  #onAbort: (() => void) | undefined;
 
   /** Waits for `pending` within `limit`; an abort of its signal rejects it. */
   constructor(
@@ -56,16 +59,19 @@ export class Waiter {
     });
     this.promise.catch(() => {});
     const signal = limit.signal;
-    if (signal?.aborted) this.#abort();
-    else signal?.addEventListener("abort", this.#abort, { once: true });
+    if (signal?.aborted) this.reject(signal.reason);
+    else if (signal) {
+      this.#onAbort = () => this.reject(signal.reason);
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
   }
-
-  #abort = (): void => this.reject(this.limit.signal!.reason);
 
   #done(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    this.limit.signal?.removeEventListener("abort", this.#abort);
+    if (this.#onAbort) {
+      this.limit.signal?.removeEventListener("abort", this.#onAbort);
+    }
     return true;
   }
 
@@ -76,7 +82,10 @@ export class Waiter {
 
   /** Rejects `promise` (once). */
   reject(error: unknown): void {
-    if (this.#done()) this.#reject(error);
+    if (!this.#done()) return;
+    this.#failure = { error };
+    this.#reject(error);
+    this.#fail?.(error);
   }
 
   /**
@@ -85,8 +94,9 @@ export class Waiter {
    */
   until<T>(work: Promise<T>): Promise<T> {
     if (!this.#failed) {
-      this.#failed = this.promise.then(() => NEVER);
+      this.#failed = new Promise<never>((_, fail) => (this.#fail = fail));
       this.#failed.catch(() => {});
+      if (this.#failure) this.#fail!(this.#failure.error);
     }
     return Promise.race([work, this.#failed]);
   }

@@ -23,6 +23,8 @@ Deno.test("waiter: settles once; until() ends on its failure, never on its answe
   const stuck = failing.until(new Promise(() => {}));
   failing.reject(new RangeError("timed out"));
   await assert.rejects(stuck, RangeError);
+  // Asked after the failure: ends at once too.
+  await assert.rejects(failing.until(new Promise(() => {})), RangeError);
 });
 
 Deno.test("waiter: an abort rejects with the signal's reason, also one aborted before; the listener goes once settled", async () => {
