@@ -169,7 +169,7 @@ const AUTO_RCV: FieldSpec = {
   },
 };
 
-function certIndex(usedBy: readonly number[]): FieldSpec {
+function certIndex(side: LinkSide, usedBy: readonly number[]): FieldSpec {
   return {
     name: "cert_index",
     key: "certIndex",
@@ -179,7 +179,7 @@ function certIndex(usedBy: readonly number[]): FieldSpec {
     required: false,
     usedBy,
     requiredFor: usedBy,
-    meaning: "certificate suite index",
+    meaning: `certificate suite (CERT/${side}_*_<i>)`,
   };
 }
 
@@ -271,7 +271,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 0,
         max: INT_MAX,
         required: false,
-        meaning: "send timeout in milliseconds, 0 for none (SO_SNDTIMEO)",
+        meaning: "SO_SNDTIMEO: send time limit in ms, 0 none",
       },
       {
         name: "so_rcvtimeo",
@@ -280,7 +280,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 0,
         max: INT_MAX,
         required: false,
-        meaning: "receive timeout in milliseconds, 0 for none (SO_RCVTIMEO)",
+        meaning: "SO_RCVTIMEO: receive time limit in ms, 0 none",
       },
       {
         name: "tcp_nodelay",
@@ -290,7 +290,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         meaning: "TCP_NODELAY",
         values: {
           0: "Nagle's algorithm on",
-          1: "Nagle's algorithm off (TCP_NODELAY)",
+          1: "Nagle's algorithm off",
         },
       },
       {
@@ -299,7 +299,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         ...FLAG,
         required: false,
         meaning: "SO_KEEPALIVE",
-        values: { 0: "TCP keep-alive off", 1: "TCP keep-alive on" },
+        values: { 0: "no keepalive", 1: "keepalive probes on idle links" },
       },
       {
         name: "tcp_keepidle",
@@ -308,8 +308,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 0,
         max: 7200,
         required: false,
-        meaning:
-          "seconds idle before the first keep-alive probe (TCP_KEEPIDLE)",
+        meaning: "TCP_KEEPIDLE: idle seconds before the first keepalive probe",
       },
       {
         name: "tcp_keepintvl",
@@ -318,7 +317,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 0,
         max: 75,
         required: false,
-        meaning: "seconds between keep-alive probes (TCP_KEEPINTVL)",
+        meaning: "TCP_KEEPINTVL: seconds between keepalive probes",
       },
       {
         name: "tcp_keepcnt",
@@ -327,7 +326,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 0,
         max: 10,
         required: false,
-        meaning: "probes before the link is dropped (TCP_KEEPCNT)",
+        meaning: "TCP_KEEPCNT: unanswered probes before the link is dead",
       },
     ],
     [1, 2, 3, 4, 5, 6, 7],
@@ -344,15 +343,15 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     "SKTSERVER",
     "create a TCP/UDP/SSL server listening service",
     [
-      LINK_ID,
+      { ...LINK_ID, meaning: "link id the server gets" },
       connTypeField("server"),
-      certIndex(SERVER_CERT_TYPES),
+      certIndex("server", SERVER_CERT_TYPES),
       {
         name: "src_port",
         key: "port",
         ...PORT,
         required: true,
-        meaning: "local port to listen on",
+        meaning: "local port the server listens on",
       },
       AUTO_RCV,
     ],
@@ -379,9 +378,9 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     "SKTCLIENT",
     "establish a TCP/UDP/SSL client connection",
     [
-      LINK_ID,
+      { ...LINK_ID, meaning: "link id the client gets" },
       connTypeField("client"),
-      certIndex(CLIENT_CERT_TYPES),
+      certIndex("client", CLIENT_CERT_TYPES),
       {
         name: "dst_host",
         key: "host",
@@ -389,14 +388,14 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 1,
         max: MAX_HOST_LENGTH,
         required: true,
-        meaning: "remote IPv4 address or host name",
+        meaning: "remote server: IPv4 address or host name",
       },
       {
         name: "dst_port",
         key: "port",
         ...PORT,
         required: true,
-        meaning: "remote port",
+        meaning: "remote server port",
       },
       {
         name: "src_port",
@@ -435,13 +434,13 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     "SKTSEND",
     "send data through a link",
     [
-      LINK_ID,
+      { ...LINK_ID, meaning: "link to send on" },
       {
         name: "data_size",
         key: "data.length",
         ...SIZE,
         required: true,
-        meaning: "number of data bytes after unescaping (must match the data)",
+        meaning: "bytes of data, counted after unescaping \\, and \\\\",
       },
       ...destinationFields(),
       {
@@ -461,7 +460,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     "SKTREAD",
     "read buffered data from a link",
     [
-      LINK_ID,
+      { ...LINK_ID, meaning: "link to read" },
       {
         name: "data_size",
         key: "size",
@@ -484,13 +483,13 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     "SKTSENDRAW",
     "send data through a link in Transparent Transmission mode (Host Control Mode only)",
     [
-      LINK_ID,
+      { ...LINK_ID, meaning: "link to send on" },
       {
         name: "data_size",
         key: "size",
         ...SIZE,
         required: true,
-        meaning: "number of raw bytes that follow the >>> prompt",
+        meaning: "raw bytes that follow the >>> prompt",
       },
       ...destinationFields(),
     ],
@@ -515,7 +514,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
   SKTDEL: spec(
     "SKTDEL",
     "delete a link (a server with all its seeds)",
-    [{ ...LINK_ID, meaning: "link id to delete" }],
+    [{ ...LINK_ID, meaning: "link to delete" }],
     [1],
     { errors: [PARAMETER] },
   ),
