@@ -33,6 +33,8 @@ export type ToolOption =
     short?: string;
     /** The value's name in the help (`N`, `DIR`, `SECONDS`). */
     value?: string;
+    /** The default in the help, for one not given here (`the time`). */
+    defaultHelp?: string;
   }
   & (
     | { kind: "boolean" }
@@ -76,14 +78,18 @@ export interface ToolSpec<O extends Record<string, ToolOption>> {
   epilogue?: string;
 }
 
-type Value<T extends ToolOption> = T extends { kind: "boolean" } ? boolean
+/** The value a flag of option `T` is read as. */
+export type Value<T extends ToolOption> = T extends { kind: "boolean" }
+  ? boolean
   : T extends { kind: "string"; multiple: true } ? string[]
   : T extends { kind: "string" } ? string
   : T extends { kind: "choice"; list: true } ? T["choices"][number][]
   : T extends { kind: "choice" } ? T["choices"][number]
   : number;
 
-type Defaulted<T extends ToolOption> = T extends { kind: "boolean" } ? true
+/** Whether a flag of option `T` always has a value (a default, a list, a boolean). */
+export type Defaulted<T extends ToolOption> = T extends { kind: "boolean" }
+  ? true
   : T extends { multiple: true } ? true
   : T extends { default: unknown } ? true
   : false;
@@ -283,10 +289,10 @@ export function helpText<O extends Record<string, ToolOption>>(
     } else if (o.kind === "choice") help += ` (${o.choices.join(", ")}`;
     else help += " (";
     const fallback = o.kind === "boolean" || o.kind === "string" && o.multiple
-      ? undefined
-      : o.default;
+      ? o.defaultHelp
+      : o.default ?? o.defaultHelp;
     if (fallback !== undefined) {
-      const shown = o.kind === "duration"
+      const shown = o.kind === "duration" && typeof fallback === "number"
         ? showDuration(fallback as number, o.unit)
         : Array.isArray(fallback)
         ? fallback.join(",")

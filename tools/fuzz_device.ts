@@ -66,7 +66,8 @@ export const FUZZ_ARGS = {
     },
     seed: {
       kind: "integer",
-      help: "seed of every random choice (default: the time)",
+      help: "seed of every random choice",
+      defaultHelp: "the time",
       min: 0,
       max: 2 ** 32 - 1,
     },
