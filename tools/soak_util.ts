@@ -235,11 +235,3 @@ export class ConsoleClient {
     await this.#reading;
   }
 }
-
-/** A free port on loopback (bound and released). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
