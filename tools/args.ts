@@ -264,6 +264,19 @@ export function parseToolArgs<O extends Record<string, ToolOption>>(
   return { values: values as ToolValues<O>, positionals: parsed.positionals };
 }
 
+/** `text` in lines of at most `width` characters (a longer word stands alone). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > Math.max(width, 20)) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
+}
+
 /** The `--help` text: summary, usage, one line per option with its default. */
 export function helpText<O extends Record<string, ToolOption>>(
   spec: ToolSpec<O>,
@@ -308,10 +321,14 @@ export function helpText<O extends Record<string, ToolOption>>(
     `${spec.name}: ${spec.summary}`,
     "",
     "Usage:",
-    ...spec.usage.split("\n").map((l) => `  ${l}`),
+    ...spec.usage.split("\n").map((l) => l ? `  ${l}` : l),
     "",
     "Options:",
-    ...rows.map(([flag, help]) => `  ${flag.padEnd(width)}${help}`),
+    ...rows.flatMap(([flag, help]) =>
+      wrap(help, 78 - 2 - width).map((line, i) =>
+        `  ${(i === 0 ? flag : "").padEnd(width)}${line}`
+      )
+    ),
   ];
   if (spec.epilogue) lines.push("", spec.epilogue);
   return lines.join("\n") + "\n";

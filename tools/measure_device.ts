@@ -16,6 +16,7 @@ import {
   serveTcp,
   type VirtualModule,
 } from "@atsock/device";
+import { toolArgs } from "./args.ts";
 
 const encoder = new TextEncoder();
 
@@ -526,7 +527,6 @@ async function tls(): Promise<string> {
   } ms | ${(base / ours).toFixed(2)}x the baseline's speed (target ≥ 0.5x) |`;
 }
 
-const which = Deno.args[0] ?? "all";
 const measures: Record<string, () => Promise<string>> = {
   roundtrip,
   autorcv,
@@ -535,6 +535,18 @@ const measures: Record<string, () => Promise<string>> = {
   tt,
   tls,
 };
+const { positionals } = toolArgs({
+  name: "measure_device",
+  summary: "the virtual module against baselines taken in the same run",
+  usage: `deno run -A tools/measure_device.ts [${
+    [...Object.keys(measures), "all"].join("|")
+  }]`,
+  options: {},
+  positionals: { min: 0, max: 1, choices: [...Object.keys(measures), "all"] },
+  epilogue:
+    "MEASURE_ROUNDS=N sets the rounds of the throughput measures (default 5; 3 for auto_rcv).",
+});
+const which = positionals[0] ?? "all";
 console.log("| measure | atsock | baseline (same run) | ratio |");
 console.log("| --- | --- | --- | --- |");
 for (const [name, run] of Object.entries(measures)) {

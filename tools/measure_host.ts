@@ -15,6 +15,7 @@
 
 import { createModule, serveTcp } from "@atsock/device";
 import { AtDriver, connectTcp, linkStreams } from "@atsock/host";
+import { toolArgs } from "./args.ts";
 
 const encoder = new TextEncoder();
 
@@ -184,7 +185,14 @@ async function commands(): Promise<string> {
   }x (target ≥ 0.5x) |`;
 }
 
-const which = Deno.args[0] ?? "all";
+const { positionals } = toolArgs({
+  name: "measure_host",
+  summary: "host library measures against baselines in the same run",
+  usage: "deno run -A tools/measure_host.ts [stream|commands|all]",
+  options: {},
+  positionals: { min: 0, max: 1, choices: ["stream", "commands", "all"] },
+});
+const which = positionals[0] ?? "all";
 console.log("| measure | atsock | baseline (same run) | ratio |");
 console.log("| --- | --- | --- | --- |");
 if (which === "all" || which === "stream") console.log(await stream());

@@ -14,6 +14,14 @@
  */
 
 import { createModule, serveTcp } from "@atsock/device";
+import { toolArgs } from "./args.ts";
+
+toolArgs({
+  name: "measure_term",
+  summary: "atsock term's :sendfile against a bare client, in the same run",
+  usage: "deno run -A tools/measure_term.ts",
+  options: {},
+});
 
 const SIZE = 32 * 1024 * 1024;
 const ROUNDS = 3;
