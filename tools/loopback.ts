@@ -1,5 +1,6 @@
 /**
- * What the tools' loopback test beds share: a free port, a TCP echo peer,
+ * What the tools' loopback test beds share: a free port, a TCP echo peer
+ * and a TCP sink, writing all of a buffer and reading up to a text,
  * deterministic payloads and their SHA-256, and the file descriptors this
  * process holds (to find a leak).
  *
@@ -60,6 +61,63 @@ export function echoPeer(name: string): EchoPeer {
       await accepting;
     },
   };
+}
+
+/** A TCP peer on loopback that takes one connection and counts what comes. */
+export interface SinkPeer {
+  /** Its port on 127.0.0.1. */
+  port: number;
+  /** Accepts a connection and reads `size` bytes; throws if it ends sooner. */
+  drain(size: number): Promise<void>;
+  /** Stops listening. */
+  close(): void;
+}
+
+/** Starts a {@linkcode SinkPeer}. */
+export function sinkPeer(): SinkPeer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async drain(size: number): Promise<void> {
+      const conn = await listener.accept();
+      const buf = new Uint8Array(256 * 1024);
+      let total = 0;
+      try {
+        while (total < size) {
+          const n = await conn.read(buf);
+          if (n === null) throw new Error(`peer got ${total} of ${size}`);
+          total += n;
+        }
+      } finally {
+        conn.close();
+      }
+    },
+    close: () => listener.close(),
+  };
+}
+
+/** Writes all of `data` (a write may be partial). */
+export async function writeAll(
+  conn: Deno.Conn,
+  data: Uint8Array,
+): Promise<void> {
+  for (let n = 0; n < data.length;) n += await conn.write(data.subarray(n));
+}
+
+/** Reads `conn` until `text` has come (Latin-1); throws if it ends first. */
+export async function readUntilText(
+  conn: Deno.Conn,
+  text: string,
+): Promise<void> {
+  const buf = new Uint8Array(65536);
+  let tail = "";
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error("closed");
+    tail = (tail + new TextDecoder("latin1").decode(buf.subarray(0, n)))
+      .slice(-200);
+    if (tail.includes(text)) return;
+  }
 }
 
 /** Deterministic bytes (xorshift of `seed`: any value, NUL and CR LF included). */

@@ -15,6 +15,7 @@
 
 import { createModule, serveTcp } from "@atsock/device";
 import { toolArgs } from "./args.ts";
+import { readUntilText, sinkPeer, writeAll } from "./loopback.ts";
 
 toolArgs({
   name: "measure_term",
@@ -26,43 +27,6 @@ toolArgs({
 const SIZE = 32 * 1024 * 1024;
 const ROUNDS = 3;
 const MAIN = new URL("../packages/cli/main.ts", import.meta.url).pathname;
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array) {
-  let n = 0;
-  while (n < data.length) n += await conn.write(data.subarray(n));
-}
-
-async function readUntil(conn: Deno.Conn, text: string): Promise<void> {
-  const buf = new Uint8Array(65536);
-  let tail = "";
-  while (true) {
-    const n = await conn.read(buf);
-    if (n === null) throw new Error("closed");
-    tail = (tail + new TextDecoder("latin1").decode(buf.subarray(0, n)))
-      .slice(-200);
-    if (tail.includes(text)) return;
-  }
-}
-
-/** A TCP peer that counts what it receives; resolves when `size` bytes came. */
-function sinkPeer() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    async drain(size: number): Promise<void> {
-      const conn = await listener.accept();
-      const buf = new Uint8Array(256 * 1024);
-      let total = 0;
-      while (total < size) {
-        const n = await conn.read(buf);
-        if (n === null) throw new Error(`peer got ${total} of ${size}`);
-        total += n;
-      }
-      conn.close();
-    },
-    close: () => listener.close(),
-  };
-}
 
 async function round(
   file: string,
@@ -104,23 +68,23 @@ async function round(
       if (status.code !== 0) throw new Error(`term exited ${status.code}`);
     } else {
       const conn = await Deno.connect({ port: consolePort });
-      await readUntil(conn, "ATCMD READY\r\n");
+      await readUntilText(conn, "ATCMD READY\r\n");
       await writeAll(
         conn,
         new TextEncoder().encode(
           `AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0\r\n`,
         ),
       );
-      await readUntil(conn, "OK\r\n");
+      await readUntilText(conn, "OK\r\n");
       await writeAll(
         conn,
         new TextEncoder().encode(`AT+SKTSENDRAW=0,${SIZE}\r\n`),
       );
-      await readUntil(conn, ">>>\r\n");
+      await readUntilText(conn, ">>>\r\n");
       for (let at = 0; at < SIZE; at += 65536) {
         await writeAll(conn, data.subarray(at, at + 65536));
       }
-      await readUntil(conn, "OK\r\n");
+      await readUntilText(conn, "OK\r\n");
       conn.close();
     }
     await drained;
