@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type CommandName, encodeLatin1 } from "@atsock/protocol";
+import { type CommandName, concat, encodeLatin1 } from "@atsock/protocol";
 import type { ConsoleOutput, ConsoleSink } from "./output.ts";
 import {
   checkFault,
@@ -272,7 +272,7 @@ export class FaultInjector {
         );
         if (onCommand) {
           effects.inject = effects.inject
-            ? concat(effects.inject, bytes)
+            ? concat([effects.inject, bytes])
             : bytes;
         } else this.#host.output.unsolicited(bytes);
         return;
@@ -460,11 +460,4 @@ export class FaultInjector {
 
 function hex(b: number): string {
   return "0x" + b.toString(16).padStart(2, "0");
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { concat } from "@atsock/protocol";
+
 /** Small queued pieces are joined into writes of up to this many bytes. */
 const JOIN_LIMIT = 16 * 1024;
 
@@ -203,7 +205,7 @@ export class ConsoleOutput {
           }
           bytes = count === 1
             ? this.#queue[0]
-            : joinAll(this.#queue.slice(0, count));
+            : concat(this.#queue.slice(0, count));
           this.#queue.splice(0, count);
         }
         this.#queued -= bytes.length;
@@ -241,16 +243,4 @@ export class ConsoleOutput {
     this.#nextFree += booked * 1000 / rate;
     return booked;
   }
-}
-
-function joinAll(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

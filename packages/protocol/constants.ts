@@ -4,9 +4,6 @@
  * @module
  */
 
-/** Number of link ids (MEMP_NUM_NETCONN in the lwIP configuration): ids are 0..19. */
-export const LINK_COUNT = 20;
-
 /**
  * Longest command line a host can send, in bytes without its CR LF: the
  * line buffer (`UART_LOG_CMD_BUFLEN`, 2000) less the CR and one place
@@ -15,19 +12,11 @@ export const LINK_COUNT = 20;
  */
 export const MAX_LINE_LENGTH = 1998;
 
-/** Lowest and highest certificate suite index. */
-export const CERT_INDEX_MIN = 1;
-/** Highest certificate suite index. */
-export const CERT_INDEX_MAX = 10;
-
 /**
  * The firmware's `at_printf` prints nothing for a formatted string of this
  * many bytes or more (`MAX_BUF_LEN`, `atcmd_service.c`).
  */
 export const AT_PRINTF_LIMIT = 20000;
-
-/** Longest host name accepted by `AT+SKTCLIENT`. */
-export const MAX_HOST_LENGTH = 255;
 
 /**
  * Size of the module's transparent-transmission ring buffer for payloads of

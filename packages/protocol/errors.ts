@@ -5,85 +5,22 @@
  * @module
  */
 
-/** The nine socket commands, named without the `AT+` prefix. */
-export type CommandName =
-  | "SKTCFG"
-  | "SKTQUERY"
-  | "SKTSERVER"
-  | "SKTCLIENT"
-  | "SKTSEND"
-  | "SKTREAD"
-  | "SKTSENDRAW"
-  | "SKTSTATE"
-  | "SKTDEL";
+import {
+  COMMAND_NAMES,
+  type CommandName,
+  COMMANDS,
+  PARAMETER_ERROR,
+} from "./commands.ts";
 
-/** All command names, in the reference's order. */
-export const COMMAND_NAMES: readonly CommandName[] = [
-  "SKTCFG",
-  "SKTQUERY",
-  "SKTSERVER",
-  "SKTCLIENT",
-  "SKTSEND",
-  "SKTREAD",
-  "SKTSENDRAW",
-  "SKTSTATE",
-  "SKTDEL",
-];
-
-/** Each command's error codes and their meaning, from the reference's tables. */
+/**
+ * Each command's error codes and their meaning, from the reference's
+ * tables (the catalogue's `errors`, by command).
+ */
 export const ERROR_MEANINGS: Readonly<
   Record<CommandName, Readonly<Record<number, string>>>
-> = {
-  SKTCFG: { 1: "Parameter error" },
-  SKTQUERY: { 1: "No need input Parameter" },
-  SKTSERVER: {
-    1: "Parameter error",
-    2: "Failed to create TCP server",
-    3: "Failed to create the task that auto-receives the TCP client and TCP data",
-    4: "Failed to create UDP server",
-    5: "Failed to create the task that auto-receives UDP client and its data",
-    6: "Failed to get SERVER_CERT/SERVER_KEY/SERVER_CA from flash",
-    7: "Memory allocation failed",
-    8: "mbedtls_ssl_config_defaults() failed",
-    9: "mbedtls_x509_crt_parse() failed",
-    10: "mbedtls_ssl_conf_own_cert() failed",
-    11: "mbedtls_net_bind() failed",
-    12:
-      "Failed to create the task that auto-receives the TLS client and TLS data",
-  },
-  SKTCLIENT: {
-    1: "Parameter error",
-    2: "Failed to create TCP client",
-    3: "Failed to create the task that auto-receives TCP data as TCP client",
-    4: "Failed to create UDP client",
-    5: "Failed to create the task that auto-receives UDP data as UDP client",
-    6: "Failed to get CLIENT_CERT/CLIENT_KEY/CLIENT_CA from flash",
-    7: "Memory allocation failed",
-    8: "mbedtls_ssl_config_defaults() failed",
-    9: "mbedtls_x509_crt_parse() failed",
-    10: "mbedtls_ssl_conf_own_cert() failed",
-    11: "mbedtls_ssl_setup() failed",
-    12: "inet_ntoa_r() failed",
-    13: "mbedtls_net_connect() failed",
-    14: "mbedtls_ssl_handshake() failed",
-    15: "Failed to create the task that auto-receives TLS data as TLS client",
-  },
-  SKTSEND: { 1: "Parameter error", 2: "Failed to send data" },
-  SKTREAD: {
-    1: "Parameter error",
-    2: "Memory allocation failed",
-    3: "select() failed",
-    4: "Failed to read data",
-  },
-  SKTSENDRAW: {
-    1: "Parameter error",
-    2: "Failed to send data",
-    3: "Memory allocation failed",
-    4: "Get data failed in TT mode",
-  },
-  SKTSTATE: {},
-  SKTDEL: { 1: "Parameter error" },
-};
+> = Object.fromEntries(
+  COMMAND_NAMES.map((name) => [name, COMMANDS[name].errors]),
+) as Record<CommandName, Readonly<Record<number, string>>>;
 
 /**
  * The meaning of an error code for a command, or `undefined` when the
@@ -131,7 +68,7 @@ export class AtError extends Error {
     options: AtErrorOptions = {},
   ) {
     const meaning = command === undefined
-      ? (code === 1 ? "Parameter error" : "Unknown error")
+      ? (code === PARAMETER_ERROR ? "Parameter error" : "Unknown error")
       : errorMeaning(command, code) ?? "Unknown error";
     const name = command === undefined ? "AT" : `AT+${command}`;
     super(

@@ -6,57 +6,51 @@
 
 import { concat, encode, encodeLatin1 } from "./bytes.ts";
 import {
-  CERT_INDEX_MAX,
-  CERT_INDEX_MIN,
-  LINK_COUNT,
+  COMMANDS,
+  field,
+  type FieldSpec,
   MAX_HOST_LENGTH,
-  MAX_LINE_LENGTH,
-} from "./constants.ts";
+  usesCert,
+} from "./commands.ts";
+import { MAX_LINE_LENGTH } from "./constants.ts";
 import { escapeData, isIPv4 } from "./fields.ts";
 import { lineReaderAlters } from "./line_reader.ts";
 import type { Endpoint, Request, SocketConfig } from "./types.ts";
 
 const CRLF = encode("\r\n");
-const INT_MAX = 2147483647;
 
 /** Throws the RangeError for a request that would not parse back to itself. */
 function invalid(command: string, message: string): never {
   throw new RangeError(`AT+${command}: ${message}`);
 }
 
-function int(
-  command: string,
-  name: string,
-  value: number,
-  min: number,
-  max: number,
-): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
+/** A request property checked against its catalogue field's range. */
+function int(command: string, spec: FieldSpec, value: number): number {
+  if (!Number.isInteger(value) || value < spec.min || value > spec.max) {
     invalid(
       command,
-      `${name} must be a whole number ${min}..${max}, not ${value}`,
+      `${spec.key} must be a whole number ${spec.min}..${spec.max}, not ${value}`,
     );
   }
   return value;
 }
 
-function bool(command: string, name: string, value: boolean): 0 | 1 {
+function bool(command: string, spec: FieldSpec, value: boolean): 0 | 1 {
   if (typeof value !== "boolean") {
-    invalid(command, `${name} must be true or false, not ${value}`);
+    invalid(command, `${spec.key} must be true or false, not ${value}`);
   }
   return value ? 1 : 0;
 }
 
-function link(command: string, id: number): number {
-  return int(command, "linkId", id, 0, LINK_COUNT - 1);
-}
+const LINK_ID = field("SKTDEL", "link_id");
+const DST_PORT = field("SKTSEND", "dst_port");
 
-function port(command: string, name: string, value: number): number {
-  return int(command, name, value, 1, 65535);
+function link(command: string, id: number): number {
+  return int(command, LINK_ID, id);
 }
 
 function cert(
-  command: string,
+  command: "SKTSERVER" | "SKTCLIENT",
   index: number | undefined,
   needed: boolean,
 ): string {
@@ -69,7 +63,7 @@ function cert(
   if (index === undefined) {
     invalid(command, "certIndex is missing for this type");
   }
-  return `${int(command, "certIndex", index, CERT_INDEX_MIN, CERT_INDEX_MAX)}`;
+  return `${int(command, field(command, "cert_index"), index)}`;
 }
 
 function endpoint(command: string, endpoint: Endpoint): string {
@@ -79,7 +73,7 @@ function endpoint(command: string, endpoint: Endpoint): string {
       `destination ip must be a dotted-quad IPv4 address, not ${endpoint.ip}`,
     );
   }
-  return `${endpoint.ip},${port(command, "destination port", endpoint.port)}`;
+  return `${endpoint.ip},${int(command, DST_PORT, endpoint.port)}`;
 }
 
 /** Host names: printable ASCII but `,` and `\` (which the field grammar would split or unescape). */
@@ -99,16 +93,12 @@ function host(command: string, host: string): string {
 }
 
 function configFields(config: SocketConfig): string {
-  const c = "SKTCFG";
-  return [
-    int(c, "sendTimeout", config.sendTimeout, 0, INT_MAX),
-    int(c, "receiveTimeout", config.receiveTimeout, 0, INT_MAX),
-    bool(c, "noDelay", config.noDelay),
-    bool(c, "keepAlive", config.keepAlive),
-    int(c, "keepIdle", config.keepIdle, 0, 7200),
-    int(c, "keepInterval", config.keepInterval, 0, 75),
-    int(c, "keepCount", config.keepCount, 0, 10),
-  ].join(",");
+  const values = config as unknown as Record<string, number | boolean>;
+  return COMMANDS.SKTCFG.fields.map((spec) =>
+    spec.kind === "flag"
+      ? bool("SKTCFG", spec, values[spec.key] as boolean)
+      : int("SKTCFG", spec, values[spec.key] as number)
+  ).join(",");
 }
 
 /**
@@ -157,24 +147,28 @@ function formatLine(request: Request): Uint8Array {
       text = `AT+${request.command}`;
       break;
     case "SKTSERVER": {
-      const type = int(c, "type", request.type, 0, 3);
+      const [, typeSpec, , portSpec, autoSpec] = COMMANDS.SKTSERVER.fields;
+      const type = int(c, typeSpec, request.type);
       text = `AT+SKTSERVER=${link(c, request.linkId)},${type},${
-        cert(c, request.certIndex, type >= 2)
-      },${port(c, "port", request.port)},${
-        bool(c, "autoReceive", request.autoReceive)
+        cert("SKTSERVER", request.certIndex, usesCert("server", type))
+      },${int(c, portSpec, request.port)},${
+        bool(c, autoSpec, request.autoReceive)
       }`;
       break;
     }
     case "SKTCLIENT": {
-      const type = int(c, "type", request.type, 0, 5);
+      const [, typeSpec, , , portSpec, localSpec, autoSpec] =
+        COMMANDS.SKTCLIENT.fields;
+      const type = int(c, typeSpec, request.type);
       // Required for UDP; optional for the others (at_sktclient).
-      const local = type === 0 || request.localPort !== undefined
-        ? port(c, "localPort", request.localPort ?? NaN)
-        : "";
+      const local =
+        localSpec.requiredFor!.includes(type) || request.localPort !== undefined
+          ? int(c, localSpec, request.localPort ?? NaN)
+          : "";
       text = `AT+SKTCLIENT=${link(c, request.linkId)},${type},${
-        cert(c, request.certIndex, type >= 3)
-      },${host(c, request.host)},${port(c, "port", request.port)},${local},${
-        bool(c, "autoReceive", request.autoReceive)
+        cert("SKTCLIENT", request.certIndex, usesCert("client", type))
+      },${host(c, request.host)},${int(c, portSpec, request.port)},${local},${
+        bool(c, autoSpec, request.autoReceive)
       }`;
       break;
     }
@@ -199,13 +193,13 @@ function formatLine(request: Request): Uint8Array {
     }
     case "SKTREAD":
       text = `AT+SKTREAD=${link(c, request.linkId)},${
-        int(c, "size", request.size, 1, INT_MAX)
+        int(c, field(c, "data_size"), request.size)
       }`;
       break;
     case "SKTSENDRAW": {
       const dst = request.destination;
       text = `AT+SKTSENDRAW=${link(c, request.linkId)},${
-        int(c, "size", request.size, 1, INT_MAX)
+        int(c, field(c, "data_size"), request.size)
       }${dst ? `,${endpoint(c, dst)}` : ""}`;
       break;
     }

@@ -708,7 +708,7 @@ Deno.test("requests that would not parse back are a RangeError with a clear mess
       linkId: 0,
       size: 5,
       destination: { ip: "1.2.3.4", port: 65536 },
-    }, /destination port/],
+    }, /destination.port/],
     [{
       command: "SKTCFG",
       config: { ...DEFAULT_CONFIG, keepIdle: 7201 },

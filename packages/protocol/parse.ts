@@ -12,22 +12,26 @@
 
 import { decodeLatin1, encode, startsWithAscii } from "./bytes.ts";
 import {
-  CERT_INDEX_MAX,
-  CERT_INDEX_MIN,
-  LINK_COUNT,
-  MAX_HOST_LENGTH,
-} from "./constants.ts";
-import { AtError, COMMAND_NAMES, type CommandName } from "./errors.ts";
+  type ClientType,
+  COMMAND_NAMES,
+  type CommandName,
+  COMMANDS,
+  field,
+  type FieldSpec,
+  PARAMETER_ERROR,
+  rangeProblem,
+  type ServerType,
+  usesCert,
+} from "./commands.ts";
+import { AtError } from "./errors.ts";
 import { atoi, badEscape, splitFields, splitParams } from "./fields.ts";
 import { inetAton } from "./ipv4.ts";
 import type {
   ClientRequest,
-  ClientType,
   Request,
   SendRawRequest,
   SendRequest,
   ServerRequest,
-  ServerType,
   SocketConfig,
 } from "./types.ts";
 
@@ -114,7 +118,7 @@ export function parseCommandLine(line: Uint8Array): ParsedLine {
     return {
       kind: "error",
       command,
-      error: new AtError(command, 1, { detail: e.message }),
+      error: new AtError(command, PARAMETER_ERROR, { detail: e.message }),
     };
   }
 }
@@ -131,9 +135,7 @@ function fieldsOf(
 ): Uint8Array[] | undefined {
   if (eq === line.length) return undefined;
   const params = line.subarray(eq + 1);
-  if (command !== "SKTSEND" && command !== "SKTSENDRAW") {
-    return splitParams(params);
-  }
+  if (!COMMANDS[command].escapes) return splitParams(params);
   // firmware rule fields-escapes
   const bad = badEscape(params);
   if (bad >= 0) {
@@ -145,15 +147,16 @@ function fieldsOf(
 }
 
 /**
- * Throws `ERROR: 1` when a required field is empty: every handler checks
- * `strlen(argv[n]) == 0` before reading a number (so an empty link id is
- * not link 0).
+ * Throws `ERROR: 1` when a field the catalogue marks required is empty:
+ * every handler checks `strlen(argv[n]) == 0` before reading a number (so
+ * an empty link id is not link 0).
  */
-function required(f: Uint8Array[], names: Record<number, string>): void {
+function required(command: CommandName, f: Uint8Array[]): void {
   // firmware rule fields-empty
-  for (const [index, name] of Object.entries(names)) {
-    if (f[Number(index)].length === 0) {
-      throw new FieldError(`${name} is empty`);
+  const specs = COMMANDS[command].fields;
+  for (let i = 0; i < specs.length; i++) {
+    if (specs[i].required && f[i]?.length === 0) {
+      throw new FieldError(`${specs[i].name} is empty`);
     }
   }
 }
@@ -162,88 +165,72 @@ function build(
   command: CommandName,
   fields: Uint8Array[] | undefined,
 ): Request {
+  const f = counted(command, fields);
+  required(command, f);
   switch (command) {
     case "SKTQUERY":
-      if (fields !== undefined) {
-        throw new FieldError("AT+SKTQUERY takes no parameters");
-      }
-      return { command };
     case "SKTSTATE":
       return { command };
     case "SKTCFG":
-      return { command, config: parseConfig(need(fields, 1, 7)) };
+      return { command, config: parseConfig(f) };
     case "SKTSERVER":
-      return parseServer(need(fields, 5, 5));
+      return parseServer(f);
     case "SKTCLIENT":
-      return parseClient(need(fields, 7, 7));
+      return parseClient(f);
     case "SKTSEND":
-      return parseSend(need(fields, 5, 5));
-    case "SKTREAD": {
-      const f = need(fields, 2, 2);
-      required(f, { 0: "link_id", 1: "data_size" });
+      return parseSend(f);
+    case "SKTREAD":
       return {
         command,
-        linkId: linkId(f[0]),
-        size: ranged(f[1], "data_size", 1, 2147483647),
+        linkId: number(f[0], LINK_ID),
+        size: number(f[1], field(command, "data_size")),
       };
-    }
     case "SKTSENDRAW": {
-      const f = fields ?? [];
-      if (f.length !== 2 && f.length !== 4) {
-        throw new FieldError(
-          `expected 2 fields (or 4 on a UDP server), got ${f.length}`,
-        );
-      }
-      required(f, { 0: "link_id", 1: "data_size" });
       const request: SendRawRequest = {
         command,
-        linkId: linkId(f[0]),
-        size: ranged(f[1], "data_size", 1, 2147483647),
+        linkId: number(f[0], LINK_ID),
+        size: number(f[1], field(command, "data_size")),
       };
       if (f.length === 4) destination(request, f[2], f[3]);
       return request;
     }
-    case "SKTDEL": {
-      const f = need(fields, 1, 1);
-      required(f, { 0: "link_id" });
-      return { command, linkId: linkId(f[0]) };
-    }
+    case "SKTDEL":
+      return { command, linkId: number(f[0], LINK_ID) };
   }
 }
 
-function need(
+/** The fields, when the catalogue allows their count for the command. */
+function counted(
+  command: CommandName,
   fields: Uint8Array[] | undefined,
-  min: number,
-  max: number,
 ): Uint8Array[] {
+  const counts = COMMANDS[command].fieldCounts;
   const count = fields?.length ?? 0;
-  if (count < min || count > max) {
-    const want = min === max ? `${min}` : `${min} to ${max}`;
-    throw new FieldError(`expected ${want} fields, got ${count}`);
+  if (counts === undefined || counts.includes(count)) return fields ?? [];
+  if (counts.length === 1 && counts[0] === 0) {
+    throw new FieldError(`AT+${command} takes no parameters`);
   }
-  return fields!;
+  const min = Math.min(...counts);
+  const max = Math.max(...counts);
+  const want = counts.length === 1
+    ? `${min}`
+    : counts.length === max - min + 1
+    ? `${min} to ${max}`
+    : counts.join(" or ");
+  throw new FieldError(`expected ${want} fields, got ${count}`);
 }
 
-function ranged(
-  field: Uint8Array,
-  name: string,
-  min: number,
-  max: number,
-): number {
-  const value = atoi(field);
-  if (value < min || value > max) {
-    throw new FieldError(`${name} ${value} is outside ${min}..${max}`);
-  }
+/** A number field read with `atoi` and checked against its catalogue range. */
+function number(raw: Uint8Array, spec: FieldSpec): number {
+  const value = atoi(raw);
+  const problem = rangeProblem(spec, value);
+  if (problem !== undefined) throw new FieldError(problem);
   return value;
 }
 
-function linkId(field: Uint8Array): number {
-  return ranged(field, "link_id", 0, LINK_COUNT - 1);
-}
+const LINK_ID = field("SKTDEL", "link_id");
 
-function flag(field: Uint8Array, name: string): boolean {
-  return ranged(field, name, 0, 1) === 1;
-}
+const DST_PORT = field("SKTSEND", "dst_port");
 
 /**
  * Reads the dst_ip/dst_port fields into `request.destination`, or says in
@@ -269,35 +256,29 @@ function destination(
   const canonical = inetAton(ip);
   if (canonical === undefined) {
     request.badDestination = `dst_ip "${ip}" is not an IPv4 address`;
-  } else if (port < 1 || port > 65535) {
-    request.badDestination = `dst_port ${port} is outside 1..65535`;
-  } else request.destination = { ip: canonical, port };
+  } else {
+    const problem = rangeProblem(DST_PORT, port);
+    if (problem !== undefined) request.badDestination = problem;
+    else request.destination = { ip: canonical, port };
+  }
 }
 
 function parseConfig(f: Uint8Array[]): SocketConfig {
   // firmware rule sktcfg-missing-fields
   // at_sktcfg takes 1 to 7 fields; one not given keeps its 0 (the vendor's
   // own drivers send `AT+SKTCFG=,,1`). Every call sets all seven.
-  const at = (i: number) => f[i] ?? new Uint8Array();
-  return {
-    sendTimeout: ranged(at(0), "so_sndtimeo", 0, 2147483647),
-    receiveTimeout: ranged(at(1), "so_rcvtimeo", 0, 2147483647),
-    noDelay: flag(at(2), "tcp_nodelay"),
-    keepAlive: flag(at(3), "so_keepalive"),
-    keepIdle: ranged(at(4), "tcp_keepidle", 0, 7200),
-    keepInterval: ranged(at(5), "tcp_keepintvl", 0, 75),
-    keepCount: ranged(at(6), "tcp_keepcnt", 0, 10),
-  };
-}
-
-function certIndex(field: Uint8Array): number {
-  return ranged(field, "cert_index", CERT_INDEX_MIN, CERT_INDEX_MAX);
+  const config: Record<string, number | boolean> = {};
+  COMMANDS.SKTCFG.fields.forEach((spec, i) => {
+    const value = number(f[i] ?? new Uint8Array(), spec);
+    config[spec.key] = spec.kind === "flag" ? value === 1 : value;
+  });
+  return config as unknown as SocketConfig;
 }
 
 function parseServer(f: Uint8Array[]): Request {
-  required(f, { 0: "link_id", 1: "conn_type", 3: "src_port", 4: "auto_rcv" });
-  const id = linkId(f[0]);
-  const type = ranged(f[1], "conn_type", 0, 3) as ServerType;
+  const [, typeSpec, certSpec, portSpec, autoSpec] = COMMANDS.SKTSERVER.fields;
+  const id = number(f[0], LINK_ID);
+  const type = number(f[1], typeSpec) as ServerType;
   const request: ServerRequest = {
     command: "SKTSERVER",
     linkId: id,
@@ -305,22 +286,17 @@ function parseServer(f: Uint8Array[]): Request {
     port: 0,
     autoReceive: false,
   };
-  if (type >= 2) request.certIndex = certIndex(f[2]);
-  request.port = ranged(f[3], "src_port", 1, 65535);
-  request.autoReceive = flag(f[4], "auto_rcv");
+  if (usesCert("server", type)) request.certIndex = number(f[2], certSpec);
+  request.port = number(f[3], portSpec);
+  request.autoReceive = number(f[4], autoSpec) === 1;
   return request;
 }
 
 function parseClient(f: Uint8Array[]): Request {
-  required(f, {
-    0: "link_id",
-    1: "conn_type",
-    3: "dst_host",
-    4: "dst_port",
-    6: "auto_rcv",
-  });
-  const id = linkId(f[0]);
-  const type = ranged(f[1], "conn_type", 0, 5) as ClientType;
+  const [, typeSpec, certSpec, hostSpec, portSpec, localSpec, autoSpec] =
+    COMMANDS.SKTCLIENT.fields;
+  const id = number(f[0], LINK_ID);
+  const type = number(f[1], typeSpec) as ClientType;
   const request: ClientRequest = {
     command: "SKTCLIENT",
     linkId: id,
@@ -329,30 +305,26 @@ function parseClient(f: Uint8Array[]): Request {
     port: 0,
     autoReceive: false,
   };
-  if (type >= 3) request.certIndex = certIndex(f[2]);
+  if (usesCert("client", type)) request.certIndex = number(f[2], certSpec);
   const host = decodeLatin1(f[3]);
-  if (host.length === 0) throw new FieldError("dst_host is empty");
-  if (host.length > MAX_HOST_LENGTH) {
-    throw new FieldError(
-      `dst_host has ${host.length} characters, more than ${MAX_HOST_LENGTH}`,
-    );
-  }
+  const problem = rangeProblem(hostSpec, host.length);
+  if (problem !== undefined) throw new FieldError(problem);
   request.host = host;
-  request.port = ranged(f[4], "dst_port", 1, 65535);
+  request.port = number(f[4], portSpec);
   // firmware rule client-src-port
-  if (type === 0 || f[5].length > 0) {
-    request.localPort = ranged(f[5], "src_port", 1, 65535);
+  if (localSpec.requiredFor!.includes(type) || f[5].length > 0) {
+    request.localPort = number(f[5], localSpec);
   }
-  request.autoReceive = flag(f[6], "auto_rcv");
+  request.autoReceive = number(f[6], autoSpec) === 1;
   return request;
 }
 
 function parseSend(f: Uint8Array[]): Request {
-  required(f, { 0: "link_id", 1: "data_size", 4: "data" });
-  const id = linkId(f[0]);
+  const id = number(f[0], LINK_ID);
   const size = atoi(f[1]);
   const data = f[4];
-  if (size < 1) throw new FieldError(`data_size ${size} is less than 1`);
+  const sizeProblem = rangeProblem(field("SKTSEND", "data_size"), size);
+  if (sizeProblem !== undefined) throw new FieldError(sizeProblem);
   if (size !== data.length) {
     throw new FieldError(
       `data_size ${size} does not match the ${data.length} bytes of data`,

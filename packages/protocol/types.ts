@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { ClientType, ServerType } from "./commands.ts";
+
 /** The global socket options set by `AT+SKTCFG` and shown by `AT+SKTQUERY`. */
 export interface SocketConfig {
   /** SO_SNDTIMEO in milliseconds (0: none). */
@@ -33,15 +35,6 @@ export const DEFAULT_CONFIG: Readonly<SocketConfig> = Object.freeze({
   keepInterval: 0,
   keepCount: 0,
 });
-
-/** Server connection types: 0 UDP, 1 TCP, 2 TLS, 3 TLS verifying client certificates. */
-export type ServerType = 0 | 1 | 2 | 3;
-
-/**
- * Client connection types: 0 UDP, 1 TCP, 2 TLS without verification,
- * 3 TLS verifying the server, 4 TLS presenting a client certificate, 5 both.
- */
-export type ClientType = 0 | 1 | 2 | 3 | 4 | 5;
 
 /** An IPv4 address and port, as in the UDP destination fields. */
 export interface Endpoint {

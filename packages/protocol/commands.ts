@@ -1,0 +1,795 @@
+/**
+ * The command catalogue: the one place that says what each of the nine
+ * socket commands takes and answers. Per command: its fields (wire name,
+ * request property, kind, range, which connection types use it, required
+ * or not, meaning), how many fields a line may give, whether its fields
+ * take escapes, and the error codes it can give with the reference's
+ * meaning. The connection types are named here, and so are the error codes.
+ *
+ * Everything that checks, builds, explains or generates a command derives
+ * from this table: the parser (`parseCommandLine`), `formatRequest`, the
+ * CLI's `explain`, `term` help and completion and one-shot options, the host
+ * library's argument checks and the fuzzer's generators. Adding a field is
+ * one edit here plus its behaviour.
+ *
+ * @example
+ * ```ts
+ * import { COMMANDS, ERR, field, SERVER_TYPE } from "@atsock/protocol";
+ *
+ * COMMANDS.SKTSERVER.syntax;
+ * // "AT+SKTSERVER=<link_id>,<conn_type>,[cert_index],<src_port>,<auto_rcv>"
+ * field("SKTSERVER", "cert_index").usedBy; // [2, 3]
+ * SERVER_TYPE.TLS; // 2
+ * ERR.SKTCLIENT.NET_CONNECT; // 13
+ * ```
+ *
+ * @module
+ */
+
+/** The nine socket commands, named without the `AT+` prefix. */
+export type CommandName =
+  | "SKTCFG"
+  | "SKTQUERY"
+  | "SKTSERVER"
+  | "SKTCLIENT"
+  | "SKTSEND"
+  | "SKTREAD"
+  | "SKTSENDRAW"
+  | "SKTSTATE"
+  | "SKTDEL";
+
+/** All command names, in the reference's order. */
+export const COMMAND_NAMES: readonly CommandName[] = [
+  "SKTCFG",
+  "SKTQUERY",
+  "SKTSERVER",
+  "SKTCLIENT",
+  "SKTSEND",
+  "SKTREAD",
+  "SKTSENDRAW",
+  "SKTSTATE",
+  "SKTDEL",
+];
+
+/** The largest C `int`: the top of the open-ended number ranges. */
+export const INT_MAX = 2147483647;
+
+/** Number of link ids (MEMP_NUM_NETCONN in the lwIP configuration): ids are 0..19. */
+export const LINK_COUNT = 20;
+
+/** Lowest certificate suite index. */
+export const CERT_INDEX_MIN = 1;
+/** Highest certificate suite index. */
+export const CERT_INDEX_MAX = 10;
+
+/** Longest host name accepted by `AT+SKTCLIENT`. */
+export const MAX_HOST_LENGTH = 255;
+
+// ---------------------------------------------------------------------------
+// Connection types
+
+/** `AT+SKTSERVER` connection types by name. */
+export const SERVER_TYPE = {
+  /** A UDP server. */
+  UDP: 0,
+  /** A TCP server. */
+  TCP: 1,
+  /** A TLS server presenting its certificate. */
+  TLS: 2,
+  /** A TLS server that also verifies client certificates with its CA. */
+  TLS_VERIFY_CLIENT: 3,
+} as const;
+
+/** `AT+SKTCLIENT` connection types by name. */
+export const CLIENT_TYPE = {
+  /** A UDP client. */
+  UDP: 0,
+  /** A TCP client. */
+  TCP: 1,
+  /** A TLS client that verifies nothing. */
+  TLS: 2,
+  /** A TLS client verifying the server's certificate with its CA. */
+  TLS_VERIFY_SERVER: 3,
+  /** A TLS client presenting a client certificate. */
+  TLS_CLIENT_CERT: 4,
+  /** A TLS client doing both (mutual authentication). */
+  TLS_MUTUAL: 5,
+} as const;
+
+/** Server connection types: 0 UDP, 1 TCP, 2 TLS, 3 TLS verifying client certificates. */
+export type ServerType = typeof SERVER_TYPE[keyof typeof SERVER_TYPE];
+
+/**
+ * Client connection types: 0 UDP, 1 TCP, 2 TLS without verification,
+ * 3 TLS verifying the server, 4 TLS presenting a client certificate, 5 both.
+ */
+export type ClientType = typeof CLIENT_TYPE[keyof typeof CLIENT_TYPE];
+
+/** Which command a connection type belongs to. */
+export type LinkSide = "server" | "client";
+
+/** The transport under a connection type. */
+export type TransportKind = "udp" | "tcp" | "tls";
+
+/** One connection type: its number, name and what it does. */
+export interface ConnTypeSpec {
+  /** The number in `conn_type`. */
+  readonly value: number;
+  /** Its name in {@linkcode SERVER_TYPE} or {@linkcode CLIENT_TYPE}. */
+  readonly name: string;
+  /** UDP, TCP or TLS. */
+  readonly transport: TransportKind;
+  /** Whether `cert_index` is read for it (a certificate suite is used). */
+  readonly usesCert: boolean;
+  /** Whether the module presents its own certificate. */
+  readonly presentsCert: boolean;
+  /** Whether the module verifies the peer's certificate with its CA. */
+  readonly verifiesPeer: boolean;
+  /** The reference's description. */
+  readonly meaning: string;
+}
+
+function tls(
+  value: number,
+  name: string,
+  presentsCert: boolean,
+  verifiesPeer: boolean,
+  meaning: string,
+): ConnTypeSpec {
+  return {
+    value,
+    name,
+    transport: "tls",
+    usesCert: presentsCert || verifiesPeer,
+    presentsCert,
+    verifiesPeer,
+    meaning,
+  };
+}
+
+function plain(
+  value: number,
+  name: string,
+  transport: TransportKind,
+  meaning: string,
+): ConnTypeSpec {
+  return {
+    value,
+    name,
+    transport,
+    usesCert: false,
+    presentsCert: false,
+    verifiesPeer: false,
+    meaning,
+  };
+}
+
+/** Every `AT+SKTSERVER` connection type, indexed by its number. */
+export const SERVER_TYPES: readonly ConnTypeSpec[] = [
+  plain(SERVER_TYPE.UDP, "UDP", "udp", "socket server over UDP"),
+  plain(SERVER_TYPE.TCP, "TCP", "tcp", "socket server over TCP"),
+  tls(
+    SERVER_TYPE.TLS,
+    "TLS",
+    true,
+    false,
+    "socket server over TLS (provides the server certificate for client verification)",
+  ),
+  tls(
+    SERVER_TYPE.TLS_VERIFY_CLIENT,
+    "TLS_VERIFY_CLIENT",
+    true,
+    true,
+    "socket server over TLS (provides the server certificate and verifies client certificates with the CA certificate)",
+  ),
+];
+
+/** Every `AT+SKTCLIENT` connection type, indexed by its number. */
+export const CLIENT_TYPES: readonly ConnTypeSpec[] = [
+  plain(CLIENT_TYPE.UDP, "UDP", "udp", "socket client over UDP"),
+  plain(CLIENT_TYPE.TCP, "TCP", "tcp", "socket client over TCP"),
+  tls(
+    CLIENT_TYPE.TLS,
+    "TLS",
+    false,
+    false,
+    "socket client over TLS (no certificate verification)",
+  ),
+  tls(
+    CLIENT_TYPE.TLS_VERIFY_SERVER,
+    "TLS_VERIFY_SERVER",
+    false,
+    true,
+    "socket client over TLS (verifies the server certificate with the CA certificate)",
+  ),
+  tls(
+    CLIENT_TYPE.TLS_CLIENT_CERT,
+    "TLS_CLIENT_CERT",
+    true,
+    false,
+    "socket client over TLS (provides a client certificate to the server)",
+  ),
+  tls(
+    CLIENT_TYPE.TLS_MUTUAL,
+    "TLS_MUTUAL",
+    true,
+    true,
+    "socket client over TLS (mutual authentication: both 3 and 4)",
+  ),
+];
+
+/**
+ * A connection type of a server or client by its number, or `undefined`
+ * for a number that is none.
+ */
+export function connType(
+  side: LinkSide,
+  value: number,
+): ConnTypeSpec | undefined {
+  return (side === "server" ? SERVER_TYPES : CLIENT_TYPES)[value];
+}
+
+/** Whether a server or client of this type reads `cert_index`. */
+export function usesCert(side: LinkSide, value: number): boolean {
+  return connType(side, value)?.usesCert ?? false;
+}
+
+/** The transport of a server or client type (`undefined` for none). */
+export function transportOf(
+  side: LinkSide,
+  value: number,
+): TransportKind | undefined {
+  return connType(side, value)?.transport;
+}
+
+// ---------------------------------------------------------------------------
+// Error codes
+
+/** `ERROR: 1`, the code every command gives for a bad parameter. */
+export const PARAMETER_ERROR = 1;
+
+/** The codes 1..10 that `AT+SKTSERVER` and `AT+SKTCLIENT` share (meanings differ by side in words only). */
+const LINK_SETUP = {
+  PARAMETER: 1,
+  TCP_CREATE: 2,
+  TCP_TASK: 3,
+  UDP_CREATE: 4,
+  UDP_TASK: 5,
+  CERT_FLASH: 6,
+  NO_MEMORY: 7,
+  SSL_CONFIG: 8,
+  CRT_PARSE: 9,
+  OWN_CERT: 10,
+} as const;
+
+/** Each command's error codes by name (the numbers of the reference's tables). */
+export const ERR = {
+  /** `AT+SKTCFG`. */
+  SKTCFG: { PARAMETER: 1 },
+  /** `AT+SKTQUERY`. */
+  SKTQUERY: { PARAMETER: 1 },
+  /** `AT+SKTSERVER`. */
+  SKTSERVER: { ...LINK_SETUP, NET_BIND: 11, TLS_TASK: 12 },
+  /** `AT+SKTCLIENT`. */
+  SKTCLIENT: {
+    ...LINK_SETUP,
+    SSL_SETUP: 11,
+    INET_NTOA: 12,
+    NET_CONNECT: 13,
+    HANDSHAKE: 14,
+    TLS_TASK: 15,
+  },
+  /** `AT+SKTSEND`. */
+  SKTSEND: { PARAMETER: 1, SEND: 2 },
+  /** `AT+SKTREAD`. */
+  SKTREAD: { PARAMETER: 1, NO_MEMORY: 2, SELECT: 3, READ: 4 },
+  /** `AT+SKTSENDRAW`. */
+  SKTSENDRAW: { PARAMETER: 1, SEND: 2, NO_MEMORY: 3, TT_DATA: 4 },
+  /** `AT+SKTSTATE` gives no error. */
+  SKTSTATE: {},
+  /** `AT+SKTDEL`. */
+  SKTDEL: { PARAMETER: 1 },
+} as const;
+
+// ---------------------------------------------------------------------------
+// Fields
+
+/**
+ * How a field is read: `number` with C `atoi` and a range, `flag` a number
+ * 0 or 1, `text` as bytes (its range counts characters), `ip` an IPv4
+ * address as `inet_aton` reads it, `data` the payload bytes.
+ */
+export type FieldKind = "number" | "flag" | "text" | "ip" | "data";
+
+/** One field of a command line. */
+export interface FieldSpec {
+  /** Its name in the reference, as in `<link_id>`. */
+  readonly name: string;
+  /**
+   * The property of the typed request that holds it (for `AT+SKTCFG`, of
+   * its `config`). `conn_type` is `type`; `data_size` of `AT+SKTSEND` is
+   * the length of `data`; `dst_ip`/`dst_port` are `destination.ip`/`.port`.
+   */
+  readonly key: string;
+  /** How the field is read. */
+  readonly kind: FieldKind;
+  /** Lowest value (for `text`: fewest characters). */
+  readonly min: number;
+  /** Highest value (for `text`: most characters). */
+  readonly max: number;
+  /**
+   * Whether an empty field is `ERROR: 1` before any number is read (the
+   * handler checks `strlen(argv[n]) == 0`). An optional number field that
+   * is given is still range-checked.
+   */
+  readonly required: boolean;
+  /**
+   * The connection types that read this field; on the others it is
+   * ignored. Absent: every type (or the command has no `conn_type`).
+   */
+  readonly usedBy?: readonly number[];
+  /** The connection types for which it must be given (absent: as `required`). */
+  readonly requiredFor?: readonly number[];
+  /** What the field means. */
+  readonly meaning: string;
+  /** The meaning of each value, for fields with a few named values. */
+  readonly values?: Readonly<Record<number, string>>;
+}
+
+/** One command: its syntax, fields and errors. */
+export interface CommandSpec {
+  /** The name without `AT+`. */
+  readonly name: CommandName;
+  /** The reference's "Function Description". */
+  readonly purpose: string;
+  /** The syntax line, with `<required>` and `[optional]` fields. */
+  readonly syntax: string;
+  /** The fields after `=`, in order. */
+  readonly fields: readonly FieldSpec[];
+  /**
+   * The field counts a line may give (0: no `=` at all); `undefined` when
+   * any is taken and ignored (`AT+SKTSTATE`).
+   */
+  readonly fieldCounts: readonly number[] | undefined;
+  /** Whether fields take `\,` and `\\` escapes (`parse_param_advance`). */
+  readonly escapes: boolean;
+  /** Which side's connection types `conn_type` holds, for the two that have one. */
+  readonly connTypes?: LinkSide;
+  /** Every error code it can give, with the reference's meaning. */
+  readonly errors: Readonly<Record<number, string>>;
+}
+
+const FLAG = { kind: "flag", min: 0, max: 1 } as const;
+const PORT = { kind: "number", min: 1, max: 65535 } as const;
+const SIZE = { kind: "number", min: 1, max: INT_MAX } as const;
+
+const LINK_ID: FieldSpec = {
+  name: "link_id",
+  key: "linkId",
+  kind: "number",
+  min: 0,
+  max: LINK_COUNT - 1,
+  required: true,
+  meaning: "link id",
+};
+
+const AUTO_RCV: FieldSpec = {
+  name: "auto_rcv",
+  key: "autoReceive",
+  ...FLAG,
+  required: true,
+  meaning: "how received data is delivered",
+  values: {
+    0: "received data is kept for AT+SKTREAD",
+    1: "received data is printed as [$][SKT][DATA] lines",
+  },
+};
+
+function certIndex(usedBy: readonly number[]): FieldSpec {
+  return {
+    name: "cert_index",
+    key: "certIndex",
+    kind: "number",
+    min: CERT_INDEX_MIN,
+    max: CERT_INDEX_MAX,
+    required: false,
+    usedBy,
+    requiredFor: usedBy,
+    meaning: "certificate suite index",
+  };
+}
+
+function typesOf(list: readonly ConnTypeSpec[]): Record<number, string> {
+  return Object.fromEntries(list.map((t) => [t.value, t.meaning]));
+}
+
+function connTypeField(side: LinkSide): FieldSpec {
+  const list = side === "server" ? SERVER_TYPES : CLIENT_TYPES;
+  return {
+    name: "conn_type",
+    key: "type",
+    kind: "number",
+    min: 0,
+    max: list.length - 1,
+    required: true,
+    meaning: "connection type",
+    values: typesOf(list),
+  };
+}
+
+const DESTINATION_NOTE =
+  "needed on a UDP server only; every other link ignores it";
+
+function destinationFields(): FieldSpec[] {
+  return [
+    {
+      name: "dst_ip",
+      key: "destination.ip",
+      kind: "ip",
+      min: 0,
+      max: 0,
+      required: false,
+      meaning: `destination IPv4 address (${DESTINATION_NOTE})`,
+    },
+    {
+      name: "dst_port",
+      key: "destination.port",
+      ...PORT,
+      required: false,
+      meaning: `destination port (${DESTINATION_NOTE})`,
+    },
+  ];
+}
+
+const SERVER_CERT_TYPES = SERVER_TYPES.filter((t) => t.usesCert).map((t) =>
+  t.value
+);
+const CLIENT_CERT_TYPES = CLIENT_TYPES.filter((t) => t.usesCert).map((t) =>
+  t.value
+);
+
+function spec(
+  name: CommandName,
+  purpose: string,
+  fields: FieldSpec[],
+  fieldCounts: readonly number[] | undefined,
+  rest: { escapes?: boolean; connTypes?: LinkSide; errors: string[] },
+): CommandSpec {
+  const shown = fields.map((f) =>
+    f.required && f.usedBy === undefined ? `<${f.name}>` : `[${f.name}]`
+  );
+  return {
+    name,
+    purpose,
+    syntax: fieldCounts?.length === 1 && fieldCounts[0] === 0
+      ? `AT+${name}`
+      : `AT+${name}${fields.length ? `=${shown.join(",")}` : ""}`,
+    fields,
+    fieldCounts,
+    escapes: rest.escapes ?? false,
+    connTypes: rest.connTypes,
+    errors: Object.fromEntries(rest.errors.map((m, i) => [i + 1, m])),
+  };
+}
+
+const PARAMETER = "Parameter error";
+
+/** Every command, by name: the catalogue. */
+export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
+  SKTCFG: spec(
+    "SKTCFG",
+    "configure the global socket options for TCP/UDP/SSL",
+    [
+      {
+        name: "so_sndtimeo",
+        key: "sendTimeout",
+        kind: "number",
+        min: 0,
+        max: INT_MAX,
+        required: false,
+        meaning: "send timeout in milliseconds, 0 for none (SO_SNDTIMEO)",
+      },
+      {
+        name: "so_rcvtimeo",
+        key: "receiveTimeout",
+        kind: "number",
+        min: 0,
+        max: INT_MAX,
+        required: false,
+        meaning: "receive timeout in milliseconds, 0 for none (SO_RCVTIMEO)",
+      },
+      {
+        name: "tcp_nodelay",
+        key: "noDelay",
+        ...FLAG,
+        required: false,
+        meaning: "TCP_NODELAY",
+        values: {
+          0: "Nagle's algorithm on",
+          1: "Nagle's algorithm off (TCP_NODELAY)",
+        },
+      },
+      {
+        name: "so_keepalive",
+        key: "keepAlive",
+        ...FLAG,
+        required: false,
+        meaning: "SO_KEEPALIVE",
+        values: { 0: "TCP keep-alive off", 1: "TCP keep-alive on" },
+      },
+      {
+        name: "tcp_keepidle",
+        key: "keepIdle",
+        kind: "number",
+        min: 0,
+        max: 7200,
+        required: false,
+        meaning:
+          "seconds idle before the first keep-alive probe (TCP_KEEPIDLE)",
+      },
+      {
+        name: "tcp_keepintvl",
+        key: "keepInterval",
+        kind: "number",
+        min: 0,
+        max: 75,
+        required: false,
+        meaning: "seconds between keep-alive probes (TCP_KEEPINTVL)",
+      },
+      {
+        name: "tcp_keepcnt",
+        key: "keepCount",
+        kind: "number",
+        min: 0,
+        max: 10,
+        required: false,
+        meaning: "probes before the link is dropped (TCP_KEEPCNT)",
+      },
+    ],
+    [1, 2, 3, 4, 5, 6, 7],
+    { errors: [PARAMETER] },
+  ),
+  SKTQUERY: spec(
+    "SKTQUERY",
+    "query the global socket option configuration",
+    [],
+    [0],
+    { errors: ["No need input Parameter"] },
+  ),
+  SKTSERVER: spec(
+    "SKTSERVER",
+    "create a TCP/UDP/SSL server listening service",
+    [
+      LINK_ID,
+      connTypeField("server"),
+      certIndex(SERVER_CERT_TYPES),
+      {
+        name: "src_port",
+        key: "port",
+        ...PORT,
+        required: true,
+        meaning: "local port to listen on",
+      },
+      AUTO_RCV,
+    ],
+    [5],
+    {
+      connTypes: "server",
+      errors: [
+        PARAMETER,
+        "Failed to create TCP server",
+        "Failed to create the task that auto-receives the TCP client and TCP data",
+        "Failed to create UDP server",
+        "Failed to create the task that auto-receives UDP client and its data",
+        "Failed to get SERVER_CERT/SERVER_KEY/SERVER_CA from flash",
+        "Memory allocation failed",
+        "mbedtls_ssl_config_defaults() failed",
+        "mbedtls_x509_crt_parse() failed",
+        "mbedtls_ssl_conf_own_cert() failed",
+        "mbedtls_net_bind() failed",
+        "Failed to create the task that auto-receives the TLS client and TLS data",
+      ],
+    },
+  ),
+  SKTCLIENT: spec(
+    "SKTCLIENT",
+    "establish a TCP/UDP/SSL client connection",
+    [
+      LINK_ID,
+      connTypeField("client"),
+      certIndex(CLIENT_CERT_TYPES),
+      {
+        name: "dst_host",
+        key: "host",
+        kind: "text",
+        min: 1,
+        max: MAX_HOST_LENGTH,
+        required: true,
+        meaning: "remote IPv4 address or host name",
+      },
+      {
+        name: "dst_port",
+        key: "port",
+        ...PORT,
+        required: true,
+        meaning: "remote port",
+      },
+      {
+        name: "src_port",
+        key: "localPort",
+        ...PORT,
+        required: false,
+        requiredFor: [CLIENT_TYPE.UDP],
+        meaning:
+          "local port: required for UDP (bound), optional for the others (range-checked when given)",
+      },
+      AUTO_RCV,
+    ],
+    [7],
+    {
+      connTypes: "client",
+      errors: [
+        PARAMETER,
+        "Failed to create TCP client",
+        "Failed to create the task that auto-receives TCP data as TCP client",
+        "Failed to create UDP client",
+        "Failed to create the task that auto-receives UDP data as UDP client",
+        "Failed to get CLIENT_CERT/CLIENT_KEY/CLIENT_CA from flash",
+        "Memory allocation failed",
+        "mbedtls_ssl_config_defaults() failed",
+        "mbedtls_x509_crt_parse() failed",
+        "mbedtls_ssl_conf_own_cert() failed",
+        "mbedtls_ssl_setup() failed",
+        "inet_ntoa_r() failed",
+        "mbedtls_net_connect() failed",
+        "mbedtls_ssl_handshake() failed",
+        "Failed to create the task that auto-receives TLS data as TLS client",
+      ],
+    },
+  ),
+  SKTSEND: spec(
+    "SKTSEND",
+    "send data through a link",
+    [
+      LINK_ID,
+      {
+        name: "data_size",
+        key: "data.length",
+        ...SIZE,
+        required: true,
+        meaning: "number of data bytes after unescaping (must match the data)",
+      },
+      ...destinationFields(),
+      {
+        name: "data",
+        key: "data",
+        kind: "data",
+        min: 1,
+        max: INT_MAX,
+        required: true,
+        meaning: "the bytes to send (`,` escaped as `\\,`, `\\` as `\\\\`)",
+      },
+    ],
+    [5],
+    { escapes: true, errors: [PARAMETER, "Failed to send data"] },
+  ),
+  SKTREAD: spec(
+    "SKTREAD",
+    "read buffered data from a link",
+    [
+      LINK_ID,
+      {
+        name: "data_size",
+        key: "size",
+        ...SIZE,
+        required: true,
+        meaning: "most bytes to read",
+      },
+    ],
+    [2],
+    {
+      errors: [
+        PARAMETER,
+        "Memory allocation failed",
+        "select() failed",
+        "Failed to read data",
+      ],
+    },
+  ),
+  SKTSENDRAW: spec(
+    "SKTSENDRAW",
+    "send data through a link in Transparent Transmission mode (Host Control Mode only)",
+    [
+      LINK_ID,
+      {
+        name: "data_size",
+        key: "size",
+        ...SIZE,
+        required: true,
+        meaning: "number of raw bytes that follow the >>> prompt",
+      },
+      ...destinationFields(),
+    ],
+    [2, 4],
+    {
+      escapes: true,
+      errors: [
+        PARAMETER,
+        "Failed to send data",
+        "Memory allocation failed",
+        "Get data failed in TT mode",
+      ],
+    },
+  ),
+  SKTSTATE: spec(
+    "SKTSTATE",
+    "query the status of every active link",
+    [],
+    undefined,
+    { errors: [] },
+  ),
+  SKTDEL: spec(
+    "SKTDEL",
+    "delete a link (a server with all its seeds)",
+    [{ ...LINK_ID, meaning: "link id to delete" }],
+    [1],
+    { errors: [PARAMETER] },
+  ),
+};
+
+/**
+ * A command's field by its wire name.
+ *
+ * @throws {RangeError} when the command has no such field.
+ */
+export function field(command: CommandName, name: string): FieldSpec {
+  const found = COMMANDS[command].fields.find((f) => f.name === name);
+  if (found === undefined) {
+    throw new RangeError(`AT+${command} has no field ${name}`);
+  }
+  return found;
+}
+
+/** A field's range as text: `0..19`, `1 or more`, `1..255 characters`. */
+export function rangeText(spec: FieldSpec): string {
+  if (spec.kind === "ip") return "an IPv4 address";
+  const range = spec.max === INT_MAX
+    ? `${spec.min} or more`
+    : `${spec.min}..${spec.max}`;
+  return spec.kind === "text" ? `${range} characters` : range;
+}
+
+/**
+ * Why a number is not a value of the field, or `undefined` when it is
+ * (for `text`, the number is the length in characters).
+ *
+ * @example
+ * ```ts
+ * import { field, rangeProblem } from "@atsock/protocol";
+ * rangeProblem(field("SKTDEL", "link_id"), 20); // "link_id 20 is outside 0..19"
+ * ```
+ */
+export function rangeProblem(
+  spec: FieldSpec,
+  value: number,
+): string | undefined {
+  if (spec.kind === "text") {
+    if (value < spec.min) return `${spec.name} is empty`;
+    if (value > spec.max) {
+      return `${spec.name} has ${value} characters, more than ${spec.max}`;
+    }
+    return undefined;
+  }
+  if (value >= spec.min && value <= spec.max) return undefined;
+  return `${spec.name} ${value} is outside ${spec.min}..${spec.max}`;
+}
+
+/** Whether connection type `type` reads the field (every type when it names none). */
+export function fieldUsedBy(spec: FieldSpec, type: number): boolean {
+  return spec.usedBy === undefined || spec.usedBy.includes(type);
+}
+
+/** Whether the field must be given for connection type `type`. */
+export function fieldRequiredFor(spec: FieldSpec, type: number): boolean {
+  return spec.requiredFor?.includes(type) ?? spec.required;
+}
