@@ -19,14 +19,19 @@ import {
 } from "@atsock/protocol";
 import { serveStreams, type VirtualModule } from "@atsock/device";
 import { memoryPair } from "@atsock/host";
-import { allowedCodes, payloadCodes, SENDRAW_ABORT } from "./requests.ts";
+import {
+  allowedCodes,
+  OK_CODE,
+  PAYLOAD_CODES,
+  SENDRAW_ABORT,
+} from "./codes.ts";
 import { chunks, type DeviceFuzzReport, FuzzFailure, show } from "./runner.ts";
 
 const CRLF = encode("\r\n");
 
 /** A final result's code (OK is 0). */
 export const codeOf = (e: ModuleEvent): number =>
-  e.type === "error" ? e.code : 0;
+  e.type === "error" ? e.code : OK_CODE;
 
 /** A final result as the module prints it (`OK`, `ERROR: n`, `prompt`). */
 export const text = (e: ModuleEvent): string =>
@@ -229,7 +234,7 @@ export class FuzzConsole {
       const end = await this.answer(`${what} payload`);
       this.#count(text(end.final));
       if (
-        !payloadCodes().includes(codeOf(end.final)) ||
+        !PAYLOAD_CODES.includes(codeOf(end.final)) ||
         end.final.type === "prompt"
       ) {
         throw new FuzzFailure(`${what} payload answered ${text(end.final)}`);

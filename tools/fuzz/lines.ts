@@ -1,19 +1,20 @@
 /**
  * The console byte-stream fuzz: command lines as bytes, grammar-aware ones
  * from {@linkcode requestArb} and `formatRequest`, and from them mutated
- * lines, random bytes, overlong lines, NULs and lone CRs and LFs, each with
- * a line end the firmware's reader takes.
+ * lines, random bytes, overlong lines, NULs and lone CRs and LFs, and the
+ * catalogue's boundary lines ({@linkcode boundaryCases}), each with a line
+ * end the firmware's reader takes.
  *
  * @module
  */
 
 import fc from "fast-check";
 import { concat, encode, formatRequest } from "@atsock/protocol";
-import { requestArb, type World } from "./requests.ts";
+import { boundaryCases, requestArb, type World } from "./requests.ts";
 
 /** One fuzz line: its bytes (with a line end) and what kind it is. */
 export interface FuzzLine {
-  /** grammar, mutated, random, overlong, nul or lone-cr. */
+  /** grammar, mutated, boundary, random, overlong, nul or lone-cr. */
   kind: string;
   /** The line, with its end. */
   bytes: Uint8Array;
@@ -70,6 +71,13 @@ export function lineArb(world: World): fc.Arbitrary<FuzzLine> {
   return fc.oneof(
     { arbitrary: withEnd("grammar", grammar), weight: 50 },
     { arbitrary: withEnd("mutated", mutated), weight: 25 },
+    {
+      arbitrary: withEnd(
+        "boundary",
+        fc.constantFrom(...boundaryCases(world)).map((c) => encode(c.line)),
+      ),
+      weight: 5,
+    },
     {
       arbitrary: withEnd(
         "random",

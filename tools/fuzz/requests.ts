@@ -1,17 +1,33 @@
 /**
- * The command-line grammar fuzz: requests of every command, with fields the
- * module can act on safely (ports of the loopback world, ids in range), and
- * the error codes a well-formed request may answer.
+ * The command-line grammar fuzz, from the catalogue (`COMMANDS` of
+ * `@atsock/protocol`): requests of every command and connection type with
+ * fields in their ranges that the module can act on safely (ports of the
+ * loopback world), and boundary lines that put one field of one command at
+ * `min - 1`, `min`, `max` or `max + 1` of its catalogue range.
  *
  * @module
  */
 
 import fc from "fast-check";
-import type {
-  ClientRequest,
-  Endpoint,
-  Request,
-  SocketConfig,
+import {
+  CLIENT_TYPE,
+  CLIENT_TYPES,
+  type ClientType,
+  COMMAND_NAMES,
+  type CommandName,
+  COMMANDS,
+  decodeLatin1,
+  type Endpoint,
+  field,
+  fieldRequiredFor,
+  type FieldSpec,
+  formatRequest,
+  type Request,
+  SERVER_TYPE,
+  SERVER_TYPES,
+  type ServerType,
+  type SocketConfig,
+  usesCert,
 } from "@atsock/protocol";
 
 /** The loopback world the module may reach: the ports a request names. */
@@ -28,48 +44,26 @@ export interface World {
   closedPort: number;
 }
 
-/** Error codes a well-formed command may answer, by command (and type). */
-export function allowedCodes(request: Request): number[] {
-  switch (request.command) {
-    case "SKTCFG":
-    case "SKTQUERY":
-    case "SKTSTATE":
-      return [0];
-    case "SKTDEL":
-      return [0, 1];
-    case "SKTSERVER":
-      return request.type === 0
-        ? [0, 1, 4]
-        : request.type === 1
-        ? [0, 1, 2]
-        : [0, 1, 6, 9, 11];
-    case "SKTCLIENT":
-      return request.type === 0
-        ? [0, 1, 4]
-        : request.type === 1
-        ? [0, 1, 2]
-        : [0, 1, 6, 9, 13, 14];
-    case "SKTSEND":
-      return [0, 1, 2];
-    case "SKTREAD":
-      return [0, 1, 4];
-    case "SKTSENDRAW":
-      return [1]; // before the prompt; after it see the payload's answer
-  }
+const LINK_ID = field("SKTDEL", "link_id");
+const CERT = field("SKTSERVER", "cert_index");
+const CLIENT_SRC_PORT = field("SKTCLIENT", "src_port");
+const cfg = (name: string) => field("SKTCFG", name);
+
+/** Integers of a catalogue field's range (at most `top`: what the world can act on). */
+function inRange(spec: FieldSpec, top = spec.max): fc.Arbitrary<number> {
+  return fc.integer({ min: spec.min, max: Math.min(spec.max, top) });
 }
 
-/** Codes the payload after an `AT+SKTSENDRAW` prompt may answer. */
-export function payloadCodes(): number[] {
-  return [0, 2];
-}
-
-/** The code of an `AT+SKTSENDRAW` payload aborted with `<<<`. */
-export const SENDRAW_ABORT = 4;
+/**
+ * The SKTREAD and SKTSENDRAW sizes of the random requests: at most this
+ * (a link holds a few KiB; the boundary lines try the catalogue's maximum).
+ */
+const SAFE_SIZE = 3000;
 
 /** A request of any command, with fields the module can act on safely. */
 export function requestArb(world: World): fc.Arbitrary<Request> {
-  const id = fc.integer({ min: 0, max: 19 });
-  const cert = fc.integer({ min: 1, max: 10 });
+  const id = inRange(LINK_ID);
+  const cert = inRange(CERT);
   const bytes = (max: number) =>
     fc.uint8Array({ minLength: 1, maxLength: max }).map((b) =>
       b.map((x) => (x === 13 || x === 10 ? 32 : x))
@@ -89,14 +83,24 @@ export function requestArb(world: World): fc.Arbitrary<Request> {
     { nil: undefined },
   );
   const config: fc.Arbitrary<SocketConfig> = fc.record({
+    // Timeouts the run can wait out (the boundary lines try the rest).
     sendTimeout: fc.constantFrom(0, 0, 100, 2000),
     receiveTimeout: fc.constantFrom(0, 100),
     noDelay: fc.boolean(),
     keepAlive: fc.boolean(),
-    keepIdle: fc.integer({ min: 0, max: 7200 }),
-    keepInterval: fc.integer({ min: 0, max: 75 }),
-    keepCount: fc.integer({ min: 0, max: 10 }),
+    keepIdle: inRange(cfg("tcp_keepidle")),
+    keepInterval: inRange(cfg("tcp_keepintvl")),
+    keepCount: inRange(cfg("tcp_keepcnt")),
   });
+  // Every connection type of the catalogue, TCP twice as often.
+  const serverType = fc.constantFrom(
+    ...SERVER_TYPES.map((t) => t.value as ServerType),
+    SERVER_TYPE.TCP,
+  );
+  const clientType = fc.constantFrom(
+    ...CLIENT_TYPES.map((t) => t.value as ClientType),
+    CLIENT_TYPE.TCP,
+  );
   return fc.oneof(
     config.map((c): Request => ({ command: "SKTCFG", config: c })),
     fc.constant<Request>({ command: "SKTQUERY" }),
@@ -108,23 +112,21 @@ export function requestArb(world: World): fc.Arbitrary<Request> {
     {
       arbitrary: fc.record({
         linkId: id,
-        type: fc.constantFrom(0, 1, 1, 2, 3) as fc.Arbitrary<0 | 1 | 2 | 3>,
+        type: serverType,
         cert,
         port: fc.constantFrom(...world.serverPorts, ...world.udpPorts),
         autoReceive: fc.boolean(),
       }).map(({ cert, ...r }): Request => ({
         command: "SKTSERVER",
         ...r,
-        ...(r.type >= 2 ? { certIndex: cert } : {}),
+        ...(usesCert("server", r.type) ? { certIndex: cert } : {}),
       })),
       weight: 3,
     },
     {
       arbitrary: fc.record({
         linkId: id,
-        type: fc.constantFrom(0, 1, 1, 2, 3, 5) as fc.Arbitrary<
-          ClientRequest["type"]
-        >,
+        type: clientType,
         cert,
         host: fc.constantFrom("127.0.0.1", "127.0.0.1", "localhost"),
         port: remote,
@@ -135,8 +137,10 @@ export function requestArb(world: World): fc.Arbitrary<Request> {
       }).map(({ cert, localPort, givePort, ...r }): Request => ({
         command: "SKTCLIENT",
         ...r,
-        ...(r.type >= 3 ? { certIndex: cert } : {}),
-        ...(r.type === 0 || givePort ? { localPort } : {}),
+        ...(usesCert("client", r.type) ? { certIndex: cert } : {}),
+        ...(fieldRequiredFor(CLIENT_SRC_PORT, r.type) || givePort
+          ? { localPort }
+          : {}),
       })),
       weight: 3,
     },
@@ -153,14 +157,14 @@ export function requestArb(world: World): fc.Arbitrary<Request> {
     {
       arbitrary: fc.record({
         linkId: id,
-        size: fc.integer({ min: 1, max: 3000 }),
+        size: inRange(field("SKTREAD", "data_size"), SAFE_SIZE),
       }).map((r): Request => ({ command: "SKTREAD", ...r })),
       weight: 2,
     },
     {
       arbitrary: fc.record({
         linkId: id,
-        size: fc.integer({ min: 1, max: 3000 }),
+        size: inRange(field("SKTSENDRAW", "data_size"), SAFE_SIZE),
         destination,
       }).map(({ destination, ...r }): Request => ({
         command: "SKTSENDRAW",
@@ -170,4 +174,133 @@ export function requestArb(world: World): fc.Arbitrary<Request> {
       weight: 2,
     },
   );
+}
+
+/** One boundary line: which field of which command, at what value. */
+export interface BoundaryCase {
+  /** The command. */
+  command: CommandName;
+  /** The field's wire name. */
+  field: string;
+  /** The value (for a `text` field, its length in characters). */
+  value: number;
+  /** Whether the value is inside the catalogue's range. */
+  inRange: boolean;
+  /** The command line, without its line end. */
+  line: string;
+}
+
+/** Kinds of field whose range the boundary lines try (`ip` and `data` have none of their own). */
+export const RANGED_KINDS: readonly FieldSpec["kind"][] = [
+  "number",
+  "flag",
+  "text",
+];
+
+/**
+ * A host name of `length` characters that needs no name lookup: 127.0.0.1
+ * with its last part padded with zeros (octal, as inet_aton reads it), or
+ * under 9 characters a number form (`0.0.0.N`).
+ */
+function hostOfLength(length: number): string {
+  if (length < 1) return "";
+  if (length < 9) return "1".repeat(length);
+  return `127.0.0.${"0".repeat(length - 9)}1`;
+}
+
+/** The well-formed request each command's boundary lines start from. */
+function baseRequest(
+  command: CommandName,
+  world: World,
+  spec: FieldSpec,
+): Request {
+  const destination = { ip: "127.0.0.1", port: world.udpPeerPort };
+  switch (command) {
+    case "SKTCFG":
+      return {
+        command,
+        config: {
+          sendTimeout: 0,
+          receiveTimeout: 0,
+          noDelay: false,
+          keepAlive: false,
+          keepIdle: 0,
+          keepInterval: 0,
+          keepCount: 0,
+        },
+      };
+    case "SKTQUERY":
+    case "SKTSTATE":
+      return { command };
+    case "SKTDEL":
+      return { command, linkId: LINK_ID.min };
+    case "SKTSERVER": {
+      // A field some types use only: the first type that uses it.
+      const type = (spec.usedBy?.[0] ?? SERVER_TYPE.TCP) as ServerType;
+      return {
+        command,
+        linkId: LINK_ID.min,
+        type,
+        ...(usesCert("server", type) ? { certIndex: CERT.min } : {}),
+        port: world.serverPorts[0],
+        autoReceive: false,
+      };
+    }
+    case "SKTCLIENT": {
+      const type = (spec.usedBy?.[0] ?? CLIENT_TYPE.TCP) as ClientType;
+      return {
+        command,
+        linkId: LINK_ID.min,
+        type,
+        ...(usesCert("client", type) ? { certIndex: CERT.min } : {}),
+        host: "127.0.0.1",
+        port: world.echoPort,
+        localPort: world.udpPorts[0],
+        autoReceive: false,
+      };
+    }
+    case "SKTSEND":
+      return {
+        command,
+        linkId: LINK_ID.min,
+        data: new Uint8Array([0x78]),
+        destination,
+      };
+    case "SKTREAD":
+      return { command, linkId: LINK_ID.min, size: 1 };
+    case "SKTSENDRAW":
+      return { command, linkId: LINK_ID.min, size: 1, destination };
+  }
+}
+
+/**
+ * Every boundary line: for each command, each field of a ranged kind, the
+ * values `min - 1`, `min`, `max` and `max + 1` written into an otherwise
+ * well-formed line (a `text` field gets a value of that many characters).
+ */
+export function boundaryCases(world: World): BoundaryCase[] {
+  const cases: BoundaryCase[] = [];
+  for (const command of COMMAND_NAMES) {
+    const fields = COMMANDS[command].fields;
+    for (const [index, spec] of fields.entries()) {
+      if (!RANGED_KINDS.includes(spec.kind)) continue;
+      const base = decodeLatin1(
+        formatRequest(baseRequest(command, world, spec)),
+      ).slice(0, -2);
+      const equals = base.indexOf("=");
+      const values = base.slice(equals + 1).split(",");
+      for (const value of [spec.min - 1, spec.min, spec.max, spec.max + 1]) {
+        const wire = [...values];
+        wire[index] = spec.kind === "text" ? hostOfLength(value) : `${value}`;
+        cases.push({
+          command,
+          field: spec.name,
+          value,
+          inRange: value >= spec.min && value <= spec.max,
+          line: `${base.slice(0, equals + 1)}${wire.join(",")}`,
+        });
+      }
+    }
+  }
+  return cases;
 }
