@@ -256,12 +256,12 @@ export class FuzzConsole {
     if (this.#oracle.length > 0) await this.feed(CRLF, "flush");
   }
 
-  /** `AT+SKTQUERY` must answer exactly the module's configuration. */
-  async probe(): Promise<void> {
+  /** `AT+SKTQUERY` must answer exactly the module's configuration (`after`: the line it follows, for messages). */
+  async probe(after = ""): Promise<void> {
     await this.flush();
     const { final, before } = await this.command(
       "AT+SKTQUERY",
-      "AT+SKTQUERY (probe)",
+      `AT+SKTQUERY (probe${after ? ` after ${after}` : ""})`,
     );
     const expected = new TextDecoder().decode(formatQuery(this.#module.config))
       .split("\r\n").filter((l) => l && l !== "OK");

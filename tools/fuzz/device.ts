@@ -20,6 +20,7 @@ import {
   deviceReport,
   FuzzFailure,
   mulberry32,
+  show,
 } from "./runner.ts";
 import { startWorld } from "./world.ts";
 
@@ -65,7 +66,11 @@ export async function fuzzDevice(
         report.kinds[line.kind] = (report.kinds[line.kind] ?? 0) + 1;
         done++;
         await console.feed(line.bytes, `${line.kind} line ${done}`);
-        if (line.kind !== "grammar") await console.probe();
+        if (line.kind !== "grammar") {
+          await console.probe(
+            `${line.kind} line ${done} "${show(line.bytes)}"`,
+          );
+        }
         if (done % checkEvery === 0) await links.checkpoint();
         if (done % 2000 === 0) {
           log(

@@ -22,6 +22,8 @@ import {
   fieldRequiredFor,
   type FieldSpec,
   formatRequest,
+  INT_MAX,
+  rangeProblem,
   type Request,
   SERVER_TYPE,
   SERVER_TYPES,
@@ -182,9 +184,15 @@ export interface BoundaryCase {
   command: CommandName;
   /** The field's wire name. */
   field: string;
-  /** The value (for a `text` field, its length in characters). */
+  /** The value written (for a `text` field, its length in characters). */
   value: number;
-  /** Whether the value is inside the catalogue's range. */
+  /**
+   * The value as the module reads it: C `atoi` saturates at the C `int`
+   * range, so `INT_MAX + 1` reads as `INT_MAX` (in range of an open-ended
+   * field).
+   */
+  read: number;
+  /** Whether the value read is inside the catalogue's range. */
   inRange: boolean;
   /** The command line, without its line end. */
   line: string;
@@ -213,7 +221,14 @@ function baseRequest(
   command: CommandName,
   world: World,
   spec: FieldSpec,
+  value: number,
 ): Request {
+  // A field some types use only: the first type that uses it; conn_type
+  // itself: the type tried, when it is one (its cert_index given).
+  const typed = (fallback: number, count: number) =>
+    spec.name === "conn_type" && value >= 0 && value < count
+      ? value
+      : spec.usedBy?.[0] ?? fallback;
   const destination = { ip: "127.0.0.1", port: world.udpPeerPort };
   switch (command) {
     case "SKTCFG":
@@ -235,8 +250,7 @@ function baseRequest(
     case "SKTDEL":
       return { command, linkId: LINK_ID.min };
     case "SKTSERVER": {
-      // A field some types use only: the first type that uses it.
-      const type = (spec.usedBy?.[0] ?? SERVER_TYPE.TCP) as ServerType;
+      const type = typed(SERVER_TYPE.TCP, SERVER_TYPES.length) as ServerType;
       return {
         command,
         linkId: LINK_ID.min,
@@ -247,7 +261,7 @@ function baseRequest(
       };
     }
     case "SKTCLIENT": {
-      const type = (spec.usedBy?.[0] ?? CLIENT_TYPE.TCP) as ClientType;
+      const type = typed(CLIENT_TYPE.TCP, CLIENT_TYPES.length) as ClientType;
       return {
         command,
         linkId: LINK_ID.min,
@@ -284,19 +298,22 @@ export function boundaryCases(world: World): BoundaryCase[] {
     const fields = COMMANDS[command].fields;
     for (const [index, spec] of fields.entries()) {
       if (!RANGED_KINDS.includes(spec.kind)) continue;
-      const base = decodeLatin1(
-        formatRequest(baseRequest(command, world, spec)),
-      ).slice(0, -2);
-      const equals = base.indexOf("=");
-      const values = base.slice(equals + 1).split(",");
       for (const value of [spec.min - 1, spec.min, spec.max, spec.max + 1]) {
-        const wire = [...values];
+        const base = decodeLatin1(
+          formatRequest(baseRequest(command, world, spec, value)),
+        ).slice(0, -2);
+        const equals = base.indexOf("=");
+        const wire = base.slice(equals + 1).split(",");
         wire[index] = spec.kind === "text" ? hostOfLength(value) : `${value}`;
+        const read = spec.kind === "text"
+          ? value
+          : Math.max(-INT_MAX - 1, Math.min(INT_MAX, value));
         cases.push({
           command,
           field: spec.name,
           value,
-          inRange: value >= spec.min && value <= spec.max,
+          read,
+          inRange: rangeProblem(spec, read) === undefined,
           line: `${base.slice(0, equals + 1)}${wire.join(",")}`,
         });
       }
