@@ -2,8 +2,10 @@
  * Fuzzes both sides of the UART (`deno task fuzz`); the fuzzers live in
  * `tools/fuzz/`, by what they fuzz:
  *
- * - `requests.ts`: the command-line grammar (requests of every command,
- *   and the codes each may answer); `lines.ts`: the console byte stream
+ * - `requests.ts`: the command-line grammar from the catalogue (requests
+ *   of every command and connection type, and boundary lines at each
+ *   field's range limits); `codes.ts`: the codes each may answer, named
+ *   from the catalogue; `lines.ts`: the console byte stream
  *   (mutated lines, random bytes, overlong lines, NUL bytes, lone CRs and
  *   LFs); `console.ts`: the console of a virtual module in this process,
  *   where every line must get the answer the protocol's own

@@ -5,7 +5,7 @@
  * (`ERROR: 1` of a malformed line, checked against `parseCommandLine`), a
  * code a well-formed line may get ({@linkcode allowedCodes}), a code of the
  * `AT+SKTSENDRAW` payload ({@linkcode PAYLOAD_CODES}, {@linkcode
- * SENDRAW_ABORT}), or one the virtual module never gives on this loopback
+ * ABORT_CODES}), or one the virtual module never gives on this loopback
  * world, with why ({@linkcode NEVER}): the fuzzer fails if one comes.
  *
  * @module
@@ -53,15 +53,23 @@ const RUNTIME: {
   SKTSEND: [ERR.SKTSEND.PARAMETER, ERR.SKTSEND.SEND],
   // A data_size the free heap cannot hold is NO_MEMORY (firmware rule sktread-heap).
   SKTREAD: [ERR.SKTREAD.PARAMETER, ERR.SKTREAD.NO_MEMORY, ERR.SKTREAD.READ],
-  // Before the prompt; after it see PAYLOAD_CODES and SENDRAW_ABORT.
+  // Before the prompt; after it see PAYLOAD_CODES and ABORT_CODES.
   SKTSENDRAW: [ERR.SKTSENDRAW.PARAMETER],
 };
 
 /** Codes the payload after an `AT+SKTSENDRAW` prompt may answer. */
 export const PAYLOAD_CODES: readonly number[] = [OK_CODE, ERR.SKTSENDRAW.SEND];
 
-/** The code of an `AT+SKTSENDRAW` payload aborted with `<<<`. */
-export const SENDRAW_ABORT: number = ERR.SKTSENDRAW.TT_DATA;
+/**
+ * Codes of an `AT+SKTSENDRAW` payload over 4096 bytes aborted with `<<<`:
+ * `TT_DATA`, or `SEND` when a piece gathered before the abort (the `<<<`
+ * bytes are in it) failed to send: atcmd_lwip_start_tt_handle stops at the
+ * first failed atcmd_lwip_send_data with its code.
+ */
+export const ABORT_CODES: readonly number[] = [
+  ERR.SKTSENDRAW.TT_DATA,
+  ERR.SKTSENDRAW.SEND,
+];
 
 const TASK = "the virtual module starts no RTOS task that could fail";
 const HEAP = "the virtual module's allocations do not fail";
@@ -113,7 +121,7 @@ export function accountedCodes(command: CommandName): number[] {
     ? [runtime as readonly number[]]
     : Object.values(runtime as Record<TransportKind, readonly number[]>);
   const payload = command === "SKTSENDRAW"
-    ? [...PAYLOAD_CODES, SENDRAW_ABORT]
+    ? [...PAYLOAD_CODES, ...ABORT_CODES]
     : [];
   const parse = command === "SKTSTATE" ? [] : [PARAMETER_ERROR];
   return [

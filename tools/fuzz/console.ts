@@ -19,12 +19,7 @@ import {
 } from "@atsock/protocol";
 import { serveStreams, type VirtualModule } from "@atsock/device";
 import { memoryPair } from "@atsock/host";
-import {
-  allowedCodes,
-  OK_CODE,
-  PAYLOAD_CODES,
-  SENDRAW_ABORT,
-} from "./codes.ts";
+import { ABORT_CODES, allowedCodes, OK_CODE, PAYLOAD_CODES } from "./codes.ts";
 import { chunks, type DeviceFuzzReport, FuzzFailure, show } from "./runner.ts";
 
 const CRLF = encode("\r\n");
@@ -245,7 +240,7 @@ export class FuzzConsole {
     for (const b of "<<<") await this.#host.write(encode(b));
     const end = await this.answer(`${what} abort`);
     this.#count(text(end.final));
-    if (codeOf(end.final) !== SENDRAW_ABORT) {
+    if (end.final.type !== "error" || !ABORT_CODES.includes(end.final.code)) {
       throw new FuzzFailure(`${what} abort answered ${text(end.final)}`);
     }
     return bytes.length;
