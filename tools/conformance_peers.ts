@@ -88,6 +88,18 @@ class Inbox {
   }
 }
 
+/** A UDP socket bound on `hostname` (any port) whose datagrams go to `inbox`. */
+async function udpPeer(inbox: Inbox, hostname: string): Promise<UdpSocket> {
+  const socket = createSocket("udp4");
+  socket.on("message", (msg: Uint8Array, rinfo) => {
+    inbox.from = { address: rinfo.address, port: rinfo.port };
+    inbox.add(new Uint8Array(msg));
+  });
+  socket.on("error", () => inbox.end());
+  await new Promise<void>((resolve) => socket.bind(0, hostname, resolve));
+  return socket;
+}
+
 /** One peer: its socket(s) and what it received. */
 interface Peer {
   proto: "tcp" | "udp" | "tls";
@@ -175,13 +187,7 @@ export class Peers {
     const peer: Peer = { proto: step.proto!, inbox };
     let port: number;
     if (step.proto === "udp") {
-      const socket = createSocket("udp4");
-      socket.on("message", (msg: Uint8Array, rinfo) => {
-        inbox.from = { address: rinfo.address, port: rinfo.port };
-        inbox.add(new Uint8Array(msg));
-      });
-      socket.on("error", () => inbox.end());
-      await new Promise<void>((resolve) => socket.bind(0, hostname, resolve));
+      const socket = await udpPeer(inbox, hostname);
       peer.udp = socket;
       port = socket.address().port;
     } else {
@@ -229,15 +235,7 @@ export class Peers {
     const peer: Peer = { proto: step.proto!, inbox };
     let local: number;
     if (step.proto === "udp") {
-      const socket = createSocket("udp4");
-      socket.on("message", (msg: Uint8Array, rinfo) => {
-        inbox.from = { address: rinfo.address, port: rinfo.port };
-        inbox.add(new Uint8Array(msg));
-      });
-      socket.on("error", () => inbox.end());
-      await new Promise<void>((resolve) =>
-        socket.bind(0, this.#options.peerHost, resolve)
-      );
+      const socket = await udpPeer(inbox, this.#options.peerHost);
       peer.udp = socket;
       peer.to = { address: moduleHost, port };
       local = socket.address().port;

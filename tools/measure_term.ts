@@ -28,6 +28,32 @@ const SIZE = 32 * 1024 * 1024;
 const ROUNDS = 3;
 const MAIN = new URL("../packages/cli/main.ts", import.meta.url).pathname;
 
+/** Runs `atsock term` on the console at `port` with `input` on stdin; its exit code. */
+async function term(
+  port: number,
+  input: string,
+  allow: string[] = [],
+): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      ...allow,
+      MAIN,
+      "term",
+      `tcp:127.0.0.1:${port}`,
+    ],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(input));
+  await w.close();
+  return (await child.status).code;
+}
+
 async function round(
   file: string,
   data: Uint8Array,
@@ -43,29 +69,12 @@ async function round(
     const drained = peer.drain(SIZE);
     const start = performance.now();
     if (viaTerm) {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-net=127.0.0.1",
-          `--allow-read=${file}`,
-          MAIN,
-          "term",
-          `tcp:127.0.0.1:${consolePort}`,
-        ],
-        stdin: "piped",
-        stdout: "null",
-        stderr: "null",
-        env: { NO_COLOR: "1" },
-      }).spawn();
-      const w = child.stdin.getWriter();
-      await w.write(
-        new TextEncoder().encode(
-          `AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0\n:sendfile 0 ${file}\n`,
-        ),
+      const code = await term(
+        consolePort,
+        `AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0\n:sendfile 0 ${file}\n`,
+        [`--allow-read=${file}`],
       );
-      await w.close();
-      const status = await child.status;
-      if (status.code !== 0) throw new Error(`term exited ${status.code}`);
+      if (code !== 0) throw new Error(`term exited ${code}`);
     } else {
       const conn = await Deno.connect({ port: consolePort });
       await readUntilText(conn, "ATCMD READY\r\n");
@@ -103,23 +112,7 @@ async function startup(): Promise<number> {
   const consolePort = Number(console.address.split(":").pop());
   try {
     const start = performance.now();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        MAIN,
-        "term",
-        `tcp:127.0.0.1:${consolePort}`,
-      ],
-      stdin: "piped",
-      stdout: "null",
-      stderr: "null",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode("AT+SKTSTATE\n"));
-    await w.close();
-    await child.status;
+    await term(consolePort, "AT+SKTSTATE\n");
     return performance.now() - start;
   } finally {
     await console.close();
