@@ -9,7 +9,13 @@
 
 import { TargetError } from "@atsock/cli";
 import type { Transport } from "@atsock/host";
-import { decodeLatin1, encodeLatin1 } from "@atsock/protocol";
+import {
+  decodeLatin1,
+  encodeLatin1,
+  field,
+  formatError,
+  PARAMETER_ERROR,
+} from "@atsock/protocol";
 import type { Settler } from "./conformance_peers.ts";
 
 /** An external module: nothing to look at, so a pause (the only one). */
@@ -57,8 +63,11 @@ export async function resetExternal(
   const answered = (text: string) => /\r\n(OK|ERROR: \d+)\r\n$/.test(text);
   try {
     // In step first: whatever the module printed before ends at this answer.
-    await transport.write(encodeLatin1("AT+SKTDEL=99\r\n"));
-    await readUntil(reader, (text) => text.endsWith("\r\nERROR: 1\r\n"), ms);
+    // A link id past the catalogue's range: ERROR: 1 whatever the links.
+    const outside = field("SKTDEL", "link_id").max + 1;
+    await transport.write(encodeLatin1(`AT+SKTDEL=${outside}\r\n`));
+    const invalid = decodeLatin1(formatError(PARAMETER_ERROR));
+    await readUntil(reader, (text) => text.endsWith(invalid), ms);
     await transport.write(encodeLatin1("AT+SKTSTATE\r\n"));
     const state = await readUntil(reader, answered, ms);
     for (const m of state.matchAll(/link_id:(\d+),(server|client)/g)) {

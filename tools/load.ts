@@ -23,6 +23,7 @@
 import { createModule, serveStreams, type VirtualModule } from "@atsock/device";
 import { makePki } from "@atsock/device/pki";
 import { AtDriver, type HostLink, memoryPair } from "@atsock/host";
+import { CLIENT_TYPE } from "@atsock/protocol";
 import { toolArgs } from "./args.ts";
 import {
   Deadline,
@@ -104,6 +105,13 @@ function collectGarbage(): boolean {
   return true;
 }
 
+/** The client type of each kind (TLS verifies the peer with suite 1's CA). */
+const CLIENT_TYPE_OF = {
+  tcp: CLIENT_TYPE.TCP,
+  udp: CLIENT_TYPE.UDP,
+  tls: CLIENT_TYPE.TLS_VERIFY_SERVER,
+} as const;
+
 /** How far ahead of the receiver a UDP sender may be (datagrams are dropped, not held, past the buffers). */
 const UDP_WINDOW = 8 * 1024;
 
@@ -151,7 +159,7 @@ async function round(
         const target = await peers.connectTo();
         const link: HostLink = await driver.connect({
           linkId: id,
-          type: kind === "tcp" ? 1 : kind === "udp" ? 0 : 3,
+          type: CLIENT_TYPE_OF[kind],
           host: "127.0.0.1",
           port: target.port,
           ...(kind === "udp" ? { localPort: target.localPort } : {}),

@@ -41,6 +41,7 @@ import {
   stalledConnections,
 } from "../packages/device/attacks.ts";
 import { makePki } from "./make_pki.ts";
+import { CLIENT_TYPE, SERVER_TYPE } from "@atsock/protocol";
 import { toolArgs } from "./args.ts";
 import { echoPeer, freePort, payload, sha256 as sha } from "./loopback.ts";
 import { ConsoleClient, type Emulator, startEmulator } from "./soak_util.ts";
@@ -127,7 +128,7 @@ async function normalTraffic(
     const link: HostLink = await driver.connect({
       // The highest id: seeds take the lowest free one.
       linkId: 19,
-      type: 1,
+      type: CLIENT_TYPE.TCP,
       host: "127.0.0.1",
       port: echoPort,
       autoReceive: true,
@@ -259,12 +260,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const tlsPort = freePort();
     const tcpServer: HostServer = await driver.listen({
       linkId: 10,
-      type: 1,
+      type: SERVER_TYPE.TCP,
       port: tcpPort,
     });
     const tlsServer: HostServer = await driver.listen({
       linkId: 11,
-      type: 2,
+      type: SERVER_TYPE.TLS,
       certIndex: 1,
       port: tlsPort,
     });

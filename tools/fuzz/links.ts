@@ -8,11 +8,14 @@
  */
 
 import {
+  CLIENT_TYPE,
   encode,
   formatRequest,
   formatStateLine,
   type LinkState,
   type Request,
+  SERVER_TYPE,
+  transportOf,
 } from "@atsock/protocol";
 import type { VirtualModule } from "@atsock/device";
 import { fdsWhen, settledFds } from "../loopback.ts";
@@ -146,14 +149,14 @@ export class LinkCheck {
       {
         command: "SKTSERVER",
         linkId: 0,
-        type: 1,
+        type: SERVER_TYPE.TCP,
         port: tcpServer,
         autoReceive: false,
       },
       {
         command: "SKTCLIENT",
         linkId: 1,
-        type: 1,
+        type: CLIENT_TYPE.TCP,
         host: local,
         port: world.echoPort,
         autoReceive: false,
@@ -162,7 +165,7 @@ export class LinkCheck {
       {
         command: "SKTCLIENT",
         linkId: 2,
-        type: 0,
+        type: CLIENT_TYPE.UDP,
         host: "localhost",
         port: world.udpPeerPort,
         localPort: udpLocal,
@@ -172,7 +175,7 @@ export class LinkCheck {
       {
         command: "SKTSERVER",
         linkId: 3,
-        type: 0,
+        type: SERVER_TYPE.UDP,
         port: udpServer,
         autoReceive: false,
       },
@@ -183,11 +186,11 @@ export class LinkCheck {
         destination: { ip: local, port: world.udpPeerPort },
       },
       // Type 2 needs no certificate: the echo peer answers the ClientHello
-      // with itself, the TCP server's seed never answers (both ERROR: 14).
+      // with itself, the TCP server's seed never answers (both HANDSHAKE).
       {
         command: "SKTCLIENT",
         linkId: 4,
-        type: 2,
+        type: CLIENT_TYPE.TLS,
         host: local,
         port: world.echoPort,
         autoReceive: false,
@@ -195,7 +198,7 @@ export class LinkCheck {
       {
         command: "SKTCLIENT",
         linkId: 5,
-        type: 2,
+        type: CLIENT_TYPE.TLS,
         host: local,
         port: tcpServer,
         autoReceive: false,
@@ -204,7 +207,8 @@ export class LinkCheck {
     for (const step of steps) {
       await console.write(formatRequest(step));
       const { final } = await console.answer(`warm-up ${step.command}`);
-      const tls = step.command === "SKTCLIENT" && step.type === 2;
+      const tls = step.command === "SKTCLIENT" &&
+        transportOf("client", step.type) === "tls";
       if (final.type === "prompt" || (!tls && final.type !== "ok")) {
         throw new FuzzFailure(
           `warm-up ${show(formatRequest(step))} answered ${text(final)}`,
