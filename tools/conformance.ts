@@ -14,8 +14,11 @@
  * @module
  */
 
+import { createModule, serveStreams, type VirtualModule } from "@atsock/device";
+import { makePki, PkiError } from "@atsock/device/pki";
 import {
   formatDiff,
+  memoryPair,
   openTarget,
   parseTarget,
   readTranscript,
@@ -23,11 +26,9 @@ import {
   type ReplayResult,
   type Target,
   TargetError,
+  type Transport,
   UsageError,
-} from "@atsock/cli";
-import { createModule, serveStreams, type VirtualModule } from "@atsock/device";
-import { makePki, PkiError } from "@atsock/device/pki";
-import { memoryPair, type Transport } from "@atsock/host";
+} from "@atsock/host";
 import {
   renderTemplate,
   replayScript,

@@ -7,8 +7,7 @@
  * @module
  */
 
-import { TargetError } from "@atsock/cli";
-import type { Transport } from "@atsock/host";
+import { TargetError, type Transport } from "@atsock/host";
 import {
   decodeLatin1,
   encodeLatin1,

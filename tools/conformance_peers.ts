@@ -9,7 +9,7 @@
  */
 
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import type { PeerOutcome } from "@atsock/cli";
+import type { PeerOutcome } from "@atsock/host";
 import { decodeLatin1, type PeerStep } from "@atsock/protocol";
 
 /** What the runner knows of the module before a peer acts. */

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { replay } from "@atsock/cli";
 import { createModule, serveStreams, serveTcp } from "@atsock/device";
-import { memoryPair } from "@atsock/host";
+import { memoryPair, replay } from "@atsock/host";
 import { encode, parseTranscript, replayScript } from "@atsock/protocol";
 import {
   type ConformanceOptions,

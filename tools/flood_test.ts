@@ -4,8 +4,8 @@ import {
   resetConnect,
   resetsSupported,
   stalledConnections,
-} from "../packages/device/attacks.ts";
-import { makePki } from "./make_pki.ts";
+} from "@atsock/device/attacks";
+import { makePki } from "@atsock/device/pki";
 import { freePort } from "./loopback.ts";
 import { ConsoleClient, type Emulator, startEmulator } from "./soak_util.ts";
 

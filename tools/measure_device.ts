@@ -419,7 +419,7 @@ async function tt(): Promise<string> {
 }
 
 async function tls(): Promise<string> {
-  const { makePki } = await import("./make_pki.ts");
+  const { makePki } = await import("@atsock/device/pki");
   const tlsMod = await import("node:tls");
   const dir = await Deno.makeTempDir({ prefix: "atsock-measure-" });
   await makePki(dir, { suites: [1] });

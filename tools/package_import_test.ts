@@ -6,6 +6,7 @@
  * or maps them to the checkout's files with an import map.
  */
 import assert from "node:assert/strict";
+import { importSpecifiers } from "./import_scan.ts";
 
 const PACKAGES = new URL("../packages/", import.meta.url).pathname;
 
@@ -21,8 +22,9 @@ async function siblingsImported(
       for (const name of await siblingsImported(path, own)) found.add(name);
     } else if (entry.name.endsWith(".ts")) {
       const text = await Deno.readTextFile(path);
-      for (const m of text.matchAll(/from "(@atsock\/[a-z]+)[^"]*"/g)) {
-        if (m[1] !== own) found.add(m[1]);
+      for (const { specifier } of importSpecifiers(text)) {
+        const name = /^@atsock\/[a-z]+/.exec(specifier)?.[0];
+        if (name && name !== own) found.add(name);
       }
     }
   }
@@ -30,7 +32,7 @@ async function siblingsImported(
 }
 
 Deno.test("each package's deno.json maps the sibling packages it imports to their jsr: specifiers (as JSR will see it)", async () => {
-  for (const pkg of ["protocol", "device", "host", "cli"]) {
+  for (const pkg of ["protocol", "tty", "device", "host", "cli"]) {
     const config = JSON.parse(
       await Deno.readTextFile(`${PACKAGES}${pkg}/deno.json`),
     );
@@ -58,7 +60,7 @@ Deno.test("another project imports @atsock/host and @atsock/device from a checko
           "@atsock/host": "jsr:@atsock/host@^0.1.0",
           "@atsock/device": "jsr:@atsock/device@^0.1.0",
         },
-        links: ["protocol", "device", "host"].map((p) => PACKAGES + p),
+        links: ["protocol", "tty", "device", "host"].map((p) => PACKAGES + p),
       }),
     );
     await Deno.writeTextFile(
@@ -101,7 +103,7 @@ Deno.test("another project imports the packages from a checkout through an impor
   const dir = await Deno.makeTempDir({ prefix: "atsock-user-" });
   try {
     const imports = Object.fromEntries(
-      ["protocol", "device", "host"].map((
+      ["protocol", "tty", "device", "host"].map((
         p,
       ) => [`@atsock/${p}`, `${PACKAGES}${p}/mod.ts`]),
     );

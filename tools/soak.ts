@@ -39,8 +39,8 @@ import {
   resetConnect,
   resetsSupported,
   stalledConnections,
-} from "../packages/device/attacks.ts";
-import { makePki } from "./make_pki.ts";
+} from "@atsock/device/attacks";
+import { makePki } from "@atsock/device/pki";
 import { CLIENT_TYPE, SERVER_TYPE } from "@atsock/protocol";
 import { toolArgs } from "./args.ts";
 import { echoPeer, freePort, payload, sha256 as sha } from "./loopback.ts";

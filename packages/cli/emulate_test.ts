@@ -219,7 +219,7 @@ Deno.test("a denied permission is one line naming the problem", async () => {
 });
 
 Deno.test("atsock emulate on a pty: the banner names the path, a serial client talks to it", async () => {
-  const { openSerial } = await import("@atsock/device/tty");
+  const { openSerial } = await import("@atsock/tty");
   const child = atsock([
     "emulate",
     "--console",

@@ -24,8 +24,8 @@ import { sendCommand } from "./oneshot/send.ts";
 import { readCommand } from "./oneshot/read.ts";
 import { delCommand } from "./oneshot/del.ts";
 import { runCommand } from "./run/run.ts";
-import { replayCommand } from "./rig/replay.ts";
-import { transcriptCommand } from "./rig/show.ts";
+import { replayCommand } from "./transcript/replay.ts";
+import { transcriptCommand } from "./transcript/show.ts";
 import { TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
@@ -51,18 +51,19 @@ export type {
   ExplanationKind,
 } from "./explain/explanation.ts";
 export { UsageError } from "./usage.ts";
+export { parseReplayArgs, type ReplayOptions } from "./transcript/replay.ts";
+export { parseTranscriptArgs, type ShowOptions } from "./transcript/show.ts";
+// The replay and the target are `@atsock/host`'s; re-exported for code
+// that took them from here.
 export {
   formatDiff,
-  parseReplayArgs,
   type PeerHandler,
   type PeerOutcome,
   readTranscript,
   replay,
-  type ReplayOptions,
   type ReplayResult,
   type ReplayRunOptions,
-} from "./rig/replay.ts";
-export { parseTranscriptArgs, type ShowOptions } from "./rig/show.ts";
+} from "@atsock/host";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
 export { type CommonOptions, parseOneShot } from "./oneshot/options.ts";
 export { parseRunArgs, type RunOptions } from "./run/run.ts";

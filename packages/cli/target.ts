@@ -1,56 +1,26 @@
 /**
  * Where a module is, for every subcommand that talks to one: a serial
- * device or a TCP bridge (`tcp:HOST:PORT`). Parsing gives a `UsageError`;
- * opening gives a `TargetError` with one line for the user, and lets
- * permission errors through so `main` can name the flag to add.
+ * device or a TCP bridge (`tcp:HOST:PORT`). Parsing and opening are
+ * `@atsock/host`'s (parsing gives a `UsageError`; opening gives a
+ * `TargetError` with one line for the user, and lets permission errors
+ * through so `main` can name the flag to add); the `--baud` option is the
+ * command line's.
  *
  * @module
  */
 
-import {
-  connectTcp,
-  openSerialTransport,
-  SerialError,
-  type Transport,
-} from "@atsock/host";
+import { DEFAULT_BAUD, type Target } from "@atsock/host";
 import { UsageError } from "./usage.ts";
 
-/** Where the module is. */
-export type Target =
-  | { kind: "tcp"; hostname: string; port: number }
-  | { kind: "serial"; path: string };
-
-/** A module that could not be reached: one line for the user, exit status 1. */
-export class TargetError extends Error {
-  /** Creates the error with a one-line message. */
-  constructor(message: string) {
-    super(message);
-    this.name = "TargetError";
-  }
-}
-
-/** The default speed of the module's AT UART (8N1). */
-export const DEFAULT_BAUD = 38400;
-
-/** `tcp:HOST:PORT` (HOST may be `[v6]`, empty means 127.0.0.1) or a device path. */
-export function parseTarget(text: string): Target {
-  if (text.startsWith("tcp:")) {
-    const m = /^tcp:(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
-    if (!m) throw new UsageError(`expected tcp:HOST:PORT, not "${text}"`);
-    const port = Number(m[3]);
-    if (port < 1 || port > 65535) {
-      throw new UsageError(`port ${port} is not 1..65535`);
-    }
-    return { kind: "tcp", hostname: m[1] ?? (m[2] || "127.0.0.1"), port };
-  }
-  if (text === "") throw new UsageError("the target is empty");
-  if (/^[\w.-]+:\d+$/.test(text)) {
-    throw new UsageError(
-      `"${text}" is not a device; did you mean tcp:${text}?`,
-    );
-  }
-  return { kind: "serial", path: text };
-}
+export {
+  DEFAULT_BAUD,
+  isPermissionError,
+  openTarget,
+  parseTarget,
+  type Target,
+  TargetError,
+  targetName,
+} from "@atsock/host";
 
 /** Parses a `--baud` value for a serial target; throws `UsageError`. */
 export function parseBaud(text: string | undefined, target: Target): number {
@@ -65,53 +35,6 @@ export function parseBaud(text: string | undefined, target: Target): number {
     );
   }
   return baud;
-}
-
-/** The target as the user wrote it. */
-export function targetName(target: Target): string {
-  return target.kind === "tcp"
-    ? `tcp:${target.hostname}:${target.port}`
-    : target.path;
-}
-
-/**
- * Opens the target. A missing device or a refused connection is a
- * {@linkcode TargetError}; permission errors are rethrown as they are.
- */
-export async function openTarget(
-  target: Target,
-  options: { baud?: number } = {},
-): Promise<Transport> {
-  const name = targetName(target);
-  if (target.kind === "tcp") {
-    try {
-      return await connectTcp({ hostname: target.hostname, port: target.port });
-    } catch (e) {
-      if (isPermissionError(e)) throw e;
-      if (e instanceof Deno.errors.ConnectionRefused) {
-        throw new TargetError(
-          `${name}: connection refused (is the bridge or emulator running?)`,
-        );
-      }
-      throw new TargetError(`${name}: ${firstLine(e)}`);
-    }
-  }
-  try {
-    return openSerialTransport(target.path, {
-      baud: options.baud ?? DEFAULT_BAUD,
-    });
-  } catch (e) {
-    if (isPermissionError(e)) throw e;
-    if (e instanceof RangeError) throw new UsageError(e.message);
-    if (e instanceof SerialError) throw new TargetError(e.message);
-    throw new TargetError(`${name}: ${firstLine(e)}`);
-  }
-}
-
-/** True for Deno's permission errors (which `main` reports with the flag). */
-export function isPermissionError(e: unknown): boolean {
-  return e instanceof Deno.errors.NotCapable ||
-    e instanceof Deno.errors.PermissionDenied;
 }
 
 /** The first line of an error's message. */

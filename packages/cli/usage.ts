@@ -6,15 +6,10 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "@atsock/host";
 
-/** Bad command-line arguments. */
-export class UsageError extends Error {
-  /** Creates a usage error with a one-line message. */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+/** Bad command-line arguments: `@atsock/host`'s, which its target parser and transcript reader throw too. */
+export { UsageError } from "@atsock/host";
 
 /**
  * `node:util` `parseArgs` (strict unless told otherwise), with its errors (an unknown option, a

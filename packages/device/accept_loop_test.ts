@@ -3,7 +3,7 @@ import { acceptLoop } from "./accept_loop.ts";
 import { createModule } from "./module.ts";
 import { serveTcp } from "./consoles.ts";
 import { connect as tlsConnect } from "node:tls";
-import { makePki } from "../../tools/make_pki.ts";
+import { makePki } from "@atsock/device/pki";
 import {
   resetConnect,
   resetsSupported,

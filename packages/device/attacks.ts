@@ -4,7 +4,8 @@
  * then close, all in one synchronous turn, through libc FFI), a TLS
  * client that opens the TCP connection and never says hello, and a
  * console client that never reads. Linux only; needs `--allow-ffi` for
- * the resets. Not part of the package's public API.
+ * the resets. Exported as `@atsock/device/attacks` for the tools (the soak
+ * and the flood test); not part of the module's API (`@atsock/device`).
  *
  * @module
  */

@@ -8,7 +8,7 @@
 
 import { type Console, serveStreams } from "./consoles.ts";
 import type { VirtualModule } from "./module.ts";
-import { openPty } from "./tty.ts";
+import { openPty } from "@atsock/tty";
 
 /**
  * Serves the module on a new pseudo-terminal; `address` is its slave path.

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { encode } from "@atsock/protocol";
 import { createModule } from "./module.ts";
 import { servePty } from "./pty_console.ts";
-import { openSerial, type SerialPort } from "./tty.ts";
+import { openSerial, type SerialPort } from "@atsock/tty";
 
 /** Reads from a port until the text ends with `end` (at most 100 reads, 5 s). */
 async function readUntil(port: SerialPort, end: string): Promise<string> {

@@ -193,7 +193,7 @@ Deno.test({
     "TLS links take no AT+SKTCFG option: a TLS client and a TLS seed keep the OS defaults",
   ignore: !hasOpenssl,
 }, async () => {
-  const { makePki } = await import("../../tools/make_pki.ts");
+  const { makePki } = await import("@atsock/device/pki");
   const { connect: tlsConnect, createServer } = await import("node:tls");
   const dir = await Deno.makeTempDir({ prefix: "atsock-sockopt-tls-" });
   await makePki(dir, { suites: [1] });

@@ -8,7 +8,7 @@ import {
 } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { concat, encode } from "@atsock/protocol";
-import { makePki } from "../../tools/make_pki.ts";
+import { makePki } from "@atsock/device/pki";
 import { listenTls } from "./tls.ts";
 import { freePort, Harness, oddChunks, randomBytes } from "./test_util.ts";
 

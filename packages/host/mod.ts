@@ -2,7 +2,10 @@
  * Drive a Realtek Ameba module (real, or the atsock virtual one) from
  * TypeScript: a transport (serial device, TCP bridge or in-memory), a driver
  * with a typed method per Socket AT command and typed unsolicited events,
- * and socket-like links with Web Streams.
+ * and socket-like links with Web Streams. Also: a module found by its
+ * address as a person writes it (`openTarget(parseTarget("tcp:HOST:PORT"))`),
+ * and the replay of a transcript's host side against a module, which reports
+ * the first difference.
  *
  * @example Connect through a TCP bridge and fetch a page
  * ```ts ignore
@@ -18,6 +21,22 @@
  * const writer = link.writable.getWriter();
  * await writer.write(new TextEncoder().encode("HEAD / HTTP/1.0 "));
  * for await (const chunk of link.readable) console.log(chunk.length);
+ * ```
+ *
+ * @example Replay a recorded session against a module on a cable
+ * ```ts ignore
+ * import { replayScript } from "@atsock/protocol";
+ * import {
+ *   formatDiff,
+ *   openTarget,
+ *   parseTarget,
+ *   readTranscript,
+ *   replay,
+ * } from "@atsock/host";
+ *
+ * const script = replayScript(await readTranscript("session.jsonl"));
+ * const result = await replay(script, await openTarget(parseTarget("/dev/ttyUSB0")));
+ * console.log(result.result === "match" ? "same" : formatDiff(result));
  * ```
  *
  * @module
@@ -65,3 +84,23 @@ export {
   type SerialOptions,
   type SerialTransport,
 } from "./serial.ts";
+export {
+  DEFAULT_BAUD,
+  isPermissionError,
+  openTarget,
+  parseTarget,
+  type Target,
+  TargetError,
+  targetName,
+} from "./target.ts";
+export {
+  formatDiff,
+  type PeerHandler,
+  type PeerOutcome,
+  readTranscript,
+  replay,
+  type ReplayResult,
+  type ReplayRunOptions,
+  showLine,
+} from "./replay.ts";
+export { UsageError } from "./usage_error.ts";

@@ -6,14 +6,14 @@
  * @module
  */
 
-import { openSerial, type SerialOptions } from "@atsock/device/tty";
+import { openSerial, type SerialOptions } from "@atsock/tty";
 import type { Transport } from "./transport.ts";
 
 export {
   SerialError,
   type SerialErrorKind,
   type SerialOptions,
-} from "@atsock/device/tty";
+} from "@atsock/tty";
 
 /** A serial transport, with the line settings read back from the device. */
 export interface SerialTransport extends Transport {

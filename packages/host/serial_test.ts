@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { createModule } from "@atsock/device";
 import { servePty } from "@atsock/device/pty-console";
 import { DEFAULT_CONFIG, encode } from "@atsock/protocol";
-import { openPty, serialErrorKind } from "@atsock/device/tty";
+import { openPty, serialErrorKind } from "@atsock/tty";
 import {
   AtDriver,
   linkStreams,

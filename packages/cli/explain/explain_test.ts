@@ -15,7 +15,7 @@ import {
   type ModuleEvent,
   parseCommandLine,
 } from "@atsock/protocol";
-import { Harness } from "../../device/test_util.ts";
+import { Harness } from "../test_module.ts";
 import { explainLine } from "./explain.ts";
 import { unescapeLine } from "./escapes.ts";
 import type { Explanation } from "./explanation.ts";

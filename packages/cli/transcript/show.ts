@@ -12,9 +12,9 @@ import {
   isPrintable,
   type TranscriptRecord,
 } from "@atsock/protocol";
+import { readTranscript } from "@atsock/host";
 import type { Subcommand } from "../command.ts";
 import { parseOptions, UsageError } from "../usage.ts";
-import { readTranscript } from "./replay.ts";
 
 /** Help text of `atsock transcript`. */
 export const TRANSCRIPT_HELP = `atsock transcript: read transcripts
