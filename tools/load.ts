@@ -23,7 +23,7 @@
 import { createModule, serveStreams, type VirtualModule } from "@atsock/device";
 import { makePki } from "@atsock/device/pki";
 import { AtDriver, type HostLink, memoryPair } from "@atsock/host";
-import { CLIENT_TYPE } from "@atsock/protocol";
+import { CLIENT_TYPE, LINK_COUNT } from "@atsock/protocol";
 import { toolArgs } from "./args.ts";
 import {
   Deadline,
@@ -43,7 +43,7 @@ export type LoadKind = "tcp" | "udp" | "tls";
 
 /** Options of {@linkcode runLoad}. */
 export interface LoadOptions {
-  /** Links per module (at most 20). */
+  /** Links per module (at most `LINK_COUNT`, 20). */
   links: number;
   /** Bytes each way on each link. */
   bytes: number;
@@ -246,8 +246,10 @@ async function round(
 
 /** Runs every round; throws {@linkcode LoadFailure} on a lost byte or a leak. */
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
-  if (options.links < 1 || options.links > 20) {
-    throw new RangeError(`links must be 1..20, not ${options.links}`);
+  if (options.links < 1 || options.links > LINK_COUNT) {
+    throw new RangeError(
+      `links must be 1..${LINK_COUNT}, not ${options.links}`,
+    );
   }
   const log = options.log ?? (() => {});
   const deadline = new Deadline(
@@ -327,9 +329,9 @@ export const LOAD_ARGS = {
     links: {
       kind: "integer",
       help: "links per module",
-      default: 20,
+      default: LINK_COUNT,
       min: 1,
-      max: 20,
+      max: LINK_COUNT,
     },
     bytes: {
       kind: "integer",

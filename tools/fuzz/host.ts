@@ -11,9 +11,12 @@
 import fc from "fast-check";
 import {
   ATCMD_READY,
+  COMMAND_NAMES,
+  COMMANDS,
   concat,
   DEFAULT_CONFIG,
   encode,
+  field,
   formatConnectEvent,
   formatData,
   formatError,
@@ -21,6 +24,7 @@ import {
   formatRead,
   formatState,
   HIGH_WATERMARK,
+  LINK_COUNT,
   type LinkState,
   LOW_WATERMARK,
   MAX_PAYLOAD_LENGTH,
@@ -37,31 +41,40 @@ import {
   type HostFuzzReport,
   mulberry32,
 } from "./runner.ts";
+import { inRange } from "./requests.ts";
 
 const CRLF = encode("\r\n");
 
 const ip = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map(
   (p) => p.join("."),
 );
-const port = fc.integer({ min: 1, max: 65535 });
+const port = inRange(field("SKTCLIENT", "dst_port"));
 const endpoint = fc.record({ ip, port });
+const linkId = inRange(field("SKTDEL", "link_id"));
+/** Every error code of the catalogue, of any command. */
+const errorCodes = [
+  ...new Set(
+    COMMAND_NAMES.flatMap((c) => Object.keys(COMMANDS[c].errors).map(Number)),
+  ),
+];
+const cfg = (name: string) => inRange(field("SKTCFG", name));
 
 /** A valid piece of module output. */
 const validOutput: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.constantFrom(OK, ATCMD_READY, TT_PROMPT, HIGH_WATERMARK, LOW_WATERMARK),
-  fc.integer({ min: 1, max: 14 }).map(formatError),
+  fc.constantFrom(...errorCodes).map(formatError),
   fc.record({
-    sendTimeout: fc.nat(100000),
-    receiveTimeout: fc.nat(100000),
+    sendTimeout: cfg("so_sndtimeo"),
+    receiveTimeout: cfg("so_rcvtimeo"),
     noDelay: fc.boolean(),
     keepAlive: fc.boolean(),
-    keepIdle: fc.nat(7200),
-    keepInterval: fc.nat(75),
-    keepCount: fc.nat(10),
+    keepIdle: cfg("tcp_keepidle"),
+    keepInterval: cfg("tcp_keepintvl"),
+    keepCount: cfg("tcp_keepcnt"),
   }).map(formatQuery),
   fc.array(
     fc.record({
-      linkId: fc.nat(19),
+      linkId,
       role: fc.constantFrom("server", "client", "seed") as fc.Arbitrary<
         LinkState["role"]
       >,
@@ -70,23 +83,24 @@ const validOutput: fc.Arbitrary<Uint8Array> = fc.oneof(
       >,
       source: endpoint,
       destination: endpoint,
-      socketFd: fc.integer({ min: -1, max: 19 }),
+      // -1: no socket; else an fd of lwIP's table (one per link id).
+      socketFd: fc.integer({ min: -1, max: LINK_COUNT - 1 }),
     }),
     { maxLength: 5 },
   ).map(formatState),
   fc.tuple(
-    fc.nat(19),
+    linkId,
     fc.uint8Array({ maxLength: 300 }).map((b) =>
       b.map((x) => (x === 0 || x === 13 || x === 10 ? 0x61 : x))
     ),
   ).map(([id, data]) => formatRead(id, data)),
-  fc.tuple(fc.nat(19), fc.uint8Array({ maxLength: 2000 }), fc.option(endpoint))
+  fc.tuple(linkId, fc.uint8Array({ maxLength: 2000 }), fc.option(endpoint))
     .map(([id, data, from]) => formatData(id, data, from ?? undefined)),
   fc.record({
-    linkId: fc.nat(19),
+    linkId,
     protocol: fc.constantFrom("tcp", "tls") as fc.Arbitrary<"tcp" | "tls">,
     peer: endpoint,
-    serverId: fc.nat(19),
+    serverId: linkId,
   }).map(formatConnectEvent),
 );
 
@@ -222,7 +236,7 @@ export async function fuzzHost(
         const answer = silentNext ? junk : concat([
           junk,
           formatState([{
-            linkId: round % 20,
+            linkId: round % LINK_COUNT,
             role: "client",
             protocol: "tcp",
             source: { ip: "0.0.0.0", port: 0 },

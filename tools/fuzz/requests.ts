@@ -52,7 +52,7 @@ const CLIENT_SRC_PORT = field("SKTCLIENT", "src_port");
 const cfg = (name: string) => field("SKTCFG", name);
 
 /** Integers of a catalogue field's range (at most `top`: what the world can act on). */
-function inRange(spec: FieldSpec, top = spec.max): fc.Arbitrary<number> {
+export function inRange(spec: FieldSpec, top = spec.max): fc.Arbitrary<number> {
   return fc.integer({ min: spec.min, max: Math.min(spec.max, top) });
 }
 
