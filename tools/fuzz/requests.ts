@@ -17,6 +17,7 @@ import {
   type CommandName,
   COMMANDS,
   decodeLatin1,
+  DEFAULT_CONFIG,
   type Endpoint,
   field,
   fieldRequiredFor,
@@ -232,18 +233,7 @@ function baseRequest(
   const destination = { ip: "127.0.0.1", port: world.udpPeerPort };
   switch (command) {
     case "SKTCFG":
-      return {
-        command,
-        config: {
-          sendTimeout: 0,
-          receiveTimeout: 0,
-          noDelay: false,
-          keepAlive: false,
-          keepIdle: 0,
-          keepInterval: 0,
-          keepCount: 0,
-        },
-      };
+      return { command, config: { ...DEFAULT_CONFIG } };
     case "SKTQUERY":
     case "SKTSTATE":
       return { command };
