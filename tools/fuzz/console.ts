@@ -154,18 +154,55 @@ export class FuzzConsole {
   }
 
   /**
-   * Writes bytes (split at random), then reads the answers in order: the
-   * framer must see lines as the oracle does, each answered as
-   * `parseCommandLine` says.
+   * Where writing `bytes` ahead of the answers must stop: after the line end
+   * of the first `AT+SKTSENDRAW` line followed by more bytes than its
+   * payload (from `from`, read as the oracle would with nothing held).
+   * Bytes that reach the module in one console read with the end of the
+   * payload would not fit its TT ring and be dropped whole (firmware rule
+   * tt-drop-when-full), so a host sends them only after the answer. With a
+   * partial line held, where lines end is not known ahead: all of `bytes`.
+   */
+  #writeAheadEnd(bytes: Uint8Array, from: number): number {
+    if (this.#oracle.length > 0) return bytes.length;
+    const reader = new LineReader();
+    for (let at = from; at < bytes.length;) {
+      const { next, read } = reader.feed(bytes, at, bytes.length);
+      at = next;
+      if (read === undefined) continue;
+      const parsed = parseCommandLine(read.line.slice());
+      if (
+        parsed.kind === "request" && parsed.request.command === "SKTSENDRAW" &&
+        bytes.length - at > parsed.request.size
+      ) return at;
+    }
+    return bytes.length;
+  }
+
+  /**
+   * Writes bytes (split at random, ahead of the answers as far as
+   * {@linkcode FuzzConsole.#writeAheadEnd} allows), and reads the answers
+   * in order: the framer must see lines as the oracle does, each answered
+   * as `parseCommandLine` says.
    */
   async feed(bytes: Uint8Array, where: string): Promise<void> {
     const report = this.#report;
-    await this.write(bytes);
+    let written = 0;
+    /** Writes `bytes` up to `end` (what is not written yet). */
+    const writeTo = async (end: number) => {
+      if (end > written) await this.write(bytes.subarray(written, end));
+      written = Math.max(written, end);
+    };
+    await writeTo(this.#writeAheadEnd(bytes, 0));
     let at = 0;
     while (at < bytes.length) {
-      const { next, read } = this.#oracle.feed(bytes, at, bytes.length);
+      // Lines end where the oracle says: what is read must have been written.
+      if (written <= at) await writeTo(this.#writeAheadEnd(bytes, at));
+      const { next, read } = this.#oracle.feed(bytes, at, written);
       at = next;
-      if (read === undefined) continue;
+      if (read === undefined) {
+        if (at >= written) await writeTo(bytes.length);
+        continue;
+      }
       const line = read.line.slice();
       report.commandLines++;
       const parsed = parseCommandLine(line);
@@ -191,7 +228,8 @@ export class FuzzConsole {
         if (request.command !== "SKTSENDRAW") {
           throw new FuzzFailure(`${what} answered >>>`);
         }
-        at = await this.#payload(request.size, bytes, at, what);
+        at = await this.#payload(request.size, bytes, at, writeTo, what);
+        written = Math.max(written, at);
         continue;
       }
       if (!allowedCodes(request).includes(codeOf(final))) {
@@ -206,19 +244,22 @@ export class FuzzConsole {
 
   /**
    * After a `>>>` prompt: the payload (what followed the command's line
-   * end in `bytes` first), or, for more than 4096 bytes, `<<<` to abort.
+   * end in `bytes` first), or, for more than 4096 bytes, `<<<` to abort
+   * (what followed the line end, as written, is in the payload aborted).
    * Returns where `bytes` goes on.
    */
   async #payload(
     size: number,
     bytes: Uint8Array,
     at: number,
+    writeTo: (end: number) => Promise<void>,
     what: string,
   ): Promise<number> {
     this.#report.prompts++;
     if (size <= 4096) {
       // The payload starts with what followed the command's line end.
       const inLine = Math.min(bytes.length - at, size);
+      await writeTo(at + inLine);
       const payload = new Uint8Array(size - inLine);
       crypto.getRandomValues(payload);
       for (let i = 0; i < payload.length; i++) {
@@ -236,7 +277,6 @@ export class FuzzConsole {
       }
       return at + inLine;
     }
-    // The rest of the line went into the payload being aborted.
     for (const b of "<<<") await this.#host.write(encode(b));
     const end = await this.answer(`${what} abort`);
     this.#count(text(end.final));
