@@ -19,14 +19,22 @@ import {
   type VirtualModule,
 } from "@atsock/device";
 import {
+  CLIENT_TYPE,
+  ERR,
   LINE_BUFFER_MAX,
   LINE_BUFFER_MIN,
   LINE_BUFFER_SIZE,
+  PARAMETER_ERROR,
 } from "@atsock/protocol";
 import { firstLine, isPermissionError, TargetError } from "./target.ts";
 import { type TerminalInput, terminalInput } from "./tty_input.ts";
-import type { Subcommand } from "./command.ts";
-import { parseOptions, UsageError } from "./usage.ts";
+import {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type ParsedWords,
+} from "./command.ts";
+import { parseMode, UsageError } from "./usage.ts";
 
 /** Parsed options of `atsock emulate`. */
 export interface EmulateOptions {
@@ -105,9 +113,9 @@ Options:
   --mbedtls 2|3
               the mbedtls of the firmware build (default 2). The firmware
               never sets a host name: no SNI is sent either way; with 2
-              a verifying TLS client (AT+SKTCLIENT types 3 and 5) checks
+              a verifying TLS client (AT+SKTCLIENT types ${CLIENT_TYPE.TLS_VERIFY_SERVER} and ${CLIENT_TYPE.TLS_MUTUAL}) checks
               the server's chain but not its name, with 3 (3.6.3 and
-              later) those types fail the handshake (ERROR: 14). TLS is
+              later) those types fail the handshake (ERROR: ${ERR.SKTCLIENT.HANDSHAKE}). TLS is
               1.2 and the chain is verified either way
   --allow-connect HOST[:PORT],...
               the only destinations the module may connect or send to
@@ -141,36 +149,35 @@ Examples:
   atsock emulate --console pty --baud 115200
 `;
 
+/** The options of `atsock emulate`. */
+const EMULATE_OPTIONS = {
+  console: { type: "string", default: "stdio" },
+  mode: { type: "string", default: "manual" },
+  baud: { type: "string" },
+  "line-buffer": { type: "string" },
+  "flow-control": { type: "string" },
+  ip: { type: "string" },
+  bind: { type: "string", default: "127.0.0.1" },
+  certs: { type: "string" },
+  "allow-connect": { type: "string" },
+  token: { type: "string" },
+  "token-file": { type: "string" },
+  transcript: { type: "string" },
+  payloads: { type: "boolean" },
+  faults: { type: "string" },
+  mbedtls: { type: "string", default: "2" },
+} as const satisfies OptionTable;
+
 /** Parses `atsock emulate` arguments; throws {@linkcode UsageError}. */
 export function parseEmulateArgs(args: string[]): EmulateOptions | "help" {
-  const { values } = parseOptions({
-    args,
-    options: {
-      console: { type: "string", default: "stdio" },
-      mode: { type: "string", default: "manual" },
-      baud: { type: "string" },
-      "line-buffer": { type: "string" },
-      "flow-control": { type: "string" },
-      ip: { type: "string" },
-      bind: { type: "string", default: "127.0.0.1" },
-      certs: { type: "string" },
-      "allow-connect": { type: "string" },
-      token: { type: "string" },
-      "token-file": { type: "string" },
-      transcript: { type: "string" },
-      payloads: { type: "boolean" },
-      faults: { type: "string" },
-      mbedtls: { type: "string", default: "2" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) return "help";
-  const mode = values.mode;
-  if (mode !== "manual" && mode !== "host") {
-    throw new UsageError(`--mode must be manual or host, not "${mode}"`);
-  }
+  return emulateCommand.parse(args);
+}
+
+/** Checks the parsed options of `atsock emulate`. */
+function emulateOptions(
+  { values }: ParsedWords<typeof EMULATE_OPTIONS>,
+): EmulateOptions {
+  const mode = parseMode(values.mode!);
   let baud = 0;
   if (values.baud !== undefined) {
     baud = Number(values.baud);
@@ -333,13 +340,14 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 export async function emulate(options: EmulateOptions): Promise<number> {
   let terminal: TerminalInput | undefined;
   try {
-    return await runEmulator(options, (t) => (terminal = t));
+    return await serveModule(options, (t) => (terminal = t));
   } finally {
     terminal?.restore(); // On every way out: the terminal is usable again.
   }
 }
 
-async function runEmulator(
+/** Serves the virtual module on its console until it ends; resolves the exit status. */
+async function serveModule(
   options: EmulateOptions,
   rawTerminal: (input: TerminalInput) => void,
 ): Promise<number> {
@@ -487,10 +495,11 @@ function consoleAddress(c: { hostname: string; port: number }): string {
 
 /**
  * What is wrong with a certificate directory, in a few words (TLS commands
- * will answer ERROR: 6), or undefined when it can be read.
+ * will answer CERT_FLASH), or undefined when it can be read.
  */
 function certsProblem(dir: string): string | undefined {
-  const tls = "TLS commands will fail (ERROR: 1 or 6)";
+  const tls =
+    `TLS commands will fail (ERROR: ${PARAMETER_ERROR} or ${ERR.SKTSERVER.CERT_FLASH})`;
   try {
     if (!Deno.statSync(dir).isDirectory) return `is not a directory: ${tls}`;
     for (const _ of Deno.readDirSync(dir)) break;
@@ -518,16 +527,13 @@ function permission(name: "net" | "read" | "ffi"): string {
 }
 
 /** `atsock emulate`. */
-export const emulateCommand: Subcommand = {
-  name: "emulate",
-  summary: "run a virtual module on stdio, a TCP console or a pty",
-  help: EMULATE_HELP,
-  async run(args) {
-    const options = parseEmulateArgs(args);
-    if (options === "help") {
-      console.log(EMULATE_HELP);
-      return 0;
-    }
-    return await emulate(options);
-  },
-};
+export const emulateCommand: DeclaredSubcommand<EmulateOptions> =
+  defineSubcommand({
+    name: "emulate",
+    summary: "run a virtual module on stdio, a TCP console or a pty",
+    help: EMULATE_HELP,
+    options: EMULATE_OPTIONS,
+    positionals: false,
+    parse: emulateOptions,
+    action: emulate,
+  });

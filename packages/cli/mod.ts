@@ -17,19 +17,29 @@ import { certsCommand } from "./certs/certs.ts";
 import { emulateCommand } from "./emulate.ts";
 import { explainSubcommand } from "./explain/explain.ts";
 import { termCommand } from "./term/term.ts";
-import { stateCommand } from "./oneshot/state.ts";
-import { connectCommand } from "./oneshot/connect.ts";
-import { listenCommand } from "./oneshot/listen.ts";
-import { sendCommand } from "./oneshot/send.ts";
-import { readCommand } from "./oneshot/read.ts";
-import { delCommand } from "./oneshot/del.ts";
-import { runCommand } from "./run/run.ts";
+import { stateCommand } from "./link/state.ts";
+import { connectCommand } from "./link/connect.ts";
+import { listenCommand } from "./link/listen.ts";
+import { sendCommand } from "./link/send.ts";
+import { readCommand } from "./link/read.ts";
+import { delCommand } from "./link/del.ts";
+import { runCommand } from "./script/command.ts";
 import { replayCommand } from "./transcript/replay.ts";
 import { transcriptCommand } from "./transcript/show.ts";
-import { TargetError } from "./target.ts";
+import { firstLine, isPermissionError, TargetError } from "./target.ts";
 import { UsageError } from "./usage.ts";
 
-export type { Subcommand } from "./command.ts";
+export {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type OptionValue,
+  type OptionValues,
+  type ParsedWords,
+  parseWords,
+  type Subcommand,
+  type SubcommandDeclaration,
+} from "./command.ts";
 export { type CertsOptions, parseCertsArgs } from "./certs/certs.ts";
 export {
   checkCertDir,
@@ -65,8 +75,8 @@ export {
   type ReplayRunOptions,
 } from "@atsock/host";
 export { openTarget, parseTarget, type Target, TargetError } from "./target.ts";
-export { type CommonOptions, parseOneShot } from "./oneshot/options.ts";
-export { parseRunArgs, type RunOptions } from "./run/run.ts";
+export { type CommonOptions, parseOneShot } from "./link/options.ts";
+export { parseRunArgs, type RunOptions } from "./script/command.ts";
 export {
   parseTermArgs,
   type TermOptions,
@@ -142,11 +152,10 @@ function report(e: unknown, name: string | undefined): number {
     );
     return 2;
   }
-  if (
-    e instanceof Deno.errors.NotCapable ||
-    e instanceof Deno.errors.PermissionDenied
-  ) {
-    console.error(`atsock: permission denied: ${permissionAdvice(e, name)}`);
+  if (isPermissionError(e)) {
+    console.error(
+      `atsock: permission denied: ${permissionAdvice(e as Error, name)}`,
+    );
     return 1;
   }
   if (e instanceof TargetError) {
@@ -162,10 +171,6 @@ function report(e: unknown, name: string | undefined): number {
     return 1;
   }
   throw e;
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0];
 }
 
 /**

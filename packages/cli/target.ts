@@ -9,7 +9,7 @@
  * @module
  */
 
-import { DEFAULT_BAUD, type Target } from "@atsock/host";
+import { DEFAULT_BAUD, parseTarget, type Target } from "@atsock/host";
 import { UsageError } from "./usage.ts";
 
 export {
@@ -21,6 +21,22 @@ export {
   TargetError,
   targetName,
 } from "@atsock/host";
+
+/**
+ * The one target of a command line (its only positional word); a missing
+ * or second one is a {@linkcode UsageError}.
+ */
+export function oneTarget(positionals: readonly string[]): Target {
+  if (positionals.length === 0) {
+    throw new UsageError("which module? give a serial device or tcp:HOST:PORT");
+  }
+  if (positionals.length > 1) {
+    throw new UsageError(
+      `one target only, not ${positionals.map((p) => `"${p}"`).join(" ")}`,
+    );
+  }
+  return parseTarget(positionals[0]);
+}
 
 /** Parses a `--baud` value for a serial target; throws `UsageError`. */
 export function parseBaud(text: string | undefined, target: Target): number {

@@ -24,3 +24,25 @@ export function parseOptions<T extends ParseArgsConfig>(
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
 }
+
+/**
+ * Seconds, more than 0 and at most `max` (fractions allowed), for an
+ * option named `name`; throws {@linkcode UsageError}.
+ */
+export function parseSeconds(text: string, name: string, max = 86400): number {
+  const seconds = Number(text);
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text) || !(seconds > 0) || seconds > max) {
+    throw new UsageError(
+      `${name} must be seconds, more than 0 and at most ${max}, not "${text}"`,
+    );
+  }
+  return seconds;
+}
+
+/** The module's console mode given with `--mode`; throws {@linkcode UsageError}. */
+export function parseMode(text: string): "manual" | "host" {
+  if (text !== "manual" && text !== "host") {
+    throw new UsageError(`--mode must be manual or host, not "${text}"`);
+  }
+  return text;
+}

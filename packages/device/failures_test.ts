@@ -9,7 +9,7 @@
  * (module_test.ts), a TLS peer going away and a TLS client that never
  * finishes its handshake (tls_test.ts), a console that stops reading while
  * TCP peers send (load_test.ts), TT aborts and a TT peer that stops reading
- * (tt_test.ts).
+ * (sendraw_test.ts).
  */
 
 import assert from "node:assert/strict";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeLatin1, encode } from "@atsock/protocol";
-import { createModule, type ModuleOptions } from "./module.ts";
+import { createModule } from "./module.ts";
+import type { ModuleOptions } from "./module_options.ts";
 import {
   checkFaultPlan,
   type Fault,

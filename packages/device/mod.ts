@@ -23,13 +23,12 @@
  * @module
  */
 
-export {
-  type ConsoleMode,
-  createModule,
-  type ModuleOptions,
-  type ModuleStats,
-  VirtualModule,
-} from "./module.ts";
+export { createModule, VirtualModule } from "./module.ts";
+export type {
+  ConsoleMode,
+  ModuleOptions,
+  ModuleStats,
+} from "./module_options.ts";
 export type { FlowControl } from "./raw_transfer.ts";
 export {
   acceptLoop,

@@ -1262,3 +1262,49 @@ Deno.test("socket_client_tcp_auto_rcv / socket_server_udp_auto_rcv_data: one DAT
     await h.close();
   }
 });
+
+Deno.test("--ip sets the address servers report", async () => {
+  const h = await Harness.start({ mode: "host", ip: "192.168.0.109" });
+  try {
+    const port = freePort();
+    assert.equal(await h.code(`AT+SKTSERVER=0,1,,${port},0`), 0);
+    const state = await h.command("AT+SKTSTATE");
+    assert.equal(
+      state.text,
+      `link_id:0,server,tcp,src_address:192.168.0.109,src_port:${port},dst_address:0.0.0.0,dst_port:0,socket_fd:0\r\n\r\nOK\r\n`,
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("20 modules side by side keep their own link tables", async () => {
+  const modules = await Promise.all(
+    Array.from({ length: 20 }, () => Harness.start({ mode: "host" })),
+  );
+  try {
+    const ports = modules.map(() => freePort());
+    for (const [i, h] of modules.entries()) {
+      assert.equal(await h.code(`AT+SKTSERVER=${i % 20},1,,${ports[i]},0`), 0);
+      assert.equal(await h.code(`AT+SKTCFG=${i}`), 0);
+    }
+    for (const [i, h] of modules.entries()) {
+      const state = await h.command("AT+SKTSTATE");
+      const lines = state.text.split("\r\n").filter((l) =>
+        l.startsWith("link_id")
+      );
+      assert.deepEqual(lines.length, 1);
+      assert.match(
+        lines[0],
+        new RegExp(
+          `^link_id:${i},server,tcp,src_address:127\\.0\\.0\\.1,src_port:${
+            ports[i]
+          },`,
+        ),
+      );
+      assert.equal(h.module.config.sendTimeout, i);
+    }
+  } finally {
+    await Promise.all(modules.map((h) => h.close()));
+  }
+});

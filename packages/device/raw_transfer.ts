@@ -21,6 +21,7 @@
 
 import {
   type Endpoint,
+  ERR,
   HIGH_WATERMARK,
   LOW_WATERMARK,
   TT_ABORT_SILENCE_MS,
@@ -30,7 +31,8 @@ import {
   TT_PIECE_SIZE,
 } from "@atsock/protocol";
 import type { ConsoleOutput } from "./output.ts";
-import { type StreamLink, UdpLink } from "./links.ts";
+import type { StreamLink } from "./links.ts";
+import { UdpLink } from "./udp_link.ts";
 
 /**
  * How the AT UART is wired: `none` (the firmware default, no RTS pin):
@@ -407,8 +409,8 @@ export class RawTransfer {
     try {
       if (size <= TT_PIECE_SIZE) {
         const piece = await this.#get(size);
-        if (piece.length === 0) return 4;
-        return (await this.#send(piece)) ? 0 : 2;
+        if (piece.length === 0) return ERR.SKTSENDRAW.TT_DATA;
+        return (await this.#send(piece)) ? 0 : ERR.SKTSENDRAW.SEND;
       }
       // After a failed send the firmware leaves tt mode at once and reads
       // the rest of the payload as commands; we take the announced bytes
@@ -423,7 +425,9 @@ export class RawTransfer {
       let remaining = size;
       while (remaining > 0) {
         const piece = await this.#get(Math.min(remaining, TT_PIECE_SIZE));
-        if (piece.length === 0) return failed ? 2 : 4;
+        if (piece.length === 0) {
+          return failed ? ERR.SKTSENDRAW.SEND : ERR.SKTSENDRAW.TT_DATA;
+        }
         remaining -= piece.length;
         let out = piece;
         if (batch && piece.length === TT_PIECE_SIZE) {
@@ -443,7 +447,7 @@ export class RawTransfer {
         if (!failed && !(await this.#send(out))) failed = true;
         this.#gathered = 0;
       }
-      return failed ? 2 : 0;
+      return failed ? ERR.SKTSENDRAW.SEND : 0;
     } finally {
       this.#end();
     }

@@ -6,11 +6,8 @@
  */
 
 import { concat, type ModuleEvent, OutputParser } from "@atsock/protocol";
-import {
-  createModule,
-  type ModuleOptions,
-  type VirtualModule,
-} from "./module.ts";
+import { createModule, type VirtualModule } from "./module.ts";
+import type { ModuleOptions } from "./module_options.ts";
 import { serveTcp, writeAll } from "./consoles.ts";
 import { afterCommand } from "./log_service.ts";
 import { findSocketFd } from "./sockopt.ts";

@@ -24,6 +24,7 @@
 import { AtError, type Endpoint } from "@atsock/protocol";
 import type { AtDriver } from "./driver.ts";
 import { LinkOverflowError } from "./errors.ts";
+import { READ_FAILED, READ_NO_SOCKET } from "./args.ts";
 
 /** How a link's streams move bytes. */
 export interface LinkStreamOptions {
@@ -287,7 +288,7 @@ export class LinkCore {
  */
 function isEndOfStream(error: unknown): boolean {
   return error instanceof AtError && error.command === "SKTREAD" &&
-    (error.code === 4 || error.code === 1);
+    (error.code === READ_FAILED || error.code === READ_NO_SOCKET);
 }
 
 /** A view of a link: the shared read side and a writable of its own. */

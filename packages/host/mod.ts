@@ -55,6 +55,9 @@ export {
   UnsolicitedEventEvent,
   type WatchOptions,
 } from "./driver.ts";
+export type { ClientArgs, ServerArgs } from "./args.ts";
+export type { ReadResult } from "./answers.ts";
+export type { RawData, RawOptions } from "./raw_send.ts";
 export {
   CommandTimeoutError,
   LinkOverflowError,

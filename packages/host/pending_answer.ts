@@ -7,13 +7,7 @@
  * @module
  */
 
-/**
- * The most bytes of information lines and unparsable bytes a pending
- * answer may collect (64 KiB). The longest real answer, `AT+SKTSTATE` with
- * all 20 links, is about 2 KiB; a `+SKTREAD` answer's data is bounded
- * separately by the parser (`MAX_PAYLOAD_LENGTH`).
- */
-export const MAX_ANSWER_BYTES = 64 * 1024;
+export { MAX_ANSWER_BYTES } from "@atsock/protocol";
 
 /** A pending answer grew past {@linkcode MAX_ANSWER_BYTES}: the module is printing garbage. */
 export class AnswerTooLargeError extends Error {
@@ -26,27 +20,5 @@ export class AnswerTooLargeError extends Error {
     );
     this.name = "AnswerTooLargeError";
     this.command = command;
-  }
-}
-
-/** Counts what a pending answer holds against the limit. */
-export class AnswerBudget {
-  #used = 0;
-  readonly #limit: number;
-
-  /** A budget of `limit` bytes. */
-  constructor(limit: number = MAX_ANSWER_BYTES) {
-    this.#limit = limit;
-  }
-
-  /** Takes `bytes` more; false when the answer is now over the limit. */
-  take(bytes: number): boolean {
-    this.#used += bytes;
-    return this.#used <= this.#limit;
-  }
-
-  /** The limit. */
-  get limit(): number {
-    return this.#limit;
   }
 }

@@ -72,14 +72,14 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     rule:
       "Manual Test Mode echoes each byte as typed, TAB as a space, BS/DEL as \\b \\b, and CR LF at a line end (a typed CR LF comes back as \\r\\r\\n); Host Control Mode echoes on the log UART, not the AT UART.",
     source: "shell_rom_patch.c shell_cmd_chk (pfEcho = DiagPrintf)",
-    code: "device/module.ts",
+    code: "device/console_input.ts",
   },
   {
     id: "console-manual-dispatch",
     rule:
       "Manual Test Mode removes leading spaces before the command runs; an empty (or all-space) line prints only the prompt \\r#.",
     source: "shell_ram.c shell_loguartRx_dispatch",
-    code: "device/module.ts",
+    code: "device/console_input.ts",
   },
   {
     id: "console-mem-line",
@@ -93,7 +93,7 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     rule:
       "A line atcmd_handler does not know (not starting with AT, name of 3 bytes or less, unknown name) gets \\r\\nunknown command '<first word>' then \\r\\n\\n#\\r\\n in Manual Test Mode, nothing on the AT UART in Host Control Mode.",
     source: "shell_ram.c shell_task_ram, atcmd_service.c atcmd_handler",
-    code: "device/module.ts",
+    code: "device/console_input.ts",
   },
   // --- fields, errors, links, SKTREAD, SKTSTATE, DATA lines, TLS ---
   // (sockets rows)
@@ -103,7 +103,7 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
       "Every UDP link may send to a broadcast address: the SO_BROADCAST setsockopt of the UDP server and client is compiled only under IP_SOF_BROADCAST, which the firmware's lwipopts.h leaves at lwIP's default 0, and then lwIP filters no broadcast at all.",
     source:
       "atcmd_sockets.c create_socket_server_udp, create_socket_client_udp (lwipopts.h)",
-    code: "device/module.ts #bindUdp",
+    code: "device/sockets.ts Sockets.bindUdp",
   },
   {
     id: "udp-server-reuseaddr",
@@ -111,21 +111,21 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
       "A UDP server sets SO_REUSEADDR before bind (lwIP SO_REUSE 1), so two UDP servers can share a port (the last bound gets unicast datagrams); a UDP client sets none, so a client and a server cannot share one (ERROR: 4).",
     source:
       "atcmd_sockets.c create_socket_server_udp, create_socket_client_udp",
-    code: "device/module.ts #bindUdp",
+    code: "device/sockets.ts Sockets.bindUdp",
   },
   {
     id: "sktread-heap",
     rule:
       "SKTREAD allocates data_size + 1 bytes before it reads (after the link checks); when that cannot be allocated the answer is ERROR: 2. The virtual module's heap is MODULE_FREE_HEAP (290560 bytes, the [MEM] figure of a real module), so data_size 290560 or more is ERROR: 2.",
     source: "atcmd_sockets.c at_sktread (rtos_mem_zmalloc)",
-    code: "device/module.ts #read",
+    code: "protocol/module_session.ts ModuleSession",
   },
   {
     id: "link-reserved-while-opening",
     rule:
       "SKTSERVER and SKTCLIENT take their link id (node_pool[link_id].link_id = link_id) before the socket is made, so a seed accepted while they bind, connect or handshake skips it (search_available_node); a failed command frees it again (init_single_node).",
     source: "atcmd_sockets.c at_sktserver, at_sktclient, search_available_node",
-    code: "device/module.ts #reserving",
+    code: "device/link_opener.ts LinkOpener.open",
   },
   {
     id: "fields-empty",
@@ -168,7 +168,7 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     rule:
       "A dst_host that is not an address and whose lookup (gethostbyname) fails is ERROR: 1 for every connection type, before any socket is made.",
     source: "atcmd_sockets.c at_sktclient",
-    code: "device/module.ts #resolve",
+    code: "device/sockets.ts Sockets.resolve",
   },
   {
     id: "tls-cert-missing",
@@ -176,7 +176,7 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
       "A certificate, key or CA file the TLS type needs that does not exist (or is empty) is ERROR: 1, checked before the host lookup and any socket; 6 only when it exists but cannot be read.",
     source:
       "atcmd_sockets.c at_sktserver, at_sktclient (atcmd_get_ssl_certificate_size)",
-    code: "device/module.ts #certsExist",
+    code: "device/tls_sockets.ts TlsSockets",
   },
   {
     id: "tls-key-mismatch",
@@ -184,7 +184,7 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
       "A key that does not match its certificate is not refused up front (mbedtls_ssl_conf_own_cert only stores the pair): a client fails the handshake when the server asks for its certificate (14); a server is made and its handshakes fail (no seed, no event).",
     source:
       "atcmd_sockets.c create_socket_client_tls, create_socket_server_tls",
-    code: "device/tls.ts CertStore",
+    code: "device/certs.ts CertStore",
   },
   {
     id: "tls-no-hostname",
@@ -206,21 +206,21 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     rule:
       "The AT+SKTREAD whose read meets the end of the stream (or an error) is ERROR: 4 and closes the socket (socket_fd:-1).",
     source: "atcmd_sockets.c atcmd_lwip_receive_data, at_sktread",
-    code: "device/module.ts #read",
+    code: "protocol/module_session.ts failureCode",
   },
   {
     id: "link-socket-gone",
     rule:
       "SKTREAD, SKTSEND and SKTSENDRAW on a link whose socket has gone (socket_fd:-1) are ERROR: 1 (SENDRAW before any >>>).",
     source: "atcmd_sockets.c at_sktread, at_sktsend, at_sktsendraw",
-    code: "device/module.ts #established",
+    code: "protocol/module_session.ts established",
   },
   {
     id: "sendraw-link-before-mode",
     rule:
       "SKTSENDRAW checks its fields and the link (ERROR: 1) before transparent transmission is refused in Manual Test Mode (ERROR: 4).",
     source: "atcmd_sockets.c at_sktsendraw, atcmd_lwip_start_tt_handle",
-    code: "device/module.ts #sendRaw",
+    code: "protocol/module_session.ts ModuleSession",
   },
   {
     id: "sktread-udp-address",
@@ -241,14 +241,14 @@ export const FIRMWARE_RULES: readonly FirmwareRule[] = [
     rule:
       "AT+SKTSTATE sources: a TCP client its local address and ephemeral port (lwip_getsockname); a UDP client 0.0.0.0 and its src_port; a TLS client 0.0.0.0 and the src_port given, else 0; a seed 0.0.0.0:0.",
     source: "atcmd_sockets.c create_socket_client_tcp, at_sktstate",
-    code: "device/module.ts #tlsClient",
+    code: "device/link_opener.ts LinkOpener",
   },
   {
     id: "sktstate-seed-order",
     rule:
       "AT+SKTSTATE lists a server's seeds under it in accept order (hang_seednode appends), not by id.",
     source: "atcmd_sockets.c hang_seednode, at_sktstate",
-    code: "device/module.ts state",
+    code: "protocol/module_session.ts linkStates",
   },
   {
     id: "data-line-size",

@@ -50,5 +50,7 @@ export * from "./format_output.ts";
 export * from "./command_framer.ts";
 export * from "./line_reader.ts";
 export * from "./output_parser.ts";
+export * from "./host_session.ts";
 export * from "./transcript.ts";
 export * from "./transcript_match.ts";
+export * from "./module_session.ts";

@@ -6,114 +6,18 @@
  * @module
  */
 
-import { decodeLatin1, encode } from "./bytes.ts";
+import { concat, decodeLatin1, encode } from "./bytes.ts";
+import { ByteBuffer } from "./byte_buffer.ts";
+import { classify, type ModuleEvent } from "./output_lines.ts";
 import type { Endpoint } from "./types.ts";
+
+export type { ModuleEvent };
 
 const CR = 0x0d;
 const LF = 0x0a;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 const OK_TAIL = encode("\r\nOK\r\n");
-
-/** What a module's output is made of. */
-export type ModuleEvent =
-  | {
-    /** `OK`: the command in flight succeeded. */
-    type: "ok";
-  }
-  | {
-    /** `ERROR: <code>`: the command in flight failed. */
-    type: "error";
-    /** The code. */
-    code: number;
-  }
-  | {
-    /** An information line of an answer (SKTQUERY, SKTSTATE lines), not empty. */
-    type: "line";
-    /** The line's text. */
-    text: string;
-  }
-  | {
-    /** A command line echoed back in Manual Test Mode. */
-    type: "echo";
-    /** The echoed text. */
-    text: string;
-  }
-  | {
-    /**
-     * A line the shell prints around commands in Manual Test Mode (the log
-     * UART): `[MEM] After do cmd, available heap <n>`, the `#` prompt,
-     * `unknown command '<word>'`, `<<<Too long cmd string.>>>`. Never part
-     * of an answer.
-     */
-    type: "shell";
-    /** The line's text. */
-    text: string;
-  }
-  | {
-    /** `+SKTREAD`: an answer's data (the OK follows as its own event). */
-    type: "read";
-    /** The link read. */
-    linkId: number;
-    /** Bytes the module read (may exceed `data.length`, see `truncated`). */
-    size: number;
-    /** The bytes printed. */
-    data: Uint8Array;
-    /** True when the module cut the printed data at a NUL byte. */
-    truncated: boolean;
-    /** The UDP sender, for UDP reads (`0.0.0.0:0` when nothing came). */
-    sender?: Endpoint;
-  }
-  | {
-    /** `>>>`: the module waits for the raw bytes of `AT+SKTSENDRAW`. */
-    type: "prompt";
-  }
-  | {
-    /** `ATCMD READY`: the module (re)started in Host Control Mode. */
-    type: "ready";
-  }
-  | {
-    /** A client connected to a server: a new seed. */
-    type: "connect";
-    /** The seed's link id. */
-    linkId: number;
-    /** `tcp` or `tls`. */
-    protocol: "tcp" | "tls";
-    /** The remote client. */
-    peer: Endpoint;
-    /** The server's link id. */
-    serverId: number;
-  }
-  | {
-    /** Data received on an `auto_rcv=1` link. */
-    type: "data";
-    /** The link. */
-    linkId: number;
-    /** The bytes. */
-    data: Uint8Array;
-    /** The UDP sender, for UDP links. */
-    sender?: Endpoint;
-  }
-  | {
-    /** The TT buffer filled (`high`: pause) or drained (`low`: go on). */
-    type: "watermark";
-    /** Which watermark. */
-    level: "high" | "low";
-  }
-  | {
-    /** Another `[$]` line this parser does not know. */
-    type: "urc";
-    /** Its text. */
-    text: string;
-  }
-  | {
-    /** Bytes that could not be parsed; the parser resynchronised after them. */
-    type: "garbage";
-    /** The bytes (at most the line limit, or a `+SKTREAD` payload and its tail). */
-    bytes: Uint8Array;
-    /** Why they were dropped. */
-    reason: string;
-  };
 
 /**
  * The default longest payload of one `[$][SKT][DATA]` line or `+SKTREAD`
@@ -173,48 +77,9 @@ const DATA_HEADER =
 const READ_HEADER = /^\+SKTREAD:(\d+),(\d+),$/;
 const UDP_PREFIX = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}),(\d{1,5}),/;
 const UDP_MAYBE = /^\d{0,3}(\.\d{0,3}(\.\d{0,3}(\.\d{0,3}(,\d{0,5})?)?)?)?$/;
-const CONNECT =
-  /^\[\$\]\[SKT\]\[EVENT\]: A client\[link_id:(\d+),seed,(tcp|tls),dst_address:([^,\]]*),dst_port:(\d+)\] connected to server\[link_id:(\d+)\]$/;
-const ERROR_LINE = /^ERROR: (\d+)$/;
 const OPEN_BRACKET = 0x5b;
 const HASH = 0x23;
 const PLUS = 0x2b;
-
-/** A growable byte buffer. */
-class ByteBuffer {
-  bytes = new Uint8Array(256);
-  length = 0;
-  append(src: Uint8Array): void {
-    const need = this.length + src.length;
-    if (need > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(need, this.bytes.length * 2));
-      grown.set(this.bytes.subarray(0, this.length));
-      this.bytes = grown;
-    }
-    this.bytes.set(src, this.length);
-    this.length = need;
-  }
-  push(byte: number): void {
-    if (this.length === this.bytes.length) {
-      const grown = new Uint8Array(this.bytes.length * 2);
-      grown.set(this.bytes);
-      this.bytes = grown;
-    }
-    this.bytes[this.length++] = byte;
-  }
-  view(): Uint8Array {
-    return this.bytes.subarray(0, this.length);
-  }
-  take(from = 0): Uint8Array {
-    const out = this.bytes.slice(from, this.length);
-    this.clear();
-    return out;
-  }
-  clear(): void {
-    this.length = 0;
-    if (this.bytes.length > 65536) this.bytes = new Uint8Array(256);
-  }
-}
 
 /**
  * Streaming parser for bytes going from a module to a host. Feed any chunks;
@@ -297,7 +162,9 @@ export class OutputParser {
             const event: ModuleEvent = {
               type: "data",
               linkId: mode.linkId,
-              data: joinParts(mode.parts),
+              data: mode.parts.length === 1
+                ? mode.parts[0]
+                : concat(mode.parts),
             };
             if (mode.sender) event.sender = mode.sender;
             events.push(event);
@@ -582,56 +449,10 @@ export class OutputParser {
   }
 }
 
-const SHELL_LINE =
-  /^(?:#|\[MEM\] After do cmd, available heap \d+|unknown command '.*'| <<<Too long cmd string\.>>> )$/s;
-
-function classify(text: string): ModuleEvent {
-  if (text === "OK") return { type: "ok" };
-  if (SHELL_LINE.test(text)) return { type: "shell", text };
-  const error = ERROR_LINE.exec(text);
-  if (error) return { type: "error", code: Number(error[1]) };
-  if (text === ">>>") return { type: "prompt" };
-  if (text === "ATCMD READY") return { type: "ready" };
-  if (text.startsWith("[$]")) {
-    if (text === "[$][TT]:High Watermark") {
-      return { type: "watermark", level: "high" };
-    }
-    if (text === "[$][TT]:Low Watermark") {
-      return { type: "watermark", level: "low" };
-    }
-    const m = CONNECT.exec(text);
-    if (m) {
-      return {
-        type: "connect",
-        linkId: Number(m[1]),
-        protocol: m[2] as "tcp" | "tls",
-        peer: { ip: m[3], port: Number(m[4]) },
-        serverId: Number(m[5]),
-      };
-    }
-    return { type: "urc", text };
-  }
-  if (text.startsWith("AT")) return { type: "echo", text };
-  return { type: "line", text };
-}
-
 /** Whether `\r\nOK\r\n` starts at `at` in `bytes`. */
 function isTail(bytes: Uint8Array, at: number): boolean {
   for (let k = 0; k < OK_TAIL.length; k++) {
     if (bytes[at + k] !== OK_TAIL[k]) return false;
   }
   return true;
-}
-
-function joinParts(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -12,9 +12,15 @@ import {
   makePki,
   PkiError,
 } from "@atsock/device/pki";
-import { CERT_INDEX_MAX, CERT_INDEX_MIN } from "@atsock/protocol";
-import type { Subcommand } from "../command.ts";
-import { parseOptions, UsageError } from "../usage.ts";
+import { CERT_INDEX_MAX, CERT_INDEX_MIN, ERR } from "@atsock/protocol";
+import {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type ParsedWords,
+} from "../command.ts";
+import { firstLine, isPermissionError } from "../target.ts";
+import { UsageError } from "../usage.ts";
 import { checkCertDir, formatCheckReport } from "./check.ts";
 
 /** Help text of `atsock certs`. */
@@ -39,7 +45,7 @@ make    creates a test PKI in DIR/CERT with openssl: for each suite its own
         --force is given. Keys get mode 0600 and are never printed.
 check   reports, for each suite present and each side: which files exist,
         whether each parses and the key matches its certificate (the
-        module's own checks: ERROR: 9 and 10), whether the certificate is
+        module's own checks: ERROR: ${ERR.SKTSERVER.CRT_PARSE} and ${ERR.SKTSERVER.OWN_CERT}), whether the certificate is
         signed by the CA that a peer holding the same suite verifies it with
         (server_cert_<i> by client_ca_<i>, client_cert_<i> by
         server_ca_<i>: a module verifies its peer, never itself), expiry
@@ -100,22 +106,24 @@ export type CertsOptions =
     json: boolean;
   };
 
+/** The options of `atsock certs`. */
+const CERTS_OPTIONS = {
+  suites: { type: "string" },
+  hosts: { type: "string" },
+  force: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  progress: { type: "boolean", default: false },
+} as const satisfies OptionTable;
+
 /** Parses `atsock certs` arguments; throws {@linkcode UsageError}. */
 export function parseCertsArgs(args: string[]): CertsOptions | "help" {
-  const { values, positionals } = parseOptions({
-    args,
-    options: {
-      suites: { type: "string" },
-      hosts: { type: "string" },
-      force: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      progress: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.help) return "help";
+  return certsCommand.parse(args);
+}
+
+/** Checks the parsed options of `atsock certs`. */
+function certsOptions(
+  { values, positionals }: ParsedWords<typeof CERTS_OPTIONS>,
+): CertsOptions {
   const [action, dir, ...extra] = positionals;
   if (action !== "make" && action !== "check") {
     throw new UsageError(
@@ -216,37 +224,34 @@ async function check(options: CertsOptions & { action: "check" }) {
   return report.ok ? 0 : 1;
 }
 
+/** Runs `atsock certs make` or `check`; returns the exit status. */
+async function certs(options: CertsOptions): Promise<number> {
+  try {
+    return options.action === "make"
+      ? await make(options)
+      : await check(options);
+  } catch (e) {
+    if (isPermissionError(e)) throw e;
+    if (e instanceof PkiError) {
+      console.error(`atsock: certs ${options.action}: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof Error && e.name in Deno.errors) {
+      console.error(
+        `atsock: certs ${options.action}: ${firstLine(e)}`,
+      );
+      return 1;
+    }
+    throw e;
+  }
+}
+
 /** `atsock certs`. */
-export const certsCommand: Subcommand = {
+export const certsCommand: DeclaredSubcommand<CertsOptions> = defineSubcommand({
   name: "certs",
   summary: "make a test PKI as a module's flash names it, or check one",
   help: CERTS_HELP,
-  async run(args) {
-    const options = parseCertsArgs(args);
-    if (options === "help") {
-      console.log(CERTS_HELP);
-      return 0;
-    }
-    try {
-      return options.action === "make"
-        ? await make(options)
-        : await check(options);
-    } catch (e) {
-      if (
-        e instanceof Deno.errors.NotCapable ||
-        e instanceof Deno.errors.PermissionDenied
-      ) throw e;
-      if (e instanceof PkiError) {
-        console.error(`atsock: certs ${options.action}: ${e.message}`);
-        return 1;
-      }
-      if (e instanceof Error && e.name in Deno.errors) {
-        console.error(
-          `atsock: certs ${options.action}: ${e.message.split("\n")[0]}`,
-        );
-        return 1;
-      }
-      throw e;
-    }
-  },
-};
+  options: CERTS_OPTIONS,
+  parse: certsOptions,
+  action: certs,
+});

@@ -12,11 +12,13 @@
  * @module
  */
 
-const SIMPLE: Readonly<Record<string, number>> = {
-  r: 0x0d,
-  n: 0x0a,
-  t: 0x09,
-  "0": 0x00,
+import { type EscapeRules, EscapeScanError, scanEscapes } from "../escapes.ts";
+
+/** The escapes of a typed command line: the module's own `\\,` and `\\\\` stay as typed. */
+const LINE_ESCAPES: EscapeRules = {
+  bytes: { r: 0x0d, n: 0x0a, t: 0x09, "0": 0x00 },
+  keep: "\\",
+  other: "keep",
 };
 
 /** Thrown for a malformed `\x` escape. */
@@ -30,41 +32,16 @@ export class EscapeError extends Error {
 
 /** Turns typed text with escapes into the bytes it stands for. */
 export function unescapeLine(text: string): Uint8Array {
-  const out: number[] = [];
-  const encoder = new TextEncoder();
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c !== "\\") {
-      const code = text.codePointAt(i)!;
-      if (code < 0x80) out.push(code);
-      else {
-        const char = String.fromCodePoint(code);
-        out.push(...encoder.encode(char));
-        i += char.length - 1;
-      }
-      continue;
+  try {
+    return scanEscapes(text, LINE_ESCAPES).bytes;
+  } catch (e) {
+    if (e instanceof EscapeScanError) {
+      throw new EscapeError(
+        `"\\x" must be followed by two hex digits (at character ${e.at + 1})`,
+      );
     }
-    const next = text[i + 1];
-    if (next !== undefined && next in SIMPLE) {
-      out.push(SIMPLE[next]);
-      i++;
-    } else if (next === "x") {
-      const hex = text.slice(i + 2, i + 4);
-      if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
-        throw new EscapeError(
-          `"\\x" must be followed by two hex digits (at character ${i + 1})`,
-        );
-      }
-      out.push(parseInt(hex, 16));
-      i += 3;
-    } else if (next === "\\") {
-      out.push(0x5c, 0x5c);
-      i++;
-    } else {
-      out.push(0x5c);
-    }
+    throw e;
   }
-  return new Uint8Array(out);
 }
 
 /**

@@ -9,10 +9,16 @@ import {
   COMMAND_NAMES,
   type CommandName,
   decodeLatin1,
+  ERR,
   MAX_LINE_LENGTH,
 } from "@atsock/protocol";
-import type { Subcommand } from "../command.ts";
-import { parseOptions, UsageError } from "../usage.ts";
+import {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type ParsedWords,
+} from "../command.ts";
+import { parseMode, UsageError } from "../usage.ts";
 import { explainCommand } from "./command.ts";
 import { EscapeError, showBytes, unescapeLine } from "./escapes.ts";
 import { type Explanation, formatExplanation } from "./explanation.ts";
@@ -56,7 +62,7 @@ Options:
                raw?, note?, problem?}], error: {code, meaning, detail} | null,
                answer, notes, valid}; with - an array of them
   --mode       the module's console mode: manual (Manual Test Mode, where
-               AT+SKTSENDRAW is ERROR: 4) or host (Host Control Mode);
+               AT+SKTSENDRAW is ERROR: ${ERR.SKTSENDRAW.TT_DATA}) or host (Host Control Mode);
                default: say what each mode does
   --command    the command an ERROR: n line answers (e.g. SKTCLIENT)
   -h, --help   this help
@@ -90,20 +96,22 @@ export interface ExplainOptions {
   command?: CommandName;
 }
 
+/** The options of `atsock explain`. */
+const EXPLAIN_OPTIONS = {
+  json: { type: "boolean", default: false },
+  mode: { type: "string" },
+  command: { type: "string" },
+} as const satisfies OptionTable;
+
 /** Parses `atsock explain` arguments; throws {@linkcode UsageError}. */
 export function parseExplainArgs(args: string[]): ExplainOptions | "help" {
-  const { values, positionals } = parseOptions({
-    args,
-    options: {
-      json: { type: "boolean", default: false },
-      mode: { type: "string" },
-      command: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.help) return "help";
+  return explainSubcommand.parse(args);
+}
+
+/** Checks the parsed options of `atsock explain`. */
+function explainOptions(
+  { values, positionals }: ParsedWords<typeof EXPLAIN_OPTIONS>,
+): ExplainOptions {
   if (positionals.length !== 1) {
     throw new UsageError(
       positionals.length === 0
@@ -111,10 +119,7 @@ export function parseExplainArgs(args: string[]): ExplainOptions | "help" {
         : `give one line to explain, not ${positionals.length} (quote it)`,
     );
   }
-  const mode = values.mode;
-  if (mode !== undefined && mode !== "manual" && mode !== "host") {
-    throw new UsageError(`--mode must be manual or host, not "${mode}"`);
-  }
+  const mode = values.mode === undefined ? undefined : parseMode(values.mode);
   let command: CommandName | undefined;
   if (values.command !== undefined) {
     const name = values.command.toUpperCase().replace(/^AT\+/, "");
@@ -260,16 +265,12 @@ export async function explain(options: ExplainOptions): Promise<number> {
 }
 
 /** `atsock explain`. */
-export const explainSubcommand: Subcommand = {
-  name: "explain",
-  summary: "explain a command or a line of module output, field by field",
-  help: EXPLAIN_HELP,
-  async run(args) {
-    const options = parseExplainArgs(args);
-    if (options === "help") {
-      console.log(EXPLAIN_HELP);
-      return 0;
-    }
-    return await explain(options);
-  },
-};
+export const explainSubcommand: DeclaredSubcommand<ExplainOptions> =
+  defineSubcommand({
+    name: "explain",
+    summary: "explain a command or a line of module output, field by field",
+    help: EXPLAIN_HELP,
+    options: EXPLAIN_OPTIONS,
+    parse: explainOptions,
+    action: explain,
+  });

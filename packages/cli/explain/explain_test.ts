@@ -157,7 +157,7 @@ Deno.test("commands: every field named, atoi readings shown, answer and effect",
       field(udp, "dst_ip").note!,
       /not an IPv4 address: ERROR: 1 on a UDP server/,
     );
-    assert.match(field(udp, "dst_ip").meaning, /ignored on any other link/);
+    assert.match(field(udp, "dst_ip").meaning, /every other link ignores it/);
   });
   await t.step(
     "shell_cmd_chk: a line over 1998 bytes runs its first 1999 at once",

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { type EscapeRules, EscapeScanError, scanEscapes } from "../escapes.ts";
 import type { ModuleEvent } from "@atsock/protocol";
 
 /** What a line on the screen is. */
@@ -175,55 +176,25 @@ export function escapeText(text: string): string {
  * ```
  */
 export function unescapePayload(text: string): Uint8Array {
-  const out: number[] = [];
-  const encoder = new TextEncoder();
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c !== "\\") {
-      const code = text.codePointAt(i)!;
-      if (code < 0x80) out.push(code);
-      else {
-        const char = String.fromCodePoint(code);
-        out.push(...encoder.encode(char));
-        i += char.length - 1;
-      }
-      continue;
-    }
-    const next = text[++i];
-    switch (next) {
-      case "r":
-        out.push(0x0d);
-        break;
-      case "n":
-        out.push(0x0a);
-        break;
-      case "t":
-        out.push(0x09);
-        break;
-      case "\\":
-        out.push(0x5c);
-        break;
-      case "x": {
-        const hex = text.slice(i + 1, i + 3);
-        if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
-          throw new SyntaxError(
-            `bad escape \\x${hex}: use \\xNN, two hex digits`,
-          );
-        }
-        out.push(parseInt(hex, 16));
-        i += 2;
-        break;
-      }
-      default:
-        throw new SyntaxError(
-          next === undefined
-            ? "a lone \\ at the end: write \\\\ for a backslash"
-            : `unknown escape \\${next}: use \\r \\n \\t \\\\ or \\xNN`,
-        );
-    }
+  try {
+    return scanEscapes(text, PAYLOAD_ESCAPES).bytes;
+  } catch (e) {
+    if (!(e instanceof EscapeScanError)) throw e;
+    throw new SyntaxError(
+      e.problem === "hex"
+        ? `bad escape \\x${e.escape}: use \\xNN, two hex digits`
+        : e.escape === ""
+        ? "a lone \\ at the end: write \\\\ for a backslash"
+        : `unknown escape \\${e.escape}: use \\r \\n \\t \\\\ or \\xNN`,
+    );
   }
-  return new Uint8Array(out);
 }
+
+/** The escapes of a raw payload: `\\r \\n \\t \\\\ \\xNN`, nothing else. */
+const PAYLOAD_ESCAPES: EscapeRules = {
+  bytes: { r: 0x0d, n: 0x0a, t: 0x09, "\\": 0x5c },
+  other: "refuse",
+};
 
 /**
  * A classic hex dump: offset, 16 bytes in hex, and the printable ASCII.

@@ -21,9 +21,14 @@ import {
   type Target,
   type Transport,
 } from "@atsock/host";
-import type { Subcommand } from "../command.ts";
+import {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type ParsedWords,
+} from "../command.ts";
 import { parseBaud } from "../target.ts";
-import { parseOptions, UsageError } from "../usage.ts";
+import { UsageError } from "../usage.ts";
 
 /** Help text of `atsock replay`. */
 export const REPLAY_HELP =
@@ -76,22 +81,23 @@ export interface ReplayOptions {
   baud?: number;
 }
 
+/** The options of `atsock replay`. */
+const REPLAY_OPTIONS = {
+  json: { type: "boolean" },
+  var: { type: "string", multiple: true },
+  timeout: { type: "string" },
+  baud: { type: "string" },
+} as const satisfies OptionTable;
+
 /** Parses `atsock replay` arguments; throws {@linkcode UsageError}. */
 export function parseReplayArgs(args: string[]): ReplayOptions | "help" {
-  const parsed = parseOptions({
-    args,
-    options: {
-      json: { type: "boolean" },
-      var: { type: "string", multiple: true },
-      timeout: { type: "string" },
-      baud: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  const { values, positionals } = parsed;
-  if (values.help) return "help";
+  return replayCommand.parse(args);
+}
+
+/** Checks the parsed options of `atsock replay`. */
+function replayOptions(
+  { values, positionals }: ParsedWords<typeof REPLAY_OPTIONS>,
+): ReplayOptions {
   if (positionals.length !== 2) {
     throw new UsageError("expected a transcript FILE and a TARGET");
   }
@@ -158,36 +164,37 @@ async function open(options: ReplayOptions, transcript: Transcript): Promise<{
   };
 }
 
+/** Runs `atsock replay`; resolves the exit status. */
+async function replayFile(options: ReplayOptions): Promise<number> {
+  const transcript = await readTranscript(options.file);
+  const script = replayScript(transcript);
+  const { transport, close } = await open(options, transcript);
+  let result: ReplayResult;
+  try {
+    result = await replay(script, transport, {
+      vars: options.vars,
+      timeoutMs: options.timeoutMs,
+    });
+  } finally {
+    await close();
+  }
+  if (options.json) console.log(JSON.stringify(result));
+  else if (result.result === "match") {
+    console.log(
+      `replay matches: ${result.steps} steps of ${options.file}`,
+    );
+  } else console.log(formatDiff(result));
+  return result.result === "match" ? 0 : 1;
+}
+
 /** `atsock replay`. */
-export const replayCommand: Subcommand = {
-  name: "replay",
-  summary:
-    "play a transcript's host side against a module; show the first difference",
-  help: REPLAY_HELP,
-  async run(args) {
-    const options = parseReplayArgs(args);
-    if (options === "help") {
-      console.log(REPLAY_HELP);
-      return 0;
-    }
-    const transcript = await readTranscript(options.file);
-    const script = replayScript(transcript);
-    const { transport, close } = await open(options, transcript);
-    let result: ReplayResult;
-    try {
-      result = await replay(script, transport, {
-        vars: options.vars,
-        timeoutMs: options.timeoutMs,
-      });
-    } finally {
-      await close();
-    }
-    if (options.json) console.log(JSON.stringify(result));
-    else if (result.result === "match") {
-      console.log(
-        `replay matches: ${result.steps} steps of ${options.file}`,
-      );
-    } else console.log(formatDiff(result));
-    return result.result === "match" ? 0 : 1;
-  },
-};
+export const replayCommand: DeclaredSubcommand<ReplayOptions> =
+  defineSubcommand({
+    name: "replay",
+    summary:
+      "play a transcript's host side against a module; show the first difference",
+    help: REPLAY_HELP,
+    options: REPLAY_OPTIONS,
+    parse: replayOptions,
+    action: replayFile,
+  });

@@ -9,12 +9,21 @@
 
 import {
   decodeLatin1,
+  field,
   isPrintable,
+  rangeProblem,
+  rangeText,
   type TranscriptRecord,
 } from "@atsock/protocol";
 import { readTranscript } from "@atsock/host";
-import type { Subcommand } from "../command.ts";
-import { parseOptions, UsageError } from "../usage.ts";
+import {
+  type DeclaredSubcommand,
+  defineSubcommand,
+  type OptionTable,
+  type ParsedWords,
+  parseWords,
+} from "../command.ts";
+import { UsageError } from "../usage.ts";
 
 /** Help text of `atsock transcript`. */
 export const TRANSCRIPT_HELP = `atsock transcript: read transcripts
@@ -56,25 +65,31 @@ export interface ShowOptions {
   color: boolean;
 }
 
+/** The catalogue's link id: the range of `--link`. */
+const LINK_ID = field("SKTDEL", "link_id");
+
+/** The options of `atsock transcript`. */
+const TRANSCRIPT_OPTIONS = {
+  link: { type: "string" },
+  dir: { type: "string" },
+  hex: { type: "boolean" },
+  "no-color": { type: "boolean" },
+} as const satisfies OptionTable;
+
 /** Parses `atsock transcript ...` arguments; throws {@linkcode UsageError}. */
 export function parseTranscriptArgs(
   args: string[],
   terminal = false,
 ): ShowOptions | "help" {
-  const parsed = parseOptions({
-    args,
-    options: {
-      link: { type: "string" },
-      dir: { type: "string" },
-      hex: { type: "boolean" },
-      "no-color": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  const { values, positionals } = parsed;
-  if (values.help) return "help";
+  const words = parseWords(args, TRANSCRIPT_OPTIONS);
+  return words === "help" ? "help" : showOptions(words, terminal);
+}
+
+/** Checks the parsed options of `atsock transcript`; colours only on a `terminal`. */
+function showOptions(
+  { values, positionals }: ParsedWords<typeof TRANSCRIPT_OPTIONS>,
+  terminal: boolean,
+): ShowOptions {
   const [verb, file, ...rest] = positionals;
   if (verb !== "show") {
     throw new UsageError(
@@ -92,9 +107,12 @@ export function parseTranscriptArgs(
     color: terminal && !values["no-color"] && !Deno.noColor,
   };
   if (values.link !== undefined) {
-    if (!/^\d{1,2}$/.test(values.link) || Number(values.link) > 19) {
+    if (
+      !/^\d{1,2}$/.test(values.link) ||
+      rangeProblem(LINK_ID, Number(values.link))
+    ) {
       throw new UsageError(
-        `--link must be a link id 0..19, not "${values.link}"`,
+        `--link must be a link id ${rangeText(LINK_ID)}, not "${values.link}"`,
       );
     }
     options.link = Number(values.link);
@@ -223,33 +241,34 @@ export function formatRecord(
   return `${DIM}${time}${RESET}  ${COLORS[record.dir]}${dir} ${body}${RESET}`;
 }
 
+/** Runs `atsock transcript show`; resolves the exit status. */
+async function show(options: ShowOptions): Promise<number> {
+  const transcript = await readTranscript(options.file);
+  const h = transcript.header;
+  const about = [
+    `transcript v${h.version}`,
+    h.started ? `started ${h.started}` : undefined,
+    h.mode ? `mode ${h.mode}` : undefined,
+    h.ip ? `ip ${h.ip}` : undefined,
+    h.seed !== undefined ? `fault seed ${h.seed}` : undefined,
+  ].filter((x) => x !== undefined);
+  const lines = [about.join(", ")];
+  let previous = 0;
+  for (const record of select(transcript.records, options)) {
+    lines.push(formatRecord(record, previous, options));
+    previous = record.t;
+  }
+  console.log(lines.join("\n"));
+  return 0;
+}
+
 /** `atsock transcript`. */
-export const transcriptCommand: Subcommand = {
-  name: "transcript",
-  summary: "show a transcript recorded with emulate --transcript",
-  help: TRANSCRIPT_HELP,
-  async run(args) {
-    const options = parseTranscriptArgs(args, Deno.stdout.isTerminal());
-    if (options === "help") {
-      console.log(TRANSCRIPT_HELP);
-      return 0;
-    }
-    const transcript = await readTranscript(options.file);
-    const h = transcript.header;
-    const about = [
-      `transcript v${h.version}`,
-      h.started ? `started ${h.started}` : undefined,
-      h.mode ? `mode ${h.mode}` : undefined,
-      h.ip ? `ip ${h.ip}` : undefined,
-      h.seed !== undefined ? `fault seed ${h.seed}` : undefined,
-    ].filter((x) => x !== undefined);
-    const lines = [about.join(", ")];
-    let previous = 0;
-    for (const record of select(transcript.records, options)) {
-      lines.push(formatRecord(record, previous, options));
-      previous = record.t;
-    }
-    console.log(lines.join("\n"));
-    return 0;
-  },
-};
+export const transcriptCommand: DeclaredSubcommand<ShowOptions> =
+  defineSubcommand({
+    name: "transcript",
+    summary: "show a transcript recorded with emulate --transcript",
+    help: TRANSCRIPT_HELP,
+    options: TRANSCRIPT_OPTIONS,
+    parse: (words) => showOptions(words, Deno.stdout.isTerminal()),
+    action: show,
+  });

@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import {
+  CLIENT_TYPE,
+  CLIENT_TYPES,
+  type ClientType,
+  COMMANDS,
+  DEFAULT_CONFIG,
+  field,
+  SERVER_TYPES,
+  type ServerType,
+} from "@atsock/protocol";
+import {
+  checkConfig,
+  checkLink,
+  checkReadSize,
+  clientRequest,
+  isUdp,
+  rawRequest,
+  sendRequests,
+  serverRequest,
+} from "./args.ts";
+
+Deno.test("host arguments: link ids, ports and sizes take exactly the catalogue's ranges", () => {
+  const link = field("SKTDEL", "link_id");
+  checkLink(link.min);
+  checkLink(link.max);
+  assert.throws(
+    () => checkLink(link.max + 1),
+    /link id must be 0\.\.19, not 20/,
+  );
+  assert.throws(() => checkLink(link.min - 1), RangeError);
+  assert.throws(() => checkLink(1.5), RangeError);
+  const port = field("SKTSERVER", "src_port");
+  const server = { linkId: 0, port: port.max };
+  assert.equal(serverRequest(server).port, port.max);
+  assert.throws(
+    () => serverRequest({ ...server, port: port.max + 1 }),
+    /port must be 1\.\.65535/,
+  );
+  assert.throws(() => serverRequest({ ...server, port: port.min - 1 }));
+  checkReadSize(field("SKTREAD", "data_size").min);
+  assert.throws(() => checkReadSize(0), RangeError);
+  assert.throws(() => rawRequest(0, new Uint8Array(), undefined), RangeError);
+  assert.throws(
+    () => sendRequests(0, new Uint8Array(), undefined, false),
+    /data is empty/,
+  );
+});
+
+Deno.test("host arguments: every SKTCFG option is checked against its catalogue range", () => {
+  checkConfig({ ...DEFAULT_CONFIG });
+  for (const spec of COMMANDS.SKTCFG.fields) {
+    if (spec.kind === "flag") continue;
+    const key = spec.key as "keepIdle";
+    checkConfig({ ...DEFAULT_CONFIG, [key]: spec.max });
+    assert.throws(
+      () => checkConfig({ ...DEFAULT_CONFIG, [key]: spec.min - 1 }),
+      new RegExp(`^RangeError: ${key} must be`),
+    );
+    if (spec.max < 2 ** 31 - 1) {
+      assert.throws(
+        () => checkConfig({ ...DEFAULT_CONFIG, [key]: spec.max + 1 }),
+        RangeError,
+      );
+    }
+  }
+});
+
+Deno.test("host arguments: cert_index is sent and required exactly for the types the catalogue names", () => {
+  const certs = field("SKTSERVER", "cert_index");
+  for (const t of SERVER_TYPES) {
+    const type = t.value as ServerType;
+    const base = { linkId: 1, type, port: 80 };
+    if (t.usesCert) {
+      assert.throws(() => serverRequest(base), /certIndex must be 1\.\.10/);
+      assert.throws(() => serverRequest({ ...base, certIndex: certs.max + 1 }));
+      assert.equal(serverRequest({ ...base, certIndex: 2 }).certIndex, 2);
+    } else {
+      assert.equal(
+        serverRequest({ ...base, certIndex: 2 }).certIndex,
+        undefined,
+      );
+    }
+    assert.equal(
+      isUdp(serverRequest({ ...base, certIndex: 1 })),
+      t.transport === "udp",
+    );
+  }
+  for (const t of CLIENT_TYPES) {
+    const type = t.value as ClientType;
+    const base = { linkId: 1, type, host: "h", port: 80, localPort: 7 };
+    if (t.usesCert) {
+      assert.throws(() => clientRequest(base), /certIndex/);
+      assert.equal(clientRequest({ ...base, certIndex: 10 }).certIndex, 10);
+    } else {
+      assert.equal(
+        clientRequest({ ...base, certIndex: 3 }).certIndex,
+        undefined,
+      );
+    }
+    const request = clientRequest({ ...base, certIndex: 1 });
+    assert.equal(isUdp(request), t.transport === "udp");
+    // The local port goes only where the firmware requires it (UDP).
+    assert.equal(request.localPort, t.transport === "udp" ? 7 : undefined);
+  }
+  assert.throws(
+    () =>
+      clientRequest({ linkId: 1, type: CLIENT_TYPE.UDP, host: "h", port: 80 }),
+    /localPort/,
+  );
+  assert.throws(
+    // @ts-expect-error: a type the catalogue does not list
+    () => serverRequest({ linkId: 1, type: SERVER_TYPES.length, port: 80 }),
+    /type must be 0\.\.3/,
+  );
+});
+
+Deno.test("host arguments: host names take the catalogue's length, no commas or line ends", () => {
+  const host = field("SKTCLIENT", "dst_host");
+  const base = { linkId: 0, port: 80 };
+  clientRequest({ ...base, host: "x".repeat(host.max) });
+  assert.throws(() =>
+    clientRequest({ ...base, host: "x".repeat(host.max + 1) })
+  );
+  assert.throws(() => clientRequest({ ...base, host: "" }));
+  assert.throws(() => clientRequest({ ...base, host: "a,b" }));
+  assert.throws(() => clientRequest({ ...base, host: "a\nb" }));
+});
+
+Deno.test("host arguments: SKTSEND splits TCP data, keeps a UDP datagram whole or refuses it", () => {
+  const data = new Uint8Array(2000).fill(0x61);
+  const tcp = sendRequests(0, data, undefined, false);
+  assert.ok(tcp.length > 1);
+  assert.equal(tcp.reduce((n, r) => n + r.data.length, 0), 2000);
+  assert.throws(() => sendRequests(0, data, undefined, true), /UDP datagram/);
+  const small = sendRequests(0, data.subarray(0, 10), {
+    ip: "1.2.3.4",
+    port: 9,
+  }, true);
+  assert.equal(small.length, 1);
+  assert.deepEqual(small[0].destination, { ip: "1.2.3.4", port: 9 });
+  assert.throws(
+    () => sendRequests(0, new Uint8Array([0]), undefined, false),
+    /sendRaw/,
+  );
+  assert.throws(
+    () => sendRequests(0, data.subarray(0, 1), { ip: "host", port: 9 }, false),
+    /IPv4/,
+  );
+});
