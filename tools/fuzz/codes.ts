@@ -1,12 +1,13 @@
 /**
  * The error codes the interpreter fuzz accepts, by command, all named from
  * the catalogue (`ERR` of `@atsock/protocol`). Every code the catalogue
- * lists for a command is accounted for exactly once: the parse error
+ * lists for a command is accounted for: the parse error
  * (`ERROR: 1` of a malformed line, checked against `parseCommandLine`), a
  * code a well-formed line may get ({@linkcode allowedCodes}), a code of the
  * `AT+SKTSENDRAW` payload ({@linkcode PAYLOAD_CODES}, {@linkcode
  * ABORT_CODES}), or one the virtual module never gives on this loopback
- * world, with why ({@linkcode NEVER}): the fuzzer fails if one comes.
+ * world, with why ({@linkcode NEVER}: never also accepted; the fuzzer
+ * fails if one comes).
  *
  * @module
  */
