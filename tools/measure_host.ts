@@ -38,15 +38,18 @@ function emulator() {
 const SIZE = 32 * 1024 * 1024;
 const data = new Uint8Array(SIZE).map((_, i) => (i * 131) & 0xff);
 
+/** A bare console client (no driver) on `port`, once the module is ready. */
+async function bareClient(port: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  await readUntilText(conn, "ATCMD READY");
+  return conn;
+}
+
 async function relayAlone(): Promise<number> {
   const e = await emulator();
   const peer = sinkPeer();
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: e.console.port,
-  });
-  conn.setNoDelay(true);
-  await readUntilText(conn, "ATCMD READY");
+  const conn = await bareClient(e.console.port);
   const draining = peer.drain(SIZE);
   await writeAll(
     conn,
@@ -113,12 +116,7 @@ async function stream(): Promise<string> {
 async function commands(): Promise<string> {
   const N = 3000;
   const e = await emulator();
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: e.console.port,
-  });
-  conn.setNoDelay(true);
-  await readUntilText(conn, "ATCMD READY");
+  const conn = await bareClient(e.console.port);
   const line = encoder.encode("AT+SKTSTATE\r\n");
   const raw = async () => {
     const t = performance.now();
