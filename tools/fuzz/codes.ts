@@ -5,7 +5,7 @@
  * (`ERROR: 1` of a malformed line, checked against `parseCommandLine`), a
  * code a well-formed line may get ({@linkcode allowedCodes}), a code of the
  * `AT+SKTSENDRAW` payload ({@linkcode PAYLOAD_CODES}, {@linkcode
- * ABORT_CODES}), or one the virtual module never gives on this loopback
+ * abortCodes}), or one the virtual module never gives on this loopback
  * world, with why ({@linkcode NEVER}: never also accepted; the fuzzer
  * fails if one comes).
  *
@@ -19,6 +19,7 @@ import {
   type Request,
   type TransportKind,
   transportOf,
+  TT_PIECE_SIZE,
 } from "@atsock/protocol";
 
 /** `OK`, as a code among the error codes (the fuzzer's `codeOf`). */
@@ -54,7 +55,7 @@ const RUNTIME: {
   SKTSEND: [ERR.SKTSEND.PARAMETER, ERR.SKTSEND.SEND],
   // A data_size the free heap cannot hold is NO_MEMORY (firmware rule sktread-heap).
   SKTREAD: [ERR.SKTREAD.PARAMETER, ERR.SKTREAD.NO_MEMORY, ERR.SKTREAD.READ],
-  // Before the prompt; after it see PAYLOAD_CODES and ABORT_CODES.
+  // Before the prompt; after it see PAYLOAD_CODES and abortCodes.
   SKTSENDRAW: [ERR.SKTSENDRAW.PARAMETER],
 };
 
@@ -62,15 +63,17 @@ const RUNTIME: {
 export const PAYLOAD_CODES: readonly number[] = [OK_CODE, ERR.SKTSENDRAW.SEND];
 
 /**
- * Codes of an `AT+SKTSENDRAW` payload over 4096 bytes aborted with `<<<`:
- * `TT_DATA`, or `SEND` when a piece gathered before the abort (the `<<<`
- * bytes are in it) failed to send: atcmd_lwip_start_tt_handle stops at the
- * first failed atcmd_lwip_send_data with its code.
+ * Codes of an `AT+SKTSENDRAW` payload aborted with `<<<` (the `<` bytes
+ * are payload, so something was gathered): atcmd_lwip_start_tt_handle
+ * sends a payload of at most `TT_PIECE_SIZE` (MAX_TT_BUF_LEN) in one piece
+ * and answers OK; a larger one piece by piece until a piece comes empty,
+ * `TT_DATA`. Either stops at the first failed send with `SEND`.
  */
-export const ABORT_CODES: readonly number[] = [
-  ERR.SKTSENDRAW.TT_DATA,
-  ERR.SKTSENDRAW.SEND,
-];
+export function abortCodes(size: number): number[] {
+  return size <= TT_PIECE_SIZE
+    ? [OK_CODE, ERR.SKTSENDRAW.SEND]
+    : [ERR.SKTSENDRAW.TT_DATA, ERR.SKTSENDRAW.SEND];
+}
 
 const TASK = "the virtual module starts no RTOS task that could fail";
 const HEAP = "the virtual module's allocations do not fail";
@@ -122,7 +125,7 @@ export function accountedCodes(command: CommandName): number[] {
     ? [runtime as readonly number[]]
     : Object.values(runtime as Record<TransportKind, readonly number[]>);
   const payload = command === "SKTSENDRAW"
-    ? [...PAYLOAD_CODES, ...ABORT_CODES]
+    ? [...PAYLOAD_CODES, ...abortCodes(Infinity), ...abortCodes(0)]
     : [];
   const parse = command === "SKTSTATE" ? [] : [PARAMETER_ERROR];
   return [

@@ -19,7 +19,7 @@ import {
 } from "@atsock/protocol";
 import { serveStreams, type VirtualModule } from "@atsock/device";
 import { memoryPair } from "@atsock/host";
-import { ABORT_CODES, allowedCodes, OK_CODE, PAYLOAD_CODES } from "./codes.ts";
+import { abortCodes, allowedCodes, OK_CODE, PAYLOAD_CODES } from "./codes.ts";
 import { chunks, type DeviceFuzzReport, FuzzFailure, show } from "./runner.ts";
 
 const CRLF = encode("\r\n");
@@ -280,7 +280,10 @@ export class FuzzConsole {
     for (const b of "<<<") await this.#host.write(encode(b));
     const end = await this.answer(`${what} abort`);
     this.#count(text(end.final));
-    if (end.final.type !== "error" || !ABORT_CODES.includes(end.final.code)) {
+    if (
+      end.final.type === "prompt" ||
+      !abortCodes(size).includes(codeOf(end.final))
+    ) {
       throw new FuzzFailure(`${what} abort answered ${text(end.final)}`);
     }
     return bytes.length;
