@@ -9,6 +9,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { acceptLoop } from "./accept_loop.ts";
 import { AttemptGuard, RefusalLog } from "./console_guard.ts";
 import type { VirtualModule } from "./module.ts";
+import { writeAll } from "@atsock/tty";
+export { writeAll };
 
 /** A running console. */
 export interface Console {
@@ -16,17 +18,6 @@ export interface Console {
   readonly address: string;
   /** Stops the console (the module itself stays open). */
   close(): Promise<void>;
-}
-
-/** Writes every byte, looping over partial writes. */
-export async function writeAll(
-  writer: { write(p: Uint8Array): Promise<number> },
-  bytes: Uint8Array,
-): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await writer.write(bytes.subarray(written));
-  }
 }
 
 /** Smallest and largest console read: small for typed lines, large for TT bursts. */

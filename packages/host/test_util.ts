@@ -9,7 +9,7 @@ import { createModule, serveTcp, type VirtualModule } from "@atsock/device";
 import type { ModuleOptions } from "@atsock/device";
 import { AtDriver } from "./driver.ts";
 import { connectTcp, memoryPair, type Transport } from "./transport.ts";
-import { encode } from "@atsock/protocol";
+import { concat, encode } from "@atsock/protocol";
 
 /** The answer to `AT+SKTQUERY` with every option at its default. */
 export const QUERY_BLOCK =
@@ -106,18 +106,8 @@ export async function readAll(
   stream: ReadableStream<Uint8Array>,
 ): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let length = 0;
-  for await (const part of stream) {
-    parts.push(part);
-    length += part.length;
-  }
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  for await (const part of stream) parts.push(part);
+  return concat(parts);
 }
 
 /** A scripted fake module on an in-memory pair: answers lines with `script`. */

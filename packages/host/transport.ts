@@ -5,6 +5,7 @@
  * @module
  */
 
+import { writeAll } from "@atsock/tty";
 /** A bidirectional byte stream to a module's UART. */
 export interface Transport {
   /** Bytes from the module. Ends when the transport closes. */
@@ -15,17 +16,6 @@ export interface Transport {
   close(): Promise<void>;
   /** A short description, for messages: `tcp:127.0.0.1:3333`, `/dev/ttyUSB0`. */
   readonly name: string;
-}
-
-/** Writes all bytes to a `Deno.Conn`-like writer, looping over partial writes. */
-async function writeAll(
-  writer: { write(p: Uint8Array): Promise<number> },
-  bytes: Uint8Array,
-): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await writer.write(bytes.subarray(written));
-  }
 }
 
 /** Options for {@linkcode connectTcp}. */

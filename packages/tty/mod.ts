@@ -47,3 +47,4 @@ export {
   type SerialOptions,
   type SerialPort,
 } from "./tty.ts";
+export { type PartialWriter, writeAll } from "./write_all.ts";

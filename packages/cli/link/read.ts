@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ERR, rangeText } from "@atsock/protocol";
+import { concat, ERR, rangeText } from "@atsock/protocol";
 import { Buffer } from "node:buffer";
 import { type AtDriver, AtError, type Endpoint } from "@atsock/host";
 import { defineLinkCommand, type LinkSubcommand } from "./declare.ts";
@@ -215,7 +215,7 @@ export async function readLink(
 export function formatText(chunks: readonly ReadChunk[]): string {
   if (chunks.length === 0) return "";
   if (chunks.every((c) => !c.sender)) {
-    return escapeBytes(joinBytes(chunks.map((c) => c.data))) + "\n";
+    return escapeBytes(concat(chunks.map((c) => c.data))) + "\n";
   }
   return chunks.map((c) =>
     `${c.sender ? `${c.sender.ip}:${c.sender.port}: ` : ""}${
@@ -229,7 +229,7 @@ export function formatHex(chunks: readonly ReadChunk[]): string {
   if (chunks.length === 0) return "";
   const udp = chunks.some((c) => c.sender);
   if (!udp) {
-    return hexDump(joinBytes(chunks.map((c) => c.data))).join("\n") + "\n";
+    return hexDump(concat(chunks.map((c) => c.data))).join("\n") + "\n";
   }
   return chunks.map((c) =>
     [
@@ -237,16 +237,6 @@ export function formatHex(chunks: readonly ReadChunk[]): string {
       ...hexDump(c.data),
     ].join("\n") + "\n"
   ).join("");
-}
-
-function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 function base64(bytes: Uint8Array): string {
@@ -337,7 +327,7 @@ async function read(
               ...(c.data.length < c.size ? { size: c.size } : {}),
             })),
           }
-          : { data: base64(joinBytes(chunks.map((c) => c.data))) }),
+          : { data: base64(concat(chunks.map((c) => c.data))) }),
       },
       ...(notes.length > 0 ? { warning: notes.join("; ") } : {}),
       status: truncated ? 1 : 0,
