@@ -11,6 +11,7 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import type { PeerOutcome } from "@atsock/host";
 import { decodeLatin1, type PeerStep } from "@atsock/protocol";
+import { writeAll } from "@atsock/tty";
 
 /** What the runner knows of the module before a peer acts. */
 export interface Snapshot {
@@ -289,9 +290,7 @@ export class Peers {
     } else {
       const conn = await this.#accepted(peer);
       if (!conn) return this.#noConnection(step);
-      for (let off = 0; off < data.length;) {
-        off += await conn.write(data.subarray(off));
-      }
+      await writeAll(conn, data);
     }
     if (step.held) await this.#options.settle.held(before);
     return {};

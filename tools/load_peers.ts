@@ -10,6 +10,7 @@ import { createHash, type Hash } from "node:crypto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
+import { writeAll } from "@atsock/tty";
 
 /** A lost byte, a checksum mismatch, a leak or the time limit. */
 export class LoadFailure extends Error {
@@ -129,10 +130,7 @@ export function tcpPeers(deadline: Deadline): Peers {
       })();
       return {
         got,
-        async send(data) {
-          let off = 0;
-          while (off < data.length) off += await conn.write(data.subarray(off));
-        },
+        send: (data) => writeAll(conn, data),
         close: () => {
           try {
             conn.close();

@@ -1,6 +1,6 @@
 /**
  * What the tools' loopback test beds share: a free port, a TCP echo peer
- * and a TCP sink, writing all of a buffer and reading up to a text,
+ * and a TCP sink, reading up to a text,
  * deterministic payloads and their SHA-256, and the file descriptors this
  * process holds (to find a leak).
  *
@@ -9,6 +9,7 @@
 
 import { createHash } from "node:crypto";
 import { acceptLoop } from "@atsock/device";
+import { writeAll } from "@atsock/tty";
 
 /** A free port on loopback (bound and released). */
 export function freePort(): number {
@@ -43,9 +44,7 @@ export function echoPeer(name: string): EchoPeer {
       const buffer = new Uint8Array(16384);
       try {
         for (let n; (n = await conn.read(buffer)) !== null;) {
-          for (let at = 0; at < n;) {
-            at += await conn.write(buffer.subarray(at, n));
-          }
+          await writeAll(conn, buffer.subarray(0, n));
         }
       } catch { /* reset */ }
       conns.delete(conn);
@@ -94,14 +93,6 @@ export function sinkPeer(): SinkPeer {
     },
     close: () => listener.close(),
   };
-}
-
-/** Writes all of `data` (a write may be partial). */
-export async function writeAll(
-  conn: Deno.Conn,
-  data: Uint8Array,
-): Promise<void> {
-  for (let n = 0; n < data.length;) n += await conn.write(data.subarray(n));
 }
 
 /** Reads `conn` until `text` has come (Latin-1); throws if it ends first. */

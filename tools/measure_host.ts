@@ -15,8 +15,9 @@
 
 import { createModule, serveTcp } from "@atsock/device";
 import { AtDriver, connectTcp, linkStreams } from "@atsock/host";
+import { writeAll } from "@atsock/tty";
 import { toolArgs } from "./args.ts";
-import { readUntilText, sinkPeer, writeAll } from "./loopback.ts";
+import { readUntilText, sinkPeer } from "./loopback.ts";
 
 const encoder = new TextEncoder();
 

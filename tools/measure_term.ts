@@ -14,8 +14,9 @@
  */
 
 import { createModule, serveTcp } from "@atsock/device";
+import { writeAll } from "@atsock/tty";
 import { toolArgs } from "./args.ts";
-import { readUntilText, sinkPeer, writeAll } from "./loopback.ts";
+import { readUntilText, sinkPeer } from "./loopback.ts";
 
 toolArgs({
   name: "measure_term",
