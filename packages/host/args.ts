@@ -19,6 +19,7 @@ import {
   type FieldSpec,
   fieldUsedBy,
   formatRequest,
+  hostProblem,
   lineReaderAlters,
   MAX_LINE_LENGTH,
   rangeProblem,
@@ -41,7 +42,6 @@ export const READ_FAILED = ERR.SKTREAD.READ;
 
 const LINK_ID = field("SKTDEL", "link_id");
 const PORT = field("SKTSERVER", "src_port");
-const HOST = field("SKTCLIENT", "dst_host");
 const READ_SIZE = field("SKTREAD", "data_size");
 const RAW_SIZE = field("SKTSENDRAW", "data_size");
 
@@ -149,11 +149,8 @@ export function clientRequest(client: ClientArgs): ClientRequest {
   const spec = typedFields("SKTCLIENT", type);
   checkLink(client.linkId);
   checkField(spec.port, client.port, "port");
-  check(
-    rangeProblem(HOST, client.host.length) === undefined &&
-      !/[,\r\n]/.test(client.host),
-    `host must be ${rangeText(HOST)} without commas or line ends`,
-  );
+  const hostIssue = hostProblem(client.host);
+  check(hostIssue === undefined, hostIssue ?? "");
   // A local port is sent where the firmware requires one (UDP: bound).
   const local = field("SKTCLIENT", "src_port");
   const withLocal = fieldRequiredFor(local, type);

@@ -115,7 +115,7 @@ Deno.test("host arguments: cert_index is sent and required exactly for the types
   );
 });
 
-Deno.test("host arguments: host names take the catalogue's length, no commas or line ends", () => {
+Deno.test("host arguments: host names follow the catalogue's hostProblem (length, printable ASCII, no space, comma or backslash)", () => {
   const host = field("SKTCLIENT", "dst_host");
   const base = { linkId: 0, port: 80 };
   clientRequest({ ...base, host: "x".repeat(host.max) });
@@ -125,6 +125,9 @@ Deno.test("host arguments: host names take the catalogue's length, no commas or 
   assert.throws(() => clientRequest({ ...base, host: "" }));
   assert.throws(() => clientRequest({ ...base, host: "a,b" }));
   assert.throws(() => clientRequest({ ...base, host: "a\nb" }));
+  for (const bad of ["a b", "a\\b", "a\tb", "\u00e9"]) {
+    assert.throws(() => clientRequest({ ...base, host: bad }), /dst_host must/);
+  }
 });
 
 Deno.test("host arguments: SKTSEND splits TCP data, keeps a UDP datagram whole or refuses it", () => {

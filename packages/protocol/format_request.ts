@@ -9,7 +9,7 @@ import {
   COMMANDS,
   field,
   type FieldSpec,
-  MAX_HOST_LENGTH,
+  hostProblem,
   usesCert,
 } from "./commands.ts";
 import { MAX_LINE_LENGTH } from "./constants.ts";
@@ -76,19 +76,9 @@ function endpoint(command: string, endpoint: Endpoint): string {
   return `${endpoint.ip},${int(command, DST_PORT, endpoint.port)}`;
 }
 
-/** Host names: printable ASCII but `,` and `\` (which the field grammar would split or unescape). */
-const HOST = /^[\x20-\x2b\x2d-\x5b\x5d-\x7e]+$/;
-
 function host(command: string, host: string): string {
-  if (
-    typeof host !== "string" || host.length > MAX_HOST_LENGTH ||
-    !HOST.test(host)
-  ) {
-    invalid(
-      command,
-      `host must be 1..${MAX_HOST_LENGTH} printable ASCII characters without "," or "\\"`,
-    );
-  }
+  const problem = hostProblem(host);
+  if (problem !== undefined) invalid(command, problem);
   return host;
 }
 

@@ -12,6 +12,7 @@ import {
   type ClientType,
   field,
   type FieldSpec,
+  hostProblem,
   isIPv4,
   type LinkSide,
   rangeProblem,
@@ -143,19 +144,10 @@ export function parseIPv4(text: string, name = "--ip"): string {
   return text;
 }
 
-/** A host name or address for `AT+SKTCLIENT`: the catalogue's length, no commas or line ends. */
+/** A host name or address for `AT+SKTCLIENT`, by the catalogue's rule ({@linkcode hostProblem}). */
 export function parseHost(text: string, name = "--host"): string {
-  if (
-    rangeProblem(HOST, text.length) !== undefined ||
-    // deno-lint-ignore no-control-regex
-    /[,\x00-\x20\x7f]/.test(text)
-  ) {
-    throw new UsageError(
-      `${name} must be ${
-        rangeText(HOST)
-      } without commas, spaces or control characters`,
-    );
-  }
+  const problem = hostProblem(text);
+  if (problem !== undefined) throw new UsageError(`${name}: ${problem}`);
   return text;
 }
 
