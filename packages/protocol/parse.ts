@@ -19,10 +19,10 @@ import {
   field,
   type FieldSpec,
   PARAMETER_ERROR,
-  rangeProblem,
   type ServerType,
   usesCert,
 } from "./commands.ts";
+import { rangeProblem } from "./field_checks.ts";
 import { AtError } from "./errors.ts";
 import { atoi, badEscape, splitFields, splitParams } from "./fields.ts";
 import { inetAton } from "./ipv4.ts";
