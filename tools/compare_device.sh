@@ -27,6 +27,7 @@ cleanup() {
 trap cleanup EXIT
 git -C "$root" worktree add --detach "$tmp/base" "$base" >/dev/null 2>&1
 cp "$root/tools/measure_device.ts" "$tmp/base/tools/measure_device.ts"
+cp "$root/tools/args.ts" "$tmp/base/tools/args.ts" # its flags
 ln -s "$root/node_modules" "$tmp/base/node_modules"
 export MEASURE_ROUNDS=${MEASURE_ROUNDS:-2} RUST_BACKTRACE=0 NO_COLOR=1
 head=$(git -C "$root" rev-parse --short HEAD)

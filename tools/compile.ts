@@ -9,6 +9,8 @@
  * @module
  */
 
+import { toolArgs } from "./args.ts";
+
 /** Targets built when none is named. */
 export const TARGETS: readonly string[] = [
   "x86_64-unknown-linux-gnu",
@@ -45,8 +47,21 @@ export function explainFailure(target: string, stderr: string): string {
   return `${target}: deno compile failed: ${line.trim()}`;
 }
 
+/** The command line of `deno task compile`. */
+export const COMPILE_ARGS = {
+  name: "compile",
+  summary: "single-file atsock binaries with deno compile, one per target",
+  usage:
+    "deno run --allow-run --allow-read --allow-write --allow-env tools/compile.ts [TARGET...]",
+  options: {},
+  positionals: { min: 0, max: Infinity },
+  epilogue: `Targets (all when none is named): ${TARGETS.join(", ")}.
+Exit status: 0 all built, 1 one failed, 2 bad arguments.`,
+} as const;
+
 async function main(args: string[]): Promise<number> {
-  const targets = args.length > 0 ? args : TARGETS;
+  const { positionals } = toolArgs(COMPILE_ARGS, args);
+  const targets = positionals.length > 0 ? positionals : TARGETS;
   const unknown = targets.filter((t) => !TARGETS.includes(t));
   if (unknown.length > 0) {
     console.error(

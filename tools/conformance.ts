@@ -14,7 +14,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { createModule, serveStreams, type VirtualModule } from "@atsock/device";
 import { makePki, PkiError } from "@atsock/device/pki";
 import {
@@ -31,47 +30,102 @@ import {
   UsageError,
 } from "@atsock/host";
 import {
-  decodeLatin1,
-  encodeLatin1,
   renderTemplate,
   replayScript,
   type Transcript,
   type TranscriptHeader,
 } from "@atsock/protocol";
+import { ArgsError, helpText, parseToolArgs } from "./args.ts";
+import {
+  externalSettler,
+  resetExternal,
+  SharedTransport,
+} from "./conformance_external.ts";
 import { PeerError, Peers, type Settler } from "./conformance_peers.ts";
+import { freePort } from "./loopback.ts";
+
+export { SharedTransport } from "./conformance_external.ts";
 
 /** The transcripts shipped with the suite. */
 export const SUITE_DIR = new URL("./conformance/", import.meta.url).pathname;
 
-/** Help text of the conformance runner. */
-export const CONFORMANCE_HELP =
-  `conformance: replay the suite's transcripts against a module
-
-Usage:
-  deno task conformance TARGET [--only NAME]... [--json] [--peer-host ADDR]
-                        [--module-host ADDR] [--certs DIR] [--mode MODE]
-                        [--timeout MS] [--dir DIR] [--baud N]
+/** The command line of `deno task conformance`. */
+export const CONFORMANCE_ARGS = {
+  name: "conformance",
+  summary: "replay the suite's transcripts against a module",
+  usage:
+    `deno task conformance TARGET [--only NAME]... [--json] [--peer-host ADDR]
+                      [--module-host ADDR] [--certs DIR] [--mode MODE]
+                      [--timeout MS] [--dir DIR] [--baud N]
 
 TARGET is virtual (a fresh virtual module per transcript, in the
-transcript's console mode), tcp:HOST:PORT or a serial device.
+transcript's console mode), tcp:HOST:PORT or a serial device.`,
+  options: {
+    only: {
+      kind: "string",
+      multiple: true,
+      value: "NAME",
+      help: "run this transcript only (file name without .jsonl; repeatable)",
+    },
+    json: {
+      kind: "boolean",
+      help: "one JSON object per transcript, then a summary object",
+    },
+    "peer-host": {
+      kind: "string",
+      value: "ADDR",
+      help: "where the peers listen and connect from",
+      default: "127.0.0.1",
+    },
+    "module-host": {
+      kind: "string",
+      value: "ADDR",
+      help: "the module's address, for peers that connect to it",
+      defaultHelp: "127.0.0.1 for virtual, HOST for tcp:",
+    },
+    certs: {
+      kind: "string",
+      value: "DIR",
+      help: "certificate directory with CERT/, suite 1",
+      defaultHelp: "a fresh test PKI for virtual (needs openssl)",
+    },
+    mode: {
+      kind: "choice",
+      value: "MODE",
+      choices: ["manual", "host"],
+      help:
+        "the external module's console mode; transcripts of the other mode are skipped",
+      default: "host",
+    },
+    timeout: {
+      kind: "duration",
+      unit: "ms",
+      help: "wait per expected answer or peer event",
+      default: 5000,
+      min: 1,
+      max: 3_600_000,
+    },
+    dir: {
+      kind: "string",
+      value: "DIR",
+      help: "the transcripts",
+      defaultHelp: "tools/conformance/",
+    },
+    baud: {
+      kind: "integer",
+      help: "serial speed",
+      min: 1,
+      max: 100_000_000,
+      defaultHelp: "38400",
+    },
+  },
+  positionals: { min: 1, max: 1 },
+  epilogue:
+    "Exit status: 0 every transcript passed, 1 one failed, 2 bad usage.",
+} as const;
 
-Options:
-  --only NAME        run this transcript only (file name without .jsonl; repeatable)
-  --json             one JSON object per transcript, then a summary object
-  --peer-host ADDR   where the peers listen and connect from (default 127.0.0.1)
-  --module-host ADDR the module's address, for peers that connect to it
-                     (default: 127.0.0.1 for virtual, HOST for tcp:)
-  --certs DIR        certificate directory with CERT/ (suite 1); default for
-                     virtual: a fresh test PKI (needs openssl)
-  --mode MODE        manual or host: the external module's console mode;
-                     transcripts of the other mode are skipped (default host)
-  --timeout MS       wait per expected answer or peer event (default 5000)
-  --dir DIR          the transcripts (default tools/conformance/)
-  --baud N           serial speed (default 38400)
-  -h, --help         this help
-
-Exit status: 0 every transcript passed, 1 one failed, 2 bad usage.
-`;
+/** Help text of the conformance runner. */
+export const CONFORMANCE_HELP: string = helpText(CONFORMANCE_ARGS);
 
 /** Options of a conformance run. */
 export interface ConformanceOptions {
@@ -119,29 +173,13 @@ export function parseConformanceArgs(
 ): ConformanceOptions | "help" {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        only: { type: "string", multiple: true },
-        json: { type: "boolean" },
-        "peer-host": { type: "string" },
-        "module-host": { type: "string" },
-        certs: { type: "string" },
-        mode: { type: "string" },
-        timeout: { type: "string" },
-        dir: { type: "string" },
-        baud: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
+    parsed = parseToolArgs(CONFORMANCE_ARGS, args);
   } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
+    if (e instanceof ArgsError) throw new UsageError(e.message);
+    throw e;
   }
+  if (parsed === "help") return "help";
   const { values, positionals } = parsed;
-  if (values.help) return "help";
-  if (positionals.length !== 1) throw new UsageError("expected one TARGET");
   const target = positionals[0] === "virtual"
     ? { kind: "virtual" as const }
     : parseTarget(positionals[0]);
@@ -151,33 +189,14 @@ export function parseConformanceArgs(
     }
     return text;
   };
-  const mode = values.mode ?? "host";
-  if (mode !== "manual" && mode !== "host") {
-    throw new UsageError(`--mode must be manual or host, not "${mode}"`);
-  }
-  let timeoutMs = 5000;
-  if (values.timeout !== undefined) {
-    timeoutMs = Number(values.timeout);
-    if (!/^\d+$/.test(values.timeout) || timeoutMs < 1) {
-      throw new UsageError(
-        `--timeout must be a whole number of ms, not "${values.timeout}"`,
-      );
-    }
-  }
-  let baud: number | undefined;
-  if (values.baud !== undefined) {
-    baud = Number(values.baud);
-    if (target.kind !== "serial" || !/^\d+$/.test(values.baud) || baud < 1) {
-      throw new UsageError(
-        "--baud takes a speed and applies to a serial device",
-      );
-    }
+  if (values.baud !== undefined && target.kind !== "serial") {
+    throw new UsageError("--baud takes a speed and applies to a serial device");
   }
   return {
     target,
-    only: values.only ?? [],
-    json: values.json ?? false,
-    peerHost: address("peer-host", values["peer-host"]) ?? "127.0.0.1",
+    only: values.only,
+    json: values.json,
+    peerHost: address("peer-host", values["peer-host"])!,
     moduleHost: address("module-host", values["module-host"]) ??
       (target.kind === "virtual"
         ? "127.0.0.1"
@@ -185,13 +204,12 @@ export function parseConformanceArgs(
         ? target.hostname
         : undefined),
     certs: values.certs,
-    mode,
-    timeoutMs,
+    mode: values.mode,
+    timeoutMs: values.timeout,
     dir: values.dir ?? SUITE_DIR,
-    baud,
+    baud: values.baud,
   };
 }
-
 /** The suite's transcripts in `dir`, by name, sorted; `only` picks some. */
 export async function listTranscripts(
   dir: string,
@@ -248,135 +266,6 @@ function virtualSettler(module: VirtualModule, ms: number): Settler {
     held: (before) => until(() => snapshot().held > before.held, ms),
     closed: (before) => until(() => snapshot().gone > before.gone, ms),
   };
-}
-
-/** An external module: nothing to look at, so a pause (the only one). */
-const PAUSE_MS = 300;
-const externalSettler: Settler = {
-  before: () => ({ held: 0, gone: 0 }),
-  held: () => new Promise((r) => setTimeout(r, PAUSE_MS)),
-  closed: () => new Promise((r) => setTimeout(r, PAUSE_MS)),
-};
-
-/** Reads a transport until `done` holds for the text read (bounded). */
-async function readUntil(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  done: (text: string) => boolean,
-  ms: number,
-): Promise<string> {
-  let text = "";
-  const deadline = Date.now() + ms;
-  while (!done(text)) {
-    const left = deadline - Date.now();
-    if (left <= 0) throw new TargetError("the module did not answer");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const next = await Promise.race([
-      reader.read(),
-      new Promise<"late">((r) => (timer = setTimeout(() => r("late"), left))),
-    ]);
-    clearTimeout(timer);
-    if (next === "late") continue;
-    if (next.done) throw new TargetError("the module's console ended");
-    text += decodeLatin1(next.value);
-  }
-  return text;
-}
-
-/**
- * Brings an external module to a clean state before a transcript: every
- * link deleted, AT+SKTCFG back to its defaults. Output it printed is
- * consumed here, not matched.
- */
-async function resetExternal(transport: Transport, ms: number): Promise<void> {
-  const reader = transport.readable.getReader();
-  const answered = (text: string) => /\r\n(OK|ERROR: \d+)\r\n$/.test(text);
-  try {
-    // In step first: whatever the module printed before ends at this answer.
-    await transport.write(encodeLatin1("AT+SKTDEL=99\r\n"));
-    await readUntil(reader, (text) => text.endsWith("\r\nERROR: 1\r\n"), ms);
-    await transport.write(encodeLatin1("AT+SKTSTATE\r\n"));
-    const state = await readUntil(reader, answered, ms);
-    for (const m of state.matchAll(/link_id:(\d+),(server|client)/g)) {
-      await transport.write(encodeLatin1(`AT+SKTDEL=${m[1]}\r\n`));
-      await readUntil(reader, answered, ms);
-    }
-    await transport.write(encodeLatin1("AT+SKTCFG=0,0,0,0,0,0,0\r\n"));
-    await readUntil(reader, answered, ms);
-  } finally {
-    reader.releaseLock();
-  }
-}
-
-/**
- * An external module's transport, opened once for the whole suite: each
- * transcript gets a view whose `readable` ends when the view is closed,
- * while the module's connection stays open. Output between views is
- * dropped (the next transcript starts with a reset anyway).
- */
-export class SharedTransport {
-  readonly #transport: Transport;
-  #current?: ReadableStreamDefaultController<Uint8Array>;
-  readonly #pump: Promise<void>;
-
-  /** Starts reading `transport`. */
-  constructor(transport: Transport) {
-    this.#transport = transport;
-    this.#pump = (async () => {
-      try {
-        for await (const chunk of transport.readable) {
-          this.#current?.enqueue(chunk);
-        }
-      } catch { /* the module's connection failed: its end */ }
-      this.#detach();
-    })();
-  }
-
-  #detach(): void {
-    try {
-      this.#current?.close();
-    } catch { /* already closed */ }
-    this.#current = undefined;
-  }
-
-  /** A view for one transcript; closing it leaves the module's connection open. */
-  view(): Transport {
-    this.#detach();
-    const readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#current = controller;
-      },
-    });
-    let closed = false;
-    return {
-      name: this.#transport.name,
-      readable,
-      write: (bytes) =>
-        closed
-          ? Promise.reject(new Error("this view is closed"))
-          : this.#transport.write(bytes),
-      close: () => {
-        if (!closed) {
-          closed = true;
-          this.#detach();
-        }
-        return Promise.resolve();
-      },
-    };
-  }
-
-  /** Closes the module's connection. */
-  async close(): Promise<void> {
-    await this.#transport.close();
-    await this.#pump;
-  }
-}
-
-/** A port free on loopback now (for the virtual module's own ports). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /**

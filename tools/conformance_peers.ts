@@ -11,6 +11,7 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import type { PeerOutcome } from "@atsock/host";
 import { decodeLatin1, type PeerStep } from "@atsock/protocol";
+import { writeAll } from "@atsock/tty";
 
 /** What the runner knows of the module before a peer acts. */
 export interface Snapshot {
@@ -86,6 +87,18 @@ class Inbox {
     }
     return true;
   }
+}
+
+/** A UDP socket bound on `hostname` (any port) whose datagrams go to `inbox`. */
+async function udpPeer(inbox: Inbox, hostname: string): Promise<UdpSocket> {
+  const socket = createSocket("udp4");
+  socket.on("message", (msg: Uint8Array, rinfo) => {
+    inbox.from = { address: rinfo.address, port: rinfo.port };
+    inbox.add(new Uint8Array(msg));
+  });
+  socket.on("error", () => inbox.end());
+  await new Promise<void>((resolve) => socket.bind(0, hostname, resolve));
+  return socket;
 }
 
 /** One peer: its socket(s) and what it received. */
@@ -175,13 +188,7 @@ export class Peers {
     const peer: Peer = { proto: step.proto!, inbox };
     let port: number;
     if (step.proto === "udp") {
-      const socket = createSocket("udp4");
-      socket.on("message", (msg: Uint8Array, rinfo) => {
-        inbox.from = { address: rinfo.address, port: rinfo.port };
-        inbox.add(new Uint8Array(msg));
-      });
-      socket.on("error", () => inbox.end());
-      await new Promise<void>((resolve) => socket.bind(0, hostname, resolve));
+      const socket = await udpPeer(inbox, hostname);
       peer.udp = socket;
       port = socket.address().port;
     } else {
@@ -229,15 +236,7 @@ export class Peers {
     const peer: Peer = { proto: step.proto!, inbox };
     let local: number;
     if (step.proto === "udp") {
-      const socket = createSocket("udp4");
-      socket.on("message", (msg: Uint8Array, rinfo) => {
-        inbox.from = { address: rinfo.address, port: rinfo.port };
-        inbox.add(new Uint8Array(msg));
-      });
-      socket.on("error", () => inbox.end());
-      await new Promise<void>((resolve) =>
-        socket.bind(0, this.#options.peerHost, resolve)
-      );
+      const socket = await udpPeer(inbox, this.#options.peerHost);
       peer.udp = socket;
       peer.to = { address: moduleHost, port };
       local = socket.address().port;
@@ -291,9 +290,7 @@ export class Peers {
     } else {
       const conn = await this.#accepted(peer);
       if (!conn) return this.#noConnection(step);
-      for (let off = 0; off < data.length;) {
-        off += await conn.write(data.subarray(off));
-      }
+      await writeAll(conn, data);
     }
     if (step.held) await this.#options.settle.held(before);
     return {};

@@ -6,12 +6,8 @@ import {
   stalledConnections,
 } from "@atsock/device/attacks";
 import { makePki } from "@atsock/device/pki";
-import {
-  ConsoleClient,
-  type Emulator,
-  freePort,
-  startEmulator,
-} from "./soak_util.ts";
+import { freePort } from "./loopback.ts";
+import { ConsoleClient, type Emulator, startEmulator } from "./soak_util.ts";
 
 const hasOpenssl = await new Deno.Command("openssl", {
   args: ["version"],

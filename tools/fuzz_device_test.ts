@@ -11,7 +11,15 @@ Deno.test("fuzz the interpreter: 2,000 lines of every kind, each answered as par
   const kinds = Object.values(report.kinds).reduce((a, b) => a + b, 0);
   assert.equal(kinds, 2000);
   for (
-    const kind of ["grammar", "mutated", "random", "overlong", "nul", "lone-cr"]
+    const kind of [
+      "grammar",
+      "mutated",
+      "boundary",
+      "random",
+      "overlong",
+      "nul",
+      "lone-cr",
+    ]
   ) {
     assert.ok((report.kinds[kind] ?? 0) > 0, `no ${kind} line`);
   }

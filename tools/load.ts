@@ -20,30 +20,30 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { createHash, type Hash } from "node:crypto";
-import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { createServer, type TLSSocket } from "node:tls";
-import type { AddressInfo } from "node:net";
 import { createModule, serveStreams, type VirtualModule } from "@atsock/device";
 import { makePki } from "@atsock/device/pki";
 import { AtDriver, type HostLink, memoryPair } from "@atsock/host";
+import { CLIENT_TYPE, LINK_COUNT } from "@atsock/protocol";
+import { toolArgs } from "./args.ts";
+import {
+  Deadline,
+  LoadFailure,
+  Tally,
+  tcpPeers,
+  tlsPeers,
+  udpPeers,
+  UdpPool,
+} from "./load_peers.ts";
+import { fdList, fdsWhen, payload, settledFds, sha256 } from "./loopback.ts";
 
-/** A lost byte, a checksum mismatch, a leak or the time limit. */
-export class LoadFailure extends Error {
-  /** Creates a failure with a one-line message. */
-  constructor(message: string) {
-    super(message);
-    this.name = "LoadFailure";
-  }
-}
+export { LoadFailure } from "./load_peers.ts";
 
 /** A link kind. */
 export type LoadKind = "tcp" | "udp" | "tls";
 
 /** Options of {@linkcode runLoad}. */
 export interface LoadOptions {
-  /** Links per module (at most 20). */
+  /** Links per module (at most `LINK_COUNT`, 20). */
   links: number;
   /** Bytes each way on each link. */
   bytes: number;
@@ -89,22 +89,6 @@ export interface LoadReport {
   fds: { start: number; end: number };
 }
 
-/** The host fds this process holds, as `ls -l` names them (fd -> target). */
-async function fdList(): Promise<string[]> {
-  const out = await new Deno.Command("ls", {
-    args: ["-l", `/proc/${Deno.pid}/fd`],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) =>
-    l.includes(" -> ")
-  ).map((l) => l.slice(l.lastIndexOf(" ", l.indexOf(" -> ") - 1) + 1));
-}
-
-async function openFds(): Promise<number> {
-  return (await fdList()).length;
-}
-
 /**
  * How long after the process starts the runtime's own late fds are open:
  * Deno 2.9.6 opens a socketpair (the self-pipe of its signal handling) and
@@ -112,42 +96,6 @@ async function openFds(): Promise<number> {
  * "fds"). A warm-up of one kind alone can end before that.
  */
 const LATE_FDS_MS = 1500;
-
-/**
- * The baseline fds: not before {@linkcode LATE_FDS_MS} into the process,
- * once every socket of the warm-up has closed: the smallest count seen,
- * held for 5 looks in a row (a spawn of `ls` in progress only adds fds).
- * At most about 2 s of looks.
- */
-async function settledFds(): Promise<string[]> {
-  const late = LATE_FDS_MS - performance.now();
-  if (late > 0) await new Promise((r) => setTimeout(r, late));
-  let least = await fdList();
-  for (let i = 0, same = 0; i < 200 && same < 5; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    const fds = await fdList();
-    if (fds.length < least.length) {
-      least = fds;
-      same = 0;
-    } else if (fds.length === least.length) same++;
-  }
-  return least;
-}
-
-/** Deterministic bytes (any value, NUL and CR LF included). */
-function payload(seed: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 function collectGarbage(): boolean {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -157,252 +105,12 @@ function collectGarbage(): boolean {
   return true;
 }
 
-/**
- * The time limit: one timer for the whole run, failing every wait still
- * pending when it fires. (A timer per wait, each for the time left, would
- * make Deno 2.9.6 keep a timer list per distinct duration until that
- * duration ran out, even when cleared: thousands of them, held for the
- * rest of the run, on the heap the run checks.)
- */
-class Deadline {
-  #fails = new Set<() => void>();
-  #timer: ReturnType<typeof setTimeout>;
-  /** Fires at `at` (a `Date.now()` time). */
-  constructor(at: number) {
-    this.#timer = setTimeout(() => {
-      for (const fail of [...this.#fails]) fail();
-    }, Math.max(0, at - Date.now()));
-  }
-  /** Calls `fail` when the time is up, unless the returned function is called first. */
-  watch(fail: () => void): () => void {
-    this.#fails.add(fail);
-    return () => this.#fails.delete(fail);
-  }
-  /** Stops the timer. */
-  close(): void {
-    clearTimeout(this.#timer);
-  }
-}
-
-/** Counts bytes and hashes them as they come; `wait(n)` resolves once n have come. */
-class Tally {
-  count = 0;
-  readonly hash: Hash = createHash("sha256");
-  #waiters: { n: number; resolve: () => void }[] = [];
-  #deadline: Deadline;
-  constructor(deadline: Deadline) {
-    this.#deadline = deadline;
-  }
-  add(bytes: Uint8Array): void {
-    this.hash.update(bytes);
-    this.count += bytes.length;
-    this.#waiters = this.#waiters.filter((w) => {
-      if (this.count < w.n) return true;
-      w.resolve();
-      return false;
-    });
-  }
-  wait(n: number, what: string): Promise<void> {
-    if (this.count >= n) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        n,
-        resolve: () => {
-          unwatch();
-          resolve();
-        },
-      };
-      const unwatch = this.#deadline.watch(() => {
-        unwatch();
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new LoadFailure(`${what}: ${this.count} of ${n} bytes came`));
-      });
-      this.#waiters.push(waiter);
-    });
-  }
-}
-
-/** The peer end of one link. */
-interface PeerEnd {
-  /** Bytes from the module. */
-  got: Tally;
-  /** Sends the peer's payload (UDP waits for `room(bytesSentSoFar)` before each datagram). */
-  send(data: Uint8Array, room: (sent: number) => Promise<void>): Promise<void>;
-  close(): void;
-}
-
-/** Peers of one kind: `open` returns the port to connect to and the end, once the module has connected. */
-interface Peers {
-  connectTo(): Promise<{ port: number; localPort?: number }>;
-  accepted(): Promise<PeerEnd>;
-  close(): void;
-}
-
-function tcpPeers(deadline: Deadline): Peers {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  return {
-    connectTo: () => Promise.resolve({ port }),
-    async accepted() {
-      const conn = await listener.accept();
-      const got = new Tally(deadline);
-      (async () => {
-        const buf = new Uint8Array(65536);
-        try {
-          for (let n; (n = await conn.read(buf)) !== null;) {
-            got.add(buf.subarray(0, n));
-          }
-        } catch { /* closed */ }
-      })();
-      return {
-        got,
-        async send(data) {
-          let off = 0;
-          while (off < data.length) off += await conn.write(data.subarray(off));
-        },
-        close: () => {
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        },
-      };
-    },
-    close: () => listener.close(),
-  };
-}
-
-async function tlsPeers(certs: string, deadline: Deadline): Promise<Peers> {
-  const read = (n: string) => Deno.readTextFileSync(`${certs}/CERT/${n}`);
-  const server = createServer({
-    cert: read("server_cert_1.crt"),
-    key: read("server_key_1.key"),
-  });
-  const queue: TLSSocket[] = [];
-  const waiting: ((s: TLSSocket) => void)[] = [];
-  server.on("secureConnection", (s: TLSSocket) => {
-    s.on("error", () => {});
-    const w = waiting.shift();
-    if (w) w(s);
-    else queue.push(s);
-  });
-  server.on("tlsClientError", () => {});
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    connectTo: () => Promise.resolve({ port }),
-    async accepted() {
-      const socket = queue.shift() ??
-        await new Promise<TLSSocket>((r) => waiting.push(r));
-      const got = new Tally(deadline);
-      socket.on("data", (d: Uint8Array) => got.add(d));
-      return {
-        got,
-        async send(data) {
-          for (let off = 0; off < data.length; off += 65536) {
-            if (!socket.write(data.subarray(off, off + 65536))) {
-              await new Promise((r) => socket.once("drain", r));
-            }
-          }
-        },
-        close: () => socket.destroy(),
-      };
-    },
-    close: () => server.close(),
-  };
-}
-
-/**
- * The UDP peer sockets and the module's local ports, one pair per link
- * slot, made when a round first needs them and used by every later round:
- * the module asks Deno's permissions about every `127.0.0.1:PORT` it binds
- * or sends to, and Deno keeps an answer per distinct question for the life
- * of the process, so fresh ports every round would grow the heap the run
- * checks (by about 0.5 KiB a link) with nothing of ours leaking.
- */
-class UdpPool {
-  #slots: { socket: UdpSocket; localPort: number }[] = [];
-  /** Every port a slot holds (its socket's or the module's), never given twice. */
-  #ports = new Set<number>();
-  /** Slot `i`: a bound peer socket and a port for the module to bind. */
-  async slot(i: number): Promise<{ socket: UdpSocket; localPort: number }> {
-    while (this.#slots.length <= i) {
-      const socket = await this.#fresh(true);
-      const probe = await this.#fresh(false);
-      const localPort = probe.address().port;
-      await new Promise<void>((r) => probe.close(() => r()));
-      this.#slots.push({ socket, localPort });
-    }
-    return this.#slots[i];
-  }
-  /**
-   * A socket on a port no slot holds (the module's ports are released
-   * between rounds, so the kernel may offer one again), kept in `#ports`.
-   */
-  async #fresh(peer: boolean): Promise<UdpSocket> {
-    for (let tries = 0; tries < 100; tries++) {
-      const socket = createSocket("udp4");
-      if (peer) socket.on("error", () => {});
-      await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-      const port = socket.address().port;
-      if (!this.#ports.has(port)) {
-        this.#ports.add(port);
-        return socket;
-      }
-      await new Promise<void>((r) => socket.close(() => r()));
-    }
-    throw new LoadFailure("no free UDP port in 100 tries");
-  }
-  /** Closes every peer socket. */
-  close(): void {
-    this.#ports.clear();
-    for (const { socket } of this.#slots.splice(0)) {
-      try {
-        socket.close();
-      } catch { /* closed */ }
-    }
-  }
-}
-
-/** UDP peers: one socket per link (a pool slot), so each knows its link. */
-function udpPeers(pool: UdpPool, deadline: Deadline): Peers {
-  const pending: { socket: UdpSocket; localPort: number }[] = [];
-  const used: UdpSocket[] = [];
-  return {
-    async connectTo() {
-      const slot = await pool.slot(used.length);
-      used.push(slot.socket);
-      pending.push(slot);
-      return { port: slot.socket.address().port, localPort: slot.localPort };
-    },
-    accepted() {
-      const { socket, localPort } = pending.shift()!;
-      const got = new Tally(deadline);
-      socket.on("message", (m: Uint8Array) => got.add(new Uint8Array(m)));
-      return Promise.resolve(
-        {
-          got,
-          async send(data, room) {
-            for (let off = 0; off < data.length; off += 1024) {
-              await room(off);
-              await new Promise<void>((r) =>
-                socket.send(
-                  data.subarray(off, off + 1024),
-                  localPort,
-                  "127.0.0.1",
-                  () => r(),
-                )
-              );
-            }
-          },
-          close: () => {},
-        } satisfies PeerEnd as PeerEnd,
-      );
-    },
-    close: () => {
-      for (const s of used) s.removeAllListeners("message");
-    },
-  };
-}
+/** The client type of each kind (TLS verifies the peer with suite 1's CA). */
+const CLIENT_TYPE_OF = {
+  tcp: CLIENT_TYPE.TCP,
+  udp: CLIENT_TYPE.UDP,
+  tls: CLIENT_TYPE.TLS_VERIFY_SERVER,
+} as const;
 
 /** How far ahead of the receiver a UDP sender may be (datagrams are dropped, not held, past the buffers). */
 const UDP_WINDOW = 8 * 1024;
@@ -451,7 +159,7 @@ async function round(
         const target = await peers.connectTo();
         const link: HostLink = await driver.connect({
           linkId: id,
-          type: kind === "tcp" ? 1 : kind === "udp" ? 0 : 3,
+          type: CLIENT_TYPE_OF[kind],
           host: "127.0.0.1",
           port: target.port,
           ...(kind === "udp" ? { localPort: target.localPort } : {}),
@@ -498,11 +206,11 @@ async function round(
             got.wait(back.length, `${what} peer->module`),
           ]);
           await got.wait(back.length, `${what} peer->module`);
-          if (peer.got.hash.digest("hex") !== sha(out)) {
+          if (peer.got.hash.digest("hex") !== sha256(out)) {
             lost += options.bytes;
             throw new LoadFailure(`${what}: module->peer bytes differ`);
           }
-          if (got.hash.digest("hex") !== sha(back)) {
+          if (got.hash.digest("hex") !== sha256(back)) {
             lost += options.bytes;
             throw new LoadFailure(`${what}: peer->module bytes differ`);
           }
@@ -538,8 +246,10 @@ async function round(
 
 /** Runs every round; throws {@linkcode LoadFailure} on a lost byte or a leak. */
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
-  if (options.links < 1 || options.links > 20) {
-    throw new RangeError(`links must be 1..20, not ${options.links}`);
+  if (options.links < 1 || options.links > LINK_COUNT) {
+    throw new RangeError(
+      `links must be 1..${LINK_COUNT}, not ${options.links}`,
+    );
   }
   const log = options.log ?? (() => {});
   const deadline = new Deadline(
@@ -564,7 +274,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         pool,
       );
     }
-    const fdsBefore = await settledFds();
+    const fdsBefore = (await settledFds({ notBeforeMs: LATE_FDS_MS }))!;
     const gc = collectGarbage();
     const heapStart = Deno.memoryUsage().heapUsed;
     const rssStart = Deno.memoryUsage().rss;
@@ -582,12 +292,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       }
     }
     collectGarbage();
-    let fdEnd = 0;
-    for (let i = 0; i < 200; i++) {
-      fdEnd = await openFds();
-      if (fdEnd <= fdStart) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const fdEnd = (await fdsWhen((fds) => fds.length <= fdStart)).length;
     const report: LoadReport = {
       rounds,
       heap: { start: heapStart, end: Deno.memoryUsage().heapUsed, gc },
@@ -614,68 +319,76 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   }
 }
 
-const HELP = `load: links carrying bytes both ways through virtual modules
-
-Usage:
-  deno task load [--links 20] [--bytes 1048576] [--modules 20]
-                 [--kinds tcp,udp,tls] [--certs DIR] [--time-limit 1800]
-
-For each kind: one module with --links links, then --modules modules with
+/** The command line of `deno task load`. */
+export const LOAD_ARGS = {
+  name: "load",
+  summary: "links carrying bytes both ways through virtual modules",
+  usage: `deno task load [--links 20] [--bytes 1048576] [--modules 20]
+               [--kinds tcp,udp,tls] [--certs DIR] [--time-limit 1800]`,
+  options: {
+    links: {
+      kind: "integer",
+      help: "links per module",
+      default: LINK_COUNT,
+      min: 1,
+      max: LINK_COUNT,
+    },
+    bytes: {
+      kind: "integer",
+      help: "bytes each way on each link",
+      default: 1024 * 1024,
+      min: 1,
+      max: 1 << 30,
+    },
+    modules: {
+      kind: "integer",
+      help: "modules side by side in the second round",
+      default: 20,
+      min: 1,
+      max: 100,
+    },
+    kinds: {
+      kind: "choice",
+      help: "link kinds to run",
+      choices: ["tcp", "udp", "tls"],
+      list: true,
+      default: ["tcp", "udp", "tls"],
+    },
+    certs: {
+      kind: "string",
+      help: "certificate directory with suite 1",
+      value: "DIR",
+      defaultHelp: "a fresh test PKI (openssl)",
+    },
+    "time-limit": {
+      kind: "duration",
+      help: "give up after this long",
+      unit: "s",
+      default: 1_800_000,
+      min: 1000,
+      max: 86_400_000,
+    },
+  },
+  epilogue:
+    `For each kind: one module with --links links, then --modules modules with
 --links links each, every link carrying --bytes both ways at once; SHA-256
 compared both ways; then every link deleted and every module closed, and
 the module stats, file descriptors and heap must be back where they began.
 Exit status 0 all good, 1 a lost or changed byte, a leak or the time limit,
-2 bad arguments.`;
+2 bad arguments.`,
+} as const;
 
 if (import.meta.main) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: Deno.args,
-      options: {
-        links: { type: "string", default: "20" },
-        bytes: { type: "string", default: String(1024 * 1024) },
-        modules: { type: "string", default: "20" },
-        kinds: { type: "string", default: "tcp,udp,tls" },
-        certs: { type: "string" },
-        "time-limit": { type: "string", default: "1800" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    console.error(`load: ${(e as Error).message} (see --help)`);
-    Deno.exit(2);
-  }
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  const number = (name: string, text: string, min: number, max: number) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      console.error(
-        `load: --${name} must be a whole number ${min}..${max}, not "${text}"`,
-      );
-      Deno.exit(2);
-    }
-    return n;
-  };
-  const kinds = values.kinds!.split(",") as LoadKind[];
-  if (!kinds.every((k) => ["tcp", "udp", "tls"].includes(k))) {
-    console.error(
-      `load: --kinds takes tcp, udp and tls, not "${values.kinds}"`,
-    );
-    Deno.exit(2);
-  }
+  const { values } = toolArgs(LOAD_ARGS);
   const log = (line: string) => console.error(`load: ${line}`);
   try {
     const report = await runLoad({
-      links: number("links", values.links!, 1, 20),
-      bytes: number("bytes", values.bytes!, 1, 1 << 30),
-      modules: number("modules", values.modules!, 1, 100),
-      kinds,
+      links: values.links,
+      bytes: values.bytes,
+      modules: values.modules,
+      kinds: values.kinds,
       certs: values.certs,
-      timeLimitMs: number("time-limit", values["time-limit"]!, 1, 86400) * 1000,
+      timeLimitMs: values["time-limit"],
       log,
     });
     if (!report.heap.gc) {

@@ -17,17 +17,22 @@
  */
 
 import { makePki } from "@atsock/device/pki";
+import { toolArgs } from "./args.ts";
 
 export { makePki, type PkiOptions } from "@atsock/device/pki";
 
 if (import.meta.main) {
-  const [dir, ...rest] = Deno.args;
-  if (!dir || dir === "-h" || dir === "--help") {
-    console.error(
-      "usage: make_pki.ts DIR [INDEX...]   (creates DIR/CERT/…, suites 1 and 2 by default)",
-    );
-    Deno.exit(dir ? 0 : 2);
-  }
+  const { positionals } = toolArgs({
+    name: "make_pki",
+    summary: "a test PKI in a module-style certificate directory",
+    usage:
+      "deno run --allow-run=openssl --allow-write tools/make_pki.ts DIR [INDEX...]",
+    options: {},
+    positionals: { min: 1, max: Infinity },
+    epilogue:
+      "Creates DIR/CERT/..., suites 1 and 2 unless INDEX... names others.",
+  });
+  const [dir, ...rest] = positionals;
   const suites = rest.length ? rest.map(Number) : undefined;
   try {
     const cert = await makePki(dir, {

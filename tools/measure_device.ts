@@ -16,6 +16,7 @@ import {
   serveTcp,
   type VirtualModule,
 } from "@atsock/device";
+import { toolArgs } from "./args.ts";
 
 const encoder = new TextEncoder();
 
@@ -230,20 +231,28 @@ async function relayViaSocat(data: Uint8Array): Promise<number> {
   return socatSeconds;
 }
 
+/**
+ * Link 0 of the module on `m.conn` made a TCP client (`auto_rcv` as given)
+ * of a fresh loopback peer: the peer and its end of the link.
+ */
+async function clientLink(m: { conn: Deno.Conn }, autoRcv: 0 | 1) {
+  const peer = listen();
+  const accepted = peer.listener.accept();
+  await writeAll(
+    m.conn,
+    encoder.encode(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,${autoRcv}\r\n`),
+  );
+  await readUntil(m.conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
+  return { peer, conn: await accepted };
+}
+
 async function autorcv(): Promise<string> {
   const SIZE = 32 * 1024 * 1024;
   const data = new Uint8Array(SIZE).map((_, i) => (i * 131) & 0xff);
   const viaModule = async (): Promise<number> => {
     // The module runs in its own process (the CLI), as a user runs it.
     const m = await startEmulator();
-    const peer = listen();
-    const accepted = peer.listener.accept();
-    await writeAll(
-      m.conn,
-      encoder.encode(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,1\r\n`),
-    );
-    await readUntil(m.conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
-    const conn = await accepted;
+    const { peer, conn } = await clientLink(m, 1);
     const t = performance.now();
     const sending = writeAll(conn, data);
     // Count payload bytes with a minimal DATA-line skipper (headers are
@@ -300,14 +309,7 @@ async function autorcv(): Promise<string> {
 async function baud(): Promise<string> {
   const BAUD = 115200;
   const m = await startModule(BAUD);
-  const peer = listen();
-  const accepted = peer.listener.accept();
-  await writeAll(
-    m.conn,
-    encoder.encode(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,1\r\n`),
-  );
-  await readUntil(m.conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
-  const conn = await accepted;
+  const { peer, conn } = await clientLink(m, 1);
   const SIZE = 3 * 11520; // about three seconds of line time
   await writeAll(conn, new Uint8Array(SIZE).fill(0x55));
   // Rate = bytes after the first read / time from the first read to the last.
@@ -383,14 +385,7 @@ async function tt(): Promise<string> {
   const data = new Uint8Array(SIZE).map((_, i) => (i * 131) & 0xff);
   const viaModule = async (): Promise<number> => {
     const m = await startEmulator();
-    const peer = listen();
-    const accepted = peer.listener.accept();
-    await writeAll(
-      m.conn,
-      encoder.encode(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0\r\n`),
-    );
-    await readUntil(m.conn, (_, chunk) => endsWith(chunk, "\r\nOK\r\n"));
-    const conn = await accepted;
+    const { peer, conn } = await clientLink(m, 0);
     const t = performance.now();
     await writeAll(m.conn, encoder.encode(`AT+SKTSENDRAW=0,${SIZE}\r\n`));
     await readUntil(m.conn, (_, chunk) => endsWith(chunk, ">>>\r\n"));
@@ -526,7 +521,6 @@ async function tls(): Promise<string> {
   } ms | ${(base / ours).toFixed(2)}x the baseline's speed (target ≥ 0.5x) |`;
 }
 
-const which = Deno.args[0] ?? "all";
 const measures: Record<string, () => Promise<string>> = {
   roundtrip,
   autorcv,
@@ -535,6 +529,18 @@ const measures: Record<string, () => Promise<string>> = {
   tt,
   tls,
 };
+const { positionals } = toolArgs({
+  name: "measure_device",
+  summary: "the virtual module against baselines taken in the same run",
+  usage: `deno run -A tools/measure_device.ts [${
+    [...Object.keys(measures), "all"].join("|")
+  }]`,
+  options: {},
+  positionals: { min: 0, max: 1, choices: [...Object.keys(measures), "all"] },
+  epilogue:
+    "MEASURE_ROUNDS=N sets the rounds of the throughput measures (default 5; 3 for auto_rcv).",
+});
+const which = positionals[0] ?? "all";
 console.log("| measure | atsock | baseline (same run) | ratio |");
 console.log("| --- | --- | --- | --- |");
 for (const [name, run] of Object.entries(measures)) {

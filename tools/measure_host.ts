@@ -15,6 +15,9 @@
 
 import { createModule, serveTcp } from "@atsock/device";
 import { AtDriver, connectTcp, linkStreams } from "@atsock/host";
+import { writeAll } from "@atsock/tty";
+import { toolArgs } from "./args.ts";
+import { readUntilText, sinkPeer } from "./loopback.ts";
 
 const encoder = new TextEncoder();
 
@@ -33,65 +36,31 @@ function emulator() {
   };
 }
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array) {
-  let n = 0;
-  while (n < data.length) n += await conn.write(data.subarray(n));
-}
-
-async function readUntil(conn: Deno.Conn, text: string): Promise<void> {
-  const buf = new Uint8Array(65536);
-  let tail = "";
-  while (true) {
-    const n = await conn.read(buf);
-    if (n === null) throw new Error("closed");
-    tail = (tail + new TextDecoder("latin1").decode(buf.subarray(0, n))).slice(
-      -200,
-    );
-    if (tail.includes(text)) return;
-  }
-}
-
-function sinkPeer() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    async drain(size: number): Promise<void> {
-      const conn = await listener.accept();
-      const buf = new Uint8Array(256 * 1024);
-      let total = 0;
-      while (total < size) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        total += n;
-      }
-      conn.close();
-    },
-    close: () => listener.close(),
-  };
-}
-
 const SIZE = 32 * 1024 * 1024;
 const data = new Uint8Array(SIZE).map((_, i) => (i * 131) & 0xff);
+
+/** A bare console client (no driver) on `port`, once the module is ready. */
+async function bareClient(port: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  await readUntilText(conn, "ATCMD READY");
+  return conn;
+}
 
 async function relayAlone(): Promise<number> {
   const e = await emulator();
   const peer = sinkPeer();
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: e.console.port,
-  });
-  conn.setNoDelay(true);
-  await readUntil(conn, "ATCMD READY");
+  const conn = await bareClient(e.console.port);
   const draining = peer.drain(SIZE);
   await writeAll(
     conn,
     encoder.encode(`AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0\r\n`),
   );
-  await readUntil(conn, "OK\r\n");
+  await readUntilText(conn, "OK\r\n");
   const t = performance.now();
   await writeAll(conn, encoder.encode(`AT+SKTSENDRAW=0,${SIZE}\r\n`));
-  await readUntil(conn, ">>>\r\n");
-  const reading = readUntil(conn, "\r\nOK\r\n");
+  await readUntilText(conn, ">>>\r\n");
+  const reading = readUntilText(conn, "\r\nOK\r\n");
   for (let i = 0; i < SIZE; i += 256 * 1024) {
     await writeAll(conn, data.subarray(i, i + 256 * 1024));
   }
@@ -148,18 +117,13 @@ async function stream(): Promise<string> {
 async function commands(): Promise<string> {
   const N = 3000;
   const e = await emulator();
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: e.console.port,
-  });
-  conn.setNoDelay(true);
-  await readUntil(conn, "ATCMD READY");
+  const conn = await bareClient(e.console.port);
   const line = encoder.encode("AT+SKTSTATE\r\n");
   const raw = async () => {
     const t = performance.now();
     for (let i = 0; i < N; i++) {
       await writeAll(conn, line);
-      await readUntil(conn, "OK\r\n");
+      await readUntilText(conn, "OK\r\n");
     }
     return N / ((performance.now() - t) / 1000);
   };
@@ -184,7 +148,14 @@ async function commands(): Promise<string> {
   }x (target ≥ 0.5x) |`;
 }
 
-const which = Deno.args[0] ?? "all";
+const { positionals } = toolArgs({
+  name: "measure_host",
+  summary: "host library measures against baselines in the same run",
+  usage: "deno run -A tools/measure_host.ts [stream|commands|all]",
+  options: {},
+  positionals: { min: 0, max: 1, choices: ["stream", "commands", "all"] },
+});
+const which = positionals[0] ?? "all";
 console.log("| measure | atsock | baseline (same run) | ratio |");
 console.log("| --- | --- | --- | --- |");
 if (which === "all" || which === "stream") console.log(await stream());

@@ -14,46 +14,45 @@
  */
 
 import { createModule, serveTcp } from "@atsock/device";
+import { writeAll } from "@atsock/tty";
+import { toolArgs } from "./args.ts";
+import { readUntilText, sinkPeer } from "./loopback.ts";
+
+toolArgs({
+  name: "measure_term",
+  summary: "atsock term's :sendfile against a bare client, in the same run",
+  usage: "deno run -A tools/measure_term.ts",
+  options: {},
+});
 
 const SIZE = 32 * 1024 * 1024;
 const ROUNDS = 3;
 const MAIN = new URL("../packages/cli/main.ts", import.meta.url).pathname;
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array) {
-  let n = 0;
-  while (n < data.length) n += await conn.write(data.subarray(n));
-}
-
-async function readUntil(conn: Deno.Conn, text: string): Promise<void> {
-  const buf = new Uint8Array(65536);
-  let tail = "";
-  while (true) {
-    const n = await conn.read(buf);
-    if (n === null) throw new Error("closed");
-    tail = (tail + new TextDecoder("latin1").decode(buf.subarray(0, n)))
-      .slice(-200);
-    if (tail.includes(text)) return;
-  }
-}
-
-/** A TCP peer that counts what it receives; resolves when `size` bytes came. */
-function sinkPeer() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    async drain(size: number): Promise<void> {
-      const conn = await listener.accept();
-      const buf = new Uint8Array(256 * 1024);
-      let total = 0;
-      while (total < size) {
-        const n = await conn.read(buf);
-        if (n === null) throw new Error(`peer got ${total} of ${size}`);
-        total += n;
-      }
-      conn.close();
-    },
-    close: () => listener.close(),
-  };
+/** Runs `atsock term` on the console at `port` with `input` on stdin; its exit code. */
+async function term(
+  port: number,
+  input: string,
+  allow: string[] = [],
+): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      ...allow,
+      MAIN,
+      "term",
+      `tcp:127.0.0.1:${port}`,
+    ],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(input));
+  await w.close();
+  return (await child.status).code;
 }
 
 async function round(
@@ -71,48 +70,31 @@ async function round(
     const drained = peer.drain(SIZE);
     const start = performance.now();
     if (viaTerm) {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-net=127.0.0.1",
-          `--allow-read=${file}`,
-          MAIN,
-          "term",
-          `tcp:127.0.0.1:${consolePort}`,
-        ],
-        stdin: "piped",
-        stdout: "null",
-        stderr: "null",
-        env: { NO_COLOR: "1" },
-      }).spawn();
-      const w = child.stdin.getWriter();
-      await w.write(
-        new TextEncoder().encode(
-          `AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0\n:sendfile 0 ${file}\n`,
-        ),
+      const code = await term(
+        consolePort,
+        `AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0\n:sendfile 0 ${file}\n`,
+        [`--allow-read=${file}`],
       );
-      await w.close();
-      const status = await child.status;
-      if (status.code !== 0) throw new Error(`term exited ${status.code}`);
+      if (code !== 0) throw new Error(`term exited ${code}`);
     } else {
       const conn = await Deno.connect({ port: consolePort });
-      await readUntil(conn, "ATCMD READY\r\n");
+      await readUntilText(conn, "ATCMD READY\r\n");
       await writeAll(
         conn,
         new TextEncoder().encode(
           `AT+SKTCLIENT=0,1,,127.0.0.1,${peer.port},,0\r\n`,
         ),
       );
-      await readUntil(conn, "OK\r\n");
+      await readUntilText(conn, "OK\r\n");
       await writeAll(
         conn,
         new TextEncoder().encode(`AT+SKTSENDRAW=0,${SIZE}\r\n`),
       );
-      await readUntil(conn, ">>>\r\n");
+      await readUntilText(conn, ">>>\r\n");
       for (let at = 0; at < SIZE; at += 65536) {
         await writeAll(conn, data.subarray(at, at + 65536));
       }
-      await readUntil(conn, "OK\r\n");
+      await readUntilText(conn, "OK\r\n");
       conn.close();
     }
     await drained;
@@ -131,23 +113,7 @@ async function startup(): Promise<number> {
   const consolePort = Number(console.address.split(":").pop());
   try {
     const start = performance.now();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        MAIN,
-        "term",
-        `tcp:127.0.0.1:${consolePort}`,
-      ],
-      stdin: "piped",
-      stdout: "null",
-      stderr: "null",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode("AT+SKTSTATE\n"));
-    await w.close();
-    await child.status;
+    await term(consolePort, "AT+SKTSTATE\n");
     return performance.now() - start;
   } finally {
     await console.close();

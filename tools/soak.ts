@@ -24,10 +24,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { createHash } from "node:crypto";
 import { connect as tlsConnect } from "node:tls";
-import { acceptLoop } from "@atsock/device";
 import {
   AnswerTooLargeError,
   AtDriver,
@@ -44,12 +41,10 @@ import {
   stalledConnections,
 } from "@atsock/device/attacks";
 import { makePki } from "@atsock/device/pki";
-import {
-  ConsoleClient,
-  type Emulator,
-  freePort,
-  startEmulator,
-} from "./soak_util.ts";
+import { CLIENT_TYPE, SERVER_TYPE } from "@atsock/protocol";
+import { toolArgs } from "./args.ts";
+import { echoPeer, freePort, payload, sha256 as sha } from "./loopback.ts";
+import { ConsoleClient, type Emulator, startEmulator } from "./soak_util.ts";
 
 /** The most resident memory an emulator may reach during the soak. */
 export const EMULATOR_RSS_BOUND = 384 * 1024 * 1024;
@@ -104,9 +99,6 @@ export interface SoakReport {
   failures: string[];
 }
 
-const sha = (bytes: Uint8Array) =>
-  createHash("sha256").update(bytes).digest("hex");
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Races `work` against `ms`; undefined when time ran out. */
@@ -124,18 +116,6 @@ async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
   }
 }
 
-function payload(seed: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed * 2654435761 >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 /** Echo rounds on a TCP link through module A, until `deadline`. */
 async function normalTraffic(
   driver: AtDriver,
@@ -148,7 +128,7 @@ async function normalTraffic(
     const link: HostLink = await driver.connect({
       // The highest id: seeds take the lowest free one.
       linkId: 19,
-      type: 1,
+      type: CLIENT_TYPE.TCP,
       host: "127.0.0.1",
       port: echoPort,
       autoReceive: true,
@@ -267,25 +247,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let b: Emulator | undefined;
   let driver: AtDriver | undefined;
   let drainers: Promise<void>[] = [];
-  const echo = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const echoConns = new Set<Deno.Conn>();
-  const echoing = acceptLoop(echo, (conn) => {
-    echoConns.add(conn);
-    (async () => {
-      const buffer = new Uint8Array(16384);
-      try {
-        for (let n; (n = await conn.read(buffer)) !== null;) {
-          for (let at = 0; at < n;) {
-            at += await conn.write(buffer.subarray(at, n));
-          }
-        }
-      } catch { /* reset */ }
-      echoConns.delete(conn);
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    })();
-  }, { name: "soak echo peer" });
+  const echo = echoPeer("soak echo peer");
   try {
     await makePki(dir, { suites: [1] });
     a = await startEmulator(["--mode", "host", "--certs", dir]);
@@ -298,12 +260,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const tlsPort = freePort();
     const tcpServer: HostServer = await driver.listen({
       linkId: 10,
-      type: 1,
+      type: SERVER_TYPE.TCP,
       port: tcpPort,
     });
     const tlsServer: HostServer = await driver.listen({
       linkId: 11,
-      type: 2,
+      type: SERVER_TYPE.TLS,
       certIndex: 1,
       port: tlsPort,
     });
@@ -388,7 +350,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     })();
 
     await Promise.all([
-      normalTraffic(driver, (echo.addr as Deno.NetAddr).port, deadline, report)
+      normalTraffic(driver, echo.port, deadline, report)
         .catch((e) => {
           report.failures.push(`normal traffic: ${e}`);
         }),
@@ -486,13 +448,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await Promise.all(drainers);
     await a?.stop();
     await b?.stop();
-    echo.close();
-    await echoing;
-    for (const conn of echoConns) {
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    }
+    await echo.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
   return report;
@@ -524,21 +480,29 @@ function mib(bytes: number): string {
   return (bytes / 1024 / 1024).toFixed(1);
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      seconds: { type: "string", default: "60" },
-      json: { type: "boolean", default: false },
+/** The command line of `deno task soak`. */
+export const SOAK_ARGS = {
+  name: "soak",
+  summary: "traffic through a virtual module under attack, for a bounded time",
+  usage: "deno task soak [--seconds 60] [--json]",
+  options: {
+    seconds: {
+      kind: "duration",
+      help: "how long the attacks and the traffic run",
+      unit: "s",
+      default: 60_000,
+      min: 1,
+      max: 86_400_000,
     },
-  });
-  const seconds = Number(values.seconds);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    console.error("soak: --seconds must be a positive number");
-    Deno.exit(2);
-  }
+    json: { kind: "boolean", help: "print the report as JSON" },
+  },
+  epilogue: "Exit status: 0 every check passed, 1 one failed, 2 bad arguments.",
+} as const;
+
+if (import.meta.main) {
+  const { values } = toolArgs(SOAK_ARGS);
   const report = await runSoak({
-    seconds,
+    seconds: values.seconds / 1000,
     log: (line) => console.error(line),
   });
   if (values.json) console.log(JSON.stringify(report));

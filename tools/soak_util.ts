@@ -6,6 +6,8 @@
  * @module
  */
 
+import { writeAll } from "@atsock/tty";
+
 const MAIN = new URL("../packages/cli/main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -179,10 +181,7 @@ export class ConsoleClient {
 
   /** Sends text. */
   async write(text: string): Promise<void> {
-    const bytes = encoder.encode(text);
-    for (let at = 0; at < bytes.length;) {
-      at += await this.conn.write(bytes.subarray(at));
-    }
+    await writeAll(this.conn, encoder.encode(text));
   }
 
   /**
@@ -234,12 +233,4 @@ export class ConsoleClient {
     } catch { /* closed */ }
     await this.#reading;
   }
-}
-
-/** A free port on loopback (bound and released). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }

@@ -7,7 +7,7 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { connType, ERR } from "@atsock/protocol";
+import { connType, ERR, field, rangeProblem } from "@atsock/protocol";
 
 /** The codes of certificate failures (1..10 are the same for `AT+SKTCLIENT`). */
 const CODE = ERR.SKTSERVER;
@@ -70,12 +70,7 @@ export class CertStore {
    */
   exist(side: "server" | "client", index: number, needs: SuiteNeeds): void {
     if (!needs.ca && !needs.cert) return;
-    if (!Number.isInteger(index) || index < 1 || index > 10) {
-      throw new TlsFailure(
-        CODE.PARAMETER,
-        `cert index ${index} is outside 1..10`,
-      );
-    }
+    checkIndex(index);
     const names: string[] = [];
     if (needs.ca) names.push(`CERT/${side}_ca_${index}.crt`);
     if (needs.cert) {
@@ -112,12 +107,7 @@ export class CertStore {
     index: number,
     needs: SuiteNeeds,
   ): Suite {
-    if (!Number.isInteger(index) || index < 1 || index > 10) {
-      throw new TlsFailure(
-        CODE.PARAMETER,
-        `cert index ${index} is outside 1..10`,
-      );
-    }
+    checkIndex(index);
     const suite: Suite = {};
     if (needs.ca) suite.ca = this.#read(side, "ca", index, "crt");
     if (needs.cert) {
@@ -301,4 +291,14 @@ const CHECKED_LIMIT = 64;
 export function needsFor(side: "server" | "client", type: number): SuiteNeeds {
   const spec = connType(side, type);
   return { ca: spec?.verifiesPeer ?? false, cert: spec?.presentsCert ?? false };
+}
+
+const CERT_INDEX = field("SKTCLIENT", "cert_index");
+
+/** Throws {@linkcode TlsFailure} 1 for an index outside the catalogue's suites. */
+function checkIndex(index: number): void {
+  const problem = Number.isInteger(index)
+    ? rangeProblem(CERT_INDEX, index)
+    : `cert_index ${index} is not a whole number`;
+  if (problem !== undefined) throw new TlsFailure(CODE.PARAMETER, problem);
 }

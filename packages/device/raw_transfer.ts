@@ -20,6 +20,7 @@
  */
 
 import {
+  concat,
   type Endpoint,
   ERR,
   HIGH_WATERMARK,
@@ -62,13 +63,7 @@ function joinPieces(pieces: Uint8Array[], length: number): Uint8Array {
   if (adjacent) {
     return new Uint8Array(first.buffer, first.byteOffset, length);
   }
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.length;
-  }
-  return out;
+  return concat(pieces);
 }
 
 /**

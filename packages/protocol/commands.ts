@@ -169,7 +169,7 @@ const AUTO_RCV: FieldSpec = {
   },
 };
 
-function certIndex(usedBy: readonly number[]): FieldSpec {
+function certIndex(side: LinkSide, usedBy: readonly number[]): FieldSpec {
   return {
     name: "cert_index",
     key: "certIndex",
@@ -179,7 +179,7 @@ function certIndex(usedBy: readonly number[]): FieldSpec {
     required: false,
     usedBy,
     requiredFor: usedBy,
-    meaning: "certificate suite index",
+    meaning: `certificate suite (CERT/${side}_*_<i>)`,
   };
 }
 
@@ -271,7 +271,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 0,
         max: INT_MAX,
         required: false,
-        meaning: "send timeout in milliseconds, 0 for none (SO_SNDTIMEO)",
+        meaning: "SO_SNDTIMEO: send time limit in ms, 0 none",
       },
       {
         name: "so_rcvtimeo",
@@ -280,7 +280,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 0,
         max: INT_MAX,
         required: false,
-        meaning: "receive timeout in milliseconds, 0 for none (SO_RCVTIMEO)",
+        meaning: "SO_RCVTIMEO: receive time limit in ms, 0 none",
       },
       {
         name: "tcp_nodelay",
@@ -290,7 +290,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         meaning: "TCP_NODELAY",
         values: {
           0: "Nagle's algorithm on",
-          1: "Nagle's algorithm off (TCP_NODELAY)",
+          1: "Nagle's algorithm off",
         },
       },
       {
@@ -299,7 +299,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         ...FLAG,
         required: false,
         meaning: "SO_KEEPALIVE",
-        values: { 0: "TCP keep-alive off", 1: "TCP keep-alive on" },
+        values: { 0: "no keepalive", 1: "keepalive probes on idle links" },
       },
       {
         name: "tcp_keepidle",
@@ -308,8 +308,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 0,
         max: 7200,
         required: false,
-        meaning:
-          "seconds idle before the first keep-alive probe (TCP_KEEPIDLE)",
+        meaning: "TCP_KEEPIDLE: idle seconds before the first keepalive probe",
       },
       {
         name: "tcp_keepintvl",
@@ -318,7 +317,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 0,
         max: 75,
         required: false,
-        meaning: "seconds between keep-alive probes (TCP_KEEPINTVL)",
+        meaning: "TCP_KEEPINTVL: seconds between keepalive probes",
       },
       {
         name: "tcp_keepcnt",
@@ -327,7 +326,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 0,
         max: 10,
         required: false,
-        meaning: "probes before the link is dropped (TCP_KEEPCNT)",
+        meaning: "TCP_KEEPCNT: unanswered probes before the link is dead",
       },
     ],
     [1, 2, 3, 4, 5, 6, 7],
@@ -344,15 +343,15 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     "SKTSERVER",
     "create a TCP/UDP/SSL server listening service",
     [
-      LINK_ID,
+      { ...LINK_ID, meaning: "link id the server gets" },
       connTypeField("server"),
-      certIndex(SERVER_CERT_TYPES),
+      certIndex("server", SERVER_CERT_TYPES),
       {
         name: "src_port",
         key: "port",
         ...PORT,
         required: true,
-        meaning: "local port to listen on",
+        meaning: "local port the server listens on",
       },
       AUTO_RCV,
     ],
@@ -379,9 +378,9 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     "SKTCLIENT",
     "establish a TCP/UDP/SSL client connection",
     [
-      LINK_ID,
+      { ...LINK_ID, meaning: "link id the client gets" },
       connTypeField("client"),
-      certIndex(CLIENT_CERT_TYPES),
+      certIndex("client", CLIENT_CERT_TYPES),
       {
         name: "dst_host",
         key: "host",
@@ -389,14 +388,14 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
         min: 1,
         max: MAX_HOST_LENGTH,
         required: true,
-        meaning: "remote IPv4 address or host name",
+        meaning: "remote server: IPv4 address or host name",
       },
       {
         name: "dst_port",
         key: "port",
         ...PORT,
         required: true,
-        meaning: "remote port",
+        meaning: "remote server port",
       },
       {
         name: "src_port",
@@ -435,13 +434,13 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     "SKTSEND",
     "send data through a link",
     [
-      LINK_ID,
+      { ...LINK_ID, meaning: "link to send on" },
       {
         name: "data_size",
         key: "data.length",
         ...SIZE,
         required: true,
-        meaning: "number of data bytes after unescaping (must match the data)",
+        meaning: "bytes of data, counted after unescaping \\, and \\\\",
       },
       ...destinationFields(),
       {
@@ -461,7 +460,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     "SKTREAD",
     "read buffered data from a link",
     [
-      LINK_ID,
+      { ...LINK_ID, meaning: "link to read" },
       {
         name: "data_size",
         key: "size",
@@ -484,13 +483,13 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     "SKTSENDRAW",
     "send data through a link in Transparent Transmission mode (Host Control Mode only)",
     [
-      LINK_ID,
+      { ...LINK_ID, meaning: "link to send on" },
       {
         name: "data_size",
         key: "size",
         ...SIZE,
         required: true,
-        meaning: "number of raw bytes that follow the >>> prompt",
+        meaning: "raw bytes that follow the >>> prompt",
       },
       ...destinationFields(),
     ],
@@ -515,7 +514,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
   SKTDEL: spec(
     "SKTDEL",
     "delete a link (a server with all its seeds)",
-    [{ ...LINK_ID, meaning: "link id to delete" }],
+    [{ ...LINK_ID, meaning: "link to delete" }],
     [1],
     { errors: [PARAMETER] },
   ),
@@ -532,78 +531,4 @@ export function field(command: CommandName, name: string): FieldSpec {
     throw new RangeError(`AT+${command} has no field ${name}`);
   }
   return found;
-}
-
-/** A field's range as text: `0..19`, `1 or more`, `1..255 characters`. */
-export function rangeText(spec: FieldSpec): string {
-  if (spec.kind === "ip") return "an IPv4 address";
-  const range = spec.max === INT_MAX
-    ? `${spec.min} or more`
-    : `${spec.min}..${spec.max}`;
-  return spec.kind === "text" ? `${range} characters` : range;
-}
-
-/**
- * Why a number is not a value of the field, or `undefined` when it is
- * (for `text`, the number is the length in characters).
- *
- * @example
- * ```ts
- * import { field, rangeProblem } from "@atsock/protocol";
- * rangeProblem(field("SKTDEL", "link_id"), 20); // "link_id 20 is outside 0..19"
- * ```
- */
-export function rangeProblem(
-  spec: FieldSpec,
-  value: number,
-): string | undefined {
-  if (spec.kind === "text") {
-    if (value < spec.min) return `${spec.name} is empty`;
-    if (value > spec.max) {
-      return `${spec.name} has ${value} characters, more than ${spec.max}`;
-    }
-    return undefined;
-  }
-  if (value >= spec.min && value <= spec.max) return undefined;
-  return `${spec.name} ${value} is outside ${spec.min}..${spec.max}`;
-}
-
-/** Whether connection type `type` reads the field (every type when it names none). */
-export function fieldUsedBy(spec: FieldSpec, type: number): boolean {
-  return spec.usedBy === undefined || spec.usedBy.includes(type);
-}
-
-/** Whether the field must be given for connection type `type`. */
-export function fieldRequiredFor(spec: FieldSpec, type: number): boolean {
-  return spec.requiredFor?.includes(type) ?? spec.required;
-}
-
-/** Host names a host can send: printable ASCII without space, `,` or `\`. */
-const SENDABLE_HOST = /^[\x21-\x2b\x2d-\x5b\x5d-\x7e]+$/;
-
-/**
- * Why `host` cannot be sent as `AT+SKTCLIENT`'s `dst_host`, or `undefined`
- * when it can. The module reads any bytes there (and answers `ERROR: 1`
- * beyond 255 characters), but a line a host builds must give the name back
- * unchanged: 1..255 printable ASCII characters, no `,` (it would split the
- * field), no `\` (an escape elsewhere in the grammar) and no space or
- * control byte (no resolver takes them). `formatRequest`, the host
- * library and the CLI all check names with this one rule.
- *
- * @example
- * ```ts
- * import { hostProblem } from "@atsock/protocol";
- * hostProblem("example.com"); // undefined
- * hostProblem("a,b"); // "dst_host must be 1..255 printable ASCII characters without spaces, \",\" or \"\\\""
- * ```
- */
-export function hostProblem(host: string): string | undefined {
-  const spec = field("SKTCLIENT", "dst_host");
-  if (
-    typeof host !== "string" || rangeProblem(spec, host.length) !== undefined ||
-    !SENDABLE_HOST.test(host)
-  ) {
-    return `${spec.name} must be ${spec.min}..${spec.max} printable ASCII characters without spaces, "," or "\\"`;
-  }
-  return undefined;
 }

@@ -6,6 +6,7 @@
  */
 
 import { allocate } from "./bytes.ts";
+import { INT_MAX } from "./commands.ts";
 
 const COMMA = 0x2c;
 const BACKSLASH = 0x5c;
@@ -169,7 +170,6 @@ export function escapeData(data: Uint8Array): Uint8Array {
   return out;
 }
 
-const INT_MAX = 2147483647;
 const INT_MIN = -2147483648;
 
 /**

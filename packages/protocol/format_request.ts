@@ -5,13 +5,8 @@
  */
 
 import { concat, encode, encodeLatin1 } from "./bytes.ts";
-import {
-  COMMANDS,
-  field,
-  type FieldSpec,
-  hostProblem,
-  usesCert,
-} from "./commands.ts";
+import { COMMANDS, field, type FieldSpec, usesCert } from "./commands.ts";
+import { hostProblem } from "./field_checks.ts";
 import { MAX_LINE_LENGTH } from "./constants.ts";
 import { escapeData, isIPv4 } from "./fields.ts";
 import { lineReaderAlters } from "./line_reader.ts";

@@ -38,6 +38,7 @@
 
 export * from "./bytes.ts";
 export * from "./commands.ts";
+export * from "./field_checks.ts";
 export * from "./constants.ts";
 export * from "./firmware_rules.ts";
 export * from "./errors.ts";

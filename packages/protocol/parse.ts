@@ -19,10 +19,10 @@ import {
   field,
   type FieldSpec,
   PARAMETER_ERROR,
-  rangeProblem,
   type ServerType,
   usesCert,
 } from "./commands.ts";
+import { rangeProblem } from "./field_checks.ts";
 import { AtError } from "./errors.ts";
 import { atoi, badEscape, splitFields, splitParams } from "./fields.ts";
 import { inetAton } from "./ipv4.ts";
@@ -212,12 +212,14 @@ function counted(
   }
   const min = Math.min(...counts);
   const max = Math.max(...counts);
+  // AT+SKTSENDRAW: 2 fields, or 4 with the optional destination.
+  const extra = COMMANDS[command].fields.slice(min, max).map((f) => f.name);
   const want = counts.length === 1
-    ? `${min}`
+    ? `${min} fields`
     : counts.length === max - min + 1
-    ? `${min} to ${max}`
-    : counts.join(" or ");
-  throw new FieldError(`expected ${want} fields, got ${count}`);
+    ? `${min} to ${max} fields`
+    : `${min} fields (or ${max} with ${extra.join(" and ")})`;
+  throw new FieldError(`expected ${want}, got ${count}`);
 }
 
 /** A number field read with `atoi` and checked against its catalogue range. */
@@ -323,8 +325,10 @@ function parseSend(f: Uint8Array[]): Request {
   const id = number(f[0], LINK_ID);
   const size = atoi(f[1]);
   const data = f[4];
-  const sizeProblem = rangeProblem(field("SKTSEND", "data_size"), size);
-  if (sizeProblem !== undefined) throw new FieldError(sizeProblem);
+  const sizeSpec = field("SKTSEND", "data_size");
+  if (size < sizeSpec.min) {
+    throw new FieldError(`data_size ${size} is less than ${sizeSpec.min}`);
+  }
   if (size !== data.length) {
     throw new FieldError(
       `data_size ${size} does not match the ${data.length} bytes of data`,

@@ -621,3 +621,38 @@ Deno.test("explain predicts the virtual module's answer, in both modes", async (
     }
   }
 });
+
+Deno.test("explain: an absent optional destination that ends AT+SKTSENDRAW is not shown as missing", () => {
+  for (
+    const line of ["AT+SKTSENDRAW=0", "AT+SKTSENDRAW=", "AT+SKTSENDRAW=0,5"]
+  ) {
+    const e = explain(line);
+    assert.deepEqual(e.fields.map((f) => f.name), ["link_id", "data_size"]);
+  }
+  // Given with a wrong count they are shown, and the extra field is wrong.
+  const e = explain("AT+SKTSENDRAW=0,5,x,y,z");
+  assert.deepEqual(e.fields.map((f) => f.name), [
+    "link_id",
+    "data_size",
+    "dst_ip",
+    "dst_port",
+    "field 5",
+  ]);
+  assert.match(
+    e.error!.detail!,
+    /expected 2 fields \(or 4 with dst_ip and dst_port\), got 5/,
+  );
+  // AT+SKTSEND's destination comes before its data: missing there is wrong.
+  const send = explain("AT+SKTSEND=0");
+  assert.equal(
+    send.fields.find((f) => f.name === "dst_ip")!.problem,
+    "missing",
+  );
+});
+
+Deno.test("explain: SKTCFG time limits say what they do", () => {
+  const e = explain("AT+SKTCFG=1,0,1");
+  assert.equal(e.fields[0].meaning, "sends give up after 1 ms (SO_SNDTIMEO)");
+  assert.equal(e.fields[1].meaning, "no receive time limit (SO_RCVTIMEO 0)");
+  assert.doesNotMatch(e.fields[2].meaning, /TCP_NODELAY.*TCP_NODELAY/);
+});

@@ -98,8 +98,24 @@ function numberMeaning(spec: FieldSpec, context: Context): string {
     const values = Object.entries(spec.values).map(([v, m]) => `${v} ${m}`);
     return `${spec.meaning} (${range}): ${values.join(", ")}`;
   }
-  return `${spec.meaning} (${range})`;
+  const types = spec.usedBy === undefined
+    ? ""
+    : `, for types ${listed(spec.usedBy)}`;
+  return `${spec.meaning} (${range})${types}`;
 }
+
+/** `1`, `2 and 3`, `3, 4 and 5`. */
+function listed(values: readonly number[]): string {
+  return values.length < 2
+    ? values.join("")
+    : `${values.slice(0, -1).join(", ")} and ${values[values.length - 1]}`;
+}
+
+/** What a time limit of `AT+SKTCFG` does at a value (0 is none). */
+const TIME_LIMITS: Readonly<Record<string, [string, string]>> = {
+  so_sndtimeo: ["sends", "SO_SNDTIMEO"],
+  so_rcvtimeo: ["receives", "SO_RCVTIMEO"],
+};
 
 /** The meaning of a value in range, where the catalogue names it or the files it selects. */
 function describeValue(
@@ -113,6 +129,13 @@ function describeValue(
   }
   // A connection type says what it is; another named value says its field.
   if (spec.name === "conn_type" && side) return connType(side, value)?.meaning;
+  const limit = TIME_LIMITS[spec.name];
+  if (limit) {
+    const [what, option] = limit;
+    return value
+      ? `${what} give up after ${value} ms (${option})`
+      : `no ${what.slice(0, -1)} time limit (${option} 0)`;
+  }
   const named = spec.values?.[value];
   return named === undefined ? undefined : `${spec.name} ${value}: ${named}`;
 }
@@ -360,7 +383,10 @@ export function explainFields(
     const raw = f[i];
     if (field.kind === "ip") {
       const port = spec.fields[i + 1];
-      if (!(short && raw === undefined)) {
+      // An absent pair that ends the command (AT+SKTSENDRAW) or that a
+      // shorter count leaves out is not shown; one the data follows is.
+      const last = i + 2 >= spec.fields.length;
+      if (!((short || last) && raw === undefined)) {
         out.push(...destinationFields(raw, f[i + 1], field, port));
       }
       i++;
