@@ -11,6 +11,7 @@ import {
   type HostSessionEvent,
   MAX_ANSWER_BYTES,
   OK,
+  prepareCommand,
   TT_PROMPT,
 } from "./mod.ts";
 
@@ -54,6 +55,31 @@ Deno.test("host session: a command's line comes out; its answer settles it, unso
   assert.equal(session.deadline(), undefined);
   // A late OK matches nothing, but still says the answers are out.
   assert.deepEqual(session.receive(OK), [{ type: "final" }]);
+});
+
+Deno.test("host session: a prepared command is sent as prepared: its line, its name, and a read's hint", () => {
+  const session = new HostSession();
+  session.markUdp(6);
+  const prepared = prepareCommand({ command: "SKTREAD", linkId: 6, size: 9 });
+  assert.deepEqual(prepared.line, encode("AT+SKTREAD=6,9\r\n"));
+  assert.equal(prepared.name, "AT+SKTREAD=6,9");
+  assert.equal(session.send(prepared, 7), prepared.line, "the line made once");
+  assert.equal(session.pending?.name, prepared.name);
+  assert.equal(session.pending?.command, "SKTREAD");
+  assert.equal(session.deadline(), 7);
+  const [read] = settled(session.receive(formatRead(6, encode("hi"), {
+    ip: "10.0.0.1",
+    port: 53,
+  })));
+  assert.ok(read?.type === "settled" && read.result.kind === "ok");
+  assert.deepEqual(read.result.answer.read?.sender, {
+    ip: "10.0.0.1",
+    port: 53,
+  });
+  assert.throws(
+    () => prepareCommand({ command: "SKTDEL", linkId: 20 }),
+    RangeError,
+  );
 });
 
 Deno.test("host session: ERROR settles with the code", () => {
