@@ -76,7 +76,10 @@ async function relayAlone(): Promise<number> {
 async function throughLibrary(): Promise<number> {
   const e = await emulator();
   const peer = sinkPeer();
-  const driver = new AtDriver(await connectTcp({ port: e.console.port }));
+  // The module has RTS flow control (see emulator()): the driver is told.
+  const driver = new AtDriver(await connectTcp({ port: e.console.port }), {
+    flowControl: "rts",
+  });
   await driver.waitReady();
   const draining = peer.drain(SIZE);
   await driver.connect({

@@ -43,6 +43,9 @@ async function term(
       MAIN,
       "term",
       `tcp:127.0.0.1:${port}`,
+      // The module has RTS flow control (see below): the term is told.
+      "--flow-control",
+      "rts",
     ],
     stdin: "piped",
     stdout: "null",

@@ -34,7 +34,7 @@ import {
   type OptionTable,
   type ParsedWords,
 } from "./command.ts";
-import { parseMode, UsageError } from "./usage.ts";
+import { parseFlowControl, parseMode, UsageError } from "./usage.ts";
 
 /** Parsed options of `atsock emulate`. */
 export interface EmulateOptions {
@@ -199,15 +199,7 @@ function emulateOptions(
       );
     }
   }
-  const flowControl = values["flow-control"];
-  if (
-    flowControl !== undefined && flowControl !== "none" &&
-    flowControl !== "rts"
-  ) {
-    throw new UsageError(
-      `--flow-control must be none or rts, not "${flowControl}"`,
-    );
-  }
+  const flowControl = parseFlowControl(values["flow-control"]);
   const mbedtls = values.mbedtls;
   if (mbedtls !== "2" && mbedtls !== "3") {
     throw new UsageError(`--mbedtls must be 2 or 3, not "${mbedtls}"`);

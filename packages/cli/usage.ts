@@ -39,6 +39,19 @@ export function parseSeconds(text: string, name: string, max = 86400): number {
   return seconds;
 }
 
+/**
+ * The module's UART flow control given with `--flow-control` (`undefined`
+ * when not given); throws {@linkcode UsageError}.
+ */
+export function parseFlowControl(
+  text: string | undefined,
+): "none" | "rts" | undefined {
+  if (text !== undefined && text !== "none" && text !== "rts") {
+    throw new UsageError(`--flow-control must be none or rts, not "${text}"`);
+  }
+  return text;
+}
+
 /** The module's console mode given with `--mode`; throws {@linkcode UsageError}. */
 export function parseMode(text: string): "manual" | "host" {
   if (text !== "manual" && text !== "host") {

@@ -35,6 +35,7 @@ import {
   type SocketConfig,
   transportOf,
 } from "@atsock/protocol";
+import { DEFAULT_CLOSE_CHECK_MS, type DriverOptions } from "./options.ts";
 
 /** `ERROR: 1` of `AT+SKTDEL`: no such link. */
 export const NO_SUCH_LINK = ERR.SKTDEL.PARAMETER;
@@ -298,4 +299,21 @@ export function sendRequests(
     requests.push(request(data.subarray(i, i + SEND_CHUNK)));
   }
   return requests;
+}
+
+/** The driver's own options, checked, with their defaults. */
+export function driverSettings(
+  options: DriverOptions,
+): { closeCheckMs: number; flowControl: "none" | "rts" } {
+  const closeCheckMs = options.closeCheckMs ?? DEFAULT_CLOSE_CHECK_MS;
+  check(
+    Number.isFinite(closeCheckMs) && closeCheckMs >= 0,
+    "closeCheckMs must be >= 0",
+  );
+  const flowControl = options.flowControl ?? "none";
+  check(
+    flowControl === "none" || flowControl === "rts",
+    `flowControl must be "none" or "rts", not ${flowControl}`,
+  );
+  return { closeCheckMs, flowControl };
 }

@@ -28,6 +28,7 @@ import {
   checkReadSize,
   type ClientArgs,
   clientRequest,
+  driverSettings,
   NO_SUCH_LINK,
   rawRequest,
   sendRequests,
@@ -44,7 +45,6 @@ import { CommandQueue } from "./command_queue.ts";
 import { Deadline } from "./deadline.ts";
 import {
   type CommandOptions,
-  DEFAULT_CLOSE_CHECK_MS,
   DEFAULT_TIMEOUT_MS,
   type DriverOptions,
   type WatchOptions,
@@ -110,16 +110,14 @@ export class AtDriver extends EventTarget {
   #ready = new ReadySignal();
   #inputWake: (() => void) | undefined;
   #watchers = new Set<() => void>();
+  #flowControl: "none" | "rts";
 
   /** Starts reading the transport. */
   constructor(transport: Transport, options: DriverOptions = {}) {
     super();
     this.#transport = transport;
-    const closeCheckMs = options.closeCheckMs ?? DEFAULT_CLOSE_CHECK_MS;
-    check(
-      Number.isFinite(closeCheckMs) && closeCheckMs >= 0,
-      "closeCheckMs must be >= 0",
-    );
+    const settings = driverSettings(options);
+    this.#flowControl = settings.flowControl;
     this.#queue = new CommandQueue(
       this.#session,
       transport,
@@ -134,7 +132,7 @@ export class AtDriver extends EventTarget {
       driver: this,
       session: this.#session,
       changed: this.#wakeInput,
-      quietMs: closeCheckMs,
+      quietMs: settings.closeCheckMs,
       closed: () => this.#closed,
     });
     this.#reading = this.#read();
@@ -242,14 +240,17 @@ export class AtDriver extends EventTarget {
     if (this.#ready.claim()) return;
     if (this.#closed) throw new TransportClosedError("ATCMD READY");
     options.signal?.throwIfAborted();
+    // Registered before the timer: making one can let a pending read run.
+    const ready = this.#ready.next();
     const limit = new Deadline(
       "ATCMD READY",
       options.timeoutMs ?? this.#queue.timeoutMs,
       options.signal,
     );
     try {
-      await this.#ready.wait(limit);
+      await limit.race(ready.promise);
     } finally {
+      ready.cancel();
       limit.dispose();
     }
   }
@@ -404,11 +405,8 @@ export class AtDriver extends EventTarget {
   ): Promise<ReadResult> {
     checkLink(linkId, "SKTREAD");
     checkReadSize(size);
-    const answer = await this.command(
-      { command: "SKTREAD", linkId, size },
-      options,
-    );
-    return readResult(answer);
+    const request = { command: "SKTREAD" as const, linkId, size };
+    return readResult(await this.command(request, options));
   }
 
   /**
@@ -417,7 +415,8 @@ export class AtDriver extends EventTarget {
    * between the module's High and Low Watermark lines, so that a module
    * without flow control (which drops bytes its full TT buffer cannot take)
    * loses none; the rule and its limits are in `raw_pace.ts` and
-   * `docs/getting-started-host-library.md`.
+   * `docs/getting-started-host-library.md`; with RTS flow control (the
+   * driver's `flowControl`, or this call's) it writes at full speed.
    *
    * The default time limit is the driver's plus the time the bytes take at
    * 9600 baud. If the transfer fails after the module's `>>>` (timeout,
@@ -440,7 +439,8 @@ export class AtDriver extends EventTarget {
       watermarks: this.#watermarks,
       closed: () => this.#closed,
     };
-    return this.#queue.enqueue(() => sendRaw(context, request, data, options));
+    const raw = { flowControl: this.#flowControl, ...options };
+    return this.#queue.enqueue(() => sendRaw(context, request, data, raw));
   }
 
   /**

@@ -148,20 +148,23 @@ export class ReadySignal {
     return unclaimed;
   }
 
-  /** Waits for the next READY within `limit`. */
-  async wait(limit: { race<T>(work: Promise<T>): Promise<T> }): Promise<void> {
+  /**
+   * Registers for the next READY at once, before anything else runs (a
+   * timer made after this may let pending reads complete first); `cancel`
+   * takes the registration back.
+   */
+  next(): { promise: Promise<void>; cancel: () => void } {
     const waiter = { resolve: () => {}, reject: (_: unknown) => {} };
-    const ready = new Promise<void>((resolve, reject) => {
+    const promise = new Promise<void>((resolve, reject) => {
       waiter.resolve = resolve;
       waiter.reject = reject;
     });
     this.#waiters.push(waiter);
-    try {
-      await limit.race(ready);
-    } finally {
+    const cancel = () => {
       const at = this.#waiters.indexOf(waiter);
       if (at >= 0) this.#waiters.splice(at, 1);
-    }
+    };
+    return { promise, cancel };
   }
 }
 

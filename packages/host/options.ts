@@ -29,6 +29,16 @@ export interface DriverOptions {
    * end on the `AT+SKTREAD` that meets the end.
    */
   closeCheckMs?: number;
+  /**
+   * The module's UART flow control, as it is built and wired (default
+   * `none`, the firmware's): the default of every
+   * {@linkcode AtDriver.sendRaw}, and so of the writes of link streams.
+   * With `rts` the hardware holds the host back and raw payloads go
+   * without the pause before each 8 KiB piece that `none` needs (a few
+   * MB/s). Give `rts` only when the module really has it: without it, a
+   * module drops what its full TT buffer cannot take.
+   */
+  flowControl?: "none" | "rts";
 }
 
 /** Options for one command. */

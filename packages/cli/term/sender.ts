@@ -30,14 +30,21 @@ export class Sender {
   #resume: (() => void)[] = [];
   #onError: (e: unknown) => void;
   #chunk: number;
+  #paced: boolean;
 
+  /**
+   * `paced`: a turn of the event loop before each step after the first
+   * (a module without flow control); false for a module with RTS.
+   */
   constructor(
     transport: Transport,
     chunk: number,
+    paced: boolean,
     onError: (e: unknown) => void,
   ) {
     this.#transport = transport;
     this.#chunk = chunk;
+    this.#paced = paced;
     this.#onError = onError;
   }
 
@@ -59,7 +66,7 @@ export class Sender {
     this.#enqueue(async () => {
       for (let at = 0; at < bytes.length; at += this.#chunk) {
         // A turn with its I/O poll, so a High Watermark is read first.
-        if (at > 0) await delay(0);
+        if (at > 0 && this.#paced) await delay(0);
         while (this.#paused) {
           await new Promise<void>((r) => this.#resume.push(r));
         }

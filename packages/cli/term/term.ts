@@ -25,7 +25,7 @@ import {
   parseTarget,
   type Target,
 } from "../target.ts";
-import { parseSeconds, UsageError } from "../usage.ts";
+import { parseFlowControl, parseSeconds, UsageError } from "../usage.ts";
 import { Terminal } from "./terminal.ts";
 
 /** Where the module is. */
@@ -47,6 +47,8 @@ export interface TermOptions {
   log?: string;
   /** How long to wait for an answer when reading commands from a pipe, in ms. */
   timeoutMs: number;
+  /** The module's UART flow control (`rts`: payloads are written without pauses). */
+  flowControl: "none" | "rts";
 }
 
 /** Help text of `atsock term`. */
@@ -54,7 +56,7 @@ export const TERM_HELP = `atsock term: an interactive terminal to a module
 
 Usage:
   atsock term <DEVICE | tcp:HOST:PORT> [--baud N] [--hex] [--timestamps]
-              [--log FILE] [--timeout SECONDS]
+              [--log FILE] [--timeout SECONDS] [--flow-control none|rts]
 
 Type AT commands; answers, unsolicited lines ([$]...) and the terminal's own
 notes (# ...) are told apart by colour (not with NO_COLOR or when the output
@@ -75,6 +77,12 @@ Options:
   --log FILE      append the session, both directions with ISO times, to FILE
   --timeout S     when reading commands from a pipe: how long the module
                   may stay silent before an answer is given up (default 10)
+  --flow-control none|rts
+                  the module's UART flow control (default none, the
+                  firmware's): with rts, payloads over TCP are written
+                  without the pause before each 8 KiB step that none needs
+                  so that no byte is dropped; give it only when the module
+                  has RTS (atsock emulate --flow-control rts)
   -h, --help      this help
 
 Keys: Left/Right, Home/End, Ctrl-A/E, Backspace/Delete, Ctrl-U/K/W, Up/Down
@@ -122,6 +130,7 @@ const TERM_OPTIONS = {
   timestamps: { type: "boolean", default: false },
   log: { type: "string" },
   timeout: { type: "string" },
+  "flow-control": { type: "string" },
 } as const satisfies OptionTable;
 
 /** Parses `atsock term` arguments; throws {@linkcode UsageError}. */
@@ -146,6 +155,7 @@ function termOptions(
     timestamps: values.timestamps!,
     log: values.log,
     timeoutMs,
+    flowControl: parseFlowControl(values["flow-control"]) ?? "none",
   };
 }
 

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { parseTarget, parseTermArgs } from "./term.ts";
+import { Sender, TCP_CHUNK } from "./sender.ts";
 import { UsageError } from "../usage.ts";
 import { CLI_MAIN as MAIN } from "../test_cli.ts";
 
@@ -191,6 +192,7 @@ Deno.test("term arguments: targets, options, errors", () => {
     timestamps: false,
     log: undefined,
     timeoutMs: 10000,
+    flowControl: "none",
   });
   const serial = parseTermArgs([
     "/dev/ttyUSB0",
@@ -202,6 +204,8 @@ Deno.test("term arguments: targets, options, errors", () => {
     "s.log",
     "--timeout",
     "2.5",
+    "--flow-control",
+    "rts",
   ]);
   assert.deepEqual(serial, {
     target: { kind: "serial", path: "/dev/ttyUSB0" },
@@ -210,6 +214,7 @@ Deno.test("term arguments: targets, options, errors", () => {
     timestamps: true,
     log: "s.log",
     timeoutMs: 2500,
+    flowControl: "rts",
   });
   assert.deepEqual(parseTarget("tcp::4000"), {
     kind: "tcp",
@@ -235,6 +240,7 @@ Deno.test("term arguments: targets, options, errors", () => {
       ["/dev/ttyS0", "--timeout", "0"],
       ["/dev/ttyS0", "--log", ""],
       ["/dev/ttyS0", "--bogus"],
+      ["/dev/ttyS0", "--flow-control", "xon"],
     ]
   ) {
     assert.throws(() => parseTermArgs(bad), UsageError, bad.join(" "));
@@ -723,4 +729,36 @@ Deno.test({
       await module.stop();
     }
   },
+});
+
+Deno.test("term sender: payload steps turn the event loop between them unless the module has RTS", async () => {
+  for (const paced of [true, false]) {
+    const writes: number[] = [];
+    const transport = {
+      name: "test",
+      readable: new ReadableStream<Uint8Array>(),
+      write: (bytes: Uint8Array) => {
+        writes.push(bytes.length);
+        return Promise.resolve();
+      },
+      close: () => Promise.resolve(),
+    };
+    const original = globalThis.setTimeout;
+    let turns = 0;
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      if (!ms) turns++;
+      return original(fn, ms);
+    }) as typeof setTimeout;
+    try {
+      const sender = new Sender(transport, TCP_CHUNK, paced, (e) => {
+        throw e;
+      });
+      sender.payload(new Uint8Array(4 * TCP_CHUNK));
+      await sender.idle;
+    } finally {
+      globalThis.setTimeout = original;
+    }
+    assert.deepEqual(writes, [TCP_CHUNK, TCP_CHUNK, TCP_CHUNK, TCP_CHUNK]);
+    assert.equal(turns, paced ? 3 : 0, `paced ${paced}`);
+  }
 });

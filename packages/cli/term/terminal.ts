@@ -68,7 +68,8 @@ export class Terminal {
       timestamps: options.timestamps,
     });
     const chunk = options.target.kind === "tcp" ? TCP_CHUNK : SERIAL_CHUNK;
-    this.#sender = new Sender(transport, chunk, (e) => {
+    const paced = options.flowControl !== "rts";
+    this.#sender = new Sender(transport, chunk, paced, (e) => {
       if (this.#over) return;
       this.#show([{
         kind: "warning",
