@@ -1,7 +1,7 @@
 /**
- * The connection types of \`AT+SKTSERVER\` and \`AT+SKTCLIENT\` by name:
+ * The connection types of `AT+SKTSERVER` and `AT+SKTCLIENT` by name:
  * their numbers, transports and what they do with certificates. Part of the
- * command catalogue (\`commands.ts\`).
+ * command catalogue (`commands.ts`).
  *
  * @module
  */
