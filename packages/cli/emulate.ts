@@ -21,6 +21,7 @@ import {
 import {
   CLIENT_TYPE,
   ERR,
+  type FlowControl,
   LINE_BUFFER_MAX,
   LINE_BUFFER_MIN,
   LINE_BUFFER_SIZE,
@@ -50,7 +51,7 @@ export interface EmulateOptions {
   /** The console line buffer, `UART_LOG_CMD_BUFLEN` (default 2000). */
   lineBuffer: number;
   /** The AT UART's flow control (default `none`, as the firmware). */
-  flowControl?: "none" | "rts";
+  flowControl?: FlowControl;
   /** The reported IP address, when given. */
   ip?: string;
   /** Address the module's servers bind to. */

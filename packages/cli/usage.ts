@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { FlowControl } from "@atsock/protocol";
+
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError } from "@atsock/host";
 
@@ -45,7 +47,7 @@ export function parseSeconds(text: string, name: string, max = 86400): number {
  */
 export function parseFlowControl(
   text: string | undefined,
-): "none" | "rts" | undefined {
+): FlowControl | undefined {
   if (text !== undefined && text !== "none" && text !== "rts") {
     throw new UsageError(`--flow-control must be none or rts, not "${text}"`);
   }

@@ -23,6 +23,7 @@ import {
   concat,
   type Endpoint,
   ERR,
+  type FlowControl,
   HIGH_WATERMARK,
   LOW_WATERMARK,
   TT_ABORT_SILENCE_MS,
@@ -35,12 +36,7 @@ import type { ConsoleOutput } from "./output.ts";
 import type { StreamLink } from "./links.ts";
 import { UdpLink } from "./udp_link.ts";
 
-/**
- * How the AT UART is wired: `none` (the firmware default, no RTS pin):
- * watermarks, and bytes that find the TT buffer full are dropped; `rts`:
- * no watermarks, and the console is held back while the buffer is full.
- */
-export type FlowControl = "none" | "rts";
+export type { FlowControl } from "@atsock/protocol";
 
 /** Bytes the UART handler takes from the FIFO at once (UART_TT_BUF_LEN). */
 export const UART_TT_BUF_LEN = 1024;

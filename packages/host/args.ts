@@ -20,6 +20,7 @@ import {
   fieldRequiredFor,
   type FieldSpec,
   fieldUsedBy,
+  type FlowControl,
   formatRequest,
   hostProblem,
   isIPv4,
@@ -93,7 +94,10 @@ export function checkField(
 
 /** A link id (`link_id`: 0..19) for the command (or method) `where`. */
 export function checkLink(id: number, where: Where): void {
-  checkField(where, LINK_ID, id, "link id");
+  const spec = where.startsWith("AtDriver.")
+    ? LINK_ID
+    : field(where as CommandName, "link_id");
+  checkField(where, spec, id, "link id");
 }
 
 /** A destination of `AT+SKTSEND` or `AT+SKTSENDRAW`: its `dst_ip` and `dst_port`. */
@@ -304,16 +308,16 @@ export function sendRequests(
 /** The driver's own options, checked, with their defaults. */
 export function driverSettings(
   options: DriverOptions,
-): { closeCheckMs: number; flowControl: "none" | "rts" } {
+): { closeCheckMs: number; flowControl: FlowControl } {
   const closeCheckMs = options.closeCheckMs ?? DEFAULT_CLOSE_CHECK_MS;
   check(
     Number.isFinite(closeCheckMs) && closeCheckMs >= 0,
-    "closeCheckMs must be >= 0",
+    "AtDriver: closeCheckMs must be >= 0",
   );
   const flowControl = options.flowControl ?? "none";
   check(
     flowControl === "none" || flowControl === "rts",
-    `flowControl must be "none" or "rts", not ${flowControl}`,
+    `AtDriver: flowControl must be "none" or "rts", not ${flowControl}`,
   );
   return { closeCheckMs, flowControl };
 }

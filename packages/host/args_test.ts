@@ -138,7 +138,7 @@ Deno.test("host arguments: cert_index is sent and required exactly for the types
   );
 });
 
-Deno.test("host arguments: host names follow the catalogue's hostProblem (length, printable ASCII, no space, comma or backslash)", () => {
+Deno.test("host arguments: host names follow the catalogue's hostProblem (length, printable ASCII, no comma or backslash)", () => {
   const host = field("SKTCLIENT", "dst_host");
   const base = { linkId: 0, port: 80 };
   clientRequest({ ...base, host: "x".repeat(host.max) });
@@ -148,7 +148,8 @@ Deno.test("host arguments: host names follow the catalogue's hostProblem (length
   assert.throws(() => clientRequest({ ...base, host: "" }));
   assert.throws(() => clientRequest({ ...base, host: "a,b" }));
   assert.throws(() => clientRequest({ ...base, host: "a\nb" }));
-  for (const bad of ["a b", "a\\b", "a\tb", "\u00e9"]) {
+  clientRequest({ ...base, host: "bad host" }); // sent: the module answers it
+  for (const bad of ["a\\b", "a\tb", "\u00e9"]) {
     assert.throws(
       () => clientRequest({ ...base, host: bad }),
       /^RangeError: AT\+SKTCLIENT: dst_host must/,

@@ -14,6 +14,7 @@ import {
   AtError,
   DEFAULT_CONFIG,
   type Endpoint,
+  type FlowControl,
   HostSession,
   type HostSessionEvent,
   type LinkState,
@@ -110,7 +111,7 @@ export class AtDriver extends EventTarget {
   #ready = new ReadySignal();
   #inputWake: (() => void) | undefined;
   #watchers = new Set<() => void>();
-  #flowControl: "none" | "rts";
+  #flowControl: FlowControl;
 
   /** Starts reading the transport. */
   constructor(transport: Transport, options: DriverOptions = {}) {
@@ -438,9 +439,9 @@ export class AtDriver extends EventTarget {
       queue: this.#queue,
       watermarks: this.#watermarks,
       closed: () => this.#closed,
+      flowControl: this.#flowControl,
     };
-    const raw = { flowControl: this.#flowControl, ...options };
-    return this.#queue.enqueue(() => sendRaw(context, request, data, raw));
+    return this.#queue.enqueue(() => sendRaw(context, request, data, options));
   }
 
   /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { AtDriver } from "./driver.ts";
+import { linkStreams } from "./link.ts";
 import { RAW_PIECE } from "./raw_pace.ts";
 import { memoryPair } from "./transport.ts";
 
@@ -82,4 +83,20 @@ Deno.test("AtDriver flowControl: anything but none or rts is a RangeError", () =
     () => new AtDriver(host, { flowControl: "xon" as "rts" }),
     /flowControl must be "none" or "rts", not xon/,
   );
+});
+
+Deno.test("AtDriver flowControl rts: a link stream's writes go without pauses too", async () => {
+  const m = rawModule();
+  const driver = new AtDriver(m.host, { flowControl: "rts" });
+  const link = linkStreams(driver, 0, { read: "poll", write: "raw" });
+  const size = 4 * RAW_PIECE;
+  const turns = await turnsDuring(async () => {
+    const writer = link.writable.getWriter();
+    await writer.write(new Uint8Array(size));
+    writer.releaseLock();
+  });
+  assert.equal(m.got(), size);
+  assert.equal(turns, 0);
+  await driver.close();
+  await m.running;
 });

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { FlowControl } from "@atsock/protocol";
+
 // deno-lint-ignore no-unused-vars
 import type { AtDriver } from "./driver.ts";
 
@@ -38,7 +40,7 @@ export interface DriverOptions {
    * MB/s). Give `rts` only when the module really has it: without it, a
    * module drops what its full TT buffer cannot take.
    */
-  flowControl?: "none" | "rts";
+  flowControl?: FlowControl;
 }
 
 /** Options for one command. */

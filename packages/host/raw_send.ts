@@ -6,7 +6,11 @@
  * @module
  */
 
-import { prepareCommand, type SendRawRequest } from "@atsock/protocol";
+import {
+  type FlowControl,
+  prepareCommand,
+  type SendRawRequest,
+} from "@atsock/protocol";
 import type { CommandQueue } from "./command_queue.ts";
 import type { Waiter } from "./waiter.ts";
 import type { CommandOptions } from "./options.ts";
@@ -26,7 +30,7 @@ export interface RawOptions extends CommandOptions {
    * with `rts` the hardware holds the host back, and the driver writes
    * without the pause before each piece that `none` needs.
    */
-  flowControl?: "none" | "rts";
+  flowControl?: FlowControl;
 }
 
 /** The bytes of a raw transfer: a buffer, or a stream of known total size. */
@@ -83,6 +87,8 @@ export interface RawContext {
   readonly watermarks: Watermarks;
   /** Whether the transport has closed. */
   closed(): boolean;
+  /** The driver's flow control: the default of the call's. */
+  readonly flowControl: FlowControl;
 }
 
 /** Runs one `AT+SKTSENDRAW` (in the queue's turn): see `AtDriver.sendRaw`. */
@@ -96,7 +102,7 @@ export async function sendRaw(
   const size = request.size;
   const command = prepareCommand(request);
   const name = command.name;
-  const paced = options.flowControl !== "rts";
+  const paced = (options.flowControl ?? context.flowControl) !== "rts";
   // As every command: never out of step (a recovery first).
   const limit = await queue.ready(
     name,

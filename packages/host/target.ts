@@ -58,13 +58,13 @@ export function targetName(target: Target): string {
 
 /**
  * Opens the target (a serial device at `baud`, default
- * {@linkcode DEFAULT_BAUD}). A missing device or a refused connection is a
+ * {@linkcode DEFAULT_BAUD}, with RTS/CTS flow control when `rtscts`). A missing device or a refused connection is a
  * {@linkcode TargetError}, an unsupported baud rate a
  * {@linkcode UsageError}; permission errors are rethrown as they are.
  */
 export async function openTarget(
   target: Target,
-  options: { baud?: number } = {},
+  options: { baud?: number; rtscts?: boolean } = {},
 ): Promise<Transport> {
   const name = targetName(target);
   if (target.kind === "tcp") {
@@ -83,6 +83,7 @@ export async function openTarget(
   try {
     return openSerialTransport(target.path, {
       baud: options.baud ?? DEFAULT_BAUD,
+      rtscts: options.rtscts ?? false,
     });
   } catch (e) {
     if (isPermissionError(e)) throw e;

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { openTarget, parseTarget, TargetError } from "./target.ts";
 import { freePort } from "./test_util.ts";
 import { UsageError } from "./usage_error.ts";
+import { openPty } from "@atsock/tty";
+import type { SerialTransport } from "./serial.ts";
 
 Deno.test("parseTarget: tcp:HOST:PORT (IPv6 in brackets, empty host is loopback) or a device path", () => {
   assert.deepEqual(parseTarget("tcp:10.0.0.7:3333"), {
@@ -77,5 +79,25 @@ Deno.test("openTarget: a TCP target opens as a transport", async () => {
     await transport.close();
     conn.close();
     listener.close();
+  }
+});
+
+Deno.test("openTarget: a serial device opens with RTS/CTS only when asked (term --flow-control rts)", async () => {
+  const pty = openPty();
+  try {
+    for (const rtscts of [false, true]) {
+      const transport = await openTarget(
+        { kind: "serial", path: pty.path },
+        { baud: 115200, rtscts },
+      ) as SerialTransport;
+      try {
+        assert.equal(transport.rtscts, rtscts);
+        assert.equal(transport.baud, 115200);
+      } finally {
+        await transport.close();
+      }
+    }
+  } finally {
+    await pty.close();
   }
 });

@@ -63,3 +63,12 @@ export const UDP_QUEUE_DATAGRAMS = 6;
 
 /** The default AT UART speed of a real module. */
 export const DEFAULT_BAUD = 38400;
+
+/**
+ * How a module's AT UART is wired: `none` (the firmware default, no RTS
+ * pin): the module prints TT watermarks and drops bytes that find its TT
+ * buffer full, so a host paces raw payloads; `rts`: no watermarks, the
+ * module holds the host back while the buffer is full, and a host writes
+ * at full speed.
+ */
+export type FlowControl = "none" | "rts";

@@ -52,23 +52,24 @@ export function fieldRequiredFor(spec: FieldSpec, type: number): boolean {
   return spec.requiredFor?.includes(type) ?? spec.required;
 }
 
-/** Host names a host can send: printable ASCII without space, `,` or `\`. */
-const SENDABLE_HOST = /^[\x21-\x2b\x2d-\x5b\x5d-\x7e]+$/;
+/** Host names a host can send: printable ASCII without `,` or `\`. */
+const SENDABLE_HOST = /^[\x20-\x2b\x2d-\x5b\x5d-\x7e]+$/;
 
 /**
  * Why `host` cannot be sent as `AT+SKTCLIENT`'s `dst_host`, or `undefined`
  * when it can. The module reads any bytes there (and answers `ERROR: 1`
  * beyond 255 characters), but a line a host builds must give the name back
  * unchanged: 1..255 printable ASCII characters, no `,` (it would split the
- * field), no `\` (an escape elsewhere in the grammar) and no space or
- * control byte (no resolver takes them). `formatRequest`, the host
- * library and the CLI all check names with this one rule.
+ * field), no `\` (an escape elsewhere in the grammar), no control byte.
+ * A space is sent (a test may want the module's answer to a bad name).
+ * `formatRequest`, the host library and the CLI all check names with this
+ * one rule.
  *
  * @example
  * ```ts
  * import { hostProblem } from "@atsock/protocol";
  * hostProblem("example.com"); // undefined
- * hostProblem("a,b"); // "dst_host must be 1..255 printable ASCII characters without spaces, \",\" or \"\\\""
+ * hostProblem("a,b"); // "dst_host must be 1..255 printable ASCII characters without \",\" or \"\\\""
  * ```
  */
 export function hostProblem(host: string): string | undefined {
@@ -77,7 +78,7 @@ export function hostProblem(host: string): string | undefined {
     typeof host !== "string" || rangeProblem(spec, host.length) !== undefined ||
     !SENDABLE_HOST.test(host)
   ) {
-    return `${spec.name} must be ${spec.min}..${spec.max} printable ASCII characters without spaces, "," or "\\"`;
+    return `${spec.name} must be ${spec.min}..${spec.max} printable ASCII characters without "," or "\\"`;
   }
   return undefined;
 }

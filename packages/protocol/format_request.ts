@@ -5,7 +5,13 @@
  */
 
 import { concat, encode, encodeLatin1 } from "./bytes.ts";
-import { COMMANDS, field, type FieldSpec, usesCert } from "./commands.ts";
+import {
+  type CommandName,
+  COMMANDS,
+  field,
+  type FieldSpec,
+  usesCert,
+} from "./commands.ts";
 import { hostProblem } from "./field_checks.ts";
 import { MAX_LINE_LENGTH } from "./constants.ts";
 import { escapeData, isIPv4 } from "./fields.ts";
@@ -37,11 +43,8 @@ function bool(command: string, spec: FieldSpec, value: boolean): 0 | 1 {
   return value ? 1 : 0;
 }
 
-const LINK_ID = field("SKTDEL", "link_id");
-const DST_PORT = field("SKTSEND", "dst_port");
-
-function link(command: string, id: number): number {
-  return int(command, LINK_ID, id);
+function link(command: CommandName, id: number): number {
+  return int(command, field(command, "link_id"), id);
 }
 
 function cert(
@@ -61,14 +64,16 @@ function cert(
   return `${int(command, field(command, "cert_index"), index)}`;
 }
 
-function endpoint(command: string, endpoint: Endpoint): string {
+function endpoint(command: CommandName, endpoint: Endpoint): string {
   if (typeof endpoint.ip !== "string" || !isIPv4(endpoint.ip)) {
     invalid(
       command,
       `destination ip must be a dotted-quad IPv4 address, not ${endpoint.ip}`,
     );
   }
-  return `${endpoint.ip},${int(command, DST_PORT, endpoint.port)}`;
+  return `${endpoint.ip},${
+    int(command, field(command, "dst_port"), endpoint.port)
+  }`;
 }
 
 function host(command: string, host: string): string {

@@ -343,8 +343,8 @@ const ip = fc.oneof(
 const endpoint = fc.record({ ip, port });
 const flag = fc.boolean();
 const cert = fc.integer({ min: 1, max: 10 });
-/** Printable ASCII but space, `,` and `\`. */
-const hostChar = fc.integer({ min: 0x21, max: 0x7e })
+/** Printable ASCII but `,` and `\`. */
+const hostChar = fc.integer({ min: 0x20, max: 0x7e })
   .filter((c) => c !== 0x2c && c !== 0x5c)
   .map((c) => String.fromCharCode(c));
 const host = fc.oneof(
@@ -660,7 +660,7 @@ Deno.test("requests that would not parse back are a RangeError with a clear mess
       port: 80,
       autoReceive: 1,
     }, /autoReceive must be true or false/],
-    ...[",", "\\", "\r", "\n", " ", "", "h".repeat(256), "\u00e9"].map((
+    ...[",", "\\", "\r", "\n", "", "h".repeat(256), "\u00e9"].map((
       host,
     ): [unknown, RegExp] => [
       {
@@ -671,7 +671,7 @@ Deno.test("requests that would not parse back are a RangeError with a clear mess
         port: 80,
         autoReceive: true,
       },
-      /dst_host must be 1\.\.255 printable ASCII characters without spaces, "," or "\\"/,
+      /dst_host must be 1\.\.255 printable ASCII characters without "," or "\\"/,
     ]),
     [{
       command: "SKTCLIENT",

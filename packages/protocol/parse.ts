@@ -182,20 +182,20 @@ function build(
     case "SKTREAD":
       return {
         command,
-        linkId: number(f[0], LINK_ID),
+        linkId: number(f[0], COMMANDS[command].fields[0]),
         size: number(f[1], field(command, "data_size")),
       };
     case "SKTSENDRAW": {
       const request: SendRawRequest = {
         command,
-        linkId: number(f[0], LINK_ID),
+        linkId: number(f[0], COMMANDS[command].fields[0]),
         size: number(f[1], field(command, "data_size")),
       };
       if (f.length === 4) destination(request, f[2], f[3]);
       return request;
     }
     case "SKTDEL":
-      return { command, linkId: number(f[0], LINK_ID) };
+      return { command, linkId: number(f[0], COMMANDS[command].fields[0]) };
   }
 }
 
@@ -230,10 +230,6 @@ function number(raw: Uint8Array, spec: FieldSpec): number {
   return value;
 }
 
-const LINK_ID = field("SKTDEL", "link_id");
-
-const DST_PORT = field("SKTSEND", "dst_port");
-
 /**
  * Reads the dst_ip/dst_port fields into `request.destination`, or says in
  * `request.badDestination` why they make none. Only a UDP server needs
@@ -259,7 +255,7 @@ function destination(
   if (canonical === undefined) {
     request.badDestination = `dst_ip "${ip}" is not an IPv4 address`;
   } else {
-    const problem = rangeProblem(DST_PORT, port);
+    const problem = rangeProblem(field(request.command, "dst_port"), port);
     if (problem !== undefined) request.badDestination = problem;
     else request.destination = { ip: canonical, port };
   }
@@ -279,7 +275,7 @@ function parseConfig(f: Uint8Array[]): SocketConfig {
 
 function parseServer(f: Uint8Array[]): Request {
   const [, typeSpec, certSpec, portSpec, autoSpec] = COMMANDS.SKTSERVER.fields;
-  const id = number(f[0], LINK_ID);
+  const id = number(f[0], COMMANDS.SKTSERVER.fields[0]);
   const type = number(f[1], typeSpec) as ServerType;
   const request: ServerRequest = {
     command: "SKTSERVER",
@@ -297,7 +293,7 @@ function parseServer(f: Uint8Array[]): Request {
 function parseClient(f: Uint8Array[]): Request {
   const [, typeSpec, certSpec, hostSpec, portSpec, localSpec, autoSpec] =
     COMMANDS.SKTCLIENT.fields;
-  const id = number(f[0], LINK_ID);
+  const id = number(f[0], COMMANDS.SKTCLIENT.fields[0]);
   const type = number(f[1], typeSpec) as ClientType;
   const request: ClientRequest = {
     command: "SKTCLIENT",
@@ -322,7 +318,7 @@ function parseClient(f: Uint8Array[]): Request {
 }
 
 function parseSend(f: Uint8Array[]): Request {
-  const id = number(f[0], LINK_ID);
+  const id = number(f[0], field("SKTSEND", "link_id"));
   const size = atoi(f[1]);
   const data = f[4];
   const sizeSpec = field("SKTSEND", "data_size");

@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { FlowControl } from "@atsock/protocol";
+
 import type { Transport } from "@atsock/host";
 import {
   type DeclaredSubcommand,
@@ -48,7 +50,7 @@ export interface TermOptions {
   /** How long to wait for an answer when reading commands from a pipe, in ms. */
   timeoutMs: number;
   /** The module's UART flow control (`rts`: payloads are written without pauses). */
-  flowControl: "none" | "rts";
+  flowControl: FlowControl;
 }
 
 /** Help text of `atsock term`. */
@@ -79,10 +81,11 @@ Options:
                   may stay silent before an answer is given up (default 10)
   --flow-control none|rts
                   the module's UART flow control (default none, the
-                  firmware's): with rts, payloads over TCP are written
-                  without the pause before each 8 KiB step that none needs
-                  so that no byte is dropped; give it only when the module
-                  has RTS (atsock emulate --flow-control rts)
+                  firmware's): with rts, a serial device is opened with
+                  RTS/CTS, and payloads over TCP are written without the
+                  pause before each 8 KiB step that none needs so that no
+                  byte is dropped; give it only when the module has RTS
+                  (atsock emulate --flow-control rts)
   -h, --help      this help
 
 Keys: Left/Right, Home/End, Ctrl-A/E, Backspace/Delete, Ctrl-U/K/W, Up/Down
@@ -179,7 +182,10 @@ export async function term(options: TermOptions): Promise<number> {
   // A target that cannot be opened goes up to main as one line, status 1.
   let transport: Transport;
   try {
-    transport = await openTarget(options.target, { baud: options.baud });
+    transport = await openTarget(options.target, {
+      baud: options.baud,
+      rtscts: options.flowControl === "rts",
+    });
   } catch (e) {
     log?.close();
     throw e;
