@@ -10,7 +10,7 @@
  *
  * The rules:
  * - a library imports only the libraries below it: protocol nothing (and
- *   no Node.js, npm or `Deno` API, no timers), tty at most protocol, device
+ *   no Node.js, npm or `Deno` API, no timers, no clock), tty at most protocol, device
  *   and host protocol and tty (never each other), and no library imports
  *   the CLI;
  * - another package is imported by its name (`@atsock/x` or a subpath its

@@ -195,13 +195,18 @@ const IO_GLOBALS = new Set([
   "setInterval",
   "queueMicrotask",
   "fetch",
+  // The way around the names above (`globalThis.setTimeout`), and a clock:
+  // a sans-I/O core is handed the time, it does not read it.
+  "globalThis",
+  "performance",
+  "Date",
 ]);
 
 /**
  * The import specifiers of a TypeScript source, and its uses of the
  * globals that mean I/O or timers (`Deno`, `setTimeout`, `setInterval`,
- * `queueMicrotask`, `fetch`; a property or an object key of that name does
- * not count).
+ * `queueMicrotask`, `fetch`, `globalThis`, `performance`, `Date`; a
+ * property or an object key of that name does not count).
  */
 export function scan(
   text: string,

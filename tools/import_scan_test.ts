@@ -73,10 +73,16 @@ Deno.test("scan: the globals that mean I/O or timers, not properties or keys of 
       "// fetch in a comment",
       "const c = globalThis.fetch;",
       'const d = "Deno.exit()";',
+      "const e = x.performance + y.Date;",
+      "const f = performance.now() + Date.now();",
     ].join("\n"),
   );
   assert.deepEqual(globals, [
     { name: "Deno", line: 1 },
     { name: "setTimeout", line: 2 },
+    // globalThis.fetch: the way around the rule is caught by its first word.
+    { name: "globalThis", line: 5 },
+    { name: "performance", line: 8 },
+    { name: "Date", line: 8 },
   ]);
 });
