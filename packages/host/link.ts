@@ -261,14 +261,16 @@ export class LinkCore {
       }
       if (this.#ending) break;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.#wake = undefined;
-          resolve();
-        }, POLL_IDLE_MS);
+        // The wake first: making a timer can let a pending read run.
+        let timer: ReturnType<typeof setTimeout> | undefined;
         this.#wake = () => {
           clearTimeout(timer);
           resolve();
         };
+        timer = setTimeout(() => {
+          this.#wake = undefined;
+          resolve();
+        }, POLL_IDLE_MS);
       });
     }
     this.#finish(controller);
