@@ -19,13 +19,14 @@ import {
   type Request,
   SERVER_TYPE,
   SERVER_TYPES,
+  type SocketConfig,
   usesCert,
 } from "./mod.ts";
 import { encodeLatin1 } from "./bytes.ts";
 
 /** A valid line's fields per command, with every field in use. */
 const SAMPLE_FIELDS: Record<CommandName, string[]> = {
-  SKTCFG: ["0", "0", "0", "0", "0", "0", "0"],
+  SKTCFG: COMMANDS.SKTCFG.fields.map((f) => String(f.min)),
   SKTQUERY: [],
   SKTSERVER: ["1", String(SERVER_TYPE.TLS_VERIFY_CLIENT), "1", "5000", "0"],
   SKTCLIENT: [
@@ -48,15 +49,12 @@ const SAMPLE_FIELDS: Record<CommandName, string[]> = {
 const SAMPLE_REQUESTS: Record<CommandName, Request> = {
   SKTCFG: {
     command: "SKTCFG",
-    config: {
-      sendTimeout: 0,
-      receiveTimeout: 0,
-      noDelay: false,
-      keepAlive: false,
-      keepIdle: 0,
-      keepInterval: 0,
-      keepCount: 0,
-    },
+    // Every option of the catalogue at its lowest (a flag off).
+    config: Object.fromEntries(
+      COMMANDS.SKTCFG.fields.map((
+        f,
+      ) => [f.key, f.kind === "flag" ? f.min === 1 : f.min]),
+    ) as unknown as SocketConfig,
   },
   SKTQUERY: { command: "SKTQUERY" },
   SKTSERVER: {

@@ -50,7 +50,6 @@ export interface World {
 const LINK_ID = field("SKTDEL", "link_id");
 const CERT = field("SKTSERVER", "cert_index");
 const CLIENT_SRC_PORT = field("SKTCLIENT", "src_port");
-const cfg = (name: string) => field("SKTCFG", name);
 
 /** Integers of a catalogue field's range (at most `top`: what the world can act on). */
 export function inRange(spec: FieldSpec, top = spec.max): fc.Arbitrary<number> {
@@ -85,16 +84,21 @@ export function requestArb(world: World): fc.Arbitrary<Request> {
     }),
     { nil: undefined },
   );
-  const config: fc.Arbitrary<SocketConfig> = fc.record({
-    // Timeouts the run can wait out (the boundary lines try the rest).
-    sendTimeout: fc.constantFrom(0, 0, 100, 2000),
-    receiveTimeout: fc.constantFrom(0, 100),
-    noDelay: fc.boolean(),
-    keepAlive: fc.boolean(),
-    keepIdle: inRange(cfg("tcp_keepidle")),
-    keepInterval: inRange(cfg("tcp_keepintvl")),
-    keepCount: inRange(cfg("tcp_keepcnt")),
-  });
+  // Every SKTCFG field of the catalogue: flags either way, ranges whole;
+  // the open-ended timeouts only at values the run can wait out (the
+  // boundary lines try the rest).
+  const config = fc.record(
+    Object.fromEntries(
+      COMMANDS.SKTCFG.fields.map((spec) => [
+        spec.key,
+        spec.kind === "flag"
+          ? fc.boolean()
+          : spec.max === INT_MAX
+          ? fc.constantFrom(0, 0, 100, 2000)
+          : inRange(spec),
+      ]),
+    ),
+  ) as unknown as fc.Arbitrary<SocketConfig>;
   // Every connection type of the catalogue, TCP twice as often.
   const serverType = fc.constantFrom(
     ...SERVER_TYPES.map((t) => t.value as ServerType),
