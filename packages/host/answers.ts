@@ -5,11 +5,12 @@
  * @module
  */
 
-import type {
-  Answer,
-  Endpoint,
-  LinkState,
-  SocketConfig,
+import {
+  type Answer,
+  COMMANDS,
+  type Endpoint,
+  type LinkState,
+  type SocketConfig,
 } from "@atsock/protocol";
 import { UnexpectedAnswerError } from "./errors.ts";
 
@@ -22,15 +23,13 @@ export function parseQuery(lines: readonly string[]): SocketConfig {
     }
     return Number(line.slice(name.length + 2));
   };
-  return {
-    sendTimeout: value("so_sndtimeo"),
-    receiveTimeout: value("so_rcvtimeo"),
-    noDelay: value("tcp_nodelay") === 1,
-    keepAlive: value("so_keepalive") === 1,
-    keepIdle: value("tcp_keepidle"),
-    keepInterval: value("tcp_keepintvl"),
-    keepCount: value("tcp_keepcnt"),
-  };
+  // One line per AT+SKTCFG field of the catalogue, under its name.
+  return Object.fromEntries(
+    COMMANDS.SKTCFG.fields.map((spec) => {
+      const n = value(spec.name);
+      return [spec.key, spec.kind === "flag" ? n === 1 : n];
+    }),
+  ) as unknown as SocketConfig;
 }
 
 const STATE_LINE =

@@ -262,12 +262,12 @@ export class LinkCore {
       if (this.#ending) break;
       await new Promise<void>((resolve) => {
         // The wake first: making a timer can let a pending read run.
-        let timer: ReturnType<typeof setTimeout> | undefined;
+        const wait: { timer?: ReturnType<typeof setTimeout> } = {};
         this.#wake = () => {
-          clearTimeout(timer);
+          clearTimeout(wait.timer);
           resolve();
         };
-        timer = setTimeout(() => {
+        wait.timer = setTimeout(() => {
           this.#wake = undefined;
           resolve();
         }, POLL_IDLE_MS);

@@ -6,6 +6,7 @@
  */
 
 import { concat, encode, encodeLatin1 } from "./bytes.ts";
+import { COMMANDS } from "./commands.ts";
 import { AT_PRINTF_LIMIT } from "./constants.ts";
 import type { Endpoint, LinkState, SocketConfig } from "./types.ts";
 
@@ -31,16 +32,14 @@ export function formatError(code: number): Uint8Array {
 
 /** The `AT+SKTQUERY` answer, including its final OK. */
 export function formatQuery(config: SocketConfig): Uint8Array {
+  // at_sktquery prints each option under its AT+SKTCFG field's name, in
+  // the same order: one line per field of the catalogue.
+  const values = config as unknown as Record<string, number | boolean>;
+  const lines = COMMANDS.SKTCFG.fields.map((spec) =>
+    `${spec.name}: ${Number(values[spec.key])}\r\n`
+  );
   return encode(
-    "\r\nGlobal SOCKET configuration:\r\n" +
-      `so_sndtimeo: ${config.sendTimeout}\r\n` +
-      `so_rcvtimeo: ${config.receiveTimeout}\r\n` +
-      `tcp_nodelay: ${config.noDelay ? 1 : 0}\r\n` +
-      `so_keepalive: ${config.keepAlive ? 1 : 0}\r\n` +
-      `tcp_keepidle: ${config.keepIdle}\r\n` +
-      `tcp_keepintvl: ${config.keepInterval}\r\n` +
-      `tcp_keepcnt: ${config.keepCount}\r\n` +
-      "\r\nOK\r\n",
+    `\r\nGlobal SOCKET configuration:\r\n${lines.join("")}\r\nOK\r\n`,
   );
 }
 

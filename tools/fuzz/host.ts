@@ -31,6 +31,7 @@ import {
   type ModuleEvent,
   OK,
   OutputParser,
+  type SocketConfig,
   TT_PROMPT,
 } from "@atsock/protocol";
 import { AtDriver, CommandTimeoutError, memoryPair } from "@atsock/host";
@@ -57,21 +58,19 @@ const errorCodes = [
     COMMAND_NAMES.flatMap((c) => Object.keys(COMMANDS[c].errors).map(Number)),
   ),
 ];
-const cfg = (name: string) => inRange(field("SKTCFG", name));
 
 /** A valid piece of module output. */
 const validOutput: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.constantFrom(OK, ATCMD_READY, TT_PROMPT, HIGH_WATERMARK, LOW_WATERMARK),
   fc.constantFrom(...errorCodes).map(formatError),
-  fc.record({
-    sendTimeout: cfg("so_sndtimeo"),
-    receiveTimeout: cfg("so_rcvtimeo"),
-    noDelay: fc.boolean(),
-    keepAlive: fc.boolean(),
-    keepIdle: cfg("tcp_keepidle"),
-    keepInterval: cfg("tcp_keepintvl"),
-    keepCount: cfg("tcp_keepcnt"),
-  }).map(formatQuery),
+  fc.record(
+    Object.fromEntries(
+      COMMANDS.SKTCFG.fields.map((spec) => [
+        spec.key,
+        spec.kind === "flag" ? fc.boolean() : inRange(spec),
+      ]),
+    ),
+  ).map((c) => formatQuery(c as unknown as SocketConfig)),
   fc.array(
     fc.record({
       linkId,
