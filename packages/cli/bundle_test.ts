@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { LOOPBACK_NET } from "./test_cli.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -22,7 +23,7 @@ Deno.test("deno bundle gives one file that runs the emulator with the same permi
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "--allow-net",
+        LOOPBACK_NET,
         "--allow-sys=networkInterfaces",
         out,
         "emulate",

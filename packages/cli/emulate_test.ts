@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseEmulateArgs, UsageError } from "./mod.ts";
+import { LOOPBACK_NET } from "./test_cli.ts";
 
 /** A free port on loopback (bound and released). */
 function freePort(): number {
@@ -15,7 +16,7 @@ const decoder = new TextDecoder();
 function atsock(
   args: string[],
   permissions = [
-    "--allow-net",
+    LOOPBACK_NET,
     "--allow-read",
     "--allow-env",
     "--allow-ffi",
@@ -328,6 +329,14 @@ Deno.test("--bind 0.0.0.0 and --ip: servers listen on every address and report t
     "0.0.0.0",
     "--ip",
     "192.0.2.7",
+  ], [
+    // Listening on every interface (0.0.0.0) is the point; connects and
+    // sends stay on loopback.
+    "--allow-net=0.0.0.0,127.0.0.1,localhost",
+    "--allow-read",
+    "--allow-env",
+    "--allow-ffi",
+    "--allow-sys",
   ]);
   const writer = child.stdin.getWriter();
   const reader = child.stdout.getReader();
@@ -374,7 +383,7 @@ Deno.test("--bind 0.0.0.0 and --ip: servers listen on every address and report t
 
 Deno.test("without --allow-ffi the emulator says once that auto_rcv=0 servers keep the host's window", async () => {
   const child = atsock(["emulate", "--mode", "host"], [
-    "--allow-net",
+    LOOPBACK_NET,
     "--allow-read",
     "--allow-env",
     "--allow-sys",

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { KeyTranslator } from "./tty_input.ts";
-import { CLI_MAIN } from "./test_cli.ts";
+import { CLI_MAIN, LOOPBACK_ALL } from "./test_cli.ts";
 
 const decoder = new TextDecoder();
 const hasTmux = (() => {
@@ -42,7 +42,13 @@ class Pane {
   }
 
   start(): void {
-    const command = [Deno.execPath(), "run", "-A", CLI_MAIN, "emulate"]
+    const command = [
+      Deno.execPath(),
+      "run",
+      ...LOOPBACK_ALL,
+      CLI_MAIN,
+      "emulate",
+    ]
       .map((a) => `'${a}'`).join(" ");
     this.#tmux(
       "new-session",

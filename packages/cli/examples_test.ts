@@ -1,6 +1,6 @@
 /** The example files the README names, run as the README runs them. */
 import assert from "node:assert/strict";
-import { CLI_MAIN } from "./test_cli.ts";
+import { CLI_MAIN, LOOPBACK_ALL } from "./test_cli.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -14,7 +14,7 @@ function freePort(): number {
 
 function atsock(args: string[], stdin: "piped" | "null" = "null") {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI_MAIN, ...args],
+    args: ["run", ...LOOPBACK_ALL, CLI_MAIN, ...args],
     cwd: ROOT,
     stdin,
     stdout: "piped",

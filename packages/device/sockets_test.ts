@@ -94,7 +94,10 @@ Deno.test("sockets: a TCP connect gives the local address lwip_getsockname would
   const got = new Promise<string>((resolve) =>
     udp.once("message", (m) => resolve(m.toString()))
   );
+  // Bound to loopback first: an unbound socket's send binds 0.0.0.0 (every
+  // interface), which the test task's loopback-only --allow-net refuses.
   const sender = createSocket("udp4");
+  await new Promise<void>((r) => sender.bind(0, "127.0.0.1", () => r()));
   sender.send("hi", udp.address().port, "127.0.0.1");
   assert.equal(await got, "hi");
   sender.close();

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { parseTarget, parseTermArgs } from "./term.ts";
 import { Sender, TCP_CHUNK } from "./sender.ts";
 import { UsageError } from "../usage.ts";
-import { CLI_MAIN as MAIN } from "../test_cli.ts";
+import { CLI_MAIN as MAIN, LOOPBACK_NET } from "../test_cli.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -51,7 +51,7 @@ async function run(args: string[], permissions: string[], input = "") {
 async function emulator(mode: "manual" | "host", console = "tcp:127.0.0.1:0") {
   const child = atsock(
     ["emulate", "--console", console, "--mode", mode],
-    ["--allow-net", "--allow-read", "--allow-ffi", "--allow-sys"],
+    [LOOPBACK_NET, "--allow-read", "--allow-ffi", "--allow-sys"],
   );
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let err = "";

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { parseTranscript } from "@atsock/protocol";
-import { CLI_MAIN } from "../test_cli.ts";
+import { CLI_MAIN, LOOPBACK_NET } from "../test_cli.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const PERMISSIONS = [
-  "--allow-net",
+  LOOPBACK_NET,
   "--allow-read",
   "--allow-write",
   "--allow-env",
