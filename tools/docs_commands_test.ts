@@ -29,6 +29,16 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DENO = Deno.execPath();
+/** What `-A` grants, with net access to loopback only (as `deno task test`'s own). */
+const LOOPBACK_ALL = [
+  "--allow-net=127.0.0.1,localhost",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  "--allow-ffi",
+  "--allow-sys",
+];
 const decoder = new TextDecoder();
 
 /** The docs whose `sh` blocks run. */
@@ -245,7 +255,7 @@ class BlockRun {
     const job = this.#spawn([
       DENO,
       "run",
-      "-A",
+      ...LOOPBACK_ALL,
       `${ROOT}packages/cli/main.ts`,
       "emulate",
       "--console",

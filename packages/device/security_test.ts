@@ -58,7 +58,8 @@ Deno.test("NetGuard: the allowlist by address, by name, by port; Deno's permissi
     guard.connect("127.0.0.3", 9, "other.invalid")!,
     /127\.0\.0\.3:9 \(other\.invalid\) is not in/,
   );
-  // No list: only Deno's permissions (this test runs with --allow-net).
+  // No list: only Deno's permissions (the test task grants these loopback
+  // hosts; a blanket --allow-net does too).
   assert.equal(new NetGuard().connect("127.0.0.1", 1), undefined);
   assert.equal(new NetGuard().bind("127.0.0.1", 1), undefined);
   assert.equal(deniedByDeno("::1", 80), undefined);
