@@ -57,15 +57,23 @@ let probed: Promise<Record<string, string>> | undefined;
 
 /** What {@linkcode PROBE} printed under the test task's flags (run once). */
 function probe(): Promise<Record<string, string>> {
-  return probed ??= underTestTask(PROBE);
+  // --unstable-net gives Deno.listenDatagram (not a permission).
+  return probed ??= underTestTask(["--unstable-net", "-"], PROBE).then((
+    out,
+  ) => JSON.parse(out.stdout));
 }
 
-/** Runs `source` in a child Deno with the test task's flags; its JSON output. */
-async function underTestTask(source: string): Promise<Record<string, string>> {
+/**
+ * Runs `deno run` with the test task's flags and `args`, `input` on
+ * stdin; its stdout and stderr (it must exit 0).
+ */
+async function underTestTask(
+  args: string[],
+  input: string,
+): Promise<{ stdout: string; stderr: string }> {
   const flags = await testTaskFlags();
   const child = new Deno.Command(Deno.execPath(), {
-    // --unstable-net gives Deno.listenDatagram (not a permission).
-    args: ["run", "--no-prompt", "--unstable-net", ...flags, "-"],
+    args: ["run", "--no-prompt", ...flags, ...args],
     cwd: ROOT,
     stdin: "piped",
     stdout: "piped",
@@ -73,12 +81,12 @@ async function underTestTask(source: string): Promise<Record<string, string>> {
     env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
   }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(source));
+  await writer.write(new TextEncoder().encode(input));
   await writer.close();
   const out = await child.output();
   const stderr = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, stderr);
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+  return { stdout: new TextDecoder().decode(out.stdout), stderr };
 }
 
 Deno.test("net sandbox: the test task's --allow-net lists loopback hosts only", async () => {
@@ -207,4 +215,46 @@ Deno.test("net sandbox: a listed .invalid name is looked up and not found (the D
     assert.match(r[`lookup ${host}`], /^Error: E[A-Z_]+$/, host);
     assert.notEqual(r[`lookup ${host}`], "Error: EPERM", host);
   }
+});
+
+Deno.test("net sandbox: a virtual module under the test task's flags answers SKTSEND and SKTCLIENT off loopback with its error code; nothing is sent", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const commands = [
+    `AT+SKTSERVER=0,0,,${port},1`, // a UDP server on 127.0.0.1
+    "AT+SKTSEND=0,2,192.0.2.1,9,hi",
+    "AT+SKTSEND=0,2,255.255.255.255,9,hi",
+    "AT+SKTCLIENT=1,1,,192.0.2.1,9,,1", // TCP
+    `AT+SKTCLIENT=2,0,,1.2.0.3,9,${port + 1},1`, // UDP
+    `AT+SKTSEND=0,2,127.0.0.1,${port},hi`, // loopback: sent (to itself)
+  ];
+  const { stdout, stderr } = await underTestTask(
+    ["packages/cli/main.ts", "emulate", "--mode", "host"],
+    commands.map((c) => c + "\r\n").join(""),
+  );
+  assert.deepEqual(
+    stdout.split("\r\n").filter((l) => /^(OK|ERROR: \d+)$/.test(l)),
+    ["OK", "ERROR: 2", "ERROR: 2", "ERROR: 2", "ERROR: 4", "OK"],
+  );
+  for (
+    const [command, target] of [
+      ["SKTSEND", "192.0.2.1:9"],
+      ["SKTSEND", "255.255.255.255:9"],
+      ["SKTCLIENT", "192.0.2.1:9"],
+    ]
+  ) {
+    assert.ok(
+      stderr.includes(
+        `AT+${command}: ERROR: 2: Deno's permissions deny net access to ${target}:`,
+      ),
+      stderr,
+    );
+  }
+  assert.ok(
+    stderr.includes(
+      "AT+SKTCLIENT: ERROR: 4: Deno's permissions deny net access to 1.2.0.3:9:",
+    ),
+    stderr,
+  );
 });
