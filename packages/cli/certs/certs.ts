@@ -33,7 +33,7 @@ Usage:
   atsock certs check DIR [--json]
 
 A module keeps its certificates in flash as CERT/<side>_<kind>_<i>.<ext>
-for suite i = 1..10: server_ca_<i>.crt, server_cert_<i>.crt,
+for suite i = ${CERT_INDEX_MIN}..${CERT_INDEX_MAX}: server_ca_<i>.crt, server_cert_<i>.crt,
 server_key_<i>.key, client_ca_<i>.crt, client_cert_<i>.crt,
 client_key_<i>.key. The emulator reads the same layout (emulate --certs DIR).
 
@@ -55,7 +55,7 @@ check   reports, for each suite present and each side: which files exist,
         a suite present is incomplete (not all six files) or broken.
 
 Options:
-  --suites    suite indexes to make, comma-separated, 1..10 (default 1,2)
+  --suites    suite indexes to make, comma-separated, ${CERT_INDEX_MIN}..${CERT_INDEX_MAX} (default 1,2)
   --hosts     names and IPv4/IPv6 addresses the server certificates are for,
               comma-separated (default localhost,127.0.0.1,::1); add the
               address a TLS client will dial, e.g. the emulator's --ip
