@@ -513,6 +513,12 @@ function certsProblem(dir: string): string | undefined {
 function permission(name: "net" | "read" | "ffi"): string {
   try {
     const state = Deno.permissions.querySync({ name }).state;
+    // --allow-net=HOSTS: not granted as a whole, granted for those hosts.
+    if (
+      state === "prompt" && name === "net" &&
+      Deno.permissions.querySync({ name, host: "127.0.0.1" }).state ===
+        "granted"
+    ) return "granted for some hosts (loopback among them)";
     return state === "prompt" ? "not granted" : state;
   } catch {
     return "unknown";

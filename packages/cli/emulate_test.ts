@@ -443,6 +443,14 @@ Deno.test("permission text: the banner says 'not granted', and a denial inside a
   );
   assert.doesNotMatch(err, /prompt/);
 
+  // A net grant for some hosts is said as such, not as "not granted".
+  const loopback = atsock(["emulate"], ["--allow-net=127.0.0.1"]);
+  await loopback.stdin.close();
+  assert.match(
+    decoder.decode((await loopback.output()).stderr),
+    /permissions: net granted for some hosts \(loopback among them\), read not granted/,
+  );
+
   const certs = atsock(["emulate", "--certs", "/nonexistent-dir"], [
     "--allow-net",
   ]);
