@@ -17,7 +17,19 @@ import {
   TLSSocket,
 } from "node:tls";
 import { X509Certificate } from "node:crypto";
-import { connType, ERR, SERVER_TYPE } from "@atsock/protocol";
+import { type CLIENT_TYPE, connType, ERR, SERVER_TYPE } from "@atsock/protocol";
+
+/** The `AT+SKTSERVER` types that are TLS. */
+type TlsServerType =
+  | typeof SERVER_TYPE.TLS
+  | typeof SERVER_TYPE.TLS_VERIFY_CLIENT;
+
+/** The `AT+SKTCLIENT` types that are TLS. */
+type TlsClientType =
+  | typeof CLIENT_TYPE.TLS
+  | typeof CLIENT_TYPE.TLS_VERIFY_SERVER
+  | typeof CLIENT_TYPE.TLS_CLIENT_CERT
+  | typeof CLIENT_TYPE.TLS_MUTUAL;
 import { acceptLoop, errorKind } from "./accept_loop.ts";
 import { type ByteConn, nodeConn } from "./node_conn.ts";
 import { type Suite, TlsFailure } from "./certs.ts";
@@ -90,7 +102,7 @@ export function listenTls(
   options: {
     hostname: string;
     port: number;
-    type: 2 | 3;
+    type: TlsServerType;
     suite: Suite;
     handshakeTimeoutMs?: number;
     maxHandshakes?: number;
@@ -364,7 +376,7 @@ export async function connectTls(
   options: {
     ip: string;
     port: number;
-    type: 2 | 3 | 4 | 5;
+    type: TlsClientType;
     suite: Suite;
     timeoutMs: number;
     /** The firmware's mbedtls major version (default 2). */
