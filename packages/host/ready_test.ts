@@ -25,11 +25,10 @@ Deno.test("waitReady: a READY that came before the call is claimed at once, and 
     for await (const _ of module.readable) { /* drain */ }
   })();
   const driver = new AtDriver(host);
+  // The driver reads it while nobody waits: its event says when.
+  const seen = new Promise((r) => driver.addEventListener("ready", r));
   await module.write(new TextEncoder().encode("\r\nATCMD READY\r\n"));
-  // Let the driver read it while nobody waits.
-  for (let i = 0; i < 50 && !driver.closed; i++) {
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  await seen;
   await driver.waitReady({ timeoutMs: 5000 });
   await assert.rejects(driver.waitReady({ timeoutMs: 50 }), /ATCMD READY/);
   await driver.close();
